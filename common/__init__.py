@@ -1,0 +1,1 @@
+"""What more than one Modelport service needs: settings, logging, contracts, AMQP, S3."""

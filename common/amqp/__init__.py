@@ -1,0 +1,1 @@
+"""AMQP helpers on aio-pika: topology, connection, request/reply, publisher, consumer."""

@@ -1,0 +1,100 @@
+"""A work-queue consumer that acks only after the work is done and dead-letters poison.
+
+A handler that raises is retried: the message is re-published to its queue with the attempt
+count in a header, then the original is acked (confirms make the copy safe before the ack).
+After ``max_attempts`` the message is rejected and lands in the dead-letter exchange.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import aio_pika
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+
+from common.amqp import topology
+from common.logging import bind_correlation
+
+log = structlog.get_logger(__name__)
+MessageHandler = Callable[[AbstractIncomingMessage], Awaitable[None]]
+
+
+class Consumer:
+    """Consumes one durable work queue with bounded prefetch."""
+
+    def __init__(
+        self, connection: AbstractRobustConnection, queue_name: str, handler: MessageHandler,
+        *, prefetch: int, max_attempts: int = 5,
+    ):
+        self._connection = connection
+        self._queue_name = queue_name
+        self._handler = handler
+        self._prefetch = prefetch
+        self._max_attempts = max_attempts
+        self._in_flight: set[asyncio.Task[object]] = set()
+        self._channel: AbstractChannel | None = None
+        self._consumer_tag: str | None = None
+
+    async def start(self) -> None:
+        self._channel = await self._connection.channel(publisher_confirms=True)
+        await self._channel.set_qos(prefetch_count=self._prefetch)
+        await topology.declare_base(self._channel)
+        self._queue = await topology.declare_work_queue(self._channel, self._queue_name)
+        self._consumer_tag = await self._queue.consume(self._on_message)
+
+    async def drain(self, grace_s: float) -> None:
+        """Stop consuming; give work in flight ``grace_s``; unacked rest goes back to the queue."""
+        if self._consumer_tag is not None:
+            await self._queue.cancel(self._consumer_tag)
+            self._consumer_tag = None
+        if self._in_flight:
+            _, pending = await asyncio.wait(set(self._in_flight), timeout=grace_s)
+            for task in pending:
+                task.cancel()
+        if self._channel is not None:
+            await self._channel.close()  # unacked messages are redelivered to another replica
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_flight.add(task)
+        headers = message.headers or {}
+        attempts = int(headers.get(topology.ATTEMPTS_HEADER, 0) or 0)  # type: ignore[call-overload]
+        correlation = str(headers.get(topology.CORRELATION_HEADER) or message.message_id or "")
+        try:
+            with bind_correlation(correlation or None, queue=self._queue_name, attempt=attempts):
+                await self._handle(message, attempts)
+        finally:
+            self._in_flight.discard(task)
+
+    async def _handle(self, message: AbstractIncomingMessage, attempts: int) -> None:
+        try:
+            await self._handler(message)
+        except asyncio.CancelledError:
+            raise  # not acked: the broker redelivers after the channel closes
+        except Exception:
+            if attempts + 1 >= self._max_attempts:
+                log.exception("message_dead_lettered", attempts=attempts + 1)
+                await message.reject(requeue=False)
+                return
+            log.warning("message_retry", attempts=attempts + 1, exc_info=True)
+            await self._republish(message, attempts + 1)
+        await message.ack()
+
+    async def _republish(self, message: AbstractIncomingMessage, attempts: int) -> None:
+        assert self._channel is not None
+        headers = dict(message.headers or {})
+        headers[topology.ATTEMPTS_HEADER] = attempts
+        await self._channel.default_exchange.publish(
+            aio_pika.Message(
+                message.body,
+                headers=headers,
+                content_type=message.content_type,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=message.message_id,
+                type=message.type,
+            ),
+            routing_key=self._queue_name,
+        )

@@ -1,0 +1,190 @@
+"""Request/reply over RabbitMQ's direct reply-to.
+
+A request is a JSON contract published to ``COMMANDS`` with the routing key of the server's
+queue, its ``type`` naming the method. The reply is ``{"ok": true, "result": {...}}`` or
+``{"ok": false, "error": {"code", "message", "status"}}``; the client turns the latter back
+into a :class:`~common.errors.ModelportError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import aio_pika
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+from pydantic import BaseModel, ValidationError
+
+from common.amqp import topology
+from common.errors import BadRequest, ModelportError, NotFound, RpcTimeout
+from common.logging import bind_correlation, current_correlation_id
+
+log = structlog.get_logger(__name__)
+R = TypeVar("R", bound=BaseModel)
+Handler = Callable[[Any], Awaitable[BaseModel]]
+
+
+def validation_message(exc: ValidationError) -> str:
+    """One line naming each bad field: ``username: String should match pattern …``."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+class RpcClient:
+    """Calls methods on a server queue and waits for the reply, with a timeout."""
+
+    def __init__(self, connection: AbstractRobustConnection, *, timeout_s: float):
+        self._connection = connection
+        self._timeout_s = timeout_s
+        self._channel: AbstractChannel | None = None
+        self._pending: dict[str, asyncio.Future[bytes]] = {}
+
+    async def start(self) -> None:
+        self._channel = await self._connection.channel(publisher_confirms=False)
+        queue = await self._channel.declare_queue(topology.DIRECT_REPLY_TO, passive=True)
+        await queue.consume(self._on_reply, no_ack=True)
+
+    async def stop(self) -> None:
+        for future in self._pending.values():
+            future.cancel()
+        if self._channel is not None:
+            await self._channel.close()
+
+    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
+        future = self._pending.pop(message.correlation_id or "", None)
+        if future is not None and not future.done():
+            future.set_result(message.body)
+
+    async def call(
+        self, server: str, method: str, request: BaseModel, reply_type: type[R],
+        *, timeout_s: float | None = None,
+    ) -> R:
+        """Call ``method`` on ``server``; return its reply as ``reply_type``.
+
+        Raises the server's error as a ModelportError, RpcTimeout when no reply comes in time.
+        """
+        assert self._channel is not None, "RpcClient.start() first"
+        call_id = uuid.uuid4().hex
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._pending[call_id] = future
+        timeout = timeout_s or self._timeout_s
+        message = aio_pika.Message(
+            request.model_dump_json().encode(),
+            content_type="application/json",
+            type=method,
+            correlation_id=call_id,
+            reply_to=topology.DIRECT_REPLY_TO,
+            expiration=timeout,
+            headers={topology.CORRELATION_HEADER: current_correlation_id() or call_id},
+        )
+        try:
+            await self._channel.default_exchange.publish(message, routing_key=server)
+            body = await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise RpcTimeout(f"{server} did not answer {method} within {timeout:g} s") from None
+        finally:
+            self._pending.pop(call_id, None)
+        reply = json.loads(body)
+        if not reply.get("ok"):
+            raise ModelportError.from_dict(reply.get("error") or {})
+        return reply_type.model_validate(reply["result"])
+
+
+@dataclass(frozen=True)
+class _Method:
+    request_type: type[BaseModel]
+    handler: Handler
+
+
+class RpcServer:
+    """Serves registered methods from one queue; stops taking work on :meth:`drain`."""
+
+    def __init__(self, connection: AbstractRobustConnection, queue_name: str, *, prefetch: int):
+        self._connection = connection
+        self._queue_name = queue_name
+        self._prefetch = prefetch
+        self._methods: dict[str, _Method] = {}
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._channel: AbstractChannel | None = None
+        self._consumer_tag: str | None = None
+
+    def register(self, method: str, request_type: type[BaseModel], handler: Handler) -> None:
+        self._methods[method] = _Method(request_type, handler)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    async def start(self) -> None:
+        self._channel = await self._connection.channel()
+        await self._channel.set_qos(prefetch_count=self._prefetch)
+        await topology.declare_base(self._channel)
+        queue = await topology.declare_rpc_queue(self._channel, self._queue_name)
+        self._consumer_tag = await queue.consume(self._on_request)
+        self._queue = queue
+
+    async def drain(self, grace_s: float) -> None:
+        """Stop consuming, let calls in flight finish within ``grace_s``, cancel the rest."""
+        if self._consumer_tag is not None:
+            await self._queue.cancel(self._consumer_tag)
+            self._consumer_tag = None
+        tasks = set(self._in_flight)
+        if tasks:
+            log.info("rpc_draining", queue=self._queue_name, in_flight=len(tasks))
+            _, pending = await asyncio.wait(tasks, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            log.info("rpc_drained", finished=len(tasks) - len(pending), cut=len(pending))
+        if self._channel is not None:
+            await self._channel.close()
+
+    async def _on_request(self, message: AbstractIncomingMessage) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_flight.add(task)  # type: ignore[arg-type]
+        try:
+            await self._handle(message)
+        finally:
+            self._in_flight.discard(task)  # type: ignore[arg-type]
+
+    async def _handle(self, message: AbstractIncomingMessage) -> None:
+        correlation = str((message.headers or {}).get(topology.CORRELATION_HEADER) or "")
+        with bind_correlation(correlation or None, rpc=message.type):
+            reply = await self._dispatch(message)
+            if message.reply_to:
+                assert self._channel is not None
+                await self._channel.default_exchange.publish(
+                    aio_pika.Message(
+                        json.dumps(reply).encode(),
+                        content_type="application/json",
+                        correlation_id=message.correlation_id,
+                    ),
+                    routing_key=message.reply_to,
+                )
+            await message.ack()
+
+    async def _dispatch(self, message: AbstractIncomingMessage) -> dict[str, Any]:
+        try:
+            method = self._methods.get(message.type or "")
+            if method is None:
+                raise NotFound(f"no RPC method {message.type!r} on {self._queue_name}")
+            try:
+                request = method.request_type.model_validate_json(message.body)
+            except ValidationError as exc:
+                raise BadRequest(validation_message(exc), code="invalid_request") from None
+            result = await method.handler(request)
+            return {"ok": True, "result": result.model_dump(mode="json")}
+        except ModelportError as exc:
+            log.info("rpc_refused", code=exc.code, message=exc.message)
+            return {"ok": False, "error": exc.to_dict()}
+        except Exception:
+            log.exception("rpc_failed")
+            return {"ok": False, "error": ModelportError("internal error").to_dict()}

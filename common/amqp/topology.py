@@ -1,0 +1,57 @@
+"""Every exchange, queue and routing-key name, declared idempotently by its owner.
+
+Handlers never spell broker names as string literals: they import them from here.
+"""
+
+from __future__ import annotations
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+
+COMMANDS = "modelport.commands"  # direct: commands and RPC requests to a service
+EVENTS = "modelport.events"  # topic: CloudEvents, routing key = event type
+DEAD_LETTER = "modelport.dead-letter"  # fanout: messages that failed too often
+DEAD_LETTER_QUEUE = "modelport.dead-letter"
+
+BACKEND_RPC = "backend.rpc"
+SESSION_RPC = "session.rpc"
+SOLVE_RPC = "solve.rpc"
+SESSION_COMMANDS = "session.commands"
+SOLVE_COMMANDS = "solve.commands"
+
+DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
+ATTEMPTS_HEADER = "x-mp-attempts"
+CORRELATION_HEADER = "x-correlation-id"
+
+
+async def declare_base(channel: AbstractChannel) -> dict[str, AbstractExchange]:
+    """Declare the shared exchanges and the dead-letter queue; return the exchanges by name."""
+    commands = await channel.declare_exchange(COMMANDS, aio_pika.ExchangeType.DIRECT, durable=True)
+    events = await channel.declare_exchange(EVENTS, aio_pika.ExchangeType.TOPIC, durable=True)
+    dead = await channel.declare_exchange(DEAD_LETTER, aio_pika.ExchangeType.FANOUT, durable=True)
+    dlq = await channel.declare_queue(
+        DEAD_LETTER_QUEUE, durable=True, arguments={"x-queue-type": "quorum"}
+    )
+    await dlq.bind(dead)
+    return {COMMANDS: commands, EVENTS: events, DEAD_LETTER: dead}
+
+
+async def declare_work_queue(channel: AbstractChannel, name: str) -> AbstractQueue:
+    """A durable quorum queue bound to ``COMMANDS`` under its own name, dead-lettering."""
+    queue = await channel.declare_queue(
+        name,
+        durable=True,
+        arguments={"x-queue-type": "quorum", "x-dead-letter-exchange": DEAD_LETTER},
+    )
+    await queue.bind(COMMANDS, routing_key=name)
+    return queue
+
+
+async def declare_rpc_queue(channel: AbstractChannel, name: str) -> AbstractQueue:
+    """An RPC request queue. Requests expire after a minute, so a caller that gave up
+    long ago (its timeout is shorter) is not answered when a server comes back."""
+    queue = await channel.declare_queue(
+        name, durable=True, arguments={"x-queue-type": "quorum", "x-message-ttl": 60_000}
+    )
+    await queue.bind(COMMANDS, routing_key=name)
+    return queue

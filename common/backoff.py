@@ -1,0 +1,55 @@
+"""The one back-off helper: exponential with full jitter, bounded by a deadline.
+
+Use it only for transient I/O (connection refused, 5xx). Validation errors and 4xx must
+surface at once: pass ``retry_on`` narrowly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TypeVar
+
+import structlog
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+def delays(base_s: float = 0.1, cap_s: float = 5.0) -> Iterator[float]:
+    """Endless full-jitter delays: uniform(0, min(cap, base * 2**n))."""
+    attempt = 0
+    while True:
+        yield random.uniform(0, min(cap_s, base_s * 2**attempt))
+        attempt += 1
+
+
+async def retry(
+    call: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    deadline_s: float,
+    retry_on: tuple[type[BaseException], ...] = (OSError, ConnectionError),
+    base_s: float = 0.1,
+    cap_s: float = 5.0,
+) -> T:
+    """Await ``call()`` until it succeeds; retry ``retry_on`` errors until ``deadline_s``.
+
+    Returns the call's result. Raises the last error once the deadline has passed, and any
+    error outside ``retry_on`` at once.
+    """
+    give_up_at = time.monotonic() + deadline_s
+    for attempt, delay in enumerate(delays(base_s, cap_s), start=1):
+        try:
+            return await call()
+        except retry_on as exc:
+            left = give_up_at - time.monotonic()
+            if left <= 0:
+                log.error("retry_gave_up", what=what, attempts=attempt, error=str(exc))
+                raise
+            log.warning("retrying", what=what, attempt=attempt, error=str(exc))
+            await asyncio.sleep(min(delay, left))
+    raise AssertionError("unreachable")
+

@@ -1,0 +1,64 @@
+"""Contracts of the users family: create, authenticate, list, tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from common.contracts.base import Contract, Principal, Secret
+
+USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,62}$"
+
+
+class UserOut(Contract):
+    id: str
+    username: str
+    display_name: str
+    is_admin: bool
+    created_at: datetime
+
+
+class CreateUser(Contract):
+    actor: Principal
+    username: str = Field(pattern=USERNAME_PATTERN)
+    password: Secret = Field(min_length=8, max_length=1024)
+    display_name: str = Field("", max_length=200)
+    is_admin: bool = False
+    if_absent: bool = False  # the bootstrap admin: do nothing when the name is taken
+
+
+class Authenticate(Contract):
+    """Check a password; on success a new API token is issued for the user."""
+
+    username: str = Field(max_length=200)
+    password: Secret = Field(max_length=1024)
+    token_label: str = Field("login", max_length=100)
+
+
+class TokenIssued(Contract):
+    token: Secret
+    user: UserOut
+
+
+class ResolveToken(Contract):
+    token: Secret = Field(max_length=200)
+
+
+class RevokeToken(Contract):
+    token: Secret = Field(max_length=200)
+
+
+class ListUsers(Contract):
+    actor: Principal
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
+class UserList(Contract):
+    users: list[UserOut]
+    total: int
+
+
+class Empty(Contract):
+    pass

@@ -1,0 +1,51 @@
+"""Settings shared by every service, read from ``MODELPORT_*`` environment variables.
+
+Each service subclasses :class:`ServiceSettings` and adds its own fields. A bad environment
+fails at start with pydantic's message naming the fields.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Connection and runtime settings common to all four services."""
+
+    model_config = SettingsConfigDict(env_prefix="MODELPORT_", extra="ignore")
+
+    amqp_url: SecretStr = Field(
+        SecretStr("amqp://guest:guest@127.0.0.1:5672/"),
+        description="RabbitMQ URL, including the vhost.",
+    )
+    amqp_prefetch: int = Field(16, ge=1, le=1000, description="Unacked messages per consumer.")
+    rpc_timeout_s: float = Field(10.0, gt=0, description="How long an RPC call waits for a reply.")
+    connect_deadline_s: float = Field(
+        60.0, gt=0, description="How long start-up retries reaching the broker/database/S3."
+    )
+    shutdown_grace_s: float = Field(
+        20.0, ge=0, description="How long in-flight work may run after SIGTERM."
+    )
+    log_format: Literal["json", "console", "auto"] = Field(
+        "auto", description="json in production, console for a terminal; auto picks by tty."
+    )
+    log_level: str = Field("info", description="Minimum log level.")
+    status_host: str = Field("127.0.0.1", description="Bind address of the status server.")
+    status_port: int = Field(0, ge=0, le=65535, description="/healthz and /readyz; 0 = any free.")
+    instance_id: str = Field("", description="Name of this replica in logs and events.")
+
+
+class S3Settings(BaseSettings):
+    """Where blobs live. An empty endpoint means AWS's default resolution."""
+
+    model_config = SettingsConfigDict(env_prefix="MODELPORT_S3_", extra="ignore")
+
+    endpoint_url: str = Field("", description="S3 endpoint, e.g. http://127.0.0.1:8333.")
+    bucket: str = Field("modelport", min_length=3, description="Bucket, created at start-up.")
+    region: str = Field("us-east-1", description="Region name sent to S3.")
+    access_key: SecretStr = Field(SecretStr("modelport"), description="Access key id.")
+    secret_key: SecretStr = Field(SecretStr("modelport"), description="Secret access key.")
+    part_size_mb: int = Field(8, ge=5, le=512, description="Multipart upload part size.")

@@ -1,0 +1,50 @@
+"""Fixtures shared by every test: real PostgreSQL, RabbitMQ and S3, isolated per test."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from common.s3server import WeedServer
+from common.settings import S3Settings
+from tests.support import infra
+
+
+@pytest.fixture
+async def pg_dsn() -> AsyncIterator[str]:
+    """DSN of a fresh, empty database, dropped after the test."""
+    name = await infra.create_database()
+    try:
+        yield infra.dsn_for(name)
+    finally:
+        await infra.drop_database(name)
+
+
+@pytest.fixture
+async def amqp_url() -> AsyncIterator[str]:
+    """URL of a fresh RabbitMQ vhost, deleted after the test."""
+    name, url = await asyncio.to_thread(infra.create_vhost)
+    try:
+        yield url
+    finally:
+        await asyncio.to_thread(infra.delete_vhost, name)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeedServer]:
+    """One SeaweedFS server for the whole test session, on free loopback ports."""
+    server = WeedServer(Path(tmp_path_factory.mktemp("weed")))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_settings(s3_server: WeedServer) -> S3Settings:
+    """Settings for a fresh bucket on the session's S3 server."""
+    return S3Settings(endpoint_url=s3_server.endpoint, bucket=infra.unique("mp-t-"))

@@ -1,0 +1,94 @@
+"""RPC over direct reply-to against the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from common.amqp.connection import connect
+from common.amqp.rpc import RpcClient, RpcServer
+from common.contracts.system import Ping, Pong
+from common.errors import BadRequest, ModelportError, NotFound, RpcTimeout
+
+
+async def _pong(request: Ping) -> Pong:
+    await asyncio.sleep(min(request.delay_s, 5))
+    return Pong(service="test", instance="one")
+
+
+async def _refuse(request: Ping) -> Pong:
+    raise BadRequest("no thanks", code="refused")
+
+
+@pytest.fixture
+async def rpc_pair(amqp_url: str):
+    connection = await connect(amqp_url, deadline_s=10, name="test")
+    server = RpcServer(connection, "test.rpc", prefetch=8)
+    server.register("system.ping", Ping, _pong)
+    server.register("system.refuse", Ping, _refuse)
+    await server.start()
+    client = RpcClient(connection, timeout_s=5)
+    await client.start()
+    yield client, server
+    await client.stop()
+    await server.drain(1)
+    await connection.close()
+
+
+async def test_round_trip(rpc_pair) -> None:
+    client, _ = rpc_pair
+    reply = await client.call("test.rpc", "system.ping", Ping(), Pong)
+    assert reply == Pong(service="test", instance="one")
+
+
+async def test_concurrent_calls_each_get_their_reply(rpc_pair) -> None:
+    client, _ = rpc_pair
+    replies = await asyncio.gather(
+        *(client.call("test.rpc", "system.ping", Ping(delay_s=0.01 * i), Pong) for i in range(20))
+    )
+    assert len(replies) == 20
+
+
+async def test_server_error_comes_back_with_code_and_status(rpc_pair) -> None:
+    client, _ = rpc_pair
+    with pytest.raises(ModelportError) as caught:
+        await client.call("test.rpc", "system.refuse", Ping(), Pong)
+    assert (caught.value.code, caught.value.status, caught.value.message) == (
+        "refused", 400, "no thanks"
+    )
+
+
+async def test_unknown_method_is_not_found(rpc_pair) -> None:
+    client, _ = rpc_pair
+    with pytest.raises(ModelportError) as caught:
+        await client.call("test.rpc", "system.nope", Ping(), Pong)
+    assert caught.value.status == NotFound.status
+
+
+async def test_invalid_request_names_the_field(rpc_pair) -> None:
+    client, _ = rpc_pair
+    from pydantic import BaseModel
+
+    class Wrong(BaseModel):
+        delay_s: str = "soon"
+
+    with pytest.raises(ModelportError) as caught:
+        await client.call("test.rpc", "system.ping", Wrong(), Pong)
+    assert caught.value.code == "invalid_request"
+    assert "delay_s" in caught.value.message
+
+
+async def test_no_server_times_out_clearly(rpc_pair) -> None:
+    client, _ = rpc_pair
+    with pytest.raises(RpcTimeout, match="nobody.rpc did not answer"):
+        await client.call("nobody.rpc", "system.ping", Ping(), Pong, timeout_s=0.3)
+
+
+async def test_drain_lets_in_flight_call_finish(rpc_pair) -> None:
+    client, server = rpc_pair
+    call = asyncio.create_task(client.call("test.rpc", "system.ping", Ping(delay_s=0.5), Pong))
+    while server.in_flight == 0:
+        await asyncio.sleep(0.01)
+    await server.drain(5)
+    assert (await call).service == "test"
