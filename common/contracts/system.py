@@ -12,3 +12,6 @@ class Ping(Contract):
 class Pong(Contract):
     service: str
     instance: str
+
+
+PING = "system.ping"  # Ping -> Pong, served by every service on its RPC queue

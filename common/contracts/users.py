@@ -62,3 +62,13 @@ class UserList(Contract):
 
 class Empty(Contract):
     pass
+
+
+class Methods:
+    """RPC method names served by backend_svc on ``topology.BACKEND_RPC``."""
+
+    CREATE_USER = "users.create"  # CreateUser -> UserOut
+    LIST_USERS = "users.list"  # ListUsers -> UserList
+    LOGIN = "auth.login"  # Authenticate -> TokenIssued (401 unauthenticated on any mismatch)
+    RESOLVE_TOKEN = "auth.resolve"  # ResolveToken -> UserOut (401 when unknown or revoked)
+    REVOKE_TOKEN = "auth.revoke"  # RevokeToken -> Empty
