@@ -26,7 +26,7 @@ class ModelportError(Exception):
         return {"code": self.code, "message": self.message, "status": self.status}
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> "ModelportError":
+    def from_dict(cls, data: dict[str, object]) -> ModelportError:
         status = data.get("status", 500)
         return cls(
             str(data.get("message", "")),

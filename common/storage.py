@@ -48,7 +48,7 @@ class S3Storage:
         self.bucket = settings.bucket
         self._part_size = settings.part_size_mb * 1024 * 1024
 
-    async def __aenter__(self) -> "S3Storage":
+    async def __aenter__(self) -> S3Storage:
         await self.start()
         return self
 

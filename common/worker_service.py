@@ -23,12 +23,11 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from common.amqp.connection import connect
 from common.amqp.consumer import Consumer
 from common.amqp.rpc import RpcServer
-from common.contracts.system import PING, Ping, Pong
 from common.health import StatusServer
+from common.ping import register_ping
 from common.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
-MAX_PING_DELAY_S = 30.0
 
 
 def default_instance_id() -> str:
@@ -73,7 +72,7 @@ class WorkerService:
             name=f"{self.name}:{self.instance}",
         )
         self._rpc = RpcServer(self._connection, self.rpc_queue, prefetch=s.amqp_prefetch)
-        self._rpc.register(PING, Ping, self.ping)
+        register_ping(self._rpc, self.name, self.instance)
         self.register_rpc(self._rpc)
         await self._rpc.start()
         self._consumer = Consumer(
@@ -120,14 +119,6 @@ class WorkerService:
 
     def register_rpc(self, server: RpcServer) -> None:
         """Hook for subclasses to register their RPC methods (ping is registered already)."""
-
-    async def ping(self, request: Ping) -> Pong:
-        """Answer a ping after ``delay_s`` (capped at 30 s) so tests can hold a call open."""
-        delay = min(max(request.delay_s, 0.0), MAX_PING_DELAY_S)
-        log.info("ping_received", delay_s=delay)
-        if delay:
-            await asyncio.sleep(delay)
-        return Pong(service=self.name, instance=self.instance)
 
     async def handle_command(self, message: AbstractIncomingMessage) -> None:
         """Handle one command; the consumer acks when this returns. Default: log it."""

@@ -31,7 +31,7 @@ class Principal(Contract):
     is_admin: bool = False
     system: bool = False
 
-    SYSTEM: ClassVar["Principal"]
+    SYSTEM: ClassVar[Principal]
 
 
 Principal.SYSTEM = Principal(system=True, is_admin=True)

@@ -1,0 +1,1 @@
+"""The RPC edge of backend_svc: decode a contract, ask the policy, call the domain."""

@@ -1,0 +1,101 @@
+"""backend_svc: the only process that opens PostgreSQL.
+
+Start order: database (created when missing) → migrations → bootstrap admin → AMQP →
+outbox relay → RPC server → status server. Stop runs the reverse: stop taking RPCs and let
+those in flight finish, stop the relay, then close the broker and the pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from datetime import timedelta
+
+import asyncpg
+import structlog
+from aio_pika.abc import AbstractRobustConnection
+
+from backend_svc import db, users
+from backend_svc.handlers.users import UserHandlers
+from backend_svc.migrations import apply_migrations, load_migrations
+from backend_svc.relay import OutboxRelay
+from backend_svc.settings import BackendSettings
+from common.amqp import topology
+from common.amqp.connection import connect
+from common.amqp.publisher import Publisher
+from common.amqp.rpc import RpcServer
+from common.contracts.base import Principal
+from common.errors import Conflict
+from common.health import StatusServer
+from common.ping import register_ping
+
+log = structlog.get_logger(__name__)
+
+
+class BackendService:
+    name = "backend"
+
+    def __init__(self, settings: BackendSettings):
+        self.settings = settings
+        self.instance = settings.instance_id or f"backend-{os.getpid()}"
+        self._stack = contextlib.AsyncExitStack()
+        self.pool: asyncpg.Pool | None = None
+        self._connection: AbstractRobustConnection | None = None
+        self.relay: OutboxRelay | None = None
+        self._rpc: RpcServer | None = None
+        self.status: StatusServer | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        dsn = s.database_url.get_secret_value()
+        await db.ensure_database(dsn, deadline_s=s.connect_deadline_s)
+        self.pool = await db.create_pool(dsn, max_size=s.db_pool_max,
+                                         deadline_s=s.connect_deadline_s)
+        self._stack.push_async_callback(self.pool.close)
+        async with self.pool.acquire() as conn:
+            await apply_migrations(conn, load_migrations())
+        await self._bootstrap_admin()
+        self._connection = await connect(
+            s.amqp_url.get_secret_value(), deadline_s=s.connect_deadline_s, name=self.instance
+        )
+        self._stack.push_async_callback(self._connection.close)
+        publisher = Publisher(self._connection, topology.EVENTS)
+        await publisher.start()
+        self._stack.push_async_callback(publisher.stop)
+        self.relay = OutboxRelay(dsn, publisher, batch=s.outbox_batch, poll_s=s.outbox_poll_s)
+        await self.relay.start()
+        self._stack.push_async_callback(self.relay.stop)
+        self._rpc = RpcServer(self._connection, topology.BACKEND_RPC, prefetch=s.amqp_prefetch)
+        register_ping(self._rpc, self.name, self.instance)
+        UserHandlers(self.pool, token_ttl=timedelta(hours=s.token_ttl_h)).register(self._rpc)
+        await self._rpc.start()
+        self._stack.push_async_callback(self._rpc.drain, s.shutdown_grace_s)
+        self.status = StatusServer(self.name, self.readiness, host=s.status_host,
+                                   port=s.status_port)
+        await self.status.start()
+        self._stack.push_async_callback(self.status.stop)
+        log.info("backend_ready", status_port=self.status.port)
+
+    async def stop(self) -> None:
+        await self._stack.aclose()
+
+    async def readiness(self) -> dict[str, bool]:
+        database = False
+        if self.pool is not None:
+            with contextlib.suppress(Exception):
+                database = await self.pool.fetchval("SELECT 1") == 1
+        broker = self._connection is not None and not self._connection.is_closed
+        return {"database": database, "broker": broker}
+
+    async def _bootstrap_admin(self) -> None:
+        """Create the configured admin at first start; an existing account is left alone."""
+        s = self.settings
+        password = s.admin_password.get_secret_value()
+        if not s.admin_user or not password:
+            return
+        assert self.pool is not None
+        async with self.pool.acquire() as conn, conn.transaction():
+            with contextlib.suppress(Conflict):
+                await users.create_user(conn, Principal.SYSTEM, username=s.admin_user,
+                                        password=password, is_admin=True)
+                log.info("bootstrap_admin_created", username=s.admin_user)

@@ -1,0 +1,129 @@
+"""Users and API tokens: the domain operations, each on a connection the caller provides.
+
+Functions that change state expect to run inside the caller's transaction, so the row, its
+audit entry and its outbox event commit or roll back together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from backend_svc import audit
+from backend_svc.outbox import record_event
+from backend_svc.passwords import hash_password, verify_password
+from common.contracts.base import Principal
+from common.contracts.events import UserCreated
+from common.contracts.users import UserOut
+from common.errors import Conflict, Unauthenticated
+
+TOKEN_PREFIX = "mp_"
+_USER_COLUMNS = "id, username, display_name, is_admin, created_at"
+BAD_LOGIN = "wrong username or password"
+
+
+def user_from_row(row: asyncpg.Record) -> UserOut:
+    return UserOut(
+        id=str(row["id"]), username=row["username"], display_name=row["display_name"],
+        is_admin=row["is_admin"], created_at=row["created_at"],
+    )
+
+
+def principal_of(user: UserOut) -> Principal:
+    return Principal(user_id=user.id, username=user.username, is_admin=user.is_admin)
+
+
+def _token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def create_user(
+    conn: asyncpg.Connection, actor: Principal, *, username: str, password: str,
+    display_name: str = "", is_admin: bool = False,
+) -> UserOut:
+    """Insert a user with its audit entry and ``modelport.user.created`` event.
+
+    Raises Conflict when the name is taken.
+    """
+    password_hash = await hash_password(password)
+    row = await conn.fetchrow(
+        f"INSERT INTO users (username, display_name, password_hash, is_admin) "
+        f"VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO NOTHING RETURNING {_USER_COLUMNS}",
+        username, display_name or username, password_hash, is_admin,
+    )
+    if row is None:
+        raise Conflict(f"a user named {username!r} exists already", code="user_exists")
+    user = user_from_row(row)
+    await audit.record(conn, actor, "user.create", user.id, {"username": username,
+                                                              "is_admin": is_admin})
+    event = UserCreated(user_id=user.id, username=username, is_admin=is_admin)
+    await record_event(conn, UserCreated.TYPE, event.model_dump(mode="json"), subject=user.id)
+    return user
+
+
+async def find_user(conn: asyncpg.Connection, username: str) -> UserOut | None:
+    row = await conn.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE username = $1", username)
+    return user_from_row(row) if row else None
+
+
+async def list_users(conn: asyncpg.Connection, *, limit: int, offset: int) -> tuple[
+    list[UserOut], int
+]:
+    rows = await conn.fetch(
+        f"SELECT {_USER_COLUMNS} FROM users ORDER BY username LIMIT $1 OFFSET $2", limit, offset
+    )
+    total = await conn.fetchval("SELECT count(*) FROM users")
+    return [user_from_row(r) for r in rows], int(total)
+
+
+async def check_password(conn: asyncpg.Connection, username: str, password: str) -> UserOut:
+    """The user whose password this is; Unauthenticated (same message either way) if none."""
+    row = await conn.fetchrow(
+        f"SELECT {_USER_COLUMNS}, password_hash FROM users WHERE username = $1 AND NOT disabled",
+        username,
+    )
+    if not await verify_password(row["password_hash"] if row else None, password) or row is None:
+        raise Unauthenticated(BAD_LOGIN)
+    return user_from_row(row)
+
+
+async def issue_token(
+    conn: asyncpg.Connection, user: UserOut, *, label: str, ttl: timedelta
+) -> str:
+    """A new API token for ``user``; only its hash is stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    await conn.execute(
+        "INSERT INTO api_tokens (user_id, token_hash, label, expires_at) VALUES ($1,$2,$3,$4)",
+        user.id, _token_hash(token), label, datetime.now(UTC) + ttl,
+    )
+    await audit.record(conn, principal_of(user), "token.issue", user.id, {"label": label})
+    return token
+
+
+async def resolve_token(conn: asyncpg.Connection, token: str) -> UserOut:
+    """The user a live token belongs to; Unauthenticated when unknown, expired or revoked."""
+    row = await conn.fetchrow(
+        f"UPDATE api_tokens t SET last_used_at = now() FROM users u "
+        f"WHERE t.token_hash = $1 AND t.user_id = u.id AND t.revoked_at IS NULL "
+        f"AND t.expires_at > now() AND NOT u.disabled "
+        f"RETURNING {', '.join('u.' + c for c in _USER_COLUMNS.split(', '))}",
+        _token_hash(token),
+    )
+    if row is None:
+        raise Unauthenticated("the token is unknown, expired or revoked", code="invalid_token")
+    return user_from_row(row)
+
+
+async def revoke_token(conn: asyncpg.Connection, token: str) -> None:
+    """Revoke a token; revoking an unknown or revoked token changes nothing."""
+    row = await conn.fetchrow(
+        "UPDATE api_tokens SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL "
+        "RETURNING user_id",
+        _token_hash(token),
+    )
+    if row is not None:
+        actor = Principal(user_id=str(row["user_id"]), username="token-holder")
+        await audit.record(conn, actor, "token.revoke", str(row["user_id"]))
