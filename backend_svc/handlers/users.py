@@ -66,7 +66,7 @@ class UserHandlers:
             token = await users.issue_token(
                 conn, user, label=request.token_label, ttl=self._token_ttl
             )
-        return TokenIssued(token=token, user=user)  # type: ignore[arg-type]
+        return TokenIssued(token=token, user=user)
 
     async def resolve_token(self, request: ResolveToken) -> UserOut:
         async with self._pool.acquire() as conn:

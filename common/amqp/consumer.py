@@ -61,7 +61,7 @@ class Consumer:
         assert task is not None
         self._in_flight.add(task)
         headers = message.headers or {}
-        attempts = int(headers.get(topology.ATTEMPTS_HEADER, 0) or 0)  # type: ignore[call-overload]
+        attempts = int(str(headers.get(topology.ATTEMPTS_HEADER) or 0))
         correlation = str(headers.get(topology.CORRELATION_HEADER) or message.message_id or "")
         try:
             with bind_correlation(correlation or None, queue=self._queue_name, attempt=attempts):

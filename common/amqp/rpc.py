@@ -112,7 +112,7 @@ class RpcServer:
         self._queue_name = queue_name
         self._prefetch = prefetch
         self._methods: dict[str, _Method] = {}
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._in_flight: set[asyncio.Task[Any]] = set()
         self._channel: AbstractChannel | None = None
         self._consumer_tag: str | None = None
 
@@ -149,11 +149,11 @@ class RpcServer:
     async def _on_request(self, message: AbstractIncomingMessage) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._in_flight.add(task)  # type: ignore[arg-type]
+        self._in_flight.add(task)
         try:
             await self._handle(message)
         finally:
-            self._in_flight.discard(task)  # type: ignore[arg-type]
+            self._in_flight.discard(task)
 
     async def _handle(self, message: AbstractIncomingMessage) -> None:
         correlation = str((message.headers or {}).get(topology.CORRELATION_HEADER) or "")
