@@ -1,0 +1,46 @@
+"""The portal's aiohttp application, built by :func:`make_app` from settings and a backend.
+
+The factory opens nothing: the caller owns the backend client (and its AMQP connection), so
+tests can serve the same app through ``aiohttp_client``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from common.health import add_health_routes
+from portal_svc import api, middlewares, openapi, pages, web_session
+from portal_svc.backend_client import BackendClient
+from portal_svc.keys import BACKEND, OPERATIONS, SETTINGS
+from portal_svc.settings import PortalSettings
+
+SERVICE = "portal"
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def make_app(settings: PortalSettings, backend: BackendClient) -> web.Application:
+    """The portal app: API, pages, static files and health views, wired to ``backend``."""
+    app = web.Application(
+        client_max_size=settings.max_body_kb * 1024,
+        middlewares=[
+            middlewares.request_id_middleware,
+            middlewares.error_middleware,
+            web_session.session_middleware_for(settings),
+        ],
+    )
+    app[SETTINGS] = settings
+    app[BACKEND] = backend
+    app[OPERATIONS] = api.OPERATIONS
+    aiohttp_jinja2.setup(
+        app, loader=jinja2.PackageLoader("portal_svc", "templates"), default_helpers=False
+    )
+    app.on_response_prepare.append(middlewares.add_headers)
+    openapi.install(app, api.OPERATIONS)
+    app.router.add_routes(pages.routes)
+    app.router.add_static("/static/", STATIC_DIR, name="static")
+    add_health_routes(app, SERVICE, backend.readiness)
+    return app

@@ -1,0 +1,84 @@
+"""Who is calling: the portal authenticates, the backend decides what the caller may do.
+
+API calls carry ``Authorization: Bearer <token>``; browser pages keep the same kind of token in
+their encrypted session. Either way the backend resolves the token to a user, and views pass
+the resulting :class:`~common.contracts.base.Principal` as the ``actor`` of their RPC calls.
+
+Errors from the backend arrive as plain ModelportErrors (code and status, not subclasses), so
+they are told apart by ``status``. Any 401 becomes the portal's own ``unauthenticated`` answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from common.contracts.base import Principal
+from common.contracts.users import TokenIssued, UserOut
+from common.errors import ModelportError, Unauthenticated
+from portal_svc.keys import BACKEND
+
+MAX_TOKEN_CHARS = 200
+INVALID_TOKEN = "missing, invalid or expired token"
+BAD_CREDENTIALS = "wrong username or password"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated caller: the backend's user record and the token that proved it."""
+
+    user: UserOut
+    token: str
+
+    @property
+    def principal(self) -> Principal:
+        """The caller as the backend's ``actor``."""
+        return Principal(
+            user_id=self.user.id, username=self.user.username, is_admin=self.user.is_admin
+        )
+
+    @property
+    def display_name(self) -> str:
+        return self.user.display_name or self.user.username
+
+
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, or None when there is none."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token
+
+
+async def resolve(request: web.Request, token: str | None) -> Caller:
+    """The caller owning ``token``; raises Unauthenticated when it is absent or not valid."""
+    if not token or len(token) > MAX_TOKEN_CHARS:
+        raise Unauthenticated(INVALID_TOKEN)
+    try:
+        user = await request.app[BACKEND].resolve_token(token)
+    except ModelportError as exc:
+        if exc.status != Unauthenticated.status:
+            raise
+        raise Unauthenticated(INVALID_TOKEN) from None
+    return Caller(user=user, token=token)
+
+
+async def api_caller(request: web.Request) -> Caller:
+    """The caller of an API request, from its bearer token; Unauthenticated otherwise."""
+    return await resolve(request, bearer_token(request))
+
+
+async def login(request: web.Request, username: str, password: str) -> TokenIssued:
+    """A new token for a correct password.
+
+    Raises Unauthenticated with one message whether the user is unknown or the password wrong,
+    so the answer does not tell which names exist.
+    """
+    try:
+        return await request.app[BACKEND].login(username, password)
+    except ModelportError as exc:
+        if exc.status != Unauthenticated.status:
+            raise
+        raise Unauthenticated(BAD_CREDENTIALS) from None

@@ -1,0 +1,117 @@
+"""A typed client for the backend's RPC methods, over :class:`~common.amqp.rpc.RpcClient`.
+
+Every call returns a contract model or raises a :class:`~common.errors.ModelportError`: the
+backend's own refusal (its code and status), :class:`~common.errors.RpcTimeout` when no reply
+comes in time, or :class:`~common.errors.Unavailable` when the broker link is down.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import aiormq
+from aio_pika.abc import AbstractRobustConnection
+from pydantic import BaseModel, ValidationError
+
+from common.amqp import topology
+from common.amqp.rpc import RpcClient, validation_message
+from common.contracts.base import Principal
+from common.contracts.system import PING, Ping, Pong
+from common.contracts.users import (
+    Authenticate,
+    CreateUser,
+    Empty,
+    ListUsers,
+    Methods,
+    ResolveToken,
+    RevokeToken,
+    TokenIssued,
+    UserList,
+    UserOut,
+)
+from common.errors import BadRequest, ModelportError, Unavailable
+
+R = TypeVar("R", bound=BaseModel)
+Q = TypeVar("Q", bound=BaseModel)
+PING_TIMEOUT_S = 2.0
+_LINK_ERRORS = (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, OSError)
+
+
+class BackendClient:
+    """Calls ``backend_svc`` on :data:`~common.amqp.topology.BACKEND_RPC`."""
+
+    def __init__(
+        self, rpc: RpcClient, connection: AbstractRobustConnection | None = None,
+        *, server: str = topology.BACKEND_RPC,
+    ):
+        self._rpc = rpc
+        self._connection = connection
+        self._server = server
+
+    async def login(self, username: str, password: str) -> TokenIssued:
+        """Check a password and get a new API token; 401 ``unauthenticated`` on any mismatch."""
+        request = _build(Authenticate, username=username, password=password)
+        return await self._call(Methods.LOGIN, request, TokenIssued)
+
+    async def resolve_token(self, token: str) -> UserOut:
+        """The user a token belongs to; 401 when it is unknown, expired or revoked."""
+        return await self._call(Methods.RESOLVE_TOKEN, _build(ResolveToken, token=token), UserOut)
+
+    async def revoke_token(self, token: str) -> None:
+        """Revoke a token so it no longer resolves."""
+        await self._call(Methods.REVOKE_TOKEN, _build(RevokeToken, token=token), Empty)
+
+    async def create_user(
+        self, actor: Principal, *, username: str, password: str,
+        display_name: str = "", is_admin: bool = False,
+    ) -> UserOut:
+        """Create a user as ``actor``; 403 when not allowed, 409 when the name is taken."""
+        request = _build(
+            CreateUser, actor=actor, username=username, password=password,
+            display_name=display_name, is_admin=is_admin,
+        )
+        return await self._call(Methods.CREATE_USER, request, UserOut)
+
+    async def list_users(self, actor: Principal, *, limit: int = 100, offset: int = 0) -> UserList:
+        """A page of users, as ``actor`` may see them."""
+        request = _build(ListUsers, actor=actor, limit=limit, offset=offset)
+        return await self._call(Methods.LIST_USERS, request, UserList)
+
+    async def ping(self, *, timeout_s: float = PING_TIMEOUT_S) -> Pong:
+        """Ask the backend whether it answers at all."""
+        return await self._call(PING, Ping(), Pong, timeout_s=timeout_s)
+
+    def link_open(self) -> bool:
+        """True while the AMQP connection is up (not closed, not reconnecting)."""
+        conn = self._connection
+        return conn is not None and not conn.is_closed and conn.connected.is_set()
+
+    async def readiness(self) -> dict[str, bool]:
+        """Checks for ``/readyz``: the broker link is open and the backend pings back in 2 s."""
+        amqp = self.link_open()
+        backend = False
+        if amqp:
+            try:
+                await self.ping()
+                backend = True
+            except ModelportError:
+                backend = False
+        return {"amqp": amqp, "backend": backend}
+
+    async def _call(
+        self, method: str, request: BaseModel, reply: type[R], *, timeout_s: float | None = None
+    ) -> R:
+        try:
+            return await self._rpc.call(self._server, method, request, reply, timeout_s=timeout_s)
+        except _LINK_ERRORS as exc:
+            raise Unavailable(
+                "the platform's backend cannot be reached", code="backend_unavailable"
+            ) from exc
+
+
+def _build(contract: type[Q], **fields: object) -> Q:
+    """The request contract; a value it refuses is the caller's mistake (400), not ours."""
+    try:
+        return contract.model_validate(fields)
+    except ValidationError as exc:
+        raise BadRequest(validation_message(exc), code="invalid_request") from None

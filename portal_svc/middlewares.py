@@ -1,0 +1,118 @@
+"""The portal's edge: request ids, errors turned into statuses, and security headers.
+
+Under ``/api/`` every error is JSON ``{"error": {"code", "message"}}``; browser pages get an
+HTML error page instead, and a page that needs a sign-in redirects to ``/login``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from http import HTTPStatus
+
+import aiohttp_jinja2
+import structlog
+from aiohttp import web
+
+from common.errors import ModelportError
+from common.logging import bind_correlation
+from portal_svc.keys import REQUEST_ID
+from portal_svc.openapi import Handler
+
+log = structlog.get_logger(__name__)
+REQUEST_ID_HEADER = "X-Request-ID"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+INTERNAL_MESSAGE = "internal error; quote the request id when reporting it"
+_HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "too_large"}
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+}
+
+
+def is_api(request: web.Request) -> bool:
+    return request.path.startswith("/api/")
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Take a sane incoming X-Request-ID or make one; bind it so RPC calls forward it."""
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request[REQUEST_ID] = request_id
+    started = time.monotonic()
+    status = 500
+    with bind_correlation(request_id, method=request.method, path=request.path):
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+            log.info("http_request", status=status, ms=elapsed_ms)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every failure into the right status with a body fit for its audience."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _http_error(request, exc)
+    except ModelportError as exc:
+        log.info("request_refused", code=exc.code, status=exc.status)
+        return _error(request, exc.status, exc.code, exc.message)
+    except Exception:
+        log.exception("request_failed")
+        return _error(request, 500, "internal", INTERNAL_MESSAGE)
+
+
+def _http_error(request: web.Request, exc: web.HTTPException) -> web.StreamResponse:
+    code = _HTTP_CODES.get(exc.status, HTTPStatus(exc.status).phrase.lower().replace(" ", "_"))
+    message = exc.reason
+    if exc.status == 413:
+        message = "the request body is too large"
+    response = _error(request, exc.status, code, message)
+    for name in ("Allow", "WWW-Authenticate"):
+        if name in exc.headers:
+            response.headers[name] = exc.headers[name]
+    return response
+
+
+def _error(request: web.Request, status: int, code: str, message: str) -> web.StreamResponse:
+    if is_api(request):
+        response = web.json_response({"error": {"code": code, "message": message}}, status=status)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    if status == 401:
+        raise web.HTTPSeeOther("/login")
+    return _error_page(request, status, message)
+
+
+def _error_page(request: web.Request, status: int, message: str) -> web.StreamResponse:
+    context = {
+        "status": status,
+        "title": HTTPStatus(status).phrase,
+        "message": message,
+        "request_id": request.get(REQUEST_ID, ""),
+    }
+    return aiohttp_jinja2.render_template("error.html", request, context, status=status)
+
+
+async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: echo the request id and add security headers to every reply."""
+    request_id = request.get(REQUEST_ID)
+    if request_id:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)

@@ -1,0 +1,94 @@
+"""Server-rendered browser pages: sign in, the dashboard, sign out.
+
+Pages keep the API token in the encrypted session cookie and resolve it through the backend on
+every request; a page without a valid session redirects to ``/login``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+import structlog
+from aiohttp import web
+
+from common.errors import BadRequest, ModelportError, Unauthenticated
+from portal_svc import auth, web_session
+from portal_svc.keys import BACKEND
+
+log = structlog.get_logger(__name__)
+routes = web.RouteTableDef()
+LOGIN_PATH = "/login"
+HOME_PATH = "/"
+
+
+async def page_caller(request: web.Request) -> auth.Caller:
+    """The signed-in user of a page request; redirects to the login page otherwise."""
+    token = await web_session.session_token(request)
+    if token is None:
+        raise web.HTTPFound(LOGIN_PATH)
+    try:
+        return await auth.resolve(request, token)
+    except Unauthenticated:
+        await web_session.end_session(request)
+        raise web.HTTPFound(LOGIN_PATH) from None
+
+
+@routes.get(LOGIN_PATH)
+async def login_form(request: web.Request) -> web.StreamResponse:
+    if await web_session.session_token(request):
+        raise web.HTTPFound(HOME_PATH)
+    return await _render_login(request)
+
+
+@routes.post(LOGIN_PATH)
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await web_session.check_csrf(request)
+    username, password = form.get("username", "").strip(), form.get("password", "")
+    if not username or not password:
+        return await _render_login(request, "Enter your username and password.", username, 400)
+    try:
+        issued = await auth.login(request, username, password)
+    except ModelportError as exc:
+        if exc.status not in (BadRequest.status, Unauthenticated.status):
+            raise
+        return await _render_login(request, exc.message, username, exc.status)
+    await web_session.start_signed_in(request, issued.token.get_secret_value())
+    log.info("page_login", user_id=issued.user.id)
+    raise web.HTTPSeeOther(HOME_PATH)
+
+
+@routes.post("/logout")
+async def logout(request: web.Request) -> web.StreamResponse:
+    await web_session.check_csrf(request)
+    token = await web_session.session_token(request)
+    if token is not None:
+        try:
+            await request.app[BACKEND].revoke_token(token)
+        except ModelportError as exc:  # the session ends anyway; the token expires on its own
+            log.warning("logout_revoke_failed", code=exc.code)
+    await web_session.end_session(request)
+    raise web.HTTPSeeOther(LOGIN_PATH)
+
+
+@routes.get(HOME_PATH)
+async def dashboard(request: web.Request) -> web.StreamResponse:
+    caller = await page_caller(request)
+    context: dict[str, Any] = {
+        "caller": caller,
+        "csrf_token": await web_session.csrf_token(request),
+        "apps": [],
+        "jobs": [],
+    }
+    return aiohttp_jinja2.render_template("dashboard.html", request, context)
+
+
+async def _render_login(
+    request: web.Request, error: str | None = None, username: str = "", status: int = 200
+) -> web.StreamResponse:
+    context = {
+        "csrf_token": await web_session.csrf_token(request),
+        "error": error,
+        "username": username,
+    }
+    return aiohttp_jinja2.render_template("login.html", request, context, status=status)

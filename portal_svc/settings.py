@@ -1,0 +1,59 @@
+"""portal_svc's settings (``MODELPORT_*``)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from pydantic import Field, SecretStr, field_validator
+
+from common.settings import ServiceSettings
+
+FERNET_KEY_BYTES = 32
+
+
+class PortalSettings(ServiceSettings):
+    """Where the portal listens and how it keeps browser sessions."""
+
+    host: str = Field("127.0.0.1", description="Bind address of the portal's HTTP server.")
+    port: int = Field(8080, ge=0, le=65535, description="HTTP port; 0 = any free port.")
+    cookie_secret: SecretStr = Field(
+        SecretStr(""),
+        description=(
+            "Key that encrypts session cookies: 32 bytes in url-safe base64 (a Fernet key). "
+            "Empty = a random key per start (sessions do not survive a restart or span replicas)."
+        ),
+    )
+    max_body_kb: int = Field(
+        1024, ge=1, le=1024 * 1024, description="Largest request body read in memory; 413 beyond."
+    )
+    public_url: str = Field(
+        "", description="URL browsers use to reach the portal; https turns on Secure cookies."
+    )
+    session_max_age_s: int = Field(
+        8 * 3600, ge=60, description="Lifetime of a browser session cookie, in seconds."
+    )
+
+    @field_validator("cookie_secret")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if not raw:
+            return value
+        try:
+            decoded = base64.urlsafe_b64decode(raw.encode("ascii"))
+        except (binascii.Error, UnicodeEncodeError, ValueError):
+            raise ValueError("must be url-safe base64") from None
+        if len(decoded) != FERNET_KEY_BYTES:
+            raise ValueError(f"must decode to {FERNET_KEY_BYTES} bytes, got {len(decoded)}")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def secure_cookies(self) -> bool:
+        """True when browsers reach the portal over https."""
+        return self.public_url.startswith("https://")

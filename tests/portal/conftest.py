@@ -1,0 +1,112 @@
+"""A real backend_svc and a real portal in-process, on a fresh database and vhost per test."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import asyncpg
+import pytest
+from cryptography.fernet import Fernet
+
+from backend_svc.service import BackendService
+from backend_svc.settings import BackendSettings
+from portal_svc.service import PortalService
+from portal_svc.settings import PortalSettings
+
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "admin-password-1"
+
+
+def portal_settings(amqp_url: str, **extra: object) -> PortalSettings:
+    """Settings for a portal on a free loopback port with a fixed cookie key."""
+    values: dict[str, object] = {
+        "amqp_url": amqp_url, "port": 0, "cookie_secret": Fernet.generate_key().decode(),
+        "rpc_timeout_s": 5, "connect_deadline_s": 10, "shutdown_grace_s": 5, "max_body_kb": 64,
+    }
+    values.update(extra)
+    return PortalSettings.model_validate(values)
+
+
+@pytest.fixture
+async def backend(pg_dsn: str, amqp_url: str) -> AsyncIterator[BackendService]:
+    service = BackendService(BackendSettings(
+        database_url=pg_dsn, amqp_url=amqp_url, status_port=0, admin_user=ADMIN_USER,
+        admin_password=ADMIN_PASSWORD, connect_deadline_s=10, shutdown_grace_s=5,
+    ))
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+@pytest.fixture
+async def portal(backend: BackendService, amqp_url: str) -> AsyncIterator[PortalService]:
+    service = PortalService(portal_settings(amqp_url))
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+@pytest.fixture
+def portal_url(portal: PortalService) -> str:
+    return f"http://127.0.0.1:{portal.port}"
+
+
+@pytest.fixture
+async def http(portal_url: str) -> AsyncIterator[aiohttp.ClientSession]:
+    """A client of the running portal with its own cookie jar."""
+    jar = aiohttp.CookieJar(unsafe=True)  # cookies for a bare IP address
+    async with aiohttp.ClientSession(base_url=portal_url, cookie_jar=jar) as session:
+        yield session
+
+
+@pytest.fixture
+async def db(pg_dsn: str, backend: BackendService) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection to the backend's test database, to check what changed."""
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@dataclass(frozen=True)
+class Counts:
+    users: int
+    tokens: int
+    live_tokens: int
+
+
+async def counts(db: asyncpg.Connection) -> Counts:
+    """How many users and tokens the database holds now."""
+    row = await db.fetchrow(
+        "SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM api_tokens) AS tokens,"
+        " (SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL) AS live_tokens"
+    )
+    assert row is not None
+    return Counts(row["users"], row["tokens"], row["live_tokens"])
+
+
+async def login(http: aiohttp.ClientSession, username: str, password: str) -> str:
+    """An API token for the user; fails the test when login does not succeed."""
+    async with http.post("/api/v1/auth/login",
+                         json={"username": username, "password": password}) as resp:
+        assert resp.status == 200, await resp.text()
+        return str((await resp.json())["token"])
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token in a rendered form."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF field in the page"
+    return found.group(1)
