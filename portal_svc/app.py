@@ -22,6 +22,11 @@ SERVICE = "portal"
 STATIC_DIR = Path(__file__).parent / "static"
 
 
+def sentence(text: str) -> str:
+    """Jinja filter: a message with its first letter capitalised, for display on a page."""
+    return text[:1].upper() + text[1:]
+
+
 def make_app(settings: PortalSettings, backend: BackendClient) -> web.Application:
     """The portal app: API, pages, static files and health views, wired to ``backend``."""
     app = web.Application(
@@ -36,7 +41,8 @@ def make_app(settings: PortalSettings, backend: BackendClient) -> web.Applicatio
     app[BACKEND] = backend
     app[OPERATIONS] = api.OPERATIONS
     aiohttp_jinja2.setup(
-        app, loader=jinja2.PackageLoader("portal_svc", "templates"), default_helpers=False
+        app, loader=jinja2.PackageLoader("portal_svc", "templates"), default_helpers=False,
+        filters={"sentence": sentence},
     )
     app.on_response_prepare.append(middlewares.add_headers)
     openapi.install(app, api.OPERATIONS)

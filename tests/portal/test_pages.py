@@ -62,7 +62,7 @@ async def test_wrong_password_rerenders_the_form_with_401(
     async with http.post("/login", data=data, allow_redirects=False) as resp:
         assert resp.status == 401
         page = await resp.text()
-    assert "wrong username or password" in page and 'value="admin"' in page
+    assert "Wrong username or password" in page and 'value="admin"' in page
     assert await counts(db) == before
 
 

@@ -1,0 +1,71 @@
+"""A real browser signs in through the login page, sees the dashboard and signs out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"browser tests need Chromium at {CHROMIUM}"),
+]
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[object]:
+    from playwright.async_api import async_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 1280, "height": 800})
+        try:
+            yield await context.new_page()
+        finally:
+            await context.close()
+            await browser.close()
+
+
+async def test_sign_in_dashboard_sign_out(page, portal_url: str) -> None:  # type: ignore[no-untyped-def]
+    from playwright.async_api import expect
+
+    await page.goto(f"{portal_url}/")
+    await expect(page).to_have_url(f"{portal_url}/login")
+    await page.fill("#username", ADMIN_USER)
+    await page.fill("#password", ADMIN_PASSWORD)
+    await page.locator("input[name=csrf_token]").evaluate("field => field.value = 'forged'")
+    await page.click("button[type=submit]")
+    await expect(page.locator("h1")).to_contain_text("403")
+    await page.screenshot(path=ARTIFACTS / "csrf-rejected.png", full_page=True)
+
+    await page.goto(f"{portal_url}/login")
+    await page.fill("#username", ADMIN_USER)
+    await page.fill("#password", "wrong-password")
+    await page.click("button[type=submit]")
+    await expect(page.locator(".alert")).to_contain_text("Wrong username or password")
+    await page.screenshot(path=ARTIFACTS / "login-error.png", full_page=True)
+
+    await page.fill("#password", ADMIN_PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page).to_have_url(f"{portal_url}/")
+    await expect(page.locator(".whoami")).to_contain_text(f"Signed in as {ADMIN_USER}")
+    await expect(page.locator("#apps")).to_contain_text("No apps yet")
+    await page.screenshot(path=ARTIFACTS / "dashboard.png", full_page=True)
+
+    await page.click("text=Sign out")
+    await expect(page).to_have_url(f"{portal_url}/login")
+    await expect(page.locator("h1")).to_have_text("Sign in")
+    await page.screenshot(path=ARTIFACTS / "login.png", full_page=True)
+    await page.goto(f"{portal_url}/")
+    await expect(page).to_have_url(f"{portal_url}/login")
