@@ -12,7 +12,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -123,7 +123,7 @@ def _schemas(ops: list[Operation]) -> tuple[dict[SchemaKey, Any], dict[str, Any]
         if op.response is not None:
             keys[(op.response, "serialization")] = None
     refs, top = models_json_schema(list(keys), ref_template=REF_TEMPLATE)
-    return dict(refs), top.get("$defs", {})
+    return cast(dict[SchemaKey, Any], refs), top.get("$defs", {})
 
 
 def _operation(op: Operation, refs: dict[SchemaKey, Any]) -> dict[str, Any]:

@@ -15,7 +15,6 @@ routes = ApiRoutes(tags=("meta",))
 @routes.route("GET", "/api/v1/openapi.json", summary="This API's OpenAPI document", auth=False)
 async def openapi(request: web.Request) -> web.Response:
     server = request.app[SETTINGS].public_url or f"{request.scheme}://{request.host}"
-    document = openapi_document(
-        request.app[OPERATIONS], title=API_TITLE, version=API_VERSION, server_url=server
-    )
+    operations = request.app[OPERATIONS]
+    document = openapi_document(operations, title=API_TITLE, version=API_VERSION, server_url=server)
     return web.json_response(document)

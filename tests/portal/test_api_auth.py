@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 import asyncpg
+import structlog
+from structlog.testing import capture_logs
 
 from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER, bearer, counts
 
@@ -64,3 +66,14 @@ async def test_me_without_or_with_a_bad_token_is_401(http: aiohttp.ClientSession
             assert (await resp.json())["error"]["code"] == "unauthenticated"
 
 
+
+
+async def test_request_id_reaches_the_backend_as_correlation_id(
+    http: aiohttp.ClientSession,
+) -> None:
+    headers = {**bearer("mp_bogus"), "X-Request-ID": "trace-42"}
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        async with http.get("/api/v1/me", headers=headers):
+            pass
+    backend_lines = [e for e in logs if e.get("rpc") == "auth.resolve"]  # bound by RpcServer
+    assert backend_lines and all(e["correlation_id"] == "trace-42" for e in backend_lines)

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Page, async_playwright, expect
 
 from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER
 
@@ -23,9 +24,7 @@ pytestmark = [
 
 
 @pytest.fixture
-async def page() -> AsyncIterator[object]:
-    from playwright.async_api import async_playwright
-
+async def page() -> AsyncIterator[Page]:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -37,9 +36,7 @@ async def page() -> AsyncIterator[object]:
             await browser.close()
 
 
-async def test_sign_in_dashboard_sign_out(page, portal_url: str) -> None:  # type: ignore[no-untyped-def]
-    from playwright.async_api import expect
-
+async def test_sign_in_dashboard_sign_out(page: Page, portal_url: str) -> None:
     await page.goto(f"{portal_url}/")
     await expect(page).to_have_url(f"{portal_url}/login")
     await page.fill("#username", ADMIN_USER)
