@@ -1,0 +1,1 @@
+"""The ``modelport`` command line: one module per command group, wired in :mod:`.main`."""
