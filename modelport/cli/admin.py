@@ -21,6 +21,7 @@ from common.amqp.rpc import RpcClient, validation_message
 from common.contracts.base import Principal
 from common.contracts.users import CreateUser, Methods, UserOut
 from common.errors import ModelportError, RpcTimeout
+from common.logging import configure_logging
 from modelport.cli.settings import CliSettings, masked_url
 
 PASSWORD_ENV = "MODELPORT_NEW_PASSWORD"
@@ -32,8 +33,12 @@ class Exists(click.ClickException):
 
 
 @click.group()
-def admin() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Log connection attempts to stderr.")
+def admin(verbose: bool) -> None:
     """Administer users (needs a running backend and MODELPORT_AMQP_URL)."""
+    configure_logging("console", "info" if verbose else "critical")
+    # aiormq logs an unroutable message at error level with its body (a password): hush it.
+    logging.getLogger("aiormq").setLevel(logging.CRITICAL)
 
 
 @admin.command("create-user")
@@ -52,8 +57,6 @@ def create_user(username: str, is_admin: bool, display_name: str) -> None:
         )
     except ValidationError as exc:
         raise click.UsageError(validation_message(exc)) from None
-    # aiormq logs an unroutable message at error level with its body (the password): hush it.
-    logging.getLogger("aiormq").setLevel(logging.CRITICAL)
     user = asyncio.run(_call_backend(CliSettings(), request))
     role = "administrator" if user.is_admin else "user"
     click.echo(f"created {role} {user.username} (id {user.id})")

@@ -16,6 +16,11 @@ STATE_DIR = click.option(
 )
 
 
+def _console(*, stderr: bool = False) -> Console:
+    """A console that never wraps lines (logs and paths stay greppable) nor guesses colours."""
+    return Console(stderr=stderr, soft_wrap=True, highlight=False)
+
+
 @click.group()
 def dev() -> None:
     """Run the platform locally for development."""
@@ -42,7 +47,7 @@ def up(state_dir: Path, detach: bool, portal_port: int, free_ports: bool, wait_s
     MODELPORT_ADMIN_USER / MODELPORT_ADMIN_PASSWORD.
     """
     opts = runner.UpOptions(state_dir, detach, portal_port, free_ports, wait_s, stop_timeout_s)
-    sys.exit(runner.up(opts, Console(), Console(stderr=True)))
+    sys.exit(runner.up(opts, _console(), _console(stderr=True)))
 
 
 @dev.command()
@@ -51,4 +56,4 @@ def up(state_dir: Path, detach: bool, portal_port: int, free_ports: bool, wait_s
               show_default=True, help="Seconds a service may take to stop before it is killed.")
 def down(state_dir: Path, stop_timeout_s: float) -> None:
     """Stop the stack that `dev up --detach` started (a no-op when nothing runs)."""
-    sys.exit(runner.down(state_dir, Console(stderr=True), timeout_s=stop_timeout_s))
+    sys.exit(runner.down(state_dir, _console(stderr=True), timeout_s=stop_timeout_s))

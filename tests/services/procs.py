@@ -104,3 +104,26 @@ async def readyz(port: int) -> int:
         f"http://127.0.0.1:{port}/readyz"
     ) as response:
         return response.status
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+async def run_cli(*args: str, env: Mapping[str, str], timeout_s: float = 60.0) -> CliResult:
+    """Run ``python -m modelport ARGS`` with ``env`` added; its exit status and output."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "modelport", *args, env={**os.environ, **env},
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    assert proc.returncode is not None
+    return CliResult(proc.returncode, out.decode(), err.decode())
