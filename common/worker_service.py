@@ -43,7 +43,7 @@ class WorkerService:
     be reached within ``connect_deadline_s``; ``stop()`` is safe after a partial start.
     """
 
-    name: ClassVar[str]
+    name: str  # a plain attribute: common.service.Runnable expects an instance variable
     rpc_queue: ClassVar[str]
     commands_queue: ClassVar[str]
 

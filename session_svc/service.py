@@ -17,7 +17,7 @@ log = structlog.get_logger(__name__)
 class SessionService(WorkerService):
     """Serves ``system.ping`` on ``session.rpc`` and consumes ``session.commands``."""
 
-    name: ClassVar[str] = "session"
+    name = "session"
     rpc_queue: ClassVar[str] = topology.SESSION_RPC
     commands_queue: ClassVar[str] = topology.SESSION_COMMANDS
 

@@ -17,7 +17,7 @@ log = structlog.get_logger(__name__)
 class SolveService(WorkerService):
     """Serves ``system.ping`` on ``solve.rpc`` and consumes ``solve.commands``."""
 
-    name: ClassVar[str] = "solve"
+    name = "solve"
     rpc_queue: ClassVar[str] = topology.SOLVE_RPC
     commands_queue: ClassVar[str] = topology.SOLVE_COMMANDS
 

@@ -93,20 +93,25 @@ class Stack:
 
         Raises RuntimeError/TimeoutError when ``weed`` does not come up.
         """
+        weed = self._start_weed()
+        assert weed.process is not None
+        self._weed = weed
+        self._remember(S3_NAME, weed.process.pid)
+        self.err.print(f"s3 listening on {weed.endpoint}")
+        return weed.endpoint
+
+    def _start_weed(self) -> WeedServer:
         for attempt in range(1, S3_ATTEMPTS + 1):
-            self._weed = WeedServer(
+            weed = WeedServer(
                 self.state.s3_data, s3_port=weed_port(), log_path=self.state.log_file(S3_NAME)
             )
             try:
-                self._weed.start()
-                break
+                weed.start()
+                return weed
             except RuntimeError:  # weed exited: most often a port clash, see weed_port()
                 if attempt == S3_ATTEMPTS:
                     raise
-        assert self._weed.process is not None
-        self._remember(S3_NAME, self._weed.process.pid)
-        self.err.print(f"s3 listening on {self._weed.endpoint}")
-        return self._weed.endpoint
+        raise AssertionError("unreachable")
 
     def start_services(self, specs: list[ServiceSpec]) -> None:
         """Start every service process (each in its own session)."""

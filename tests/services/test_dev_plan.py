@@ -68,7 +68,7 @@ def test_cookie_secret_is_kept_private_and_valid(tmp_path: Path) -> None:
     key = state.cookie_secret()
     assert state.cookie_secret() == key
     assert (state.root / "cookie_secret").stat().st_mode & 0o777 == 0o600
-    PortalSettings(cookie_secret=key)  # type: ignore[arg-type]  # validates the Fernet format
+    PortalSettings(cookie_secret=key)  # validates the Fernet format
 
 
 def test_record_round_trip(tmp_path: Path) -> None:
