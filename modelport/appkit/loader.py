@@ -1,0 +1,97 @@
+"""Loading an app from its folder: ``app.toml`` plus the module its entry point names.
+
+``app.toml`` holds ``name``, ``version``, ``title``, ``runtime`` (a requirement such as
+``">=1.0"``) and ``entry`` (``"module:attribute"``, e.g. ``"app:app"``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelport.appkit.app import App
+from modelport.appkit.errors import AppKitError
+
+ENTRY_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):([A-Za-z_][A-Za-z0-9_]*)$")
+FIELDS = ("name", "version", "title", "runtime", "entry")
+
+
+@dataclass(frozen=True)
+class AppManifest:
+    """The fields of ``app.toml``."""
+
+    name: str
+    version: str
+    title: str
+    runtime: str
+    entry: str
+
+
+@dataclass(frozen=True)
+class LoadedApp:
+    """An app folder read and imported."""
+
+    folder: Path
+    manifest: AppManifest
+    app: App
+
+
+def read_manifest(folder: str | Path) -> AppManifest:
+    """Read ``folder/app.toml``; raises AppKitError (code ``bad_manifest``) naming the field."""
+    path = Path(folder) / "app.toml"
+    try:
+        raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise AppKitError(f"{path}: {exc}", code="bad_manifest") from None
+    for field in FIELDS:
+        if not isinstance(raw.get(field), str) or not raw[field].strip():
+            raise AppKitError(f"{path}: field {field!r} is missing or not a string",
+                              code="bad_manifest")
+    if not ENTRY_RE.match(raw["entry"]):
+        raise AppKitError(f"{path}: field 'entry' must look like 'module:attribute'",
+                          code="bad_manifest")
+    return AppManifest(**{field: raw[field] for field in FIELDS})
+
+
+def load_app(folder: str | Path) -> LoadedApp:
+    """Import the app that ``folder/app.toml`` names; its name must match the manifest's.
+
+    The entry module is imported under a private name, so two apps' ``app.py`` do not clash.
+    Raises AppKitError (``bad_manifest``, ``bad_entry``).
+    """
+    folder = Path(folder).resolve()
+    manifest = read_manifest(folder)
+    module_name, attribute = manifest.entry.split(":")
+    module = _import(folder, module_name, manifest.name)
+    app = getattr(module, attribute, None)
+    if not isinstance(app, App):
+        raise AppKitError(f"entry {manifest.entry} is not an App", code="bad_entry")
+    if app.name != manifest.name:
+        raise AppKitError(
+            f"entry {manifest.entry} defines app {app.name!r}, app.toml says {manifest.name!r}",
+            code="bad_entry",
+        )
+    app.version = app.version or manifest.version
+    return LoadedApp(folder, manifest, app)
+
+
+def _import(folder: Path, module_name: str, app_name: str) -> Any:
+    path = folder / f"{module_name}.py"
+    if not path.is_file():
+        raise AppKitError(f"entry module {path.name} not found in {folder}", code="bad_entry")
+    private = f"_modelport_app_{re.sub(r'[^A-Za-z0-9_]', '_', app_name)}_{module_name}"
+    spec = importlib.util.spec_from_file_location(private, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[private] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception:
+        del sys.modules[private]
+        raise
+    return module

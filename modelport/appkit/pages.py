@@ -1,0 +1,143 @@
+"""Pages of widgets: plain declarative data that the WebUI renders.
+
+A widget names what it shows (an identifier) or what it runs (a procedure); nothing here
+draws anything. ``describe()`` gives the JSON form the WebUI reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from modelport.appkit.declarations import DataDecl, ProcedureDecl, SetDecl
+
+ChartKind = Literal["bar", "line", "pie"]
+
+
+def _name(ref: str | SetDecl | DataDecl | ProcedureDecl) -> str:
+    return ref if isinstance(ref, str) else ref.name
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of a set, parameter or result; ``editable`` lets the user change inputs."""
+
+    identifier: str
+    title: str = ""
+    editable: bool = True
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "widget": "table",
+            "identifier": self.identifier,
+            "title": self.title,
+            "editable": self.editable,
+        }
+
+
+@dataclass(frozen=True)
+class ScalarInput:
+    """An input field for one scalar parameter."""
+
+    identifier: str
+    label: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        return {"widget": "scalar", "identifier": self.identifier, "label": self.label}
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart of an indexed parameter or result; ``x`` names the set on the x axis."""
+
+    identifier: str
+    chart: ChartKind = "bar"
+    x: str | None = None
+    title: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "widget": "chart",
+            "identifier": self.identifier,
+            "chart": self.chart,
+            "x": self.x,
+            "title": self.title,
+        }
+
+
+@dataclass(frozen=True)
+class Text:
+    """A block of Markdown text."""
+
+    text: str
+
+    def describe(self) -> dict[str, Any]:
+        return {"widget": "text", "text": self.text}
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button that runs a procedure."""
+
+    procedure: str
+    label: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        return {"widget": "button", "procedure": self.procedure, "label": self.label}
+
+
+Widget = Table | ScalarInput | Chart | Text | Button
+
+
+def table(ref: str | SetDecl | DataDecl, title: str = "", *, editable: bool = True) -> Table:
+    """A table widget for a set, parameter or result."""
+    return Table(_name(ref), title, editable)
+
+
+def scalar(ref: str | DataDecl, label: str = "") -> ScalarInput:
+    """A scalar input widget for a scalar parameter."""
+    return ScalarInput(_name(ref), label)
+
+
+def chart(
+    ref: str | DataDecl,
+    chart: ChartKind = "bar",
+    *,
+    x: str | SetDecl | None = None,
+    title: str = "",
+) -> Chart:
+    """A chart widget; ``x`` picks the set along the x axis of a multi-dimensional identifier."""
+    return Chart(_name(ref), chart, None if x is None else _name(x), title)
+
+
+def text(markdown: str) -> Text:
+    """A text widget holding Markdown."""
+    return Text(markdown)
+
+
+def button(ref: str | ProcedureDecl | Any, label: str = "") -> Button:
+    """A button bound to a procedure, given by name, declaration or decorated function."""
+    name = getattr(ref, "__modelport_procedure__", None) or _name(ref)
+    return Button(name, label)
+
+
+@dataclass(frozen=True)
+class Page:
+    """A named page with its widgets in display order."""
+
+    name: str
+    title: str
+    widgets: tuple[Widget, ...]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "widgets": [w.describe() for w in self.widgets],
+        }
+
+
+def make_page(name: str, title: str, widgets: Sequence[Widget]) -> Page:
+    """Build a page, keeping the widgets' order."""
+    return Page(name, title or name, tuple(widgets))
