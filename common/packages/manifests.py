@@ -77,18 +77,20 @@ FormatVersion = Annotated[Literal[1], BeforeValidator(_no_bool)]
 KeyId = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """Frozen, strict (no type coercion) and closed (unknown fields are errors)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
-class MemberDigest(_Strict):
+class MemberDigest(StrictModel):
     """The size and SHA-256 of one package member."""
 
     sha256: Sha256Hex
     size: int = Field(ge=0)
 
 
-class RuntimeManifest(_Strict):
+class RuntimeManifest(StrictModel):
     """The signed description of a runtime package (``manifest.json``)."""
 
     format_version: FormatVersion
@@ -114,7 +116,7 @@ class RuntimeManifest(_Strict):
         return canonical_json(self.model_dump(mode="json"))
 
 
-class RuntimeSignature(_Strict):
+class RuntimeSignature(StrictModel):
     """``signature.json``: an Ed25519 signature over the manifest.json bytes."""
 
     algorithm: Literal["ed25519"]
@@ -136,7 +138,7 @@ class RuntimeSignature(_Strict):
         return base64.b64decode(self.signature)
 
 
-class AppManifest(_Strict):
+class AppManifest(StrictModel):
     """An app's ``app.toml``: what it is and what runtime it needs."""
 
     name: Slug

@@ -113,7 +113,8 @@ def _prepare_dest(dest: Path) -> None:
         raise PackageError(f"{dest}: extraction needs an empty directory")
 
 
-def _clear(dest: Path) -> None:
+def clear_dir(dest: Path) -> None:
+    """Remove everything inside ``dest``."""
     for child in dest.iterdir():
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child)
@@ -136,7 +137,7 @@ def safe_extract(
         with open(tar_path, "rb") as f:
             return _extract_stream(_open_stream(f, limits, str(tar_path)), dest, limits)
     except BaseException:
-        _clear(dest)
+        clear_dir(dest)
         raise
 
 
