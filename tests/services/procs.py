@@ -25,6 +25,7 @@ class ServiceProcess:
 
     module: str
     env: Mapping[str, str]
+    args: tuple[str, ...] = ()
     events: list[dict[str, Any]] = field(default_factory=list)
     raw: list[str] = field(default_factory=list)
     _proc: asyncio.subprocess.Process | None = None
@@ -34,7 +35,7 @@ class ServiceProcess:
     async def start(self) -> None:
         env = {**os.environ, "MODELPORT_LOG_FORMAT": "json", **self.env}
         self._proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", self.module, env=env,
+            sys.executable, "-m", self.module, *self.args, env=env,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         self._reader = asyncio.create_task(self._read())

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -87,3 +91,47 @@ async def test_up_reports_the_failing_service_and_stops_the_rest(
     assert not (state_dir / "pids.json").exists()
     assert not (state_dir / "logs" / "s3.log").exists()
     assert up.stdout == ""
+
+
+async def read_until(stream: asyncio.StreamReader, marker: str, timeout_s: float) -> list[str]:
+    """Lines of ``stream`` up to and including the first containing ``marker``."""
+
+    async def read() -> list[str]:
+        lines: list[str] = []
+        while line := (await stream.readline()).decode():
+            lines.append(line)
+            if marker in line:
+                return lines
+        raise AssertionError(f"stream ended before {marker!r}:\n{''.join(lines)}")
+
+    return await asyncio.wait_for(read(), timeout_s)
+
+
+async def test_foreground_streams_logs_and_stops_on_ctrl_c(
+    amqp_url: str, pg_dsn: str, state_dir: Path, tmp_path: Path
+) -> None:
+    out_path = tmp_path / "stdout.txt"
+    with out_path.open("wb") as out:  # a file, so the streamed logs never block on a full pipe
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "modelport", "dev", "up", "--free-ports", "--state-dir",
+            str(state_dir), env={**os.environ, **stack_env(amqp_url, pg_dsn)},
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.PIPE,
+        )
+    try:
+        assert proc.stderr is not None
+        ready = await read_until(proc.stderr, "portal ready:", 180)
+        record = StateDir(state_dir).read_record()
+        assert record is not None, "".join(ready)
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.communicate(), 90)
+        assert proc.returncode == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    lines = out_path.read_text().splitlines()
+    prefixes = {line.split("|")[0].strip() for line in lines}
+    assert prefixes >= {"backend", "session", "solve", "portal"}
+    assert any("service_stopped" in line for line in lines if line.startswith("portal"))
+    assert not [p.name for p in record.processes if procs.is_running(p)]
+    assert not (state_dir / "pids.json").exists()

@@ -57,3 +57,17 @@ async def test_worker_exits_cleanly_when_idle(
         assert await service.wait() == 0, service.log_tail()
     finally:
         await service.kill()
+
+
+async def test_modelport_serve_runs_the_service(amqp_url: str, rpc_client: RpcClient) -> None:
+    env = {"MODELPORT_AMQP_URL": amqp_url, "MODELPORT_STATUS_PORT": "0"}
+    service = ServiceProcess("modelport", env, args=("serve", "solve"))
+    await service.start()
+    try:
+        await service.wait_for_event("service_started")
+        pong = await rpc_client.call(topology.SOLVE_RPC, PING, Ping(), Pong, timeout_s=10)
+        assert pong.service == "solve"
+        service.signal(signal.SIGTERM)
+        assert await service.wait() == 0, service.log_tail()
+    finally:
+        await service.kill()
