@@ -106,6 +106,8 @@ async def _require_backend(connection: AbstractRobustConnection) -> None:
 def _refusal(exc: ModelportError, username: str) -> click.ClickException:
     if exc.status == 409:
         return Exists(exc.message or f"user {username!r} already exists")
+    if exc.status == 503:
+        return click.ClickException(f"backend unavailable: {exc.message}")
     if exc.status == 400:
         return click.UsageError(f"backend refused the request: {exc.message}")
     return click.ClickException(f"backend refused ({exc.code}, {exc.status}): {exc.message}")
