@@ -103,7 +103,7 @@ def check_app(
     """
     manifest = load_app_manifest(app_dir, limits)
     files = list_app_files(app_dir, limits)
-    check_app_sources(Path(app_dir), files, manifest.entry_point, allowed_imports)
+    check_app_sources(Path(app_dir), files, manifest.entry, allowed_imports)
     return manifest, files
 
 

@@ -186,7 +186,7 @@ class ImportChecker:
         self.unresolved: list[tuple[str, str]] = []
 
     def check(self, entry_point: str) -> None:
-        """Raise :class:`BadManifest` (field ``entry_point``), :class:`BadSource` or
+        """Raise :class:`BadManifest` (field ``entry``), :class:`BadSource` or
         :class:`UnresolvedImports`."""
         module, attribute = entry_point.split(":", 1)
         tree = self._entry_tree(module, attribute)
@@ -206,15 +206,15 @@ class ImportChecker:
         if module not in self.modules.modules:
             path = module.replace(".", "/")
             raise BadManifest(
-                f"app.toml: field 'entry_point': no module {module!r} "
+                f"app.toml: field 'entry': no module {module!r} "
                 f"(neither {path}.py nor {path}/__init__.py)",
-                field="entry_point",
+                field="entry",
             )
         tree = parse_source(self.modules.root, self.modules.modules[module])
         if not _defines(tree, attribute.split(".")[0]):
             raise BadManifest(
-                f"app.toml: field 'entry_point': {module!r} does not define {attribute!r}",
-                field="entry_point",
+                f"app.toml: field 'entry': {module!r} does not define {attribute!r}",
+                field="entry",
             )
         return tree
 
@@ -246,7 +246,7 @@ def check_app_sources(
     """Compile every ``.py`` file of the app and check the imports reachable from the entry point.
 
     ``files`` are the app's relative POSIX paths. Raises :class:`BadSource`,
-    :class:`BadManifest` (field ``entry_point``) or :class:`UnresolvedImports`.
+    :class:`BadManifest` (field ``entry``) or :class:`UnresolvedImports`.
     """
     files = list(files)
     for rel in files:

@@ -145,16 +145,16 @@ class AppManifest(StrictModel):
     version: SemVer
     title: Title
     runtime: Requirement
-    entry_point: EntryPoint
+    entry: EntryPoint
     description: str | None = Field(default=None, max_length=2000)
 
     @property
     def entry_module(self) -> str:
-        return self.entry_point.split(":", 1)[0]
+        return self.entry.split(":", 1)[0]
 
     @property
     def entry_attribute(self) -> str:
-        return self.entry_point.split(":", 1)[1]
+        return self.entry.split(":", 1)[1]
 
 
 def parse_runtime_manifest(data: bytes) -> RuntimeManifest:
