@@ -26,6 +26,7 @@ from pydantic import AfterValidator, Field
 
 from common.packages.canonical import canonical_json, load_canonical
 from common.packages.errors import (
+    BadKey,
     NotAPackage,
     TamperedCiphertext,
     TooLarge,
@@ -49,7 +50,10 @@ MAX_CHUNKS = 2**32
 
 
 def _raw_key(text: str) -> str:
-    decode_raw_key(text, "ephemeral_public_key")
+    try:
+        decode_raw_key(text, "key")
+    except BadKey as exc:
+        raise ValueError(exc.message) from None
     return text
 
 

@@ -164,7 +164,7 @@ def _extract_members(tar: tarfile.TarFile, dest: Path, limits: PackageLimits) ->
             raise TooLarge(f"archive has more than {limits.max_entries} entries")
         name = check_member(info)
         if info.isdir():
-            _make_dir(dest, name)
+            _make_dir(dest, name, name)
             continue
         if written + info.size > limits.max_unpacked_bytes:
             raise TooLarge(f"archive unpacks past {limits.max_unpacked_bytes} bytes (at {name!r})")
@@ -173,11 +173,11 @@ def _extract_members(tar: tarfile.TarFile, dest: Path, limits: PackageLimits) ->
     return files
 
 
-def _make_dir(dest: Path, name: str) -> None:
+def _make_dir(dest: Path, directory: str, entry: str) -> None:
     try:
-        (dest / name).mkdir(mode=0o755, parents=True, exist_ok=True)
+        (dest / directory).mkdir(mode=0o755, parents=True, exist_ok=True)
     except OSError as exc:
-        raise UnsafePath(f"archive entry {name!r}: cannot make dir ({exc.strerror})") from None
+        raise UnsafePath(f"archive entry {entry!r}: clashes with a file ({exc.strerror})") from None
 
 
 def _write_file(
@@ -187,8 +187,8 @@ def _write_file(
     assert src is not None  # regular members always have data
     target = dest / name
     mode = 0o755 if info.mode & 0o111 else 0o644
+    _make_dir(dest, str(Path(name).parent), name)
     try:
-        target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     except FileExistsError:
         raise UnsafePath(f"archive entry {name!r} appears twice") from None

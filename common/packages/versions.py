@@ -38,6 +38,8 @@ def check_requirement(text: str) -> str:
     """Return ``text`` if it is a non-empty specifier set (``>=1.0``); else raise ``ValueError``."""
     if not text.strip():
         raise ValueError("empty requirement; write e.g. '>=1.0'")
+    if any(not part.strip() for part in text.split(",")):
+        raise ValueError(f"{text!r} is not a version requirement like '>=1.0,<2': empty clause")
     try:
         SpecifierSet(text)
     except InvalidSpecifier as exc:
