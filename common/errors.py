@@ -25,14 +25,15 @@ class ModelportError(Exception):
     def to_dict(self) -> dict[str, object]:
         return {"code": self.code, "message": self.message, "status": self.status}
 
-    @classmethod
-    def from_dict(cls, data: dict[str, object]) -> ModelportError:
+    @staticmethod
+    def from_dict(data: dict[str, object]) -> ModelportError:
+        """Rebuild an error sent over the wire as the subclass of its status, so callers can
+        ``except Forbidden`` on a remote refusal as on a local one."""
         status = data.get("status", 500)
-        return cls(
-            str(data.get("message", "")),
-            code=str(data.get("code", "internal")),
-            status=status if isinstance(status, int) else 500,
-        )
+        status = status if isinstance(status, int) else 500
+        kind = _BY_STATUS.get(status, ModelportError)
+        return kind(str(data.get("message", "")), code=str(data.get("code", kind.code)),
+                    status=status)
 
 
 class BadRequest(ModelportError):
@@ -65,3 +66,9 @@ class Unavailable(ModelportError):
 
 class RpcTimeout(Unavailable):
     code = "rpc_timeout"
+
+
+_BY_STATUS: dict[int, type[ModelportError]] = {
+    kind.status: kind
+    for kind in (BadRequest, Unauthenticated, Forbidden, NotFound, Conflict, TooLarge, Unavailable)
+}

@@ -51,12 +51,17 @@ class WeedServer:
         """Start ``weed`` and return once its S3 port accepts connections."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.s3_port = self.s3_port or _free_port()
-        ports = {name: _free_port() for name in ("master", "volume", "filer")}
+        # Every port explicitly: weed's defaults (gRPC = port + 10000, Iceberg 8181, Lance
+        # 9101) overflow or collide when two servers run on one machine.
+        names = ("master", "volume", "filer", "master.port.grpc", "volume.port.grpc",
+                 "filer.port.grpc", "s3.port.grpc")
+        ports = {name: _free_port() for name in names}
         args = [
             weed_binary(), "server", f"-dir={self.data_dir}", "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1", "-s3", f"-s3.port={self.s3_port}",
-            f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
-            f"-filer.port={ports['filer']}", "-volume.max=0", "-master.volumeSizeLimitMB=256",
+            "-ip.bind=127.0.0.1", "-s3", f"-s3.port={self.s3_port}", "-s3.port.iceberg=0",
+            "-s3.port.lance=0", "-volume.max=0", "-master.volumeSizeLimitMB=256",
+            *(f"-{name}={port}" if "." in name else f"-{name}.port={port}"
+              for name, port in ports.items()),
         ]
         log = open(self.log_path or self.data_dir / "weed.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(

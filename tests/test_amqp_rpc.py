@@ -9,7 +9,7 @@ import pytest
 from common.amqp.connection import connect
 from common.amqp.rpc import RpcClient, RpcServer
 from common.contracts.system import Ping, Pong
-from common.errors import BadRequest, ModelportError, NotFound, RpcTimeout
+from common.errors import BadRequest, ModelportError, NotFound, RpcTimeout, Unavailable
 
 
 async def _pong(request: Ping) -> Pong:
@@ -79,16 +79,49 @@ async def test_invalid_request_names_the_field(rpc_pair) -> None:
     assert "delay_s" in caught.value.message
 
 
-async def test_no_server_times_out_clearly(rpc_pair) -> None:
+async def test_no_server_queue_fails_fast(rpc_pair) -> None:
     client, _ = rpc_pair
-    with pytest.raises(RpcTimeout, match="nobody.rpc did not answer"):
-        await client.call("nobody.rpc", "system.ping", Ping(), Pong, timeout_s=0.3)
+    with pytest.raises(Unavailable, match="no server is listening on nobody.rpc"):
+        await client.call("nobody.rpc", "system.ping", Ping(), Pong, timeout_s=30)
+
+
+async def test_server_not_consuming_times_out_clearly(rpc_pair) -> None:
+    client, server = rpc_pair
+    await server.drain(1)  # the queue stays, nobody consumes it
+    with pytest.raises(RpcTimeout, match="test.rpc did not answer system.ping within 0.3 s"):
+        await client.call("test.rpc", "system.ping", Ping(), Pong, timeout_s=0.3)
+
+
+async def test_remote_error_arrives_as_its_class(rpc_pair) -> None:
+    client, _ = rpc_pair
+    with pytest.raises(BadRequest):
+        await client.call("test.rpc", "system.refuse", Ping(), Pong)
 
 
 async def test_drain_lets_in_flight_call_finish(rpc_pair) -> None:
     client, server = rpc_pair
-    call = asyncio.create_task(client.call("test.rpc", "system.ping", Ping(delay_s=0.5), Pong))
-    while server.in_flight == 0:
-        await asyncio.sleep(0.01)
+    started = asyncio.Event()
+
+    async def hold(request: Ping) -> Pong:
+        started.set()
+        return await _pong(request)
+
+    server.register("system.hold", Ping, hold)
+    call = asyncio.create_task(client.call("test.rpc", "system.hold", Ping(delay_s=0.5), Pong))
+    await asyncio.wait_for(started.wait(), 5)
     await server.drain(5)
     assert (await call).service == "test"
+
+
+async def test_unrouted_request_body_is_never_logged(rpc_pair, caplog) -> None:
+    from common.contracts.base import Principal
+    from common.contracts.users import CreateUser, UserOut
+
+    client, _ = rpc_pair
+    caplog.set_level("DEBUG")
+    secret = "hunter2-do-not-log"
+    request = CreateUser(actor=Principal.SYSTEM, username="someone", password=secret)
+    with pytest.raises(Unavailable):
+        await client.call("nobody.rpc", "users.create", request, UserOut)
+    assert secret not in caplog.text
+    assert secret not in repr(request)

@@ -18,10 +18,11 @@ from typing import Any, TypeVar
 import aio_pika
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.exceptions import DeliveryError
 from pydantic import BaseModel, ValidationError
 
 from common.amqp import topology
-from common.errors import BadRequest, ModelportError, NotFound, RpcTimeout
+from common.errors import BadRequest, ModelportError, NotFound, RpcTimeout, Unavailable
 from common.logging import bind_correlation, current_correlation_id
 
 log = structlog.get_logger(__name__)
@@ -48,7 +49,11 @@ class RpcClient:
         self._pending: dict[str, asyncio.Future[bytes]] = {}
 
     async def start(self) -> None:
-        self._channel = await self._connection.channel(publisher_confirms=False)
+        # Confirms with mandatory publishing: a request no queue takes comes back at once
+        # and fails fast instead of waiting out the timeout.
+        self._channel = await self._connection.channel(
+            publisher_confirms=True, on_return_raises=True
+        )
         queue = await self._channel.declare_queue(topology.DIRECT_REPLY_TO, passive=True)
         await queue.consume(self._on_reply, no_ack=True)
 
@@ -86,8 +91,12 @@ class RpcClient:
             headers={topology.CORRELATION_HEADER: current_correlation_id() or call_id},
         )
         try:
-            await self._channel.default_exchange.publish(message, routing_key=server)
+            await self._channel.default_exchange.publish(
+                message, routing_key=server, mandatory=True, timeout=timeout
+            )
             body = await asyncio.wait_for(future, timeout)
+        except DeliveryError:
+            raise Unavailable(f"no server is listening on {server}", code="no_server") from None
         except TimeoutError:
             raise RpcTimeout(f"{server} did not answer {method} within {timeout:g} s") from None
         finally:

@@ -45,7 +45,7 @@ async def test_no_backend_is_503(lonely_portal: PortalService) -> None:
     async with aiohttp.ClientSession(base_url=base) as http:
         async with http.post("/api/v1/auth/login", json=LOGIN_BODY) as resp:
             assert resp.status == 503
-            assert (await resp.json())["error"]["code"] == "rpc_timeout"
+            assert (await resp.json())["error"]["code"] == "no_server"  # no queue: fails fast
         async with http.get("/readyz") as resp:
             assert resp.status == 503
             assert (await resp.json())["checks"] == {"amqp": True, "backend": False}
