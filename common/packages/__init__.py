@@ -12,6 +12,7 @@ from common.packages.app import (
     load_app_manifest,
     pack_app,
     unpack_app,
+    verify_app,
     write_app_archive,
 )
 from common.packages.appcrypto import DEFAULT_CHUNK_SIZE, AppHeader
@@ -52,7 +53,7 @@ from common.packages.keys import (
 from common.packages.limits import DEFAULT_LIMITS, PackageLimits
 from common.packages.manifests import AppManifest, RuntimeManifest, parse_app_toml
 from common.packages.runtime import pack_runtime, verify_runtime, verify_runtime_stream
-from common.packages.tarsafe import safe_extract
+from common.packages.tarsafe import safe_extract, scan_archive
 from common.packages.versions import check_requirement, check_semver, runtime_satisfies
 
 __all__ = [
@@ -104,7 +105,9 @@ __all__ = [
     "save_private_key",
     "save_public_key",
     "signing_key_from_pem",
+    "scan_archive",
     "unpack_app",
+    "verify_app",
     "verify_runtime",
     "verify_runtime_stream",
     "write_app_archive",

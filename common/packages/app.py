@@ -28,7 +28,7 @@ from common.packages.imports import DEFAULT_ALLOWED_IMPORTS, check_app_sources
 from common.packages.keys import PlatformPrivateKey, PlatformPublicKey
 from common.packages.limits import DEFAULT_LIMITS, PackageLimits
 from common.packages.manifests import AppManifest, parse_app_toml
-from common.packages.tarsafe import clear_dir, safe_extract, safe_name
+from common.packages.tarsafe import clear_dir, safe_extract, safe_name, scan_archive
 
 APP_TOML = "app.toml"
 SKIPPED_DIRS = frozenset({"__pycache__"})
@@ -43,8 +43,12 @@ def load_app_manifest(app_dir: str | os.PathLike[str], limits: PackageLimits) ->
         raise BadManifest(f"{app_dir}: no {APP_TOML}", field="(document)")
     if path.stat().st_size > limits.max_json_bytes:
         raise TooLarge(f"{APP_TOML} is over {limits.max_json_bytes} bytes")
+    return _parse_app_toml_bytes(path.read_bytes())
+
+
+def _parse_app_toml_bytes(data: bytes) -> AppManifest:
     try:
-        text = path.read_text("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise BadManifest(f"{APP_TOML}: not UTF-8 text", field="(document)") from None
     return parse_app_toml(text, APP_TOML)
@@ -219,6 +223,29 @@ def unpack_app(
     except BaseException:
         clear_dir(dest)
         raise
+    return header
+
+
+def verify_app(
+    stream_in: IO[bytes],
+    platform_private_key: PlatformPrivateKey,
+    limits: PackageLimits = DEFAULT_LIMITS,
+    *,
+    tmp_dir: str | os.PathLike[str] | None = None,
+) -> AppHeader:
+    """Check an app package fully without unpacking it; for the registry at upload.
+
+    Decrypts every chunk into a temporary file (in ``tmp_dir``), checks the archive's entries
+    and limits as :func:`safe_extract` would, and that its app.toml equals the header's.
+    Returns the header; raises what :func:`unpack_app` raises.
+    """
+    with tempfile.TemporaryFile(dir=tmp_dir) as payload:
+        header = decrypt_app(stream_in, platform_private_key, payload, limits)
+        payload.seek(0)
+        kept = scan_archive(payload, limits, keep={APP_TOML})
+    if APP_TOML not in kept:
+        raise BadManifest(f"the app package holds no {APP_TOML}", field="(document)")
+    _same_manifest(header.app, _parse_app_toml_bytes(kept[APP_TOML]))
     return header
 
 

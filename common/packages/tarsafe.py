@@ -8,11 +8,14 @@ while reading and the first byte over a limit stops the work.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import re
 import shutil
 import tarfile
 import zlib
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -122,10 +125,93 @@ def clear_dir(dest: Path) -> None:
             child.unlink()
 
 
+class _DiskTarget:
+    """Creates the archive's directories and files under ``dest``."""
+
+    def __init__(self, dest: Path) -> None:
+        self.dest = dest
+
+    def make_dir(self, directory: str, entry: str) -> None:
+        try:
+            (self.dest / directory).mkdir(mode=0o755, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UnsafePath(
+                f"archive entry {entry!r}: clashes with a file ({exc.strerror})"
+            ) from None
+
+    def open_file(self, name: str, mode: int) -> IO[bytes]:
+        self.make_dir(name.rpartition("/")[0], name)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        try:
+            return os.fdopen(os.open(self.dest / name, flags, mode), "wb")
+        except FileExistsError:
+            raise UnsafePath(f"archive entry {name!r} appears twice") from None
+        except OSError as exc:
+            raise UnsafePath(f"archive entry {name!r}: cannot create ({exc.strerror})") from None
+
+
+class _ScanTarget:
+    """Checks names as :class:`_DiskTarget` would, writes nothing, keeps the files in ``keep``."""
+
+    def __init__(self, keep: Collection[str], max_kept_bytes: int) -> None:
+        self.keep, self.kept, self.max_kept = keep, dict[str, bytes](), max_kept_bytes
+        self.files: set[str] = set()
+        self.dirs: set[str] = set()
+
+    def make_dir(self, directory: str, entry: str) -> None:
+        parts = directory.split("/") if directory else []
+        for i in range(1, len(parts) + 1):
+            if "/".join(parts[:i]) in self.files:
+                raise UnsafePath(f"archive entry {entry!r}: clashes with a file")
+            self.dirs.add("/".join(parts[:i]))
+
+    def open_file(self, name: str, mode: int) -> IO[bytes]:
+        self.make_dir(name.rpartition("/")[0], name)
+        if name in self.files or name in self.dirs:
+            raise UnsafePath(f"archive entry {name!r} appears twice")
+        self.files.add(name)
+        return _Keeper(self, name) if name in self.keep else _Discard()
+
+
+class _Discard(io.BytesIO):
+    def write(self, data: Any) -> int:
+        return len(data)
+
+
+class _Keeper(io.BytesIO):
+    """Keeps a file's bytes (up to the scan's limit) in ``kept`` when closed."""
+
+    def __init__(self, scan: _ScanTarget, name: str) -> None:
+        super().__init__()
+        self._kept, self._name, self._max = scan.kept, name, scan.max_kept
+
+    def write(self, data: Any) -> int:
+        if self.tell() + len(data) > self._max:
+            raise TooLarge(f"archive entry {self._name!r} is over {self._max} bytes")
+        return super().write(data)
+
+    def close(self) -> None:
+        self._kept[self._name] = self.getvalue()
+        super().close()
+
+
+Source = str | os.PathLike[str] | IO[bytes]
+
+
+@contextmanager
+def _opened(source: Source) -> Iterator[tuple[IO[bytes], str]]:
+    if isinstance(source, str | os.PathLike):
+        with open(source, "rb") as f:
+            yield f, str(source)
+    else:
+        yield source, "archive"
+
+
 def safe_extract(
-    tar_path: str | os.PathLike[str], dest: str | os.PathLike[str], limits: PackageLimits
+    tar_path: Source, dest: str | os.PathLike[str], limits: PackageLimits
 ) -> list[str]:
-    """Extract a tar or tar.gz into ``dest`` (absent or empty); return the files' names.
+    """Extract a tar or tar.gz (a path or a seekable binary file) into ``dest`` (absent or
+    empty); return the names of the files written.
 
     Raises :class:`UnsafePath` (``..``, absolute, link, device, duplicate), :class:`TooLarge`
     (entries, total size, inflation, metadata headers), :class:`Truncated` or
@@ -134,18 +220,35 @@ def safe_extract(
     dest = Path(dest)
     _prepare_dest(dest)
     try:
-        with open(tar_path, "rb") as f:
-            return _extract_stream(_open_stream(f, limits, str(tar_path)), dest, limits)
+        with _opened(tar_path) as (f, what):
+            return _extract_stream(_open_stream(f, limits, what), _DiskTarget(dest), limits)
     except BaseException:
         clear_dir(dest)
         raise
 
 
-def _extract_stream(reader: CountingReader, dest: Path, limits: PackageLimits) -> list[str]:
+def scan_archive(
+    tar_path: Source, limits: PackageLimits, keep: Collection[str] = ()
+) -> dict[str, bytes]:
+    """Check an archive exactly as :func:`safe_extract` would, writing nothing.
+
+    Returns the contents of the files named in ``keep`` (each at most ``max_json_bytes``);
+    raises what :func:`safe_extract` raises.
+    """
+    target = _ScanTarget(keep, limits.max_json_bytes)
+    with _opened(tar_path) as (f, what):
+        _extract_stream(_open_stream(f, limits, what), target, limits)
+    return target.kept
+
+
+_Target = _DiskTarget | _ScanTarget
+
+
+def _extract_stream(reader: CountingReader, target: _Target, limits: PackageLimits) -> list[str]:
     tarinfo = guarded_tarinfo(limits.max_tar_meta_bytes)
     try:
         with tarfile.open(fileobj=reader, mode="r|", tarinfo=tarinfo) as tar:  # type: ignore[call-overload]
-            files = _extract_members(tar, dest, limits)
+            files = _extract_members(tar, target, limits)
     except tarfile.ReadError as exc:
         if "unexpected end of data" in str(exc):
             raise Truncated(f"{reader.what}: archive ends early") from None
@@ -155,7 +258,7 @@ def _extract_stream(reader: CountingReader, dest: Path, limits: PackageLimits) -
     return files
 
 
-def _extract_members(tar: tarfile.TarFile, dest: Path, limits: PackageLimits) -> list[str]:
+def _extract_members(tar: tarfile.TarFile, target: _Target, limits: PackageLimits) -> list[str]:
     files: list[str] = []
     entries = written = 0
     for info in tar:
@@ -164,38 +267,22 @@ def _extract_members(tar: tarfile.TarFile, dest: Path, limits: PackageLimits) ->
             raise TooLarge(f"archive has more than {limits.max_entries} entries")
         name = check_member(info)
         if info.isdir():
-            _make_dir(dest, name, name)
+            target.make_dir(name, name)
             continue
         if written + info.size > limits.max_unpacked_bytes:
             raise TooLarge(f"archive unpacks past {limits.max_unpacked_bytes} bytes (at {name!r})")
-        written += _write_file(tar, info, dest, name, limits.max_unpacked_bytes - written)
+        written += _copy_member(tar, info, target, name, limits.max_unpacked_bytes - written)
         files.append(name)
     return files
 
 
-def _make_dir(dest: Path, directory: str, entry: str) -> None:
-    try:
-        (dest / directory).mkdir(mode=0o755, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UnsafePath(f"archive entry {entry!r}: clashes with a file ({exc.strerror})") from None
-
-
-def _write_file(
-    tar: tarfile.TarFile, info: tarfile.TarInfo, dest: Path, name: str, budget: int
+def _copy_member(
+    tar: tarfile.TarFile, info: tarfile.TarInfo, target: _Target, name: str, budget: int
 ) -> int:
     src = tar.extractfile(info)
     assert src is not None  # regular members always have data
-    target = dest / name
-    mode = 0o755 if info.mode & 0o111 else 0o644
-    _make_dir(dest, str(Path(name).parent), name)
-    try:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    except FileExistsError:
-        raise UnsafePath(f"archive entry {name!r} appears twice") from None
-    except OSError as exc:
-        raise UnsafePath(f"archive entry {name!r}: cannot create ({exc.strerror})") from None
     count = 0
-    with os.fdopen(fd, "wb") as out:
+    with target.open_file(name, 0o755 if info.mode & 0o111 else 0o644) as out:
         while block := src.read(COPY_BLOCK):
             count += len(block)
             if count > budget:

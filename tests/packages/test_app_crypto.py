@@ -6,6 +6,7 @@ import io
 import json
 import os
 import struct
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from common.packages import (
     pack_app,
     parse_app_toml,
     unpack_app,
+    verify_app,
     write_app_archive,
 )
 from common.packages.appcrypto import open_encryptor
@@ -313,3 +315,40 @@ def test_unpack_refuses_unsafe_entries(
     with pytest.raises(UnsafePath, match="'..'"):
         unpack_app(package, platform_key, dest)
     assert list(dest.iterdir()) == [] and not (tmp_path / "escape.py").exists()
+
+
+def test_verify_app_checks_everything_without_unpacking(
+    app_dir: Path, platform_key: PlatformPrivateKey, tmp_path: Path
+) -> None:
+    package = tmp_path / "demo.mpapp"
+    manifest = pack_app(app_dir, platform_key.public_key, package, chunk_size=CHUNK)
+    with open(package, "rb") as f:
+        assert verify_app(f, platform_key, tmp_dir=tmp_path).app == manifest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app", "demo.mpapp"]
+    data = bytearray(package.read_bytes())
+    data[-100] ^= 1
+    with pytest.raises(TamperedCiphertext):
+        verify_app(io.BytesIO(bytes(data)), platform_key)
+
+
+@pytest.mark.parametrize(
+    "entries, error, match",
+    [
+        ([member("app.toml", APP_TOML.encode()), member("/etc/x", b"")], UnsafePath, "absolute"),
+        ([member("data.csv", b"1,2")], BadManifest, "holds no app.toml"),
+        ([member("app.toml", APP_TOML.replace("1.2.0", "1.2.1").encode())], BadManifest, "differs"),
+        ([member("app.toml", b"\xff")], BadManifest, "UTF-8"),
+    ],
+)
+def test_verify_app_refuses_bad_payloads(
+    entries: list[tuple[tarfile.TarInfo, bytes]],
+    error: type[Exception],
+    match: str,
+    platform_key: PlatformPrivateKey,
+    manifest: AppManifest,
+    tmp_path: Path,
+) -> None:
+    archive = write_tar(tmp_path / "payload.tar.gz", entries, gz=True)
+    package = encrypt(archive.read_bytes(), platform_key, manifest)
+    with pytest.raises(error, match=match):
+        verify_app(io.BytesIO(package), platform_key)

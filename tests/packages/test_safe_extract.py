@@ -18,6 +18,7 @@ from common.packages import (
     Truncated,
     UnsafePath,
     safe_extract,
+    scan_archive,
 )
 from common.packages.limits import MiB
 from tests.packages.helpers import member, write_tar
@@ -82,6 +83,22 @@ def test_unsafe_entries_are_refused(
     assert info.value.code == "unsafe_path"
     assert list(dest.iterdir()) == []
     assert not (tmp_path / "evil.py").exists()
+    with pytest.raises(UnsafePath, match=problem):
+        scan_archive(archive, LIMITS)
+
+
+def test_scan_checks_without_writing(tmp_path: Path) -> None:
+    archive = write_tar(
+        tmp_path / "ok.tar.gz",
+        [_dir("d"), member("d/app.toml", b'name = "x"\n'), member("big.bin", b"\0" * 5000)],
+        gz=True,
+    )
+    assert scan_archive(archive, LIMITS, keep={"d/app.toml"}) == {"d/app.toml": b'name = "x"\n'}
+    with open(archive, "rb") as f:
+        assert scan_archive(f, LIMITS) == {}
+    with pytest.raises(TooLarge, match="'big.bin' is over"):
+        scan_archive(archive, PackageLimits(max_json_bytes=4096), keep={"big.bin"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.tar.gz"]
 
 
 def test_too_many_entries(tmp_path: Path) -> None:
@@ -128,6 +145,8 @@ def test_gzip_bomb_hidden_after_the_archive(tmp_path: Path) -> None:
     with pytest.raises(TooLarge, match="inflates past"):
         safe_extract(archive, tmp_path / "out", LIMITS)
     assert list((tmp_path / "out").iterdir()) == []
+    with pytest.raises(TooLarge, match="inflates past"):
+        scan_archive(archive, LIMITS)
 
 
 def test_oversized_metadata_header(tmp_path: Path) -> None:
