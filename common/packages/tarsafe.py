@@ -7,7 +7,6 @@ while reading and the first byte over a limit stops the work.
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import re
@@ -79,34 +78,59 @@ def check_member(info: tarfile.TarInfo) -> str:
 
 
 class CountingReader:
-    """Wraps a binary stream; raises :class:`TooLarge` once more than ``limit`` bytes are read.
+    """Wraps a binary stream; raises :class:`TooLarge` once more than ``limit`` bytes are read."""
 
-    Maps gzip errors of a wrapped ``GzipFile`` to :class:`Truncated` / :class:`NotAPackage`.
-    """
-
-    def __init__(self, raw: IO[bytes], limit: int, what: str) -> None:
+    def __init__(self, raw: Any, limit: int, what: str) -> None:
         self.raw, self.limit, self.what, self.count = raw, limit, what, 0
 
     def read(self, size: int = -1) -> bytes:
-        try:
-            data = self.raw.read(size)
-        except EOFError:
-            raise Truncated(f"{self.what}: compressed data ends early") from None
-        except (gzip.BadGzipFile, zlib.error) as exc:
-            raise NotAPackage(f"{self.what}: corrupt gzip data ({exc})") from None
+        data: bytes = self.raw.read(size)
         self.count += len(data)
         if self.count > self.limit:
             raise TooLarge(f"{self.what}: inflates past {self.limit} bytes")
         return data
 
 
+class GunzipReader:
+    """Streams one gzip member (RFC 1952), checking its CRC and length at the end.
+
+    Returns at most ``size`` bytes per read however well the input compresses. Raises
+    :class:`Truncated` if the input ends early and :class:`NotAPackage` for corrupt data or
+    anything after the member.
+    """
+
+    def __init__(self, raw: IO[bytes], what: str) -> None:
+        self.raw, self.what = raw, what
+        self._z = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+
+    def read(self, size: int = -1) -> bytes:
+        limit = size if size > 0 else COPY_BLOCK
+        while not self._z.eof:
+            data = self._inflate(self._z.unconsumed_tail or self._next_input(), limit)
+            if data:
+                return data
+        if self._z.unused_data or self.raw.read(1):
+            raise NotAPackage(f"{self.what}: data after the gzip stream")
+        return b""
+
+    def _next_input(self) -> bytes:
+        block = self.raw.read(COPY_BLOCK)
+        if not block:
+            raise Truncated(f"{self.what}: compressed data ends early")
+        return block
+
+    def _inflate(self, data: bytes, limit: int) -> bytes:
+        try:
+            return self._z.decompress(data, limit)
+        except zlib.error as exc:
+            raise NotAPackage(f"{self.what}: corrupt gzip data ({exc})") from None
+
+
 def _open_stream(f: IO[bytes], limits: PackageLimits, what: str) -> CountingReader:
     magic = f.read(2)
     f.seek(0)
     raw_limit = limits.max_unpacked_bytes + (limits.max_entries + 16) * ENTRY_OVERHEAD
-    source: IO[bytes] = f
-    if magic == b"\x1f\x8b":
-        source = gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[assignment]
+    source = GunzipReader(f, what) if magic == b"\x1f\x8b" else f
     return CountingReader(source, raw_limit, what)
 
 

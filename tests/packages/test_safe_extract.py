@@ -172,6 +172,14 @@ def test_corrupt_gzip(tmp_path: Path) -> None:
         safe_extract(archive, tmp_path / "out", LIMITS)
 
 
+@pytest.mark.parametrize("tail", [b"\0" * 10 * MiB, b"junk", gzip.compress(b"second member")])
+def test_anything_after_the_gzip_member(tmp_path: Path, tail: bytes) -> None:
+    archive = write_tar(tmp_path / "t.tar.gz", [member("a.txt", b"a")], gz=True)
+    archive.write_bytes(archive.read_bytes() + tail)
+    with pytest.raises(NotAPackage, match="after the gzip stream"):
+        safe_extract(archive, tmp_path / "out", LIMITS)
+
+
 def test_not_a_tar(tmp_path: Path) -> None:
     path = tmp_path / "x.tar"
     path.write_bytes(b"hello world" * 100)
