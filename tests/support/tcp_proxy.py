@@ -84,7 +84,9 @@ class TcpProxy:
         if self._links:
             await asyncio.gather(*self._links, return_exceptions=True)
 
-    async def _on_client(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+    async def _on_client(
+        self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter
+    ) -> None:
         generation = self._generation
         try:
             upstream_r, upstream_w = await asyncio.open_connection(*self.target)
@@ -98,7 +100,7 @@ class TcpProxy:
         self.accepted += 1
         link = asyncio.current_task()
         assert link is not None
-        self._links.add(link)  # type: ignore[arg-type]
+        self._links.add(link)
         self._writers.update((client_w, upstream_w))
         try:
             await asyncio.gather(_pipe(client_r, upstream_w), _pipe(upstream_r, client_w))
@@ -106,7 +108,7 @@ class TcpProxy:
             for writer in (client_w, upstream_w):
                 self._writers.discard(writer)
                 writer.transport.abort()
-            self._links.discard(link)  # type: ignore[arg-type]
+            self._links.discard(link)
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
