@@ -1,0 +1,45 @@
+"""Contracts of the groups family: named sets of users that cases are shared with."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from pydantic import Field
+
+from common.contracts.base import Contract, Principal
+
+GROUP_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,62}$"
+
+
+class GroupOut(Contract):
+    id: str
+    name: str
+    members: list[str]  # usernames
+    created_at: datetime
+
+
+class CreateGroup(Contract):
+    actor: Principal
+    name: str = Field(pattern=GROUP_PATTERN)
+
+
+class GroupMember(Contract):
+    actor: Principal
+    group: str = Field(max_length=100)
+    username: str = Field(max_length=100)
+
+
+class ListGroups(Contract):
+    actor: Principal
+
+
+class GroupList(Contract):
+    groups: list[GroupOut]
+
+
+class GroupMethods:
+    CREATE: ClassVar[str] = "groups.create"  # CreateGroup -> GroupOut (admin)
+    ADD_MEMBER: ClassVar[str] = "groups.add_member"  # GroupMember -> GroupOut (admin)
+    REMOVE_MEMBER: ClassVar[str] = "groups.remove_member"  # GroupMember -> GroupOut (admin)
+    LIST: ClassVar[str] = "groups.list"  # ListGroups -> GroupList (admin: all; user: own)

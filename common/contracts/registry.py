@@ -1,0 +1,151 @@
+"""Contracts of the registry family: runtimes, apps and their versions.
+
+The portal stores the uploaded bytes in S3 and verifies them; backend only records what was
+verified (and refuses what would break the registry's rules).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from common.contracts.base import Contract, Principal
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+VERSION_PATTERN = r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$"
+
+
+class RuntimeOut(Contract):
+    id: str
+    version: str
+    manifest: dict[str, Any]
+    sha256: str
+    size_bytes: int
+    signer_key_id: str
+    created_at: datetime
+
+
+class RegisterRuntime(Contract):
+    actor: Principal
+    version: str = Field(pattern=VERSION_PATTERN)
+    manifest: dict[str, Any]
+    s3_key: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size_bytes: int = Field(ge=0)
+    signer_key_id: str
+
+
+class RuntimeRef(Contract):
+    actor: Principal
+    version: str = Field(max_length=100)
+
+
+class ListRuntimes(Contract):
+    actor: Principal
+
+
+class RuntimeList(Contract):
+    runtimes: list[RuntimeOut]
+
+
+class RuntimeDeleted(Contract):
+    s3_key: str  # the portal removes the blob once the row is gone
+
+
+class AppVersionOut(Contract):
+    id: str
+    app: str
+    version: str
+    title: str
+    runtime_requirement: str
+    manifest: dict[str, Any]
+    sha256: str
+    size_bytes: int
+    created_at: datetime
+    active: bool
+
+
+class AppOut(Contract):
+    id: str
+    name: str
+    title: str
+    active_version: str | None
+    versions: list[AppVersionOut]
+    created_at: datetime
+
+
+class PublishAppVersion(Contract):
+    actor: Principal
+    name: str = Field(pattern=NAME_PATTERN)
+    version: str = Field(pattern=VERSION_PATTERN)
+    title: str = Field(max_length=200)
+    runtime_requirement: str = Field(max_length=100)
+    manifest: dict[str, Any]
+    s3_key: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size_bytes: int = Field(ge=0)
+    activate: bool = True  # the first version of an app is always activated
+
+
+class AppRef(Contract):
+    actor: Principal
+    name: str = Field(max_length=100)
+
+
+class AppVersionRef(Contract):
+    actor: Principal
+    name: str = Field(max_length=100)
+    version: str = Field(max_length=100)
+
+
+class ListApps(Contract):
+    actor: Principal
+
+
+class AppList(Contract):
+    apps: list[AppOut]
+
+
+class AppVersionDeleted(Contract):
+    s3_key: str
+
+
+class RegistryMethods:
+    """RPC method names served by backend_svc on ``topology.BACKEND_RPC``."""
+
+    REGISTER_RUNTIME: ClassVar[str] = "runtimes.register"  # RegisterRuntime -> RuntimeOut
+    LIST_RUNTIMES: ClassVar[str] = "runtimes.list"  # ListRuntimes -> RuntimeList
+    GET_RUNTIME: ClassVar[str] = "runtimes.get"  # RuntimeRef -> RuntimeOut
+    DELETE_RUNTIME: ClassVar[str] = "runtimes.delete"  # RuntimeRef -> RuntimeDeleted (409 in use)
+    PUBLISH_APP: ClassVar[str] = "apps.publish"  # PublishAppVersion -> AppVersionOut
+    LIST_APPS: ClassVar[str] = "apps.list"  # ListApps -> AppList
+    GET_APP: ClassVar[str] = "apps.get"  # AppRef -> AppOut
+    ACTIVATE_APP: ClassVar[str] = "apps.activate"  # AppVersionRef -> AppOut
+    DELETE_APP_VERSION: ClassVar[str] = "apps.delete_version"  # AppVersionRef -> AppVersionDeleted
+
+
+class RuntimeRegistered(Contract):
+    TYPE: ClassVar[str] = "modelport.runtime.registered"
+    runtime_id: str
+    version: str
+    signer_key_id: str
+
+
+class RuntimeDeletedEvent(Contract):
+    TYPE: ClassVar[str] = "modelport.runtime.deleted"
+    runtime_id: str
+    version: str
+
+
+class AppVersionEvent(Contract):
+    """Data of ``modelport.app.version_published|activated|deleted``."""
+
+    PUBLISHED: ClassVar[str] = "modelport.app.version_published"
+    ACTIVATED: ClassVar[str] = "modelport.app.activated"
+    DELETED: ClassVar[str] = "modelport.app.deleted"
+    app_id: str
+    app: str
+    version_id: str
+    version: str
