@@ -49,3 +49,21 @@ class S3Settings(BaseSettings):
     access_key: SecretStr = Field(SecretStr("modelport"), description="Access key id.")
     secret_key: SecretStr = Field(SecretStr("modelport"), description="Secret access key.")
     part_size_mb: int = Field(8, ge=5, le=512, description="Multipart upload part size.")
+
+
+class PackageSettings(BaseSettings):
+    """Keys and size limits of runtime, app and case packages (``MODELPORT_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="MODELPORT_", extra="ignore")
+
+    platform_key_file: str = Field(
+        "", description="PEM file of the platform's X25519 key (decrypts apps). Required by "
+        "the portal for app uploads and by the services that load apps into containers."
+    )
+    trusted_keys: str = Field(
+        "", description="A file or folder of publisher public keys (*.pub) whose runtime "
+        "signatures are accepted. Empty: no runtime upload is accepted."
+    )
+    max_runtime_mb: int = Field(4096, ge=1, description="Largest runtime package accepted.")
+    max_app_mb: int = Field(512, ge=1, description="Largest app package accepted.")
+    max_case_mb: int = Field(512, ge=1, description="Largest case file accepted.")
