@@ -1,8 +1,18 @@
 """Every authorization decision of the platform, in one place.
 
-Handlers call :func:`authorize` before they act; later features add their actions and rules
-here instead of scattering checks. The rule today: the platform itself (``system``) and
-admins may do anything; a user may read their own account.
+Handlers call :func:`authorize` (or :func:`authorize_private` for resources whose existence
+is itself private) before they act; later features add their actions and rules here instead
+of scattering checks. The rules today:
+
+- the platform itself (``system``) and admins may do anything;
+- a user may read their own account;
+- any signed-in user may read the registry (runtimes, apps) and register cases;
+- registering runtimes and publishing, activating or deleting app versions is for admins.
+  The per-app rights (use / publish / admin) come later: they change the rules of
+  ``APP_*`` here and nothing in the handlers;
+- a case may be read by its owner and by members of the group it is shared with; only its
+  owner changes it. Reads of a case one may not see answer "not found", never "forbidden";
+- groups are managed by admins; a user sees the groups they belong to.
 """
 
 from __future__ import annotations
@@ -10,31 +20,84 @@ from __future__ import annotations
 from enum import StrEnum
 
 from common.contracts.base import Principal
-from common.errors import Forbidden
+from common.errors import Forbidden, NotFound
 
 
 class Action(StrEnum):
     USER_CREATE = "user.create"
     USER_LIST = "user.list"
     USER_READ = "user.read"
+    RUNTIME_READ = "runtime.read"
+    RUNTIME_REGISTER = "runtime.register"
+    RUNTIME_DELETE = "runtime.delete"
+    APP_READ = "app.read"
+    APP_PUBLISH = "app.publish"
+    APP_ACTIVATE = "app.activate"
+    APP_DELETE = "app.delete_version"
+    CASE_CREATE = "case.create"
+    CASE_LIST = "case.list"  # every user; the list holds only the cases CASE_READ lets them see
+    CASE_READ = "case.read"
+    CASE_RENAME = "case.rename"
+    CASE_SHARE = "case.share"
+    CASE_DELETE = "case.delete"
+    GROUP_CREATE = "group.create"
+    GROUP_MANAGE = "group.manage_members"
+    GROUP_LIST = "group.list"  # every user; what they see is scoped by GROUP_LIST_ALL
+    GROUP_LIST_ALL = "group.list_all"
 
 
 _USER_RULES: dict[Action, str] = {
     Action.USER_READ: "self",  # a user may act on a resource they own
+    Action.RUNTIME_READ: "signed_in",
+    Action.APP_READ: "signed_in",
+    Action.CASE_CREATE: "signed_in",
+    Action.CASE_LIST: "signed_in",
+    Action.GROUP_LIST: "signed_in",
+    Action.CASE_READ: "self_or_shared",  # the owner, or a member of the group it is shared with
+    Action.CASE_RENAME: "self",
+    Action.CASE_SHARE: "self",
+    Action.CASE_DELETE: "self",
 }
 
 
-def allowed(actor: Principal, action: Action, *, owner_id: str | None = None) -> bool:
-    """Whether ``actor`` may perform ``action`` (on a resource owned by ``owner_id``)."""
+def allowed(
+    actor: Principal, action: Action, *, owner_id: str | None = None, shared: bool = False
+) -> bool:
+    """Whether ``actor`` may perform ``action``.
+
+    ``owner_id`` is the owner of the resource acted on; ``shared`` says the resource is shared
+    with a group ``actor`` belongs to.
+    """
     if actor.system or actor.is_admin:
         return True
+    signed_in = actor.user_id is not None
     rule = _USER_RULES.get(action)
+    if rule == "signed_in":
+        return signed_in
     if rule == "self":
-        return actor.user_id is not None and actor.user_id == owner_id
+        return signed_in and actor.user_id == owner_id
+    if rule == "self_or_shared":
+        return signed_in and (actor.user_id == owner_id or shared)
     return False
 
 
-def authorize(actor: Principal, action: Action, *, owner_id: str | None = None) -> None:
+def authorize(
+    actor: Principal, action: Action, *, owner_id: str | None = None, shared: bool = False
+) -> None:
     """Raise Forbidden unless :func:`allowed`."""
-    if not allowed(actor, action, owner_id=owner_id):
+    if not allowed(actor, action, owner_id=owner_id, shared=shared):
         raise Forbidden(f"{actor.username} is not allowed to {action.value}")
+
+
+def authorize_private(
+    actor: Principal, action: Action, read: Action, *, owner_id: str | None, shared: bool,
+    what: str,
+) -> None:
+    """Authorize ``action`` on a resource whose existence is private (a case).
+
+    Raises NotFound (``what`` not found) when ``actor`` may not even ``read`` it, so a stranger
+    learns nothing; Forbidden when they may read it but not perform ``action``.
+    """
+    if not allowed(actor, read, owner_id=owner_id, shared=shared):
+        raise NotFound(f"{what} not found")
+    authorize(actor, action, owner_id=owner_id, shared=shared)

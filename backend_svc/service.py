@@ -16,6 +16,9 @@ import structlog
 from aio_pika.abc import AbstractRobustConnection
 
 from backend_svc import db, users
+from backend_svc.handlers.cases import CaseHandlers
+from backend_svc.handlers.groups import GroupHandlers
+from backend_svc.handlers.registry import RegistryHandlers
 from backend_svc.handlers.users import UserHandlers
 from backend_svc.migrations import apply_migrations, load_migrations
 from backend_svc.relay import OutboxRelay
@@ -68,6 +71,9 @@ class BackendService:
         self._rpc = RpcServer(self._connection, topology.BACKEND_RPC, prefetch=s.amqp_prefetch)
         register_ping(self._rpc, self.name, self.instance)
         UserHandlers(self.pool, token_ttl=timedelta(hours=s.token_ttl_h)).register(self._rpc)
+        RegistryHandlers(self.pool).register(self._rpc)
+        CaseHandlers(self.pool).register(self._rpc)
+        GroupHandlers(self.pool).register(self._rpc)
         await self._rpc.start()
         self._stack.push_async_callback(self._rpc.drain, s.shutdown_grace_s)
         self.status = StatusServer(self.name, self.readiness, host=s.status_host,

@@ -85,6 +85,7 @@ class CaseMethods:
 class CaseEvent(Contract):
     CREATED: ClassVar[str] = "modelport.case.created"
     DELETED: ClassVar[str] = "modelport.case.deleted"
+    UPDATED: ClassVar[str] = "modelport.case.updated"  # renamed or (un)shared; see ``extra``
     case_id: str
     app: str
     owner: str

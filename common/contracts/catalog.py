@@ -12,8 +12,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from common.amqp import topology
-from common.contracts import system, users
+from common.contracts import cases, groups, registry, system, users
+from common.contracts.cases import CaseEvent
 from common.contracts.events import CloudEvent, UserCreated
+from common.contracts.groups import GroupEvent
+from common.contracts.registry import AppVersionEvent, RuntimeDeletedEvent, RuntimeRegistered
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,67 @@ class RpcSpec:
 
 EVENTS = [
     EventSpec(UserCreated, UserCreated.TYPE, "A user account was created."),
+    EventSpec(RuntimeRegistered, RuntimeRegistered.TYPE, "A runtime was registered."),
+    EventSpec(RuntimeDeletedEvent, RuntimeDeletedEvent.TYPE, "A runtime was deleted."),
+    EventSpec(AppVersionEvent, AppVersionEvent.PUBLISHED,
+              "A version of an app was published (the app is created with its first)."),
+    EventSpec(AppVersionEvent, AppVersionEvent.ACTIVATED,
+              "A version became the app's active version (publish, activate or rollback)."),
+    EventSpec(AppVersionEvent, AppVersionEvent.DELETED,
+              "A version of an app was deleted; with its last version, the app."),
+    EventSpec(CaseEvent, CaseEvent.CREATED, "A case was registered."),
+    EventSpec(CaseEvent, CaseEvent.UPDATED,
+              "A case was renamed (extra.name) or shared (extra.shared_group, null: unshared)."),
+    EventSpec(CaseEvent, CaseEvent.DELETED, "A case was deleted."),
+    EventSpec(GroupEvent, GroupEvent.CREATED, "A group was created."),
+    EventSpec(GroupEvent, GroupEvent.MEMBER_ADDED, "A user was added to a group."),
+    EventSpec(GroupEvent, GroupEvent.MEMBER_REMOVED, "A user was removed from a group."),
+]
+
+# Registry, cases and groups: (method, request, reply, summary) on the backend queue.
+_PACKAGE_RPCS: list[tuple[str, type[BaseModel], type[BaseModel], str]] = [
+    (registry.RegistryMethods.REGISTER_RUNTIME, registry.RegisterRuntime,
+     registry.RuntimeOut, "Register a verified runtime package (admins; 409 "
+     "duplicate_version)."),
+    (registry.RegistryMethods.LIST_RUNTIMES, registry.ListRuntimes, registry.RuntimeList,
+     "List runtimes, newest first."),
+    (registry.RegistryMethods.GET_RUNTIME, registry.RuntimeRef, registry.RuntimeOut,
+     "One runtime (404)."),
+    (registry.RegistryMethods.DELETE_RUNTIME, registry.RuntimeRef, registry.RuntimeDeleted,
+     "Delete a runtime, returning its S3 key (admins; 409 in_use while an active app "
+     "version has no other runtime)."),
+    (registry.RegistryMethods.PUBLISH_APP, registry.PublishAppVersion,
+     registry.AppVersionOut, "Publish an app version (admins; 409 duplicate_version, 400 "
+     "runtime_unsatisfied)."),
+    (registry.RegistryMethods.LIST_APPS, registry.ListApps, registry.AppList,
+     "List apps with their versions."),
+    (registry.RegistryMethods.GET_APP, registry.AppRef, registry.AppOut,
+     "One app with its versions (404)."),
+    (registry.RegistryMethods.ACTIVATE_APP, registry.AppVersionRef, registry.AppOut,
+     "Activate a version of an app; an older one rolls back (admins)."),
+    (registry.RegistryMethods.DELETE_APP_VERSION, registry.AppVersionRef,
+     registry.AppVersionDeleted, "Delete an app version, returning its S3 key (admins; "
+     "409 in_use)."),
+    (cases.CaseMethods.REGISTER, cases.RegisterCase, cases.CaseOut,
+     "Record a case stored in S3 (404 unknown_app, 400 unknown_app_version)."),
+    (cases.CaseMethods.LIST, cases.ListCases, cases.CaseList,
+     "The caller's cases and those shared with their groups, paged."),
+    (cases.CaseMethods.GET, cases.CaseRef, cases.CaseLocation,
+     "A case and its S3 key (owner, admin, shared group; else 404)."),
+    (cases.CaseMethods.RENAME, cases.RenameCase, cases.CaseOut,
+     "Rename a case (owner, admin)."),
+    (cases.CaseMethods.SHARE, cases.ShareCase, cases.CaseOut,
+     "Share a case read-only with a group, or stop sharing (owner, admin)."),
+    (cases.CaseMethods.DELETE, cases.CaseRef, cases.CaseLocation,
+     "Delete a case; the reply names the S3 key to remove (owner, admin)."),
+    (groups.GroupMethods.CREATE, groups.CreateGroup, groups.GroupOut,
+     "Create a group (admins; 409 group_exists)."),
+    (groups.GroupMethods.ADD_MEMBER, groups.GroupMember, groups.GroupOut,
+     "Add a user to a group (admins)."),
+    (groups.GroupMethods.REMOVE_MEMBER, groups.GroupMember, groups.GroupOut,
+     "Remove a user from a group (admins)."),
+    (groups.GroupMethods.LIST, groups.ListGroups, groups.GroupList,
+     "Groups: all for admins, one's own for users."),
 ]
 
 RPCS = [
@@ -50,6 +114,9 @@ RPCS = [
             users.UserOut, "The user behind a live token."),
     RpcSpec(topology.BACKEND_RPC, users.Methods.REVOKE_TOKEN, users.RevokeToken, users.Empty,
             "Revoke a token."),
+] + [
+    RpcSpec(topology.BACKEND_RPC, method, request, reply, summary)
+    for method, request, reply, summary in _PACKAGE_RPCS
 ]
 
 

@@ -43,3 +43,14 @@ class GroupMethods:
     ADD_MEMBER: ClassVar[str] = "groups.add_member"  # GroupMember -> GroupOut (admin)
     REMOVE_MEMBER: ClassVar[str] = "groups.remove_member"  # GroupMember -> GroupOut (admin)
     LIST: ClassVar[str] = "groups.list"  # ListGroups -> GroupList (admin: all; user: own)
+
+
+class GroupEvent(Contract):
+    """Data of ``modelport.group.created|member_added|member_removed``."""
+
+    CREATED: ClassVar[str] = "modelport.group.created"
+    MEMBER_ADDED: ClassVar[str] = "modelport.group.member_added"
+    MEMBER_REMOVED: ClassVar[str] = "modelport.group.member_removed"
+    group_id: str
+    group: str
+    username: str | None = None  # the member added or removed

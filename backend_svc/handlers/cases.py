@@ -1,0 +1,90 @@
+"""RPC handlers for case metadata. Reads of a case one may not see answer 404, never 403."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from backend_svc import cases, policy
+from backend_svc.cases import FoundCase
+from backend_svc.policy import Action
+from common.amqp.rpc import RpcServer
+from common.contracts.base import Principal
+from common.contracts.cases import (
+    CaseList,
+    CaseLocation,
+    CaseMethods,
+    CaseOut,
+    CaseRef,
+    ListCases,
+    RegisterCase,
+    RenameCase,
+    ShareCase,
+)
+
+
+def _authorize(actor: Principal, action: Action, found: FoundCase) -> None:
+    policy.authorize_private(actor, action, Action.CASE_READ, owner_id=found.owner_id,
+                             shared=found.shared, what="case")
+
+
+def _location(found: FoundCase) -> CaseLocation:
+    return CaseLocation(case=found.case, s3_key=found.s3_key)
+
+
+class CaseHandlers:
+    def __init__(self, pool: asyncpg.Pool):
+        self._pool = pool
+
+    def register(self, server: RpcServer) -> None:
+        server.register(CaseMethods.REGISTER, RegisterCase, self.register_case)
+        server.register(CaseMethods.LIST, ListCases, self.list_cases)
+        server.register(CaseMethods.GET, CaseRef, self.get_case)
+        server.register(CaseMethods.RENAME, RenameCase, self.rename_case)
+        server.register(CaseMethods.SHARE, ShareCase, self.share_case)
+        server.register(CaseMethods.DELETE, CaseRef, self.delete_case)
+
+    async def register_case(self, request: RegisterCase) -> CaseOut:
+        policy.authorize(request.actor, Action.CASE_CREATE)
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await cases.register_case(conn, request.actor, request)
+
+    async def list_cases(self, request: ListCases) -> CaseList:
+        policy.authorize(request.actor, Action.CASE_LIST)
+        async with self._pool.acquire() as conn:
+            found, total = await cases.list_cases(
+                conn, request.actor.user_id, app=request.app, limit=request.limit,
+                offset=request.offset,
+            )
+        return CaseList(cases=found, total=total)
+
+    async def get_case(self, request: CaseRef) -> CaseLocation:
+        async with self._pool.acquire() as conn:
+            found = await cases.find_case(conn, request.case_id,
+                                          viewer_id=request.actor.user_id)
+        _authorize(request.actor, Action.CASE_READ, found)
+        return _location(found)
+
+    async def rename_case(self, request: RenameCase) -> CaseOut:
+        async with self._pool.acquire() as conn, conn.transaction():
+            found = await self._find_for(conn, request.actor, Action.CASE_RENAME, request.case_id)
+            return await cases.rename_case(conn, request.actor, found, request.name)
+
+    async def share_case(self, request: ShareCase) -> CaseOut:
+        async with self._pool.acquire() as conn, conn.transaction():
+            found = await self._find_for(conn, request.actor, Action.CASE_SHARE, request.case_id)
+            return await cases.share_case(conn, request.actor, found, request.group)
+
+    async def delete_case(self, request: CaseRef) -> CaseLocation:
+        async with self._pool.acquire() as conn, conn.transaction():
+            found = await self._find_for(conn, request.actor, Action.CASE_DELETE, request.case_id)
+            await cases.delete_case(conn, request.actor, found)
+        return _location(found)
+
+    @staticmethod
+    async def _find_for(
+        conn: asyncpg.Connection, actor: Principal, action: Action, case_id: str
+    ) -> FoundCase:
+        """The case, row-locked, once ``actor`` may perform ``action`` on it."""
+        found = await cases.find_case(conn, case_id, viewer_id=actor.user_id, lock=True)
+        _authorize(actor, action, found)
+        return found
