@@ -5,16 +5,25 @@ from __future__ import annotations
 import click
 
 from modelport.cli.admin import admin
+from modelport.cli.app import app
+from modelport.cli.auth import login, logout
 from modelport.cli.dev import dev
+from modelport.cli.keys import keys
+from modelport.cli.runtime import runtime
 from modelport.cli.serve import serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="modelport")
 def cli() -> None:
-    """Modelport: run, administer and develop the platform."""
+    """Modelport: publish runtimes and apps, move cases, run and develop the platform."""
 
 
 cli.add_command(serve)
 cli.add_command(admin)
 cli.add_command(dev)
+cli.add_command(login)
+cli.add_command(logout)
+cli.add_command(keys)
+cli.add_command(runtime)
+cli.add_command(app)

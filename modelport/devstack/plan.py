@@ -87,12 +87,15 @@ def service_env(
 
 def build_specs(
     ports: Mapping[str, int], base: Mapping[str, str], shared: Mapping[str, str],
-    portal_extra: Mapping[str, str],
+    portal_extra: Mapping[str, str], keyed: Mapping[str, str] | None = None,
 ) -> list[ServiceSpec]:
-    """The four service specs; ``portal_extra`` is added to the portal's environment only."""
+    """The four service specs; ``portal_extra`` is added to the portal's environment only,
+    ``keyed`` (the package keys) to every service but backend, which never handles packages."""
     specs = []
     for name, module, _ in SERVICES:
         env = service_env(name, ports[name], base, shared)
+        if name != "backend":
+            env.update(keyed or {})
         if name == "portal":
             env.update(portal_extra)
         specs.append(ServiceSpec(name, module, ports[name], env))

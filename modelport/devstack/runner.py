@@ -56,7 +56,22 @@ def _specs(stack: Stack, opts: UpOptions, env: Mapping[str, str]) -> list[plan.S
     if not env.get("MODELPORT_S3_ENDPOINT_URL"):
         shared["MODELPORT_S3_ENDPOINT_URL"] = stack.start_s3()
     cookie = env.get("MODELPORT_COOKIE_SECRET") or stack.state.cookie_secret()
-    return plan.build_specs(ports, env, shared, {"MODELPORT_COOKIE_SECRET": cookie})
+    keyed = _key_env(stack, env)
+    return plan.build_specs(ports, env, shared, {"MODELPORT_COOKIE_SECRET": cookie}, keyed)
+
+
+def _key_env(stack: Stack, env: Mapping[str, str]) -> dict[str, str]:
+    """The stack's own platform key and trusted publisher, unless the environment names others."""
+    keys = stack.state.keys()
+    keyed = {}
+    if not env.get("MODELPORT_PLATFORM_KEY_FILE"):
+        keyed["MODELPORT_PLATFORM_KEY_FILE"] = str(keys.platform_key)
+    if not env.get("MODELPORT_TRUSTED_KEYS"):
+        keyed["MODELPORT_TRUSTED_KEYS"] = str(keys.trusted_dir)
+        key = escape(str(keys.publisher_key))
+        stack.err.print(f"publisher key trusted by this stack: {key} "
+                        f"(sign runtimes with `modelport runtime pack --key {key}`)")
+    return keyed
 
 
 def up(opts: UpOptions, out: Console, err: Console, env: Mapping[str, str] | None = None) -> int:

@@ -4,6 +4,8 @@ Layout::
 
     <state-dir>/pids.json       what ``dev up`` started (read by ``dev down``)
     <state-dir>/cookie_secret   the portal's Fernet key, kept across restarts (mode 0600)
+    <state-dir>/keys/           platform.key/.pub (X25519) and publisher.key/.pub (Ed25519)
+    <state-dir>/trusted/        the publisher keys the stack trusts (publisher.pub)
     <state-dir>/logs/<name>.log one log per process
     <state-dir>/s3/             the embedded S3 server's data
 """
@@ -16,6 +18,13 @@ import os
 import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from common.packages import (
+    generate_platform_key,
+    generate_signing_key,
+    save_private_key,
+    save_public_key,
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,16 @@ class StackRecord:
 
     processes: list[ProcessRecord]
     portal_url: str
+
+
+@dataclass(frozen=True)
+class StackKeys:
+    """The keys of a local stack: the platform's private key, the trusted-keys folder, and the
+    publisher key (trusted by the stack) that signs runtimes for it."""
+
+    platform_key: Path
+    trusted_dir: Path
+    publisher_key: Path
 
 
 class StateDir:
@@ -71,6 +90,21 @@ class StateDir:
             handle.write(key + "\n")
         return key
 
+    def keys(self) -> StackKeys:
+        """The stack's keys: read them, or create them once (private keys with mode 0600)."""
+        folder, trusted = self.root / "keys", self.root / "trusted"
+        keys = StackKeys(folder / "platform.key", trusted, folder / "publisher.key")
+        folder.mkdir(mode=0o700, exist_ok=True)
+        trusted.mkdir(exist_ok=True)
+        if not keys.platform_key.exists():
+            _write_pair(keys.platform_key, *generate_platform_key("modelport dev platform"))
+        if not keys.publisher_key.exists():
+            _write_pair(keys.publisher_key, *generate_signing_key("modelport dev publisher"))
+        public = keys.publisher_key.with_suffix(".pub")
+        if not (trusted / public.name).exists():
+            save_public_key(trusted / public.name, public.read_text("utf-8"))
+        return keys
+
     def write_record(self, record: StackRecord) -> None:
         """Write ``pids.json`` atomically."""
         tmp = self.pids_file.with_suffix(".tmp")
@@ -97,3 +131,8 @@ class StateDir:
             handle.seek(max(0, path.stat().st_size - 64 * 1024))
             text = handle.read().decode(errors="replace")
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _write_pair(private: Path, pem: bytes, public_line: str) -> None:
+    save_public_key(private.with_suffix(".pub"), public_line)
+    save_private_key(private, pem)

@@ -1,0 +1,39 @@
+"""Running the CLI in-process and making the files it works on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from click.testing import CliRunner, Result
+
+from modelport.cli.main import cli
+
+if TYPE_CHECKING:
+    from modelport.case import Written
+
+REPO = Path(__file__).resolve().parents[2]
+TRANSPORT = REPO / "examples" / "transport"
+CLEARED_ENV = ("MODELPORT_URL", "MODELPORT_TOKEN", "MODELPORT_PASSWORD",
+               "MODELPORT_KEY_PASSPHRASE", "XDG_CONFIG_HOME")
+
+
+def run_cli(*args: str, env: Mapping[str, str | None] | None = None,
+            stdin: str | None = None) -> Result:
+    """``modelport ARGS`` in this process; stdout and stderr apart on the result."""
+    return CliRunner().invoke(cli, list(args), env=env, input=stdin, catch_exceptions=False)
+
+
+def transport_case(path: Path) -> Written:
+    """Write the transport example's default data as a case, described by its declarations."""
+    from modelport.appkit.declarations import DataDecl
+    from modelport.appkit.loader import load_app
+    from modelport.case import IdentifierInfo, write_case
+
+    app = load_app(TRANSPORT).app
+    data = app.validate(app.default_data())
+    infos = [IdentifierInfo(s.name, "set", (), "string") for s in app.of_kind("set")]
+    infos += [IdentifierInfo(d.name, "parameter", d.domain, d.type.value, d.unit)
+              for d in app.of_kind("parameter") if isinstance(d, DataDecl)]
+    return write_case(path, "transport", "1.0.0", data, identifiers=infos)
