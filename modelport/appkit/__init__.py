@@ -15,6 +15,7 @@ See docs/appkit.md.
 """
 
 from modelport.appkit.app import App
+from modelport.appkit.cases import case_identifiers, load_case, save_case
 from modelport.appkit.context import Context, Progress
 from modelport.appkit.declarations import DataDecl, ProcedureDecl, SetDecl, ValueType
 from modelport.appkit.errors import (
@@ -62,10 +63,13 @@ __all__ = [
     "UnknownProcedure",
     "ValueType",
     "button",
+    "case_identifiers",
     "chart",
     "load_app",
+    "load_case",
     "read_manifest",
     "run",
+    "save_case",
     "scalar",
     "table",
     "text",

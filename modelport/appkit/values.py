@@ -35,8 +35,8 @@ def _real(value: Any) -> float:
     if _is_bool(value) or not isinstance(value, numbers.Real):
         raise BadValue(f"{show(value)} is not a real number")
     number = float(value)
-    if math.isnan(number):
-        raise BadValue("NaN is not allowed")
+    if not math.isfinite(number):
+        raise BadValue(f"{number} is not a finite number")
     return number
 
 
