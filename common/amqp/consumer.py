@@ -2,7 +2,8 @@
 
 A handler that raises is retried: the message is re-published to its queue with the attempt
 count in a header, then the original is acked (confirms make the copy safe before the ack).
-After ``max_attempts`` the message is rejected and lands in the dead-letter exchange.
+After ``max_attempts`` it is published to the dead-letter exchange with the final count, the
+queue it came from and the last error in its headers, then acked.
 """
 
 from __future__ import annotations
@@ -74,27 +75,38 @@ class Consumer:
             await self._handler(message)
         except asyncio.CancelledError:
             raise  # not acked: the broker redelivers after the channel closes
-        except Exception:
+        except Exception as exc:
             if attempts + 1 >= self._max_attempts:
                 log.exception("message_dead_lettered", attempts=attempts + 1)
-                await message.reject(requeue=False)
-                return
-            log.warning("message_retry", attempts=attempts + 1, exc_info=True)
-            await self._republish(message, attempts + 1)
+                await self._dead_letter(message, attempts + 1, exc)
+            else:
+                log.warning("message_retry", attempts=attempts + 1, exc_info=True)
+                await self._republish(message, attempts + 1)
         await message.ack()
+
+    def _copy(self, message: AbstractIncomingMessage, **headers: object) -> aio_pika.Message:
+        return aio_pika.Message(
+            message.body,
+            headers={**(message.headers or {}), **headers},  # type: ignore[dict-item]
+            content_type=message.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message.message_id,
+            type=message.type,
+        )
 
     async def _republish(self, message: AbstractIncomingMessage, attempts: int) -> None:
         assert self._channel is not None
-        headers = dict(message.headers or {})
-        headers[topology.ATTEMPTS_HEADER] = attempts
-        await self._channel.default_exchange.publish(
-            aio_pika.Message(
-                message.body,
-                headers=headers,
-                content_type=message.content_type,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                message_id=message.message_id,
-                type=message.type,
-            ),
-            routing_key=self._queue_name,
-        )
+        copy = self._copy(message, **{topology.ATTEMPTS_HEADER: attempts})
+        await self._channel.default_exchange.publish(copy, routing_key=self._queue_name)
+
+    async def _dead_letter(
+        self, message: AbstractIncomingMessage, attempts: int, error: Exception
+    ) -> None:
+        assert self._channel is not None
+        copy = self._copy(message, **{
+            topology.ATTEMPTS_HEADER: attempts,
+            "x-mp-queue": self._queue_name,
+            "x-mp-error": f"{type(error).__name__}: {error}"[:500],
+        })
+        exchange = await self._channel.get_exchange(topology.DEAD_LETTER, ensure=False)
+        await exchange.publish(copy, routing_key=self._queue_name)

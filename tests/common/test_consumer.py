@@ -145,11 +145,6 @@ async def test_always_failing_message_is_dead_lettered(connection, send, consume
     assert dead.headers is not None and topology.ATTEMPTS_HEADER in dead.headers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="common/amqp/consumer.py: a dead-lettered message carries attempts = max_attempts - 1 "
-    "(the header is not updated before reject); it should say how often it was tried",
-)
 async def test_dead_letter_attempts_header_counts_every_attempt(
     connection, send, consumers
 ) -> None:
