@@ -29,7 +29,8 @@ def _widget_problem(app: App, page: Page, widget: Widget) -> str | None:
     if isinstance(widget, Table | ScalarInput | Chart):
         decl = app.identifiers.get(widget.identifier)
         if decl is None:
-            return f"{type(widget).__name__.lower()} shows unknown identifier {widget.identifier!r}"
+            kind = widget.describe()["widget"]
+            return f"{kind} shows unknown identifier {widget.identifier!r}"
         return _shape_problem(widget, decl)
     return None
 
