@@ -202,7 +202,7 @@ def _check_member_set(members: dict[str, zipfile.ZipInfo], manifest: Manifest) -
 def _read_table(
     archive: zipfile.ZipFile, info: zipfile.ZipInfo, entry: Entry, budget: Budget
 ) -> pa.Table:
-    raw = read_member(archive, info, budget, entry.size + 1)
+    raw = read_member(archive, info, budget, entry.size, over="checksum_mismatch")
     if len(raw) != entry.size or hashlib.sha256(raw).hexdigest() != entry.sha256:
         raise CaseError("checksum_mismatch", f"member {entry.info.path} does not match "
                                              "the size and sha256 in the manifest")

@@ -147,21 +147,26 @@ def check_members(archive: zipfile.ZipFile, limits: Limits) -> dict[str, zipfile
 
 
 def read_member(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget, limit: int | None = None
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    budget: Budget,
+    limit: int | None = None,
+    *,
+    over: str = "too_large",
 ) -> bytes:
     """The member's bytes, inflating at most ``limit`` (and the budget) whatever it declares.
 
-    Raises CaseError: too_large, corrupt_member (CRC or deflate error), truncated.
+    Raises CaseError: ``over`` past ``limit``, too_large past the budget, corrupt_member
+    (CRC or deflate error), truncated.
     """
-    local = Budget(limit) if limit is not None else None
     out = io.BytesIO()
     try:
         with archive.open(info) as member:
             while chunk := member.read(CHUNK):
                 budget.take(len(chunk), info.filename)
-                if local is not None:
-                    local.take(len(chunk), info.filename)
                 out.write(chunk)
+                if limit is not None and out.tell() > limit:
+                    raise CaseError(over, f"member {info.filename!r} exceeds {limit} bytes")
     except zipfile.BadZipFile as exc:
         raise CaseError("corrupt_member", f"member {info.filename!r}: {exc}") from None
     except zlib.error as exc:

@@ -32,14 +32,18 @@ class IdentifierInfo:
     """What a case records about an identifier besides its values.
 
     ``domain`` lists the set names it is indexed over (``()`` for scalars and sets);
-    ``type`` is "string" for sets.
+    ``type`` is "string" for sets (given or not).
     """
 
     name: str
     kind: Kind
     domain: tuple[str, ...] = ()
-    type: str = "real"
+    type: str = ""
     unit: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.type:
+            object.__setattr__(self, "type", "string" if self.kind == "set" else "real")
 
     @property
     def columns(self) -> list[str]:
