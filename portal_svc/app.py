@@ -6,6 +6,7 @@ tests can serve the same app through ``aiohttp_client``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -15,8 +16,11 @@ from aiohttp import web
 from common.health import add_health_routes
 from portal_svc import api, middlewares, openapi, pages, web_session
 from portal_svc.backend_client import BackendClient
-from portal_svc.keys import BACKEND, OPERATIONS, SETTINGS
+from portal_svc.keys import BACKEND, OPERATIONS, SETTINGS, STORES
+from portal_svc.package_keys import PackageKeys
 from portal_svc.settings import PortalSettings
+from portal_svc.storage import PortalStorage
+from portal_svc.stores import Stores
 
 SERVICE = "portal"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -27,8 +31,15 @@ def sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def make_app(settings: PortalSettings, backend: BackendClient) -> web.Application:
-    """The portal app: API, pages, static files and health views, wired to ``backend``."""
+def make_app(
+    settings: PortalSettings, backend: BackendClient, *,
+    storage: PortalStorage | None = None, keys: PackageKeys | None = None,
+) -> web.Application:
+    """The portal app: API, pages, static files and health views, wired to ``backend``.
+
+    With ``storage`` and ``keys`` it also takes uploads and serves downloads; without them
+    those views answer 503 ``storage_unavailable``.
+    """
     app = web.Application(
         client_max_size=settings.max_body_kb * 1024,
         middlewares=[
@@ -40,6 +51,8 @@ def make_app(settings: PortalSettings, backend: BackendClient) -> web.Applicatio
     app[SETTINGS] = settings
     app[BACKEND] = backend
     app[OPERATIONS] = api.OPERATIONS
+    if storage is not None and keys is not None:
+        app[STORES] = Stores.build(storage, backend, keys)
     aiohttp_jinja2.setup(
         app, loader=jinja2.PackageLoader("portal_svc", "templates"), default_helpers=False,
         filters={"sentence": sentence},
@@ -48,5 +61,19 @@ def make_app(settings: PortalSettings, backend: BackendClient) -> web.Applicatio
     openapi.install(app, api.OPERATIONS)
     app.router.add_routes(pages.routes)
     app.router.add_static("/static/", STATIC_DIR, name="static")
-    add_health_routes(app, SERVICE, backend.readiness)
+    add_health_routes(app, SERVICE, _readiness(backend, storage))
     return app
+
+
+def _readiness(
+    backend: BackendClient, storage: PortalStorage | None
+) -> Callable[[], Awaitable[dict[str, bool]]]:
+    """``/readyz`` checks: the backend's, plus S3 when the app has storage."""
+
+    async def check() -> dict[str, bool]:
+        checks = await backend.readiness()
+        if storage is not None:
+            checks["s3"] = await storage.ping()
+        return checks
+
+    return check

@@ -16,6 +16,42 @@ from pydantic import BaseModel, ValidationError
 from common.amqp import topology
 from common.amqp.rpc import RpcClient, validation_message
 from common.contracts.base import Principal
+from common.contracts.cases import (
+    CaseList,
+    CaseLocation,
+    CaseMethods,
+    CaseOut,
+    CaseRef,
+    ListCases,
+    RegisterCase,
+    RenameCase,
+    ShareCase,
+)
+from common.contracts.groups import (
+    CreateGroup,
+    GroupList,
+    GroupMember,
+    GroupMethods,
+    GroupOut,
+    ListGroups,
+)
+from common.contracts.registry import (
+    AppList,
+    AppOut,
+    AppRef,
+    AppVersionDeleted,
+    AppVersionOut,
+    AppVersionRef,
+    ListApps,
+    ListRuntimes,
+    PublishAppVersion,
+    RegisterRuntime,
+    RegistryMethods,
+    RuntimeDeleted,
+    RuntimeList,
+    RuntimeOut,
+    RuntimeRef,
+)
 from common.contracts.system import PING, Ping, Pong
 from common.contracts.users import (
     Authenticate,
@@ -76,6 +112,99 @@ class BackendClient:
         """A page of users, as ``actor`` may see them."""
         request = _build(ListUsers, actor=actor, limit=limit, offset=offset)
         return await self._call(Methods.LIST_USERS, request, UserList)
+
+    # --- registry: runtimes and apps -------------------------------------------------------
+
+    async def register_runtime(self, actor: Principal, **fields: object) -> RuntimeOut:
+        """Record a verified runtime (fields of RegisterRuntime); 409 ``duplicate_version``."""
+        request = _build(RegisterRuntime, actor=actor, **fields)
+        return await self._call(RegistryMethods.REGISTER_RUNTIME, request, RuntimeOut)
+
+    async def list_runtimes(self, actor: Principal) -> RuntimeList:
+        request = _build(ListRuntimes, actor=actor)
+        return await self._call(RegistryMethods.LIST_RUNTIMES, request, RuntimeList)
+
+    async def get_runtime(self, actor: Principal, version: str) -> RuntimeOut:
+        """The runtime of ``version``; 404 when there is none."""
+        request = _build(RuntimeRef, actor=actor, version=version)
+        return await self._call(RegistryMethods.GET_RUNTIME, request, RuntimeOut)
+
+    async def delete_runtime(self, actor: Principal, version: str) -> RuntimeDeleted:
+        """Forget a runtime and get its S3 key; 409 ``in_use`` while an app needs it."""
+        request = _build(RuntimeRef, actor=actor, version=version)
+        return await self._call(RegistryMethods.DELETE_RUNTIME, request, RuntimeDeleted)
+
+    async def publish_app(self, actor: Principal, **fields: object) -> AppVersionOut:
+        """Record a verified app version (fields of PublishAppVersion); 409 when it exists,
+        400 ``runtime_unsatisfied`` when no registered runtime meets its requirement."""
+        request = _build(PublishAppVersion, actor=actor, **fields)
+        return await self._call(RegistryMethods.PUBLISH_APP, request, AppVersionOut)
+
+    async def list_apps(self, actor: Principal) -> AppList:
+        return await self._call(RegistryMethods.LIST_APPS, _build(ListApps, actor=actor), AppList)
+
+    async def get_app(self, actor: Principal, name: str) -> AppOut:
+        """The app with its versions; 404 when there is none."""
+        request = _build(AppRef, actor=actor, name=name)
+        return await self._call(RegistryMethods.GET_APP, request, AppOut)
+
+    async def activate_app(self, actor: Principal, name: str, version: str) -> AppOut:
+        request = _build(AppVersionRef, actor=actor, name=name, version=version)
+        return await self._call(RegistryMethods.ACTIVATE_APP, request, AppOut)
+
+    async def delete_app_version(
+        self, actor: Principal, name: str, version: str
+    ) -> AppVersionDeleted:
+        """Forget an app version and get its S3 key; 409 ``in_use`` when it is needed."""
+        request = _build(AppVersionRef, actor=actor, name=name, version=version)
+        return await self._call(RegistryMethods.DELETE_APP_VERSION, request, AppVersionDeleted)
+
+    # --- cases -----------------------------------------------------------------------------
+
+    async def register_case(self, actor: Principal, **fields: object) -> CaseOut:
+        """Record a checked case stored in S3 (fields of RegisterCase)."""
+        request = _build(RegisterCase, actor=actor, **fields)
+        return await self._call(CaseMethods.REGISTER, request, CaseOut)
+
+    async def list_cases(
+        self, actor: Principal, *, app: str | None = None, limit: int = 100, offset: int = 0
+    ) -> CaseList:
+        request = _build(ListCases, actor=actor, app=app, limit=limit, offset=offset)
+        return await self._call(CaseMethods.LIST, request, CaseList)
+
+    async def get_case(self, actor: Principal, case_id: str) -> CaseLocation:
+        """A case and where its bytes are; 404 for a case ``actor`` may not read."""
+        request = _build(CaseRef, actor=actor, case_id=case_id)
+        return await self._call(CaseMethods.GET, request, CaseLocation)
+
+    async def rename_case(self, actor: Principal, case_id: str, name: str) -> CaseOut:
+        request = _build(RenameCase, actor=actor, case_id=case_id, name=name)
+        return await self._call(CaseMethods.RENAME, request, CaseOut)
+
+    async def share_case(self, actor: Principal, case_id: str, group: str | None) -> CaseOut:
+        request = _build(ShareCase, actor=actor, case_id=case_id, group=group)
+        return await self._call(CaseMethods.SHARE, request, CaseOut)
+
+    async def delete_case(self, actor: Principal, case_id: str) -> CaseLocation:
+        """Forget a case; the reply says which S3 object to remove."""
+        request = _build(CaseRef, actor=actor, case_id=case_id)
+        return await self._call(CaseMethods.DELETE, request, CaseLocation)
+
+    # --- groups ----------------------------------------------------------------------------
+
+    async def create_group(self, actor: Principal, name: str) -> GroupOut:
+        request = _build(CreateGroup, actor=actor, name=name)
+        return await self._call(GroupMethods.CREATE, request, GroupOut)
+
+    async def add_group_member(self, actor: Principal, group: str, username: str) -> GroupOut:
+        request = _build(GroupMember, actor=actor, group=group, username=username)
+        return await self._call(GroupMethods.ADD_MEMBER, request, GroupOut)
+
+    async def list_groups(self, actor: Principal) -> GroupList:
+        request = _build(ListGroups, actor=actor)
+        return await self._call(GroupMethods.LIST, request, GroupList)
+
+    # --- system ----------------------------------------------------------------------------
 
     async def ping(self, *, timeout_s: float = PING_TIMEOUT_S) -> Pong:
         """Ask the backend whether it answers at all."""

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from common.errors import ModelportError
 from common.logging import bind_correlation
-from portal_svc.keys import REQUEST_ID
+from portal_svc.keys import JSON_ERRORS, REQUEST_ID
 from portal_svc.openapi import Handler
 
 log = structlog.get_logger(__name__)
@@ -25,7 +25,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 INTERNAL_MESSAGE = "internal error; quote the request id when reporting it"
 _HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 413: "too_large"}
+               405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -35,7 +35,8 @@ SECURITY_HEADERS = {
 
 
 def is_api(request: web.Request) -> bool:
-    return request.path.startswith("/api/")
+    """Whether errors get JSON: the API, and page views called by scripts (``JSON_ERRORS``)."""
+    return request.path.startswith("/api/") or request.get(JSON_ERRORS, False)
 
 
 @web.middleware
@@ -91,7 +92,7 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> web.StreamRespo
 def _error(request: web.Request, status: int, code: str, message: str) -> web.StreamResponse:
     if is_api(request):
         response = web.json_response({"error": {"code": code, "message": message}}, status=status)
-        if status == 401:
+        if status == 401 and request.path.startswith("/api/"):
             response.headers["WWW-Authenticate"] = "Bearer"
         return response
     if status == 401:

@@ -22,6 +22,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 REF_TEMPLATE = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{(\w+)}")
+BINARY = {"type": "string", "format": "binary"}
+FILE_UPLOAD = {
+    "application/octet-stream": {"schema": BINARY},
+    "multipart/form-data": {"schema": {
+        "type": "object", "properties": {"file": BINARY}, "required": ["file"],
+    }},
+}
 
 
 class ErrorDetail(BaseModel):
@@ -50,6 +57,8 @@ class Operation:
     errors: tuple[int, ...] = ()
     auth: bool = True
     tags: tuple[str, ...] = ()
+    upload: bool = False  # the body is a file: raw octet-stream, or a form's ``file`` field
+    download: bool = False  # the success reply is a file (application/octet-stream)
 
     @property
     def error_statuses(self) -> list[int]:
@@ -69,13 +78,14 @@ class ApiRoutes:
         self, method: Method, path: str, *, summary: str, request: type[BaseModel] | None = None,
         query: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
         status: int = 200, errors: Iterable[int] = (), auth: bool = True,
+        upload: bool = False, download: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Declare ``handler`` as ``method path``; returns the handler unchanged."""
 
         def register(handler: Handler) -> Handler:
             self.operations.append(Operation(
                 method, path, handler, summary, request, query, response, status,
-                tuple(errors), auth, self.tags,
+                tuple(errors), auth, self.tags, upload, download,
             ))
             return handler
 
@@ -141,6 +151,8 @@ def _operation(op: Operation, refs: dict[SchemaKey, Any]) -> dict[str, Any]:
     if op.request is not None:
         content = {"application/json": {"schema": refs[(op.request, "validation")]}}
         doc["requestBody"] = {"required": True, "content": content}
+    if op.upload:
+        doc["requestBody"] = {"required": True, "content": FILE_UPLOAD}
     error_ref = refs[(ErrorResponse, "serialization")]
     for status in op.error_statuses:
         doc["responses"][str(status)] = {
@@ -155,6 +167,9 @@ def _operation(op: Operation, refs: dict[SchemaKey, Any]) -> dict[str, Any]:
 def _success(op: Operation, refs: dict[SchemaKey, Any]) -> dict[str, Any]:
     reply: dict[str, Any] = {"description": HTTPStatus(op.status).phrase}
     if op.status == HTTPStatus.NO_CONTENT:
+        return reply
+    if op.download:
+        reply["content"] = {"application/octet-stream": {"schema": BINARY}}
         return reply
     schema = refs[(op.response, "serialization")] if op.response else {"type": "object"}
     reply["content"] = {"application/json": {"schema": schema}}

@@ -10,9 +10,12 @@ from aiohttp import web
 
 from common.amqp.connection import connect
 from common.amqp.rpc import RpcClient
+from common.settings import PackageSettings, S3Settings
 from portal_svc.app import make_app
 from portal_svc.backend_client import BackendClient
+from portal_svc.package_keys import PackageKeys
 from portal_svc.settings import PortalSettings
+from portal_svc.storage import PortalStorage
 
 log = structlog.get_logger(__name__)
 
@@ -26,14 +29,27 @@ class PortalService:
 
     name = "portal"
 
-    def __init__(self, settings: PortalSettings):
+    def __init__(
+        self, settings: PortalSettings, *, s3: S3Settings | None = None,
+        packages: PackageSettings | None = None,
+    ):
+        """``s3`` and ``packages`` default to what the environment says (``MODELPORT_S3_*``,
+        ``MODELPORT_PLATFORM_KEY_FILE`` and so on)."""
         self.settings = settings
+        self.s3_settings = s3 if s3 is not None else S3Settings()
+        self.package_settings = packages if packages is not None else PackageSettings()
         self.port = settings.port
         self._stack = AsyncExitStack()
 
     async def start(self) -> None:
-        """Connect to the broker and start serving; raises when the broker stays unreachable."""
+        """Load the package keys, open S3 (creating the bucket), connect to the broker and
+        start serving. Raises BadKey for a broken key file, and when S3 or the broker stay
+        unreachable past ``connect_deadline_s``."""
         s = self.settings
+        keys = PackageKeys.load(self.package_settings)
+        storage = PortalStorage(self.s3_settings, connect_deadline_s=s.connect_deadline_s)
+        await storage.start()
+        self._stack.push_async_callback(storage.stop)
         connection = await connect(
             s.amqp_url.get_secret_value(), deadline_s=s.connect_deadline_s, name=self.name
         )
@@ -41,7 +57,7 @@ class PortalService:
         rpc = RpcClient(connection, timeout_s=s.rpc_timeout_s)
         await rpc.start()
         self._stack.push_async_callback(rpc.stop)
-        app = make_app(s, self.make_backend(rpc, connection))
+        app = make_app(s, self.make_backend(rpc, connection), storage=storage, keys=keys)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=s.shutdown_grace_s)
         await runner.setup()
         self._stack.push_async_callback(self._drain, runner)
@@ -57,7 +73,7 @@ class PortalService:
         return BackendClient(rpc, connection)
 
     async def stop(self) -> None:
-        """Drain HTTP, then close the RPC client and the connection, in that order."""
+        """Drain HTTP, then close the RPC client, the connection and S3, in that order."""
         await self._stack.aclose()
 
     async def _drain(self, runner: web.AppRunner) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import asyncpg
@@ -13,8 +14,10 @@ from cryptography.fernet import Fernet
 
 from backend_svc.service import BackendService
 from backend_svc.settings import BackendSettings
+from common.settings import PackageSettings, S3Settings
 from portal_svc.service import PortalService
 from portal_svc.settings import PortalSettings
+from tests.support.stack import Stack, running_stack
 
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "admin-password-1"
@@ -43,9 +46,22 @@ async def backend(pg_dsn: str, amqp_url: str) -> AsyncIterator[BackendService]:
         await service.stop()
 
 
+NO_KEYS = PackageSettings(platform_key_file="", trusted_keys="")
+
+
+def portal_service(
+    amqp_url: str, s3_settings: S3Settings, *, cls: type[PortalService] = PortalService,
+    **extra: object,
+) -> PortalService:
+    """A portal on ``s3_settings``'s bucket, without package keys (uploads answer 503)."""
+    return cls(portal_settings(amqp_url, **extra), s3=s3_settings, packages=NO_KEYS)
+
+
 @pytest.fixture
-async def portal(backend: BackendService, amqp_url: str) -> AsyncIterator[PortalService]:
-    service = PortalService(portal_settings(amqp_url))
+async def portal(
+    backend: BackendService, amqp_url: str, s3_settings: S3Settings
+) -> AsyncIterator[PortalService]:
+    service = portal_service(amqp_url, s3_settings)
     await service.start()
     try:
         yield service
@@ -110,3 +126,12 @@ def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found, "no CSRF field in the page"
     return found.group(1)
+
+
+@pytest.fixture
+async def stack(
+    pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    """Backend + portal with S3 and package keys (see tests/support/stack.py)."""
+    async with running_stack(pg_dsn, amqp_url, s3_settings, tmp_path) as running:
+        yield running

@@ -10,10 +10,10 @@ from structlog.testing import capture_logs
 from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER, bearer, counts
 
 
-async def test_readyz_pings_the_backend_over_amqp(http: aiohttp.ClientSession) -> None:
+async def test_readyz_pings_the_backend_over_amqp_and_s3(http: aiohttp.ClientSession) -> None:
     async with http.get("/readyz") as resp:
         assert resp.status == 200
-        assert (await resp.json())["checks"] == {"amqp": True, "backend": True}
+        assert (await resp.json())["checks"] == {"amqp": True, "backend": True, "s3": True}
     async with http.get("/healthz") as resp:
         assert resp.status == 200
 

@@ -13,6 +13,7 @@ from aio_pika.abc import AbstractRobustConnection
 from backend_svc.service import BackendService
 from common.amqp.connection import connect
 from common.amqp.rpc import RpcClient
+from common.settings import S3Settings
 from portal_svc.app import make_app
 from portal_svc.backend_client import BackendClient
 from portal_svc.service import PortalService
@@ -22,6 +23,7 @@ from tests.portal.conftest import (
     bearer,
     csrf_of,
     login,
+    portal_service,
     portal_settings,
 )
 from tests.portal.fakes import ExplodingBackend, GatedBackend
@@ -30,9 +32,9 @@ LOGIN_BODY = {"username": ADMIN_USER, "password": ADMIN_PASSWORD}
 
 
 @pytest.fixture
-async def lonely_portal(amqp_url: str) -> AsyncIterator[PortalService]:
+async def lonely_portal(amqp_url: str, s3_settings: S3Settings) -> AsyncIterator[PortalService]:
     """A portal whose backend never answers (nothing consumes the backend queue)."""
-    service = PortalService(portal_settings(amqp_url, rpc_timeout_s=0.5))
+    service = portal_service(amqp_url, s3_settings, rpc_timeout_s=0.5)
     await service.start()
     try:
         yield service
@@ -48,7 +50,7 @@ async def test_no_backend_is_503(lonely_portal: PortalService) -> None:
             assert (await resp.json())["error"]["code"] == "no_server"  # no queue: fails fast
         async with http.get("/readyz") as resp:
             assert resp.status == 503
-            assert (await resp.json())["checks"] == {"amqp": True, "backend": False}
+            assert (await resp.json())["checks"] == {"amqp": True, "backend": False, "s3": True}
 
 
 async def test_closed_broker_link_is_503(amqp_url: str, aiohttp_client: Any) -> None:
@@ -100,8 +102,11 @@ async def _refused(port: int, deadline_s: float = 5.0) -> bool:
     return False
 
 
-async def test_stop_drains_requests_in_flight(backend: BackendService, amqp_url: str) -> None:
-    portal = GatedPortal(portal_settings(amqp_url))
+async def test_stop_drains_requests_in_flight(
+    backend: BackendService, amqp_url: str, s3_settings: S3Settings
+) -> None:
+    portal = portal_service(amqp_url, s3_settings, cls=GatedPortal)
+    assert isinstance(portal, GatedPortal)
     await portal.start()
     async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{portal.port}") as http:
         token = await login(http, ADMIN_USER, ADMIN_PASSWORD)
