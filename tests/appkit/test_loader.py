@@ -53,3 +53,23 @@ def test_broken_toml(tmp_path: Path) -> None:
     with pytest.raises(AppKitError) as caught:
         read_manifest(make(tmp_path, "name = \n"))
     assert caught.value.code == "bad_manifest"
+
+
+def test_dotted_entry_in_a_package_with_sibling_imports(tmp_path: Path) -> None:
+    pkg = tmp_path / "tinypkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "model.py").write_text("from tinypkg.helpers import NAME\n" + CODE.format(name="tiny")
+                                  .replace("App(name='tiny')", "App(name=NAME)"))
+    (pkg / "helpers.py").write_text("NAME = 'tiny'\n")
+    (tmp_path / "app.toml").write_text(GOOD.replace("main:app", "tinypkg.model:app"))
+    loaded = load_app(tmp_path)
+    assert loaded.app.name == "tiny"
+    assert str(tmp_path) not in __import__("sys").path
+
+
+def test_missing_entry_module(tmp_path: Path) -> None:
+    (tmp_path / "app.toml").write_text(GOOD.replace("main:app", "nowhere:app"))
+    with pytest.raises(AppKitError, match="entry module nowhere not found") as caught:
+        load_app(tmp_path)
+    assert caught.value.code == "bad_entry"
