@@ -47,6 +47,7 @@ class BackendService:
         self.relay: OutboxRelay | None = None
         self._rpc: RpcServer | None = None
         self.status: StatusServer | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         s = self.settings
@@ -83,6 +84,11 @@ class BackendService:
         log.info("backend_ready", status_port=self.status.port)
 
     async def stop(self) -> None:
+        """Stop taking RPCs (readiness turns 503) and finish those in flight, then close
+        everything in the reverse order of start."""
+        self._stopping = True
+        if self._rpc is not None:
+            await self._rpc.drain(self.settings.shutdown_grace_s)
         await self._stack.aclose()
 
     async def readiness(self) -> dict[str, bool]:
@@ -91,7 +97,7 @@ class BackendService:
             with contextlib.suppress(Exception):
                 database = await self.pool.fetchval("SELECT 1") == 1
         broker = self._connection is not None and not self._connection.is_closed
-        return {"database": database, "broker": broker}
+        return {"database": database, "broker": broker, "accepting": not self._stopping}
 
     async def _bootstrap_admin(self) -> None:
         """Create the configured admin at first start; an existing account is left alone."""

@@ -141,7 +141,11 @@ class RpcServer:
         self._queue = queue
 
     async def drain(self, grace_s: float) -> None:
-        """Stop consuming, let calls in flight finish within ``grace_s``, cancel the rest."""
+        """Stop consuming, let calls in flight finish within ``grace_s``, cancel the rest.
+
+        Calling it again after it finished does nothing."""
+        if self._channel is None:
+            return
         if self._consumer_tag is not None:
             await self._queue.cancel(self._consumer_tag)
             self._consumer_tag = None
@@ -152,8 +156,8 @@ class RpcServer:
             for task in pending:
                 task.cancel()
             log.info("rpc_drained", finished=len(tasks) - len(pending), cut=len(pending))
-        if self._channel is not None:
-            await self._channel.close()
+        channel, self._channel = self._channel, None
+        await channel.close()
 
     async def _on_request(self, message: AbstractIncomingMessage) -> None:
         task = asyncio.current_task()
