@@ -137,9 +137,12 @@ def _info_problem(info: IdentifierInfo) -> str | None:
         return f"type {info.type!r} is not one of {', '.join(TYPES)}"
     if info.kind == "set" and (info.domain or info.type != "string"):
         return "a set has no domain and type 'string'"
-    bad = [s for s in info.domain if not isinstance(s, str) or not NAME_RE.match(s)]
+    bad = [s for s in info.domain if not isinstance(s, str) or not NAME_RE.match(s)
+           or s.lower() in ("value", "element")]
     if bad:
         return f"invalid set name(s) in domain: {bad!r}"
+    if len(set(info.columns)) != len(info.columns):
+        return f"domain {list(info.domain)} gives duplicate column names {info.columns}"
     if info.unit is not None and not isinstance(info.unit, str):
         return "unit must be a string or null"
     return None

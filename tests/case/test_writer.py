@@ -26,6 +26,8 @@ REAL = IdentifierInfo("w", "parameter", ("items",), "real")
     (IdentifierInfo("p", "variable"), 1.0, "kind 'variable'"),  # type: ignore[arg-type]
     (IdentifierInfo("p", "parameter", (), "float"), 1.0, "type 'float'"),
     (IdentifierInfo("p", "parameter", ("bad set",)), {"a": 1.0}, "invalid set name"),
+    (IdentifierInfo("p", "parameter", ("value",)), {"a": 1.0}, "invalid set name"),
+    (IdentifierInfo("p", "parameter", ("a_2", "a", "a")), {}, "duplicate column names"),
 ])
 def test_bad_values_are_refused(info: IdentifierInfo, values: Any, message: str) -> None:
     out = io.BytesIO()
