@@ -25,6 +25,7 @@ from modelport.appkit.errors import (
     Issue,
     UnknownProcedure,
 )
+from modelport.appkit.jsondata import to_jsonable
 from modelport.appkit.loader import AppManifest, LoadedApp, load_app, read_manifest
 from modelport.appkit.pages import (
     Button,
@@ -73,4 +74,5 @@ __all__ = [
     "scalar",
     "table",
     "text",
+    "to_jsonable",
 ]

@@ -52,3 +52,15 @@ def test_transport_manifest_and_description(transport: LoadedApp) -> None:
     assert {"widget": "button", "procedure": "solve", "label": "Solve"} in widgets
     shipment_table = next(w for w in widgets if w.get("identifier") == "shipment")
     assert shipment_table["editable"] is False
+
+
+def test_data_and_results_round_trip_through_json(transport: LoadedApp) -> None:
+    from modelport.appkit import to_jsonable
+    from modelport.appkit.runner import check_outputs
+
+    app = transport.app
+    data = app.default_data()
+    results = run(app, "solve", data)
+    assert app.validate(json.loads(json.dumps(to_jsonable(data)))) == data
+    back = json.loads(json.dumps(to_jsonable(results)))
+    assert check_outputs(app, app.get_procedure("solve"), back, data) == results
