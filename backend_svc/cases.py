@@ -57,9 +57,9 @@ def _event(case: CaseOut, **extra: object) -> CaseEvent:
     return CaseEvent(case_id=case.id, app=case.app, owner=case.owner, extra=extra)
 
 
-async def register_case(conn: asyncpg.Connection, actor: Principal, request: RegisterCase) -> (
-    CaseOut
-):
+async def register_case(
+    conn: asyncpg.Connection, actor: Principal, request: RegisterCase
+) -> CaseOut:
     """Record a case stored at ``request.s3_key``, owned by ``actor``; event case.created.
 
     Raises BadRequest ``invalid_case_id`` / ``no_owner`` (the actor is not a user) /

@@ -104,8 +104,9 @@ async def remove_member(
     return await get_group(conn, group)
 
 
-async def _ids(conn: asyncpg.Connection, group: str, username: str) -> tuple[uuid.UUID,
-                                                                                uuid.UUID]:
+async def _ids(
+    conn: asyncpg.Connection, group: str, username: str
+) -> tuple[uuid.UUID, uuid.UUID]:
     """Ids of the group (row-locked) and the user; NotFound naming which one is missing."""
     group_id = await conn.fetchval("SELECT id FROM groups WHERE name = $1 FOR UPDATE", group)
     if group_id is None:

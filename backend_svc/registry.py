@@ -130,9 +130,9 @@ async def delete_runtime(conn: asyncpg.Connection, actor: Principal, version: st
     return str(row["s3_key"])
 
 
-async def _apps_needing_only(conn: asyncpg.Connection, runtime_id: object, version: str) -> list[
-    str
-]:
+async def _apps_needing_only(
+    conn: asyncpg.Connection, runtime_id: object, version: str
+) -> list[str]:
     """Active app versions (``"app 1.0.0 (>=1.0)"``) that only this runtime satisfies."""
     others = [r["version"] for r in
               await conn.fetch("SELECT version FROM runtimes WHERE id <> $1", runtime_id)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -269,3 +270,16 @@ async def test_a_case_outlives_the_version_it_was_made_with(
     location = await rpc.call(B, CaseMethods.GET, CaseRef(actor=owner, case_id=case_id),
                               CaseLocation)
     assert (location.case.app, location.case.app_version) == ("transport", None)
+
+
+async def test_concurrent_first_versions_make_one_app_with_one_active(
+    backend: BackendService, rpc: RpcClient
+) -> None:
+    await add_runtime(rpc, "1.0.0")
+    versions = [f"1.{n}.0" for n in range(6)]
+    published = await asyncio.gather(
+        *(publish(rpc, "transport", v, activate=False) for v in versions))
+    app = await _get(rpc, "transport")
+    assert sorted(v.version for v in app.versions) == sorted(versions)
+    assert sum(v.active for v in published) == 1
+    assert app.active_version == next(v.version for v in published if v.active)
