@@ -119,18 +119,23 @@ class Reporter:
 
     def attach(self, h: highspy.Highs) -> None:
         h.cbMipImprovingSolution.subscribe(self.on_improving)
-        h.cbMipInterrupt.subscribe(self.on_interrupt)
-        h.cbSimplexInterrupt.subscribe(self.on_interrupt)
+        h.cbMipInterrupt.subscribe(self.on_mip_interrupt)
+        h.cbSimplexInterrupt.subscribe(self.on_lp_interrupt)
         h.cbLogging.subscribe(lambda e: self.ctx.log(e.message.rstrip()))
 
     def on_improving(self, event: Any) -> None:
         self._report(event.data_out, "new best solution")
 
-    def on_interrupt(self, event: Any) -> None:
+    def on_mip_interrupt(self, event: Any) -> None:
         if self.ctx.should_stop():
             event.interrupt()
         elif self.ctx.elapsed_s - self._last >= self.every_s:
             self._report(event.data_out, "searching")
+
+    def on_lp_interrupt(self, event: Any) -> None:
+        """LP iterations carry no MIP bounds: only check whether to stop."""
+        if self.ctx.should_stop():
+            event.interrupt()
 
     def _report(self, out: Any, what: str) -> None:
         self._last = self.ctx.elapsed_s
