@@ -192,11 +192,12 @@ def _read_manifest(
 
 def _check_member_set(members: dict[str, zipfile.ZipInfo], manifest: Manifest) -> None:
     listed = {entry.info.path for entry in manifest.entries.values()}
-    for path in sorted(listed - set(members)):
-        raise CaseError("missing_member", f"member {path} listed in the manifest is missing")
-    extra = set(members) - listed - {HEADER_NAME, MANIFEST_NAME}
-    for path in sorted(extra):
-        raise CaseError("unexpected_member", f"member {path!r} is not in the manifest")
+    missing = sorted(listed - set(members))
+    if missing:
+        raise CaseError("missing_member", f"member {missing[0]} listed in the manifest is missing")
+    extra = sorted(set(members) - listed - {HEADER_NAME, MANIFEST_NAME})
+    if extra:
+        raise CaseError("unexpected_member", f"member {extra[0]!r} is not in the manifest")
 
 
 def _read_table(

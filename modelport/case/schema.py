@@ -201,6 +201,11 @@ def parse_manifest(obj: Any) -> Manifest:
     if not isinstance(metadata, dict):
         raise CaseError("bad_manifest", "manifest.metadata is not an object")
     return Manifest(
-        version, _field(app, "name", str, "manifest.app"), _field(app, "version", str,
-        "manifest.app"), _field(obj, "created", str, "manifest"), entries, metadata, dict(obj),
+        format_version=version,
+        app_name=_field(app, "name", str, "manifest.app"),
+        app_version=_field(app, "version", str, "manifest.app"),
+        created=_field(obj, "created", str, "manifest"),
+        entries=entries,
+        metadata=metadata,
+        raw=dict(obj),
     )
