@@ -169,27 +169,28 @@ _mp_start_rabbitmq() {
     command -v rabbitmqctl >/dev/null && timeout 120 rabbitmqctl -q await_startup
 }
 
-# Without local servers, testcontainers can start them on a Docker engine that pulls images.
-_mp_docker_can_pull() {
-    mp_docker_answers && timeout 120 docker pull -q "$1" >/dev/null 2>&1
-}
-
-# mp_ensure_server NAME HOST PORT STARTER IMAGE
+# mp_ensure_server NAME HOST PORT STARTER IMAGE DEBIAN_PACKAGE: NAME answers on HOST:PORT, or
+# STARTER started the local server, or a Docker engine can pull IMAGE for testcontainers.
 mp_ensure_server() {
-    local name="$1" host="$2" port="$3" starter="$4" image="$5"
+    local name="$1" host="$2" port="$3" starter="$4" image="$5" package="$6" docker
     mp_port_open "$host" "$port" && { MP_OUTCOME="answers on $host:$port"; return 0; }
     if "$starter"; then
         MP_OUTCOME="started, answers on $host:$port"
         return 0
     fi
-    if _mp_docker_can_pull "$image"; then
-        export MODELPORT_TEST_CONTAINERS=1
-        MP_OUTCOME="not on $host:$port; tests will start $image with testcontainers"
-        return 0
+    if mp_docker_answers; then
+        if timeout 120 docker pull -q "$image" >/dev/null 2>&1; then
+            export MODELPORT_TEST_CONTAINERS=1
+            MP_OUTCOME="not on $host:$port; tests will start $image with testcontainers"
+            return 0
+        fi
+        docker="the Docker engine here cannot pull $image"
+    else
+        docker="no Docker engine answers (for testcontainers)"
     fi
-    mp_die "$name does not answer on $host:$port, no local $name server could be started," \
-        "and no Docker engine here can pull $image. Start $name on $host:$port" \
-        "(Debian: apt-get install $6), or give a Docker engine with registry access."
+    mp_die "$name: nothing answers on $host:$port, no local server is installed or it did" \
+        "not start, and $docker. Install and start $name on $host:$port" \
+        "(Debian: apt-get install $package), or give a Docker engine that can pull images."
 }
 
 mp_ensure_postgres() {
