@@ -7,6 +7,7 @@ import click
 from modelport.cli.admin import admin
 from modelport.cli.app import app
 from modelport.cli.auth import login, logout
+from modelport.cli.case import case
 from modelport.cli.dev import dev
 from modelport.cli.keys import keys
 from modelport.cli.runtime import runtime
@@ -27,3 +28,4 @@ cli.add_command(logout)
 cli.add_command(keys)
 cli.add_command(runtime)
 cli.add_command(app)
+cli.add_command(case)

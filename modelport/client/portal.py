@@ -22,7 +22,8 @@ from modelport.client.errors import ApiError, ClientError, PortalUnreachable
 from modelport.client.transfer import FilePayload, NoProgress, Progress, save_body
 
 API = "/api/v1"
-SHA256_HEADERS = ("X-Content-SHA256", "X-Checksum-SHA256")
+SHA256_HEADERS = ("X-Checksum-SHA256", "X-Content-SHA256")
+CASE_PAGE = 1000
 Json = dict[str, Any]
 
 
@@ -105,8 +106,16 @@ class PortalClient:
         return await self._upload("/cases", path, progress, {"app": app, "name": name})
 
     async def list_cases(self, app: str | None = None) -> list[Json]:
-        params = {"app": app} if app else None
-        return _items(await self._json("GET", "/cases", params=params), "cases")
+        """Every case the caller can see (of ``app`` only, when given), page after page."""
+        cases: list[Json] = []
+        while True:
+            params = {"limit": str(CASE_PAGE), "offset": str(len(cases))} | (
+                {"app": app} if app else {})
+            page = await self._json("GET", "/cases", params=params)
+            found = _items(page, "cases")
+            cases += found
+            if not found or len(cases) >= int(page.get("total", 0)):
+                return cases
 
     async def download_case(self, case_id: str, dest: Path,
                             progress: Progress | None = None) -> str:
@@ -115,7 +124,7 @@ class PortalClient:
         Returns the sha256. Raises :class:`ChecksumMismatch` (``dest`` untouched) when the
         bytes differ, :class:`ClientError` when the server sends no checksum at all.
         """
-        async with self._request("GET", f"/cases/{_seg(case_id)}/data") as response:
+        async with self._request("GET", f"/cases/{_seg(case_id)}/download") as response:
             expected = next((response.headers[h] for h in SHA256_HEADERS
                              if h in response.headers), None)
             if expected is None:

@@ -1,0 +1,78 @@
+"""``modelport case upload|download|list|export``: move cases to and from the platform."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from modelport.cli.output import emit_json, note, size, table, transfer
+from modelport.cli.remote import Failed, call
+
+EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.group()
+def case() -> None:
+    """Cases: snapshots of an app's data (inputs and results)."""
+
+
+@case.command("upload")
+@click.argument("file", type=EXISTING_FILE)
+@click.option("--app", "app_name", required=True, help="The app the case belongs to.")
+@click.option("--name", help="Case name [default: the file name without its suffix].")
+def upload(file: Path, app_name: str, name: str | None) -> None:
+    """Upload a case file of app --app; prints the new case's id on stdout."""
+    with transfer(f"upload {file.name}") as bar:
+        stored = call(lambda portal: portal.upload_case(file, app=app_name, name=name or file.stem,
+                                                        progress=bar))
+    click.echo(str(stored.get("id")))
+    note(f"case {stored.get('name')!r} of {stored.get('app')}: {size(stored.get('size_bytes'))}")
+
+
+@case.command("download")
+@click.argument("case_id")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="File to write (replaced only once the bytes check out).")
+def download(case_id: str, output: Path) -> None:
+    """Download case CASE_ID, checked against the sha256 the portal announces."""
+    with transfer(f"download {case_id}") as bar:
+        digest = call(lambda portal: portal.download_case(case_id, output, bar))
+    click.echo(str(output))
+    note(f"sha256 {digest} verified")
+
+
+@case.command("list")
+@click.option("--app", "app_name", help="Only cases of this app.")
+@click.option("--json", "as_json", is_flag=True, help="Print the portal's JSON.")
+def list_(app_name: str | None, as_json: bool) -> None:
+    """List the cases you can see (yours and those shared with your groups)."""
+    cases = call(lambda portal: portal.list_cases(app_name))
+    if as_json:
+        emit_json(cases)
+        return
+    rows = [{**c, "size": size(c.get("size_bytes"))} for c in cases]
+    table(rows, [("ID", "id"), ("NAME", "name"), ("APP", "app"), ("OWNER", "owner"),
+                 ("SIZE", "size"), ("CREATED", "created_at")], "no cases")
+
+
+@case.command("export")
+@click.argument("file", type=EXISTING_FILE)
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json",
+              show_default=True, help="File format of each identifier.")
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write [default: FILE's name without suffix, plus -export].")
+def export_(file: Path, fmt: str, out_dir: Path | None) -> None:
+    """Write every identifier of a case file readably (offline: no platform needed).
+
+    One file per identifier, <name>.json or <name>.csv, plus manifest.json.
+    """
+    from modelport.case import CaseError, export  # pyarrow: loaded only when needed
+
+    target = out_dir or file.with_name(f"{file.stem}-export")
+    try:
+        written = export(file, target, "csv" if fmt == "csv" else "json")
+    except CaseError as exc:
+        raise Failed(f"{file}: {exc.message} ({exc.code})") from None
+    click.echo(str(target))
+    note(f"{len(written)} files written")
