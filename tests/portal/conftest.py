@@ -132,6 +132,8 @@ def csrf_of(html: str) -> str:
 async def stack(
     pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path
 ) -> AsyncIterator[Stack]:
-    """Backend + portal with S3 and package keys (see tests/support/stack.py)."""
-    async with running_stack(pg_dsn, amqp_url, s3_settings, tmp_path) as running:
+    """Backend + portal with S3 and package keys (see tests/support/stack.py); every kind of
+    upload is limited to 1 MiB, so the size limits can be tested with small files."""
+    limits = {"max_runtime_mb": 1, "max_app_mb": 1, "max_case_mb": 1}
+    async with running_stack(pg_dsn, amqp_url, s3_settings, tmp_path, packages=limits) as running:
         yield running

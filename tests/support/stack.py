@@ -136,6 +136,12 @@ class Stack:
         return Snapshot(await self._s3_keys(), await self._pending_uploads(),
                         await self._row_counts())
 
+    async def s3_bytes(self, key: str) -> bytes:
+        """The stored bytes of ``key`` (read behind the portal's back)."""
+        reply = await self._s3.get_object(Bucket=self.s3_settings.bucket, Key=key)
+        async with reply["Body"] as body:
+            return bytes(await body.read())
+
     async def _s3_keys(self) -> list[str]:
         keys: list[str] = []
         paginator = self._s3.get_paginator("list_objects_v2")
