@@ -142,7 +142,10 @@ async def test_always_failing_message_is_dead_lettered(connection, send, consume
     assert dead.message_id == "m-2"
     assert calls == [b"poison"] * 3
     assert await _ready_count(connection, queue) == 0
-    assert dead.headers is not None and topology.ATTEMPTS_HEADER in dead.headers
+    headers = dead.headers or {}
+    assert headers[topology.ATTEMPTS_HEADER] == 3
+    assert headers["x-mp-queue"] == queue
+    assert "ValueError: poison" in str(headers["x-mp-error"])
 
 
 async def test_dead_letter_attempts_header_counts_every_attempt(
