@@ -159,7 +159,7 @@ class PortalClient:
                 if resp.status >= 400:
                     raise await _api_error(resp)
                 yield resp
-        except aiohttp.ClientConnectionError as exc:
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             raise PortalUnreachable(_unreachable(self.url, exc)) from None
         except TimeoutError:
             raise PortalUnreachable(f"{self.url}: no answer in time") from None
@@ -177,7 +177,7 @@ async def _api_error(response: aiohttp.ClientResponse) -> ApiError:
         return ApiError(response.status, reason.lower().replace(" ", "_"), detail)
 
 
-def _unreachable(url: str, exc: aiohttp.ClientConnectionError) -> str:
+def _unreachable(url: str, exc: aiohttp.ClientError) -> str:
     if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
         return f"{url}: the connection was closed before the answer was complete"
     return f"cannot reach the portal at {url}: {exc}"

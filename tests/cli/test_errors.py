@@ -51,3 +51,22 @@ async def test_unreachable_portal(config_dir: Path) -> None:
     env = {"MODELPORT_URL": f"http://127.0.0.1:{free_port()}", "MODELPORT_TOKEN": "t"}
     result = await cli("case", "list", env=env)
     assert result.exit_code == 4 and result.stderr.startswith("error: cannot reach the portal")
+
+
+async def test_download_cut_by_the_portal_leaves_no_file(stack: Stack, tmp_path: Path) -> None:
+    """The stored object no longer matches its checksum: the portal cuts the transfer."""
+    env = signed_in(stack)
+    for kind, package in (("runtime", stack.pack_runtime("1.0.0")), ("app", stack.pack_app())):
+        assert (await cli(kind, "upload", str(package), env=env)).exit_code == 0
+    written = transport_case(tmp_path / "base.mpcase")
+    case_id = (await cli("case", "upload", "base.mpcase", "--app", "transport", env=env)).stdout
+    tampered = bytearray((tmp_path / "base.mpcase").read_bytes())
+    tampered[len(tampered) // 2] ^= 0xFF
+    await stack._s3.put_object(Bucket=stack.s3_settings.bucket, Key=f"cases/{case_id.strip()}",
+                               Body=bytes(tampered))
+    result = await cli("case", "download", case_id.strip(), "-o", "copy.mpcase", env=env)
+    assert result.exit_code == 4, result.output
+    assert "connection was closed before the answer was complete" in result.stderr
+    assert not (tmp_path / "copy.mpcase").exists()
+    assert not (tmp_path / "copy.mpcase.part").exists()
+    assert written.size == len(tampered)
