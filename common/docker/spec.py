@@ -1,0 +1,122 @@
+"""Hardened container specs, names and labels: pure functions, no engine needed.
+
+Every container we start runs as user 10001 on a read-only root with a tmpfs at /tmp and a
+per-container volume at /work (the archive API needs a volume there: it refuses any path on a
+read-only root, even a tmpfs), drops every capability, cannot gain privileges, has no swap, no
+network and bounded memory, CPU and pids, and never receives secrets in its environment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from common.docker.errors import UnsafeSpec
+
+Kind = Literal["job", "session", "warm"]
+LABEL = "org.modelport"
+SERVICE, KIND, ID, ATTEMPT, RUNTIME, MEMORY = (
+    f"{LABEL}.{k}" for k in ("service", "kind", "id", "attempt", "runtime", "memory_mb")
+)
+USER = "10001:10001"
+WORKDIR = "/work"
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_SECRET = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_?KEY"
+                     r"|_KEY$|^KEY$|DSN|AMQP_URL|DATABASE_URL)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one container."""
+
+    memory_mb: int = 1024
+    cpus: float = 1.0
+    pids: int = 256
+    tmp_mb: int = 64
+
+    def __post_init__(self) -> None:
+        if self.memory_mb < 8 or self.cpus <= 0 or self.pids < 8 or self.tmp_mb < 1:
+            raise UnsafeSpec(f"limits out of range: {self}")
+
+
+@dataclass(frozen=True)
+class ContainerRequest:
+    """What a caller wants run. ``image`` is an image id (``sha256:…``) or reference."""
+
+    service: str
+    kind: Kind
+    id: str
+    attempt: int
+    runtime: str
+    image: str
+    cmd: Sequence[str]
+    limits: Limits = field(default_factory=Limits)
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return container_name(self.kind, self.id, self.attempt)
+
+
+def container_name(kind: str, id_: str, attempt: int) -> str:
+    """The deterministic name ``mp-{kind}-{id}-{attempt}``; raises UnsafeSpec on a bad id."""
+    if not _ID.match(id_) or attempt < 0:
+        raise UnsafeSpec(f"bad container id {id_!r} or attempt {attempt}")
+    return f"mp-{kind}-{id_}-{attempt}"
+
+
+def labels_for(request: ContainerRequest) -> dict[str, str]:
+    """The labels that let a restarted service find, count and reconcile the container."""
+    return {
+        SERVICE: request.service,
+        KIND: request.kind,
+        ID: request.id,
+        ATTEMPT: str(request.attempt),
+        RUNTIME: request.runtime,
+        MEMORY: str(request.limits.memory_mb),
+    }
+
+
+def check_env(env: Mapping[str, str]) -> list[str]:
+    """``KEY=value`` strings; raises UnsafeSpec when a key looks like a secret."""
+    bad = sorted(k for k in env if _SECRET.search(k))
+    if bad:
+        raise UnsafeSpec(f"secrets must not be passed in a container's environment: {bad}")
+    return [f"{k}={v}" for k, v in env.items()]
+
+
+def volume_spec(request: ContainerRequest) -> dict[str, Any]:
+    """Create-volume body for the container's /work volume (same name and labels)."""
+    return {"Name": request.name, "Labels": labels_for(request)}
+
+
+def container_spec(request: ContainerRequest) -> dict[str, Any]:
+    """The create-container body of the hardened container for ``request``."""
+    lim = request.limits
+    memory = lim.memory_mb * 1024 * 1024
+    return {
+        "Image": request.image,
+        "Cmd": list(request.cmd),
+        "User": USER,
+        "WorkingDir": WORKDIR,
+        "Env": check_env(request.env),
+        "Labels": labels_for(request),
+        "NetworkDisabled": True,
+        "HostConfig": {
+            "ReadonlyRootfs": True,
+            "Tmpfs": {"/tmp": f"rw,nosuid,nodev,noexec,size={lim.tmp_mb}m"},
+            "Mounts": [{"Type": "volume", "Source": request.name, "Target": WORKDIR}],
+            "CapDrop": ["ALL"],
+            "SecurityOpt": ["no-new-privileges:true"],
+            "Memory": memory,
+            "MemorySwap": memory,
+            "NanoCpus": int(lim.cpus * 1e9),
+            "PidsLimit": lim.pids,
+            "NetworkMode": "none",
+            "Privileged": False,
+            "RestartPolicy": {"Name": "no"},
+            "LogConfig": {"Type": "json-file", "Config": {"max-size": "20m", "max-file": "2"}},
+        },
+    }

@@ -1,0 +1,148 @@
+"""A warm pool on one host: idle, pre-started runtime containers per runtime, so a job or
+session skips container start. A container leaves the pool once and never comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import aiodocker
+import structlog
+
+from common.backoff import delays
+from common.docker.containers import Container, _delete_container, create_started, remove
+from common.docker.host import DockerHost
+from common.docker.spec import ContainerRequest, Kind, Limits, container_name
+
+log = structlog.get_logger(__name__)
+IDLE_CMD = ("sleep", "infinity")
+
+
+@dataclass
+class _Runtime:
+    image: str
+    idle: list[Container] = field(default_factory=list)
+    wanted: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    starting: asyncio.Task[Container] | None = None
+
+
+class WarmPool:
+    """Keeps ``size`` idle containers per added runtime on ``host``, all with ``limits``.
+
+    Refilling runs in one background task per runtime, one start at a time, backing off
+    (full jitter, up to ``max_backoff_s``) while starts fail.
+    """
+
+    def __init__(self, host: DockerHost, *, size: int, limits: Limits | None = None,
+                 idle_cmd: Sequence[str] = IDLE_CMD, max_backoff_s: float = 30.0) -> None:
+        self.host, self.size, self.limits = host, size, limits or Limits()
+        self._idle_cmd = list(idle_cmd)
+        self._max_backoff_s = max_backoff_s
+        self._runtimes: dict[str, _Runtime] = {}
+        self._changed = asyncio.Condition()
+
+    def add_runtime(self, runtime: str, image: str) -> None:
+        """Start keeping ``size`` idle containers of ``image`` (an image id on this host)."""
+        if runtime in self._runtimes or self.size == 0:
+            return
+        state = _Runtime(image)
+        state.wanted.set()
+        state.task = asyncio.create_task(self._refill(runtime, state), name=f"warm-{runtime}")
+        self._runtimes[runtime] = state
+
+    def idle_count(self, runtime: str) -> int:
+        state = self._runtimes.get(runtime)
+        return len(state.idle) if state else 0
+
+    async def wait_filled(self, runtime: str, count: int | None = None) -> None:
+        """Return once ``count`` (default: ``size``) containers of ``runtime`` are idle."""
+        want = self.size if count is None else count
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.idle_count(runtime) >= want)
+
+    async def acquire(self, runtime: str, image: str, *, kind: Kind, id: str, attempt: int,
+                      service: str, limits: Limits | None = None) -> Container:
+        """A running container for ``kind``/``id``/``attempt``, renamed to its deterministic
+        name: an idle one when the pool has one with the right limits, else a fresh one.
+        The caller owns it from here on and removes it when done."""
+        name = container_name(kind, id, attempt)
+        state = self._runtimes.get(runtime)
+        if state is not None and (limits is None or limits == self.limits):
+            while state.idle:
+                container = state.idle.pop(0)
+                state.wanted.set()
+                taken = await self._take(container, name)
+                if taken is not None:
+                    return taken
+        request = ContainerRequest(service, kind, id, attempt, runtime, image, self._idle_cmd,
+                                   limits or self.limits)
+        return await create_started(self.host, request)
+
+    async def _take(self, container: Container, name: str) -> Container | None:
+        """Rename an idle container for its user; None (and it is removed) if it died."""
+        handle = self.host.docker.containers.container(container.id)
+        try:
+            running = (await handle.show())["State"]["Running"]
+            if running:
+                await self._rename(handle, name)
+        except aiodocker.DockerError as exc:
+            log.warning("warm_container_unusable", container=container.name, error=str(exc))
+            running = False
+        if not running:
+            await remove(container)
+            return None
+        log.info("warm_acquired", host=self.host.name, container=name)
+        return Container(self.host, container.id, name, container.volume)
+
+    async def _rename(self, handle: aiodocker.containers.DockerContainer, name: str) -> None:
+        try:
+            await handle.rename(name)
+        except aiodocker.DockerError as exc:
+            if exc.status != 409:
+                raise
+            await _delete_container(self.host, name)  # a leftover of an earlier try
+            await handle.rename(name)
+
+    async def _refill(self, runtime: str, state: _Runtime) -> None:
+        backoff = delays(base_s=0.5, cap_s=self._max_backoff_s)
+        while True:
+            await state.wanted.wait()
+            if len(state.idle) >= self.size:
+                state.wanted.clear()
+                continue
+            state.starting = asyncio.create_task(self._start_idle(runtime, state.image))
+            try:
+                # shielded: a close() during a start waits for it and removes what it made
+                container = await asyncio.shield(state.starting)
+            except (aiodocker.DockerError, OSError) as exc:
+                log.warning("warm_start_failed", runtime=runtime, error=str(exc))
+                await asyncio.sleep(next(backoff))
+                continue
+            backoff = delays(base_s=0.5, cap_s=self._max_backoff_s)
+            state.idle.append(container)
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def _start_idle(self, runtime: str, image: str) -> Container:
+        request = ContainerRequest(self.host.service, "warm", uuid.uuid4().hex[:12], 0,
+                                   runtime, image, self._idle_cmd, self.limits)
+        return await create_started(self.host, request)
+
+    async def close(self) -> None:
+        """Stop refilling and remove every idle container."""
+        for state in self._runtimes.values():
+            if state.task is not None:
+                state.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await state.task
+        for state in self._runtimes.values():
+            idle, state.idle = state.idle, []
+            if state.starting is not None and not state.starting.done():
+                with contextlib.suppress(aiodocker.DockerError, OSError):
+                    idle.append(await state.starting)
+            await asyncio.gather(*(remove(c) for c in idle))
+        self._runtimes.clear()
