@@ -76,23 +76,24 @@ class ProgressThrottle:
         event = ProgressEvent(**progress.to_dict())
         with self._lock:
             wait_s = self._last_sent + self._interval_s - self._clock()
-            if wait_s <= 0 and self._pending is None:
+            if wait_s <= 0:
+                self._pending = None  # superseded by this newer report
                 self._deliver(event)
                 return
             self._pending = event
             if self._scheduled is None:
-                self._scheduled = self._timer(max(wait_s, 0.0), self.flush)
+                self._scheduled = self._timer(wait_s, self.flush)
 
     def flush(self) -> None:
         """Send the held report, if any, now."""
         with self._lock:
-            if self._scheduled is not None:
-                self._scheduled.cancel()
-                self._scheduled = None
             if self._pending is not None:
                 event, self._pending = self._pending, None
                 self._deliver(event)
 
     def _deliver(self, event: ProgressEvent) -> None:
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
         self._last_sent = self._clock()
         self._send(event)
