@@ -77,6 +77,9 @@ class StdoutCapture:
         """Send every complete line of ``data`` (long ones in pieces); return the rest."""
         *lines, rest = data.split(b"\n")
         for line in lines:
+            while len(line) > MAX_LINE_BYTES:
+                self._send(line[:MAX_LINE_BYTES])
+                line = line[MAX_LINE_BYTES:]
             self._send(line)
         while len(rest) > MAX_LINE_BYTES:
             self._send(rest[:MAX_LINE_BYTES])

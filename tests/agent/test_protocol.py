@@ -18,6 +18,7 @@ from modelport.agent import (
     StartedEvent,
     parse_line,
 )
+from modelport.agent.capture import MAX_LINE_BYTES, StdoutCapture
 from modelport.agent.emitter import ProgressThrottle
 from modelport.agent.protocol import MAX_RAW_CHARS, encode
 from modelport.appkit import Progress
@@ -127,3 +128,11 @@ def test_throttle_flush_sends_the_last_report_once() -> None:
     throttle.flush()
     assert [e.fraction for e in sent] == [0.1, 1.0]
     assert sent[-1].message == "at 1.0"
+
+
+def test_captured_lines_are_split_at_the_limit() -> None:
+    lines: list[str] = []
+    capture = StdoutCapture(lines.append)
+    rest = capture._split(b"a" * (MAX_LINE_BYTES + 3) + b"\nshort\n" + b"b" * (MAX_LINE_BYTES + 1))
+    assert [len(x) for x in lines] == [MAX_LINE_BYTES, 3, 5, MAX_LINE_BYTES]
+    assert rest == b"b"
