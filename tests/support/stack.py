@@ -142,6 +142,11 @@ class Stack:
         async with reply["Body"] as body:
             return bytes(await body.read())
 
+    async def s3_put(self, key: str, data: bytes, metadata: dict[str, str] | None = None) -> None:
+        """Write ``key`` behind the portal's back (e.g. to corrupt a stored object)."""
+        await self._s3.put_object(Bucket=self.s3_settings.bucket, Key=key, Body=data,
+                                  Metadata=metadata or {})
+
     async def _s3_keys(self) -> list[str]:
         keys: list[str] = []
         paginator = self._s3.get_paginator("list_objects_v2")
