@@ -68,10 +68,15 @@ async def _load(host: DockerHost, tar: TarStream, runtime_version: str, image_di
     expected = manifest.members[IMAGE_MEMBER]
     if image.size != expected.size:
         raise BadPackage(f"{IMAGE_MEMBER}: {image.size} bytes, manifest says {expected.size}")
-    digest = hashlib.sha256()
-    await host.docker.images.import_image(data=_hashed(tar.data(image), digest))
+    source = _Source(tar.data(image))
+    try:
+        await host.docker.images.import_image(data=source.chunks())
+    except aiodocker.DockerError:
+        if source.error is not None:  # the package broke, not the engine: say so
+            raise source.error from None
+        raise
     await tar.drain()
-    if digest.hexdigest() != expected.sha256:
+    if source.sha256.hexdigest() != expected.sha256:
         raise BadPackage(f"{IMAGE_MEMBER}: sha256 differs from the signed manifest")
 
 
@@ -98,10 +103,22 @@ async def _expect(tar: TarStream, name: str, *, small: bool = False) -> Member:
     return member
 
 
-async def _hashed(chunks: AsyncIterator[bytes], digest: hashlib._Hash) -> AsyncIterator[bytes]:
-    async for chunk in chunks:
-        digest.update(chunk)
-        yield chunk
+class _Source:
+    """The image bytes on their way to the engine: hashed, and any failure kept, because the
+    HTTP client reports a failing body only as a broken connection."""
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self._chunks, self.sha256 = chunks, hashlib.sha256()
+        self.error: Exception | None = None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._chunks:
+                self.sha256.update(chunk)
+                yield chunk
+        except Exception as exc:
+            self.error = exc
+            raise
 
 
 async def _tag(host: DockerHost, image_id: str, image_ref: str) -> None:
