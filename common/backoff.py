@@ -32,19 +32,22 @@ async def retry(
     what: str,
     deadline_s: float,
     retry_on: tuple[type[BaseException], ...] = (OSError, ConnectionError),
+    retry_if: Callable[[BaseException], bool] | None = None,
     base_s: float = 0.1,
     cap_s: float = 5.0,
 ) -> T:
     """Await ``call()`` until it succeeds; retry ``retry_on`` errors until ``deadline_s``.
 
     Returns the call's result. Raises the last error once the deadline has passed, and any
-    error outside ``retry_on`` at once.
+    error outside ``retry_on`` (or one that ``retry_if`` rejects) at once.
     """
     give_up_at = time.monotonic() + deadline_s
     for attempt, delay in enumerate(delays(base_s, cap_s), start=1):
         try:
             return await call()
         except retry_on as exc:
+            if retry_if is not None and not retry_if(exc):
+                raise
             left = give_up_at - time.monotonic()
             if left <= 0:
                 log.error("retry_gave_up", what=what, attempts=attempt, error=str(exc))

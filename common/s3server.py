@@ -85,7 +85,9 @@ class WeedServer:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(10)
+                # weed lingers ~15 s on its gRPC streams after SIGTERM; its writes are already
+                # on disk, so a short grace then a kill loses nothing.
+                self.process.wait(2)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()

@@ -26,6 +26,14 @@ log = structlog.get_logger(__name__)
 META_SHA256 = "sha256"
 
 
+def _transient(exc: BaseException) -> bool:
+    """Connection failures and 5xx are worth retrying; a 4xx (bad name, no access) is not."""
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return int(status) >= 500
+    return True
+
+
 class ChecksumMismatch(ModelportError):
     code, status = "checksum_mismatch", 500
 
@@ -68,8 +76,13 @@ class S3Storage:
                 config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
             )
         )
-        await retry(self._ensure_bucket, what="s3_bucket", deadline_s=self._deadline_s,
-                    retry_on=(EndpointConnectionError, OSError, ClientError))
+        try:
+            await retry(self._ensure_bucket, what="s3_bucket", deadline_s=self._deadline_s,
+                        retry_on=(EndpointConnectionError, OSError, ClientError),
+                        retry_if=_transient)
+        except BaseException:
+            await self._stack.aclose()
+            raise
 
     async def stop(self) -> None:
         await self._stack.aclose()
@@ -132,7 +145,12 @@ class S3Storage:
                 )
             raise
         sha = digest.hexdigest()
-        await self._set_checksum(key, sha, content_type)
+        try:
+            await self._set_checksum(key, sha, content_type)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self._client.delete_object(Bucket=self.bucket, Key=key)
+            raise
         return StoredObject(key, size, sha)
 
     async def _put_part(
@@ -145,7 +163,13 @@ class S3Storage:
         parts.append({"PartNumber": number, "ETag": reply["ETag"]})
 
     async def _set_checksum(self, key: str, sha: str, content_type: str) -> None:
-        """Record the checksum as metadata (known only once the stream has ended)."""
+        """Record the checksum as metadata, known only once the stream has ended.
+
+        A server-side copy onto itself: it costs a second write inside S3 and limits one
+        object to S3's 5 GB copy limit (runtime packages are capped well below). Callers
+        upload to a key nobody reads yet (a staging key or a fresh id), so no reader sees the
+        object before its checksum is there; if recording fails the object is removed.
+        """
         await self._client.copy_object(
             Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": key},
             Metadata={META_SHA256: sha}, MetadataDirective="REPLACE", ContentType=content_type,

@@ -22,6 +22,7 @@ SOLVE_COMMANDS = "solve.commands"
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 ATTEMPTS_HEADER = "x-mp-attempts"
 CORRELATION_HEADER = "x-correlation-id"
+MAX_REDELIVERIES = 10
 
 
 async def declare_base(channel: AbstractChannel) -> dict[str, AbstractExchange]:
@@ -41,7 +42,13 @@ async def declare_work_queue(channel: AbstractChannel, name: str) -> AbstractQue
     queue = await channel.declare_queue(
         name,
         durable=True,
-        arguments={"x-queue-type": "quorum", "x-dead-letter-exchange": DEAD_LETTER},
+        arguments={
+            "x-queue-type": "quorum",
+            "x-dead-letter-exchange": DEAD_LETTER,
+            # Handler failures are counted in our header; this bounds the other case, a
+            # message whose handling kills the whole process and so is redelivered forever.
+            "x-delivery-limit": MAX_REDELIVERIES,
+        },
     )
     await queue.bind(COMMANDS, routing_key=name)
     return queue

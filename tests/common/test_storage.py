@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import structlog
+import structlog.testing
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
@@ -160,19 +161,10 @@ async def test_delete_removes_the_object(storage: S3Storage) -> None:
         await storage.head("cases/gone")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="common/storage.py start(): retry_on includes every ClientError, so a 4xx such as "
-    "InvalidBucketName (or AccessDenied) is retried until the deadline instead of surfacing",
-)
-async def test_client_error_at_start_surfaces_at_once(s3_server: WeedServer) -> None:
+async def test_client_error_at_start_surfaces_without_retry(s3_server: WeedServer) -> None:
     storage = S3Storage(
-        S3Settings(endpoint_url=s3_server.endpoint, bucket="Not_A_Bucket"), connect_deadline_s=3
+        S3Settings(endpoint_url=s3_server.endpoint, bucket="Not_A_Bucket"), connect_deadline_s=30
     )
-    started = time.monotonic()
-    try:
-        with pytest.raises(ClientError):
-            await storage.start()
-    finally:
-        await storage.stop()
-    assert time.monotonic() - started < 1.5
+    with structlog.testing.capture_logs() as logs, pytest.raises(ClientError):
+        await storage.start()
+    assert [e for e in logs if e["event"] == "retrying"] == []
