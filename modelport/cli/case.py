@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from modelport.cli.output import emit_json, note, size, table, transfer
+from modelport.cli.output import emit_json, note, size, table, transfer, when
 from modelport.cli.remote import Failed, call
 
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -51,9 +51,10 @@ def list_(app_name: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(cases)
         return
-    rows = [{**c, "size": size(c.get("size_bytes"))} for c in cases]
+    rows = [{**c, "size": size(c.get("size_bytes")),
+             "created": when(c.get("created_at"))} for c in cases]
     table(rows, [("ID", "id"), ("NAME", "name"), ("APP", "app"), ("OWNER", "owner"),
-                 ("SIZE", "size"), ("CREATED", "created_at")], "no cases")
+                 ("SIZE", "size"), ("CREATED", "created")], "no cases")
 
 
 @case.command("export")

@@ -74,6 +74,12 @@ def size(value: Any) -> str:
     return decimal(int(value)) if isinstance(value, int) else "?"
 
 
+def when(value: Any) -> str:
+    """An ISO timestamp to the minute, UTC as given (``2024-05-01 12:00``)."""
+    text = str(value or "")
+    return text[:16].replace("T", " ") if len(text) >= 16 else text or "-"
+
+
 def emit_json(value: Any) -> None:
     """``value`` as indented JSON on stdout."""
     click.echo(json.dumps(value, indent=1, ensure_ascii=False, default=str))
