@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from common.packages import TrustedKeys, verify_runtime
+from common.packages import TrustedKeys, generate_signing_key, save_private_key, verify_runtime
 from modelport.cli import runtime_image
 from tests.cli.helpers import run_cli
 
@@ -57,3 +57,16 @@ def test_unknown_image(publisher: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith("error: docker image inspect failed:")
     assert "no-such-image" in result.stderr
+
+
+@needs_docker
+def test_encrypted_key_takes_its_passphrase(tmp_path: Path, config_dir: Path) -> None:
+    pem, _ = generate_signing_key("me", passphrase=b"secret words")
+    key = tmp_path / "locked.key"
+    save_private_key(key, pem)
+    image = "modelport/no-such-image:0"
+    wrong = run_cli("runtime", "pack", image, "--key", str(key),
+                    env={"MODELPORT_KEY_PASSPHRASE": "guess"})
+    assert wrong.exit_code == 1 and "cannot read private key" in wrong.stderr
+    prompted = run_cli("runtime", "pack", image, "--key", str(key), stdin="secret words\n")
+    assert prompted.exit_code == 1 and "docker image inspect failed" in prompted.stderr
