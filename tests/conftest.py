@@ -23,14 +23,23 @@ async def pg_dsn() -> AsyncIterator[str]:
         await infra.drop_database(name)
 
 
+@pytest.fixture(scope="session")
+def vhost_pool() -> Iterator[infra.VhostPool]:
+    pool = infra.VhostPool()
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
 @pytest.fixture
-async def amqp_url() -> AsyncIterator[str]:
-    """URL of a fresh RabbitMQ vhost, deleted after the test."""
-    name, url = await asyncio.to_thread(infra.create_vhost)
+async def amqp_url(vhost_pool: infra.VhostPool) -> AsyncIterator[str]:
+    """URL of a fresh RabbitMQ vhost that no other test has used."""
+    name, url = await asyncio.to_thread(vhost_pool.take)
     try:
         yield url
     finally:
-        await asyncio.to_thread(infra.delete_vhost, name)
+        await asyncio.to_thread(vhost_pool.give_back, name)
 
 
 @pytest.fixture(scope="session")

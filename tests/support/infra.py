@@ -45,17 +45,53 @@ async def drop_database(name: str) -> None:
         await conn.close()
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run([RABBITMQCTL, "-q", *args], check=True, capture_output=True, timeout=60)
+def _rabbitmqctl(*args: str) -> str:
+    done = subprocess.run([RABBITMQCTL, "-q", *args], check=True, capture_output=True,
+                          text=True, timeout=60)
+    return done.stdout
 
 
-def create_vhost() -> tuple[str, str]:
-    """A new vhost with full rights for guest; returns (name, amqp url)."""
-    name = unique("mp-t-")
-    _rabbitmqctl("add_vhost", name)
-    _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-    return name, AMQP_BASE.rstrip("/") + "/" + quote(name, safe="")
+def _binaries(names: list[str]) -> str:
+    return "[" + ", ".join(f'<<"{n}">>' for n in names) + "]"
 
 
-def delete_vhost(name: str) -> None:
-    _rabbitmqctl("delete_vhost", name)
+def _url(vhost: str) -> str:
+    return AMQP_BASE.rstrip("/") + "/" + quote(vhost, safe="")
+
+
+class VhostPool:
+    """Fresh vhosts made and deleted in batches: one ``rabbitmqctl eval`` per batch instead
+    of three CLI calls (about 2 s) per test."""
+
+    def __init__(self, batch: int = 16):
+        self._batch = batch
+        self._fresh: list[str] = []
+        self._used: list[str] = []
+
+    def take(self) -> tuple[str, str]:
+        """A vhost nobody has used, with full rights for guest; returns (name, url)."""
+        if not self._fresh:
+            names = [unique("mp-t-") for _ in range(self._batch)]
+            _rabbitmqctl("eval", "[begin ok = rabbit_vhost:add(V, <<\"tests\">>), "
+                         "ok = rabbit_auth_backend_internal:set_permissions(<<\"guest\">>, V, "
+                         "<<\".*\">>, <<\".*\">>, <<\".*\">>, <<\"tests\">>) end "
+                         f"|| V <- {_binaries(names)}].")
+            self._fresh = names
+        name = self._fresh.pop()
+        self._used.append(name)
+        return name, _url(name)
+
+    def give_back(self, name: str) -> None:
+        """Mark ``name`` done; used vhosts are deleted a batch at a time."""
+        if len(self._used) >= self._batch:
+            self.close(keep_fresh=True)
+
+    def close(self, keep_fresh: bool = False) -> None:
+        """Delete used vhosts (and unused ones unless ``keep_fresh``)."""
+        doomed = self._used + ([] if keep_fresh else self._fresh)
+        if doomed:
+            _rabbitmqctl("eval", f"[rabbit_vhost:delete(V, <<\"tests\">>) "
+                                 f"|| V <- {_binaries(doomed)}].")
+        self._used = []
+        if not keep_fresh:
+            self._fresh = []
