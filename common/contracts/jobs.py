@@ -1,0 +1,211 @@
+"""Contracts of the jobs family: submitting and watching solve jobs (portal ↔ backend) and
+running them (backend ↔ solve_svc).
+
+Job states: queued → scheduled → running → succeeded | failed | cancelled, and lost (a lease
+expired; re-queued up to ``max_attempts``). Every message about a running job names its
+``attempt``: a message of an older attempt changes nothing (completion is idempotent per
+attempt).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from common.contracts.base import Contract, Principal
+
+JobState = Literal["queued", "scheduled", "running", "succeeded", "failed", "cancelled", "lost"]
+TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+FailReason = Literal[
+    "timeout", "oom", "app_exception", "invalid_data", "bad_app", "unknown_procedure",
+    "retries_exhausted", "infrastructure", "internal",
+]
+
+
+class JobOut(Contract):
+    id: str
+    user: str
+    app: str
+    app_version: str
+    procedure: str
+    state: JobState
+    reason: str | None
+    priority: int
+    attempt: int
+    max_attempts: int
+    time_limit_s: int | None
+    memory_mb: int | None
+    not_before: datetime | None
+    input_case_id: str | None
+    output_case_id: str | None
+    progress: float | None
+    progress_message: str | None
+    interrupted: bool
+    queue_position: int | None  # among queued jobs, 1 = next; None when not queued
+    worker: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class SubmitJob(Contract):
+    actor: Principal
+    app: str = Field(max_length=100)
+    version: str | None = Field(None, max_length=100)  # None: the active version
+    procedure: str = Field(min_length=1, max_length=100)
+    input_case_id: str | None = Field(None, max_length=64)  # None: the app's default data
+    priority: int = Field(0, ge=-10, le=10)
+    time_limit_s: int | None = Field(None, ge=1, le=7 * 24 * 3600)
+    memory_mb: int | None = Field(None, ge=64, le=256 * 1024)
+    not_before: datetime | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobRef(Contract):
+    actor: Principal
+    job_id: str = Field(max_length=64)
+
+
+class ListJobs(Contract):
+    actor: Principal
+    state: JobState | None = None
+    app: str | None = Field(None, max_length=100)
+    user: str | None = Field(None, max_length=100)  # admins only; users see their own
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0)
+
+
+class JobList(Contract):
+    jobs: list[JobOut]
+    total: int
+
+
+class JobMethods:
+    """Portal → backend, on ``topology.BACKEND_RPC``."""
+
+    SUBMIT: ClassVar[str] = "jobs.submit"  # SubmitJob -> JobOut
+    LIST: ClassVar[str] = "jobs.list"  # ListJobs -> JobList
+    GET: ClassVar[str] = "jobs.get"  # JobRef -> JobOut (another user's job: 404)
+    CANCEL: ClassVar[str] = "jobs.cancel"  # JobRef -> JobOut
+    INTERRUPT: ClassVar[str] = "jobs.interrupt"  # JobRef -> JobOut
+
+
+# --- backend ↔ solve_svc ------------------------------------------------------------------
+
+
+class BlobRef(Contract):
+    s3_key: str
+    sha256: str
+    size_bytes: int
+
+
+class RunJob(Contract):
+    """Backend → a solve worker (its own queue): run this attempt now."""
+
+    TYPE: ClassVar[str] = "job.run"
+    job_id: str
+    attempt: int
+    app: str
+    app_version: str
+    app_package: BlobRef
+    runtime_version: str
+    runtime_package: BlobRef
+    runtime_image_digest: str
+    procedure: str
+    input_case: BlobRef | None
+    options: dict[str, Any]
+    time_limit_s: int | None
+    memory_mb: int
+    lease_ttl_s: float
+
+
+class StopJob(Contract):
+    """Backend → the worker running an attempt: cancel (kill) or interrupt (keep best)."""
+
+    TYPE: ClassVar[str] = "job.stop"
+    job_id: str
+    attempt: int
+    mode: Literal["cancel", "interrupt"]
+
+
+class WorkerReport(Contract):
+    """Solve worker → backend, periodically: capacity and the attempts it holds (heartbeat).
+
+    Backend renews the lease of each listed attempt and answers with the attempts the worker
+    should stop (cancelled meanwhile, or no longer its own)."""
+
+    worker: str
+    slots_total: int
+    slots_free: int
+    running: list[tuple[str, int]]  # (job_id, attempt)
+
+
+class WorkerReportReply(Contract):
+    stop: list[StopJob]
+
+
+class JobStarted(Contract):
+    worker: str
+    job_id: str
+    attempt: int
+
+
+class JobProgress(Contract):
+    worker: str
+    job_id: str
+    attempt: int
+    fraction: float | None = Field(None, ge=0, le=1)
+    message: str = Field("", max_length=500)
+    incumbent: float | None = None
+    bound: float | None = None
+
+
+class JobFinished(Contract):
+    worker: str
+    job_id: str
+    attempt: int
+    outcome: Literal["succeeded", "failed", "cancelled"]
+    reason: str | None = None
+    interrupted: bool = False
+    output_case: BlobRef | None = None
+    log: BlobRef | None = None
+    lineage: dict[str, Any] = Field(default_factory=dict)
+
+
+class Accepted(Contract):
+    """Reply to a worker's message: ``current`` is False when the attempt is stale (the job
+    moved on); the worker then stops that attempt and keeps nothing of it."""
+
+    current: bool
+
+
+class WorkerMethods:
+    """Solve worker → backend, on ``topology.BACKEND_RPC``."""
+
+    REPORT: ClassVar[str] = "workers.report"  # WorkerReport -> WorkerReportReply
+    STARTED: ClassVar[str] = "jobs.started"  # JobStarted -> Accepted
+    PROGRESS: ClassVar[str] = "jobs.progress"  # JobProgress -> Accepted
+    FINISHED: ClassVar[str] = "jobs.finished"  # JobFinished -> Accepted (idempotent)
+
+
+class JobEvent(Contract):
+    """Data of every ``modelport.job.*`` event (progress rate-limited by backend)."""
+
+    QUEUED: ClassVar[str] = "modelport.job.queued"
+    STARTED: ClassVar[str] = "modelport.job.started"
+    PROGRESS: ClassVar[str] = "modelport.job.progress"
+    SUCCEEDED: ClassVar[str] = "modelport.job.succeeded"
+    FAILED: ClassVar[str] = "modelport.job.failed"
+    CANCELLED: ClassVar[str] = "modelport.job.cancelled"
+    LOST: ClassVar[str] = "modelport.job.lost"
+    job_id: str
+    user: str
+    app: str
+    attempt: int
+    state: JobState
+    reason: str | None = None
+    fraction: float | None = None
+    message: str | None = None
+    interrupted: bool = False
