@@ -88,8 +88,11 @@ class TarStream:
 def _octal(field: bytes) -> int:
     if field and field[0] & 0x80:  # base-256 for big sizes
         return int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big")
-    text = field.rstrip(b"\0 ").decode("ascii") or "0"
-    return int(text, 8)
+    text = field.strip(b"\0 ").decode("ascii", "replace") or "0"
+    try:
+        return int(text, 8)
+    except ValueError:
+        raise BadPackage("runtime package: not a tar (bad number in a header)") from None
 
 
 def _parse_header(header: bytes, pax: dict[str, str]) -> Member:
@@ -107,11 +110,13 @@ def _parse_header(header: bytes, pax: dict[str, str]) -> Member:
 def _parse_pax(records: bytes) -> dict[str, str]:
     out: dict[str, str] = {}
     while records:
-        length_text, _, rest = records.partition(b" ")
-        length = int(length_text)
-        record = records[len(length_text) + 1 : length - 1]
+        length_text = records.split(b" ", 1)[0]
+        try:
+            length = int(length_text)
+        except ValueError:
+            raise BadPackage("runtime package: bad pax header") from None
+        record = records[len(length_text) + 1 : length - 1]  # "LEN key=value\n"
         key, _, value = record.partition(b"=")
         out[key.decode()] = value.decode("utf-8", "replace")
         records = records[length:]
-        del rest
     return out

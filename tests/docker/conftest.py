@@ -7,7 +7,7 @@ import http.client
 import socket
 import subprocess
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -56,10 +56,35 @@ def runtime_image(docker_engine: str) -> str:
     ).stdout.strip()
 
 
+SESSION = f"mp-test-{uuid.uuid4().hex[:6]}"
+
+
+def _ours(kind: str, what: str) -> list[str]:
+    """Ids (containers) or names (volumes) whose service label is one of this session's."""
+    fmt = "{{." + what + '}} {{.Label "org.modelport.service"}}'
+    out = subprocess.run(["docker", kind, "ls", "--format", fmt,
+                          *(["-a"] if kind == "container" else []),
+                          "--filter", "label=org.modelport.service"],
+                         capture_output=True, text=True).stdout
+    return [line.split()[0] for line in out.splitlines()
+            if line.split()[1:2] and line.split()[1].startswith(SESSION)]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _final_sweep() -> Iterator[None]:
+    """Backstop: whatever a test left behind under this session's labels is removed."""
+    yield
+    if _engine_answers():
+        for container in _ours("container", "ID"):
+            subprocess.run(["docker", "rm", "-f", "-v", container], capture_output=True)
+        for volume in _ours("volume", "Name"):
+            subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True)
+
+
 @pytest.fixture
 def service() -> str:
     """A service label value unique to this test: the sweep touches nothing else."""
-    return f"mp-test-{uuid.uuid4().hex[:10]}"
+    return f"{SESSION}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture

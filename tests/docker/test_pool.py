@@ -18,6 +18,7 @@ from common.docker import (
     Limits,
     Need,
     NoCapacity,
+    adopt_or_sweep,
     create_started,
 )
 
@@ -31,7 +32,10 @@ async def pool(docker_engine: str, service: str, tmp_path: Path) -> AsyncIterato
                HostConfig(name="dead", url=f"unix://{tmp_path}/none.sock", slots=10,
                           memory_mb=99999)])
     async with HostPool(settings) as p:
-        yield p
+        try:
+            yield p
+        finally:
+            await adopt_or_sweep(p.host("big"), [])  # both live hosts are the same engine
 
 
 def _by_name(pool: HostPool) -> dict[str, tuple[bool, int, int]]:
