@@ -14,7 +14,7 @@ import jinja2
 from aiohttp import web
 
 from common.health import add_health_routes
-from portal_svc import api, middlewares, openapi, pages, web_session
+from portal_svc import api, case_pages, middlewares, openapi, pages, registry_pages, web_session
 from portal_svc.backend_client import BackendClient
 from portal_svc.keys import BACKEND, OPERATIONS, SETTINGS, STORES
 from portal_svc.package_keys import PackageKeys
@@ -60,6 +60,8 @@ def make_app(
     app.on_response_prepare.append(middlewares.add_headers)
     openapi.install(app, api.OPERATIONS)
     app.router.add_routes(pages.routes)
+    app.router.add_routes(registry_pages.routes)
+    app.router.add_routes(case_pages.routes)
     app.router.add_static("/static/", STATIC_DIR, name="static")
     add_health_routes(app, SERVICE, _readiness(backend, storage))
     return app

@@ -25,9 +25,9 @@ from modelport.case import CaseError, Limits, diff_cases
 from portal_svc.auth import Caller
 from portal_svc.backend_client import BackendClient
 from portal_svc.bodies import UploadBody, open_upload
-from portal_svc.checks import case_check, case_error, read_checked_case
+from portal_svc.checks import CaseChecked, case_check, case_error, read_checked_case
 from portal_svc.storage import PortalStorage
-from portal_svc.streaming import store_checked
+from portal_svc.streaming import Checked, store_checked
 
 log = structlog.get_logger(__name__)
 SPOOL_BYTES = 16 << 20
@@ -49,25 +49,27 @@ class CaseStore:
         self.max_bytes = max_bytes
 
     async def upload(
-        self, caller: Caller, request: web.Request, *, app: str, name: str | None = None
+        self, caller: Caller, request: web.Request, *, app: str | None = None,
+        name: str | None = None,
     ) -> CaseOut:
-        """Store the case in ``request``'s body as a case of ``app``, named ``name`` (else the
-        form's ``name`` field, else the file's name). 404 for an unknown app; 400 with the case
-        reader's code (``not_a_case``, ``wrong_app``, ...) for a file that does not fit."""
-        found_app = await self.backend.get_app(caller.principal, app)
+        """Store the case in ``request``'s body as a case of ``app`` (else the form's ``app``
+        field), named ``name`` (else the form's ``name`` field, else the file's name).
+
+        404 for an unknown app; 400 with the case reader's code (``not_a_case``,
+        ``wrong_app``, ...) for a file that does not fit. Nothing is kept on any failure.
+        """
         body = await open_upload(request, self.max_bytes)
+        app = app or body.fields.get("app", "")
+        if not app:
+            raise BadRequest("say which app the case belongs to ('app')", code="invalid_request")
+        found_app = await self.backend.get_app(caller.principal, app)
         case_name = _case_name(name, body, app)
         case_id = str(uuid.uuid4())
         key = f"cases/{case_id}"
         checked = await store_checked(self.storage, key, body.chunks(),
                                       case_check(app, CASE_LIMITS))
-        stored = checked.stored
         try:
-            case = await self.backend.register_case(
-                caller.principal, case_id=case_id, app=app, name=case_name, s3_key=key,
-                app_version=_published(found_app, checked.result.app_version),
-                sha256=stored.sha256, size_bytes=stored.size,
-            )
+            case = await self._register(caller, case_id, key, found_app, case_name, checked)
         except RpcTimeout:
             log.warning("registration_outcome_unknown", key=key)
             raise
@@ -76,6 +78,16 @@ class CaseStore:
             raise
         log.info("case_stored", case_id=case.id, app=app, size=case.size_bytes)
         return case
+
+    async def _register(
+        self, caller: Caller, case_id: str, key: str, app: AppOut, name: str,
+        checked: Checked[CaseChecked],
+    ) -> CaseOut:
+        return await self.backend.register_case(
+            caller.principal, case_id=case_id, app=app.name, name=name, s3_key=key,
+            app_version=_published(app, checked.result.app_version),
+            sha256=checked.stored.sha256, size_bytes=checked.stored.size,
+        )
 
     async def download(self, caller: Caller, case_id: str) -> CaseDownload:
         """The case's bytes; 404 for a case the caller may not read. The first chunk is

@@ -1,4 +1,4 @@
-"""Server-rendered browser pages: sign in, the dashboard, sign out.
+"""Server-rendered browser pages: sign in, the dashboard, sign out; helpers for every page.
 
 Pages keep the API token in the encrypted session cookie and resolve it through the backend on
 every request; a page without a valid session redirects to ``/login``.
@@ -14,12 +14,31 @@ from aiohttp import web
 
 from common.errors import BadRequest, ModelportError, Unauthenticated
 from portal_svc import auth, web_session
-from portal_svc.keys import BACKEND
+from portal_svc.keys import BACKEND, JSON_ERRORS
 
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
 LOGIN_PATH = "/login"
 HOME_PATH = "/"
+
+
+async def page_context(
+    request: web.Request, caller: auth.Caller, active: str, **extra: Any
+) -> dict[str, Any]:
+    """What every signed-in page renders with: the caller, the CSRF token, a kept message
+    and which navigation link is current."""
+    return {
+        "caller": caller, "csrf_token": await web_session.csrf_token(request),
+        "flash": await web_session.pop_flash(request), "active": active, **extra,
+    }
+
+
+async def xhr_caller(request: web.Request) -> auth.Caller:
+    """The signed-in user of a script's request from a page (an upload). Its errors are JSON
+    (401 without a session, 403 ``csrf_failed`` without the page's CSRF header)."""
+    request[JSON_ERRORS] = True
+    await web_session.check_csrf_header(request)
+    return await auth.resolve(request, await web_session.session_token(request))
 
 
 async def page_caller(request: web.Request) -> auth.Caller:
@@ -74,12 +93,8 @@ async def logout(request: web.Request) -> web.StreamResponse:
 @routes.get(HOME_PATH)
 async def dashboard(request: web.Request) -> web.StreamResponse:
     caller = await page_caller(request)
-    context: dict[str, Any] = {
-        "caller": caller,
-        "csrf_token": await web_session.csrf_token(request),
-        "apps": [],
-        "jobs": [],
-    }
+    apps = await request.app[BACKEND].list_apps(caller.principal)
+    context = await page_context(request, caller, "dashboard", apps=apps.apps, jobs=[])
     return aiohttp_jinja2.render_template("dashboard.html", request, context)
 
 

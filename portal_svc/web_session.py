@@ -2,7 +2,8 @@
 
 The cookie is a Fernet token (aiohttp_session's EncryptedCookieStorage), HttpOnly and
 SameSite=Lax, Secure when the public URL is https. Every form carries the session's CSRF token
-in a hidden field and every form POST is checked against it.
+in a hidden field and every form POST is checked against it; scripts that upload files send it
+in the ``X-CSRF-Token`` header instead.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from portal_svc.settings import PortalSettings
 log = structlog.get_logger(__name__)
 COOKIE_NAME = "modelport_session"
 CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
 TOKEN_KEY = "token"
 _CSRF_KEY = "csrf"
+_FLASH_KEY = "flash"
 
 
 def cookie_key(settings: PortalSettings) -> str:
@@ -70,6 +73,28 @@ async def check_csrf(request: web.Request) -> dict[str, str]:
         raise Forbidden("the form has expired or did not come from this site; reload the page",
                         code="csrf_failed")
     return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+async def check_csrf_header(request: web.Request) -> None:
+    """Check the ``X-CSRF-Token`` header of a script's request (an upload: its body is a
+    stream the form check must not read); Forbidden ``csrf_failed`` when it does not match."""
+    sent = request.headers.get(CSRF_HEADER, "")
+    expected = (await get_session(request)).get(_CSRF_KEY)
+    if not (sent and isinstance(expected, str) and secrets.compare_digest(sent, expected)):
+        log.info("csrf_rejected", via="header")
+        raise Forbidden("the request did not come from this site's pages; reload the page",
+                        code="csrf_failed")
+
+
+async def flash(request: web.Request, message: str) -> None:
+    """Keep ``message`` to show on the next page this session renders."""
+    (await get_session(request))[_FLASH_KEY] = message
+
+
+async def pop_flash(request: web.Request) -> str | None:
+    """The message kept by :func:`flash`, once."""
+    message = (await get_session(request)).pop(_FLASH_KEY, None)
+    return message if isinstance(message, str) else None
 
 
 async def start_signed_in(request: web.Request, token: str) -> Session:

@@ -1,0 +1,67 @@
+"""The Cases page: list, upload (XHR with a progress bar), download, rename and delete.
+
+Upload and download reuse the API's code (``CaseStore``, ``send_case``); the page signs in
+with its session (and, for the upload, its CSRF token in the ``X-CSRF-Token`` header).
+"""
+
+from __future__ import annotations
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from portal_svc import web_session
+from portal_svc.api.io import json_reply
+from portal_svc.api.registry_models import Case
+from portal_svc.downloads import send_case
+from portal_svc.keys import BACKEND
+from portal_svc.pages import page_caller, page_context, xhr_caller
+from portal_svc.stores import stores
+
+routes = web.RouteTableDef()
+CASES_PAGE = "/cases"
+
+
+@routes.get(CASES_PAGE)
+async def cases_page(request: web.Request) -> web.StreamResponse:
+    caller = await page_caller(request)
+    backend = request.app[BACKEND]
+    page = await backend.list_cases(caller.principal)
+    apps = await backend.list_apps(caller.principal)
+    context = await page_context(request, caller, "cases", cases=page.cases, total=page.total,
+                                 apps=apps.apps)
+    return aiohttp_jinja2.render_template("cases.html", request, context)
+
+
+@routes.post("/cases/upload")
+async def upload_case(request: web.Request) -> web.StreamResponse:
+    """The Cases page's upload (XHR): the form's ``app`` and ``name`` fields, then ``file``."""
+    caller = await xhr_caller(request)
+    case = await stores(request).cases.upload(caller, request, app=request.query.get("app"))
+    return json_reply(Case.of(case), status=201)
+
+
+@routes.get("/cases/{case_id}/download")
+async def download_case(request: web.Request) -> web.StreamResponse:
+    caller = await page_caller(request)
+    download = await stores(request).cases.download(caller, request.match_info["case_id"])
+    return await send_case(request, download)
+
+
+@routes.post("/cases/{case_id}/rename")
+async def rename_case(request: web.Request) -> web.StreamResponse:
+    form = await web_session.check_csrf(request)
+    caller = await page_caller(request)
+    case = await request.app[BACKEND].rename_case(
+        caller.principal, request.match_info["case_id"], form.get("name", "").strip()
+    )
+    await web_session.flash(request, f"Renamed to {case.name}.")
+    raise web.HTTPSeeOther(CASES_PAGE)
+
+
+@routes.post("/cases/{case_id}/delete")
+async def delete_case(request: web.Request) -> web.StreamResponse:
+    await web_session.check_csrf(request)
+    caller = await page_caller(request)
+    await stores(request).cases.delete(caller, request.match_info["case_id"])
+    await web_session.flash(request, "The case was deleted.")
+    raise web.HTTPSeeOther(CASES_PAGE)

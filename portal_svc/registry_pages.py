@@ -1,0 +1,72 @@
+"""The Apps and Runtimes pages, their upload endpoints (for XHR, with a progress bar) and the
+buttons that activate a version or delete a runtime.
+
+Uploads reuse the API's code (``Depot``); only sign-in differs: the page's session and its
+CSRF token in the ``X-CSRF-Token`` header instead of a bearer token.
+"""
+
+from __future__ import annotations
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from portal_svc import web_session
+from portal_svc.api.io import json_reply
+from portal_svc.api.registry_models import AppVersion, Runtime
+from portal_svc.keys import BACKEND
+from portal_svc.pages import page_caller, page_context, xhr_caller
+from portal_svc.stores import stores
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/apps")
+async def apps_page(request: web.Request) -> web.StreamResponse:
+    caller = await page_caller(request)
+    found = await request.app[BACKEND].list_apps(caller.principal)
+    context = await page_context(request, caller, "apps", apps=found.apps)
+    return aiohttp_jinja2.render_template("apps.html", request, context)
+
+
+@routes.post("/apps/upload")
+async def upload_app(request: web.Request) -> web.StreamResponse:
+    """The Apps page's upload (XHR); answers like ``POST /api/v1/apps``."""
+    caller = await xhr_caller(request)
+    version = await stores(request).depot.publish_app(caller, request)
+    return json_reply(AppVersion.of(version), status=201)
+
+
+@routes.post("/apps/{name}/versions/{version}/activate")
+async def activate_app(request: web.Request) -> web.StreamResponse:
+    await web_session.check_csrf(request)
+    caller = await page_caller(request)
+    name, version = request.match_info["name"], request.match_info["version"]
+    await request.app[BACKEND].activate_app(caller.principal, name, version)
+    await web_session.flash(request, f"{name} {version} is now the active version.")
+    raise web.HTTPSeeOther("/apps")
+
+
+@routes.get("/runtimes")
+async def runtimes_page(request: web.Request) -> web.StreamResponse:
+    caller = await page_caller(request)
+    found = await request.app[BACKEND].list_runtimes(caller.principal)
+    context = await page_context(request, caller, "runtimes", runtimes=found.runtimes)
+    return aiohttp_jinja2.render_template("runtimes.html", request, context)
+
+
+@routes.post("/runtimes/upload")
+async def upload_runtime(request: web.Request) -> web.StreamResponse:
+    """The Runtimes page's upload (XHR); answers like ``POST /api/v1/runtimes``."""
+    caller = await xhr_caller(request)
+    runtime = await stores(request).depot.publish_runtime(caller, request)
+    return json_reply(Runtime.of(runtime), status=201)
+
+
+@routes.post("/runtimes/{version}/delete")
+async def delete_runtime(request: web.Request) -> web.StreamResponse:
+    await web_session.check_csrf(request)
+    caller = await page_caller(request)
+    version = request.match_info["version"]
+    await stores(request).depot.delete_runtime(caller, version)
+    await web_session.flash(request, f"Runtime {version} was deleted.")
+    raise web.HTTPSeeOther("/runtimes")
