@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import aiodocker
 import structlog
+from aiodocker.containers import DockerContainer
 from aiodocker.volumes import DockerVolume
 
 from common.docker.errors import ExecTimeout
@@ -56,13 +57,10 @@ async def create_started(host: DockerHost, request: ContainerRequest) -> Contain
     spec = container_spec(request)
     await host.docker.volumes.create(volume_spec(request))
     try:
-        made = await host.docker.containers.create(spec, name=request.name)
-    except aiodocker.DockerError as exc:
-        if exc.status != 409:
-            raise
-        log.warning("docker_name_taken", container=request.name)
-        await _delete_container(host, request.name)
-        made = await host.docker.containers.create(spec, name=request.name)
+        made = await _create(host, spec, request.name)
+    except BaseException:
+        await asyncio.shield(_delete_volume(host, request.name, in_use_ok=True))
+        raise
     container = Container(host, made.id, request.name, request.name)
     try:
         await made.start()
@@ -70,6 +68,17 @@ async def create_started(host: DockerHost, request: ContainerRequest) -> Contain
         await asyncio.shield(remove(container))
         raise
     return container
+
+
+async def _create(host: DockerHost, spec: dict[str, Any], name: str) -> DockerContainer:
+    try:
+        return await host.docker.containers.create(spec, name=name)
+    except aiodocker.DockerError as exc:
+        if exc.status != 409:
+            raise
+    log.warning("docker_name_taken", container=name)
+    await _delete_container(host, name)
+    return await host.docker.containers.create(spec, name=name)
 
 
 async def put_archive(container: Container, tar: Body, path: str = "/work") -> None:
@@ -106,8 +115,18 @@ async def exec_run(
             out, err = await _drive(made.start(detach=False), stdin)
     except TimeoutError:
         raise ExecTimeout(f"exec {cmd[0]!r} ran over {timeout_s} s") from None
-    info = await made.inspect()
-    return ExecResult(int(info.get("ExitCode") or 0), out, err)
+    return ExecResult(await _exit_code(made), out, err)
+
+
+async def _exit_code(made: Any) -> int:
+    """The exec's exit code. The output can end a moment before the engine records the exit,
+    so ask again a few times (bounded) while it still says running."""
+    for delay in (0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0):
+        await asyncio.sleep(delay)
+        info = await made.inspect()
+        if not info.get("Running") and info.get("ExitCode") is not None:
+            return int(info["ExitCode"])
+    raise ExecTimeout("exec output ended but the engine reports no exit code")
 
 
 async def _drive(stream: Any, stdin: Body | None) -> tuple[bytes, bytes]:

@@ -173,3 +173,19 @@ async def test_sweep_after_restart(docker_engine: str, host: DockerHost, service
         volumes = await again.docker.volumes.list(
             filters={"label": [f"org.modelport.service={service}"]})
         assert [v["Name"] for v in volumes["Volumes"]] == [keep.volume]
+
+
+async def test_exec_exit_code(host: DockerHost, service: str, runtime_image: str) -> None:
+    c = await _start(host, service, runtime_image)
+    codes = [(await exec_run(c, ["python", "-c", f"raise SystemExit({n})"])).exit_code
+             for n in (0, 3, 7)]
+    assert codes == [0, 3, 7]
+
+
+async def test_failed_create_leaves_nothing(host: DockerHost, service: str) -> None:
+    missing = "sha256:" + "f" * 64
+    with pytest.raises(aiodocker.DockerError):
+        await create_started(host, _request(service, missing, IDLE))
+    volumes = await host.docker.volumes.list(
+        filters={"label": [f"org.modelport.service={service}"]})
+    assert not volumes["Volumes"] and await host.ours(all_states=True) == []
