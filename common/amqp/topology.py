@@ -18,6 +18,8 @@ SESSION_RPC = "session.rpc"
 SOLVE_RPC = "solve.rpc"
 SESSION_COMMANDS = "session.commands"
 SOLVE_COMMANDS = "solve.commands"
+SOLVE_WORKER_PREFIX = "solve.worker."
+WORKER_QUEUE_EXPIRES_MS = 10 * 60_000
 
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 ATTEMPTS_HEADER = "x-mp-attempts"
@@ -59,6 +61,29 @@ async def declare_rpc_queue(channel: AbstractChannel, name: str) -> AbstractQueu
     long ago (its timeout is shorter) is not answered when a server comes back."""
     queue = await channel.declare_queue(
         name, durable=True, arguments={"x-queue-type": "quorum", "x-message-ttl": 60_000}
+    )
+    await queue.bind(COMMANDS, routing_key=name)
+    return queue
+
+
+def solve_worker_queue(instance: str) -> str:
+    """The queue of one solve worker replica: RunJob and StopJob for the attempts it holds
+    arrive there (routing key = queue name on ``COMMANDS``)."""
+    return f"{SOLVE_WORKER_PREFIX}{instance}"
+
+
+async def declare_worker_queue(channel: AbstractChannel, name: str) -> AbstractQueue:
+    """A worker's own queue: durable (survives a broker restart), dead-lettering, and deleted
+    by the broker once no consumer has used it for ``WORKER_QUEUE_EXPIRES_MS`` (a worker that
+    died leaves nothing behind; its attempts come back through lease expiry)."""
+    queue = await channel.declare_queue(
+        name,
+        durable=True,
+        arguments={
+            "x-queue-type": "classic",
+            "x-dead-letter-exchange": DEAD_LETTER,
+            "x-expires": WORKER_QUEUE_EXPIRES_MS,
+        },
     )
     await queue.bind(COMMANDS, routing_key=name)
     return queue
