@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
 from tests.portal.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
-from tests.portal.uploads import upload
+from tests.portal.uploads import case_bytes, upload
 from tests.support.stack import ADMIN_PASSWORD, ADMIN_USER, Stack
 
 pytestmark = [
@@ -77,3 +78,37 @@ async def test_publish_an_app_through_the_apps_page(page: Page, stack: Stack) ->
 
     await page.reload()
     await expect(page.locator('#app-list [data-app="transport"]')).to_contain_text("1.0.0")
+
+
+async def test_runtimes_and_cases_pages(page: Page, stack: Stack, tmp_path: Path) -> None:
+    await _sign_in(page, stack)
+    await page.click("nav >> text=Runtimes")
+    await page.set_input_files("#runtime-file", str(stack.pack_runtime("1.2.0")))
+    await page.click(".upload button[type=submit]")
+    await expect(page.locator(".upload-status")).to_have_text("Registered runtime 1.2.0")
+    await expect(page.locator('#runtime-list tr[data-version="1.2.0"]')).to_contain_text("highs")
+    await page.screenshot(path=ARTIFACTS / "runtimes.png", full_page=True)
+
+    status, _ = await upload(stack, "/api/v1/apps", stack.pack_app("transport").read_bytes())
+    assert status == 201
+    case_file = tmp_path / "base scenario.mpcase"
+    case_file.write_bytes(case_bytes())
+    await page.click("nav >> text=Cases")
+    await page.set_input_files("#case-file", str(case_file))
+    await page.click(".upload button[type=submit]")
+    await expect(page.locator(".upload-status")).to_have_text("Stored case base scenario")
+    row = page.locator("#case-list tbody tr")
+    await expect(row).to_have_count(1)
+    await expect(row).to_contain_text("transport")
+
+    not_a_case = tmp_path / "notes.mpcase"
+    not_a_case.write_text("these are notes, not a case")
+    await page.set_input_files("#case-file", str(not_a_case))
+    await page.click(".upload button[type=submit]")
+    await expect(page.locator(".upload-status.error")).to_contain_text("Not a Modelport case")
+    await page.screenshot(path=ARTIFACTS / "cases.png", full_page=True)
+
+    async with page.expect_download() as info:
+        await row.locator("text=Download").click()
+    download = await info.value
+    assert Path(await download.path()).read_bytes() == case_file.read_bytes()
