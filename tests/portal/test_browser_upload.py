@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -111,4 +112,5 @@ async def test_runtimes_and_cases_pages(page: Page, stack: Stack, tmp_path: Path
     async with page.expect_download() as info:
         await row.locator("text=Download").click()
     download = await info.value
-    assert Path(await download.path()).read_bytes() == case_file.read_bytes()
+    saved = await asyncio.to_thread(Path(await download.path()).read_bytes)
+    assert saved == await asyncio.to_thread(case_file.read_bytes)
