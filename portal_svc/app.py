@@ -14,7 +14,17 @@ import jinja2
 from aiohttp import web
 
 from common.health import add_health_routes
-from portal_svc import api, case_pages, middlewares, openapi, pages, registry_pages, web_session
+from portal_svc import (
+    api,
+    case_pages,
+    jobs_pages,
+    live,
+    middlewares,
+    openapi,
+    pages,
+    registry_pages,
+    web_session,
+)
 from portal_svc.backend_client import BackendClient
 from portal_svc.keys import BACKEND, OPERATIONS, SETTINGS, STORES
 from portal_svc.package_keys import PackageKeys
@@ -51,6 +61,8 @@ def make_app(
     app[SETTINGS] = settings
     app[BACKEND] = backend
     app[OPERATIONS] = api.OPERATIONS
+    app[live.JOB_HUB] = live.JobEventHub()  # fed by PortalService's JobEventConsumer
+    app.on_shutdown.append(_close_job_hub)
     if storage is not None and keys is not None:
         app[STORES] = Stores.build(storage, backend, keys)
     aiohttp_jinja2.setup(
@@ -62,9 +74,15 @@ def make_app(
     app.router.add_routes(pages.routes)
     app.router.add_routes(registry_pages.routes)
     app.router.add_routes(case_pages.routes)
+    app.router.add_routes(jobs_pages.routes)
     app.router.add_static("/static/", STATIC_DIR, name="static")
     add_health_routes(app, SERVICE, _readiness(backend, storage))
     return app
+
+
+async def _close_job_hub(app: web.Application) -> None:
+    """End live event streams first, so shutting down does not wait for them."""
+    app[live.JOB_HUB].close()
 
 
 def _readiness(

@@ -35,6 +35,7 @@ from common.contracts.groups import (
     GroupOut,
     ListGroups,
 )
+from common.contracts.jobs import JobList, JobMethods, JobOut, JobRef, ListJobs, SubmitJob
 from common.contracts.registry import (
     AppList,
     AppOut,
@@ -203,6 +204,28 @@ class BackendClient:
     async def list_groups(self, actor: Principal) -> GroupList:
         request = _build(ListGroups, actor=actor)
         return await self._call(GroupMethods.LIST, request, GroupList)
+
+    # --- jobs ------------------------------------------------------------------------------
+
+    async def submit_job(self, actor: Principal, **fields: object) -> JobOut:
+        """Queue a job (fields of SubmitJob); 404 for an unknown app, version or case."""
+        return await self._call(JobMethods.SUBMIT, _build(SubmitJob, actor=actor, **fields), JobOut)
+
+    async def list_jobs(self, actor: Principal, **filters: object) -> JobList:
+        """A page of jobs (fields of ListJobs): the actor's own, or anyone's for an admin."""
+        return await self._call(JobMethods.LIST, _build(ListJobs, actor=actor, **filters), JobList)
+
+    async def get_job(self, actor: Principal, job_id: str) -> JobOut:
+        """A job; 404 when it does not exist or belongs to someone else."""
+        return await self._call(JobMethods.GET, _build(JobRef, actor=actor, job_id=job_id), JobOut)
+
+    async def cancel_job(self, actor: Principal, job_id: str) -> JobOut:
+        request = _build(JobRef, actor=actor, job_id=job_id)
+        return await self._call(JobMethods.CANCEL, request, JobOut)
+
+    async def interrupt_job(self, actor: Principal, job_id: str) -> JobOut:
+        request = _build(JobRef, actor=actor, job_id=job_id)
+        return await self._call(JobMethods.INTERRUPT, request, JobOut)
 
     # --- system ----------------------------------------------------------------------------
 

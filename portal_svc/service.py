@@ -13,6 +13,7 @@ from common.amqp.rpc import RpcClient
 from common.settings import PackageSettings, S3Settings
 from portal_svc.app import make_app
 from portal_svc.backend_client import BackendClient
+from portal_svc.live import JOB_HUB, JobEventConsumer
 from portal_svc.package_keys import PackageKeys
 from portal_svc.settings import PortalSettings
 from portal_svc.storage import PortalStorage
@@ -58,6 +59,9 @@ class PortalService:
         await rpc.start()
         self._stack.push_async_callback(rpc.stop)
         app = make_app(s, self.make_backend(rpc, connection), storage=storage, keys=keys)
+        consumer = JobEventConsumer(connection, app[JOB_HUB])
+        await consumer.start()
+        self._stack.push_async_callback(consumer.stop)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=s.shutdown_grace_s)
         await runner.setup()
         self._stack.push_async_callback(self._drain, runner)

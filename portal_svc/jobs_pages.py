@@ -1,0 +1,78 @@
+"""The Jobs pages: the list of your jobs and a job's detail, both kept live by
+``/static/jobs.js`` from the session-authenticated event stream ``/events/jobs``.
+
+Scripts reach a job's JSON (``/jobs/{id}/state``), cancel it (POST with the page's CSRF token
+in ``X-CSRF-Token``) and follow its log; downloads reuse the API's code.
+"""
+
+from __future__ import annotations
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from portal_svc import job_files, live
+from portal_svc.api.io import json_reply
+from portal_svc.api.jobs_models import Job
+from portal_svc.keys import BACKEND, JSON_ERRORS
+from portal_svc.pages import page_caller, page_context, xhr_caller
+
+routes = web.RouteTableDef()
+JOBS_PAGE = "/jobs"
+PAGE_SIZE = 100
+
+
+@routes.get(JOBS_PAGE)
+async def jobs_page(request: web.Request) -> web.StreamResponse:
+    caller = await page_caller(request)
+    page = await request.app[BACKEND].list_jobs(caller.principal, limit=PAGE_SIZE)
+    context = await page_context(request, caller, "jobs", jobs=page.jobs, total=page.total)
+    return aiohttp_jinja2.render_template("jobs.html", request, context)
+
+
+@routes.get("/events/jobs")
+async def job_events(request: web.Request) -> web.StreamResponse:
+    """The signed-in user's job events for the pages' EventSource (same as the API's)."""
+    request[JSON_ERRORS] = True
+    caller = await page_caller(request)
+    return await live.stream_job_events(request, caller)
+
+
+@routes.get(JOBS_PAGE + "/{job_id}")
+async def job_page(request: web.Request) -> web.StreamResponse:
+    caller = await page_caller(request)
+    job = await request.app[BACKEND].get_job(caller.principal, request.match_info["job_id"])
+    context = await page_context(request, caller, "jobs", job=job)
+    return aiohttp_jinja2.render_template("job.html", request, context)
+
+
+@routes.get(JOBS_PAGE + "/{job_id}/state")
+async def job_state(request: web.Request) -> web.StreamResponse:
+    """The job's JSON (as the API's), for a script refreshing one row."""
+    request[JSON_ERRORS] = True
+    caller = await page_caller(request)
+    job = await request.app[BACKEND].get_job(caller.principal, request.match_info["job_id"])
+    return json_reply(Job.of(job))
+
+
+@routes.post(JOBS_PAGE + "/{job_id}/cancel")
+async def cancel_job(request: web.Request) -> web.StreamResponse:
+    caller = await xhr_caller(request)
+    job = await request.app[BACKEND].cancel_job(caller.principal, request.match_info["job_id"])
+    return json_reply(Job.of(job))
+
+
+@routes.get(JOBS_PAGE + "/{job_id}/log")
+async def job_log(request: web.Request) -> web.StreamResponse:
+    """The stored log; with ``follow=1`` the live event stream (as the API's)."""
+    request[JSON_ERRORS] = True
+    caller = await page_caller(request)
+    job_id = request.match_info["job_id"]
+    if request.query.get("follow") in ("1", "true"):
+        return await job_files.follow_log(request, caller, job_id)
+    return await job_files.send_log(request, caller, job_id)
+
+
+@routes.get(JOBS_PAGE + "/{job_id}/result")
+async def job_result(request: web.Request) -> web.StreamResponse:
+    caller = await page_caller(request)
+    return await job_files.send_result(request, caller, request.match_info["job_id"])
