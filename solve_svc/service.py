@@ -1,34 +1,140 @@
-"""SolveService: the solve worker, a thin :class:`~common.worker_service.WorkerService`."""
+"""SolveService: the solve worker. On top of :class:`~common.worker_service.WorkerService`
+it opens S3, the Docker host pool and the platform key, sweeps job containers left by an
+earlier life, consumes its own queue ``solve.worker.<instance>`` and heartbeats to backend.
+
+Stop (SIGTERM): stop taking RunJob, give running attempts ``shutdown_grace_s`` to finish,
+cut the rest (their containers removed, nothing reported: backend's lease expiry re-queues
+them), then close everything.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from typing import ClassVar
 
 import structlog
-from aio_pika.abc import AbstractIncomingMessage
 
 from common.amqp import topology
+from common.amqp.consumer import Consumer
+from common.amqp.rpc import RpcClient
+from common.docker import DockerHost, DockerSettings, HostPool, WarmPool, adopt_or_sweep
+from common.docker.spec import KIND, Limits
+from common.packages import load_platform_key
+from common.settings import PackageSettings, S3Settings
+from common.storage import S3Storage
 from common.worker_service import WorkerService
+from solve_svc.backend import BackendLink
+from solve_svc.execution import SERVICE_KIND, Env
 from solve_svc.settings import SolveSettings
+from solve_svc.worker import Worker
 
 log = structlog.get_logger(__name__)
 
 
+class WorkerQueueConsumer(Consumer):
+    """A :class:`Consumer` of a worker's own queue (``topology.declare_worker_queue``)."""
+
+    async def start(self) -> None:
+        self._channel = await self._connection.channel(publisher_confirms=True)
+        await self._channel.set_qos(prefetch_count=self._prefetch)
+        await topology.declare_base(self._channel)
+        self._queue = await topology.declare_worker_queue(self._channel, self._queue_name)
+        self._consumer_tag = await self._queue.consume(self._on_message)
+
+
 class SolveService(WorkerService):
-    """Serves ``system.ping`` on ``solve.rpc`` and consumes ``solve.commands``."""
+    """Serves ``system.ping`` on ``solve.rpc``; runs the jobs sent to its own queue."""
 
     name = "solve"
     rpc_queue: ClassVar[str] = topology.SOLVE_RPC
     commands_queue: ClassVar[str] = topology.SOLVE_COMMANDS
 
-    def __init__(self, settings: SolveSettings):
+    def __init__(self, settings: SolveSettings, *, docker: DockerSettings | None = None,
+                 s3: S3Settings | None = None, packages: PackageSettings | None = None):
         super().__init__(settings)
         self.settings: SolveSettings = settings
+        self.docker_settings = docker or DockerSettings()
+        self.s3_settings = s3 or S3Settings()
+        self.package_settings = packages or PackageSettings()
+        self.worker_queue = topology.solve_worker_queue(self.instance)
+        self.pool: HostPool | None = None
+        self.worker: Worker | None = None
+        self._storage: S3Storage | None = None
+        self._warm: dict[str, WarmPool] = {}
+        self._rpc_client: RpcClient | None = None
+        self._queue_consumer: WorkerQueueConsumer | None = None
 
-    async def handle_command(self, message: AbstractIncomingMessage) -> None:
-        """Placeholder: log the command and let the consumer ack it.
+    async def start(self) -> None:
+        """Start the base service, then the job machinery; raises when a part cannot start
+        (bad platform key, S3 or broker unreachable)."""
+        key = load_platform_key(self.package_settings.platform_key_file)
+        await super().start()
+        assert self._connection is not None
+        self._storage = S3Storage(self.s3_settings,
+                                  connect_deadline_s=self.settings.connect_deadline_s)
+        await self._storage.start()
+        self.pool = HostPool(self.docker_settings)
+        await self.pool.start()
+        await self._sweep()
+        self._warm = {h.name: self._warm_pool(h) for h in self.pool.hosts}
+        self._rpc_client = RpcClient(self._connection, timeout_s=self.settings.rpc_timeout_s)
+        await self._rpc_client.start()
+        env = Env(self.instance, self.pool, self._warm, self._storage, key, self.settings,
+                  max_case_bytes=self.package_settings.max_case_mb * 1024 * 1024)
+        self.worker = Worker(env, BackendLink(self._rpc_client), self.settings.report_interval_s)
+        self.worker.start()
+        self._queue_consumer = WorkerQueueConsumer(
+            self._connection, self.worker_queue, self.worker.handle,
+            prefetch=self.settings.amqp_prefetch)
+        await self._queue_consumer.start()
+        log.info("solve_worker_ready", queue=self.worker_queue)
 
-        The real commands (run/cancel a solve job) arrive in later
-        issues; nothing sends any yet.
-        """
-        log.info("solve_command_ignored", type=message.type, message_id=message.message_id)
+    def _warm_pool(self, host: DockerHost) -> WarmPool:
+        limits = Limits(memory_mb=self.settings.default_memory_mb, cpus=self.settings.job_cpus,
+                        pids=self.settings.job_pids)
+        return WarmPool(host, size=self.docker_settings.warm_per_runtime, limits=limits)
+
+    async def _sweep(self) -> None:
+        """Remove job containers of an earlier life (their attempts were re-queued by lease
+        expiry); other kinds under our label (sessions, warm pools) are left alone."""
+        assert self.pool is not None
+        for host in self.pool.hosts:
+            with contextlib.suppress(Exception):  # a host that is down is swept next start
+                keep = [_name(c) for c in await host.ours(all_states=True)
+                        if (c.get("Labels") or {}).get(KIND) != SERVICE_KIND]
+                await adopt_or_sweep(host, keep)
+
+    async def stop(self) -> None:
+        """Stop taking jobs, let attempts finish within the grace period, close everything."""
+        self._stopping = True
+        if self._queue_consumer is not None:
+            await self._queue_consumer.drain(0)
+            self._queue_consumer = None
+        if self.worker is not None:
+            await self.worker.close(self.settings.shutdown_grace_s)
+        for warm in self._warm.values():
+            await warm.close()
+        await self._close_clients()
+        await super().stop()
+
+    async def _close_clients(self) -> None:
+        if self._rpc_client is not None:
+            await self._rpc_client.stop()
+            self._rpc_client = None
+        if self.pool is not None:
+            await self.pool.stop()
+            self.pool = None
+        if self._storage is not None:
+            await self._storage.stop()
+            self._storage = None
+
+    async def readiness(self) -> dict[str, bool]:
+        checks = await super().readiness()
+        checks["docker"] = self.pool is not None and any(s.healthy for s in self.pool.states())
+        return checks
+
+
+def _name(item: dict[str, object]) -> str:
+    names = item.get("Names") or ["/"]
+    assert isinstance(names, list)
+    return str(names[0]).lstrip("/")

@@ -1,4 +1,5 @@
-"""solve_svc's settings (``MODELPORT_*``)."""
+"""solve_svc's settings (``MODELPORT_*``; the Docker hosts come from ``MODELPORT_DOCKER_*``,
+S3 from ``MODELPORT_S3_*`` and the platform key from ``MODELPORT_PLATFORM_KEY_FILE``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,28 @@ from common.settings import ServiceSettings
 
 
 class SolveSettings(ServiceSettings):
-    """Settings of solve_svc: the shared ones plus its status port."""
+    """Settings of solve_svc: the shared ones plus how jobs are run."""
 
     status_port: int = Field(8093, ge=0, le=65535, description="/healthz and /readyz port.")
+    report_interval_s: float = Field(
+        5.0, gt=0, description="Seconds between WorkerReport heartbeats (renew job leases)."
+    )
+    default_memory_mb: int = Field(
+        1024, ge=64, description="Memory limit of the warm pool's containers; a job whose "
+        "memory_mb differs gets a fresh container."
+    )
+    job_cpus: float = Field(1.0, gt=0, description="CPUs a job container may use.")
+    job_pids: int = Field(256, ge=8, description="Processes/threads a job container may run.")
+    log_max_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Largest job log kept; later lines are dropped "
+        "(the log says so)."
+    )
+    progress_interval_s: float = Field(
+        0.2, ge=0, description="At most one JobProgress RPC per job per this many seconds."
+    )
+    stop_timeout_s: float = Field(
+        10.0, gt=0, description="How long an interrupted job may take to finish before it "
+        "is killed."
+    )
+    work_dir: str = Field("", description="Where app packages are decrypted on the worker "
+                          "host (a temp folder per attempt); empty: the system temp dir.")

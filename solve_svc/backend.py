@@ -1,0 +1,41 @@
+"""What a solve worker says to backend: WorkerMethods RPCs on ``topology.BACKEND_RPC``."""
+
+from __future__ import annotations
+
+from common.amqp import topology
+from common.amqp.rpc import RpcClient
+from common.contracts.jobs import (
+    Accepted,
+    JobFinished,
+    JobProgress,
+    JobStarted,
+    WorkerMethods,
+    WorkerReport,
+    WorkerReportReply,
+)
+
+
+class BackendLink:
+    """Thin typed calls over an :class:`RpcClient`. Each raises what ``RpcClient.call`` raises
+    (RpcTimeout, Unavailable, the server's ModelportError)."""
+
+    def __init__(self, rpc: RpcClient) -> None:
+        self._rpc = rpc
+
+    async def started(self, message: JobStarted) -> bool:
+        """True when the attempt is still current (run it); False: drop it."""
+        return (await self._call(WorkerMethods.STARTED, message)).current
+
+    async def progress(self, message: JobProgress) -> bool:
+        return (await self._call(WorkerMethods.PROGRESS, message)).current
+
+    async def finished(self, message: JobFinished) -> bool:
+        return (await self._call(WorkerMethods.FINISHED, message)).current
+
+    async def report(self, message: WorkerReport) -> WorkerReportReply:
+        return await self._rpc.call(topology.BACKEND_RPC, WorkerMethods.REPORT, message,
+                                    WorkerReportReply)
+
+    async def _call(self, method: str, message: JobStarted | JobProgress | JobFinished
+                    ) -> Accepted:
+        return await self._rpc.call(topology.BACKEND_RPC, method, message, Accepted)

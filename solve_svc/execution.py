@@ -1,0 +1,231 @@
+"""One attempt's work on a Docker host: place it, load the image, get a container, put the
+app and input in, run the agent, read its outcome, copy the result out.
+
+Everything that is not about talking to backend lives here; :mod:`solve_svc.runner` wraps
+it with the started/finished reports, cancel and the shutdown rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import structlog
+
+from common.contracts.jobs import BlobRef, JobProgress, RunJob
+from common.docker import (
+    Container,
+    DockerHost,
+    HostPool,
+    Limits,
+    Need,
+    WarmPool,
+    container_name,
+    ensure_image,
+    kill,
+    put_archive,
+    remove,
+)
+from common.docker.spec import Kind
+from common.packages import PlatformPrivateKey
+from common.storage import S3Storage
+from modelport.agent.protocol import (
+    ErrorEvent,
+    LogEvent,
+    ProgressEvent,
+    ResultEvent,
+    StartedEvent,
+    parse_line,
+)
+from solve_svc.agent_exec import AgentExec, Stream, signal_process
+from solve_svc.files import APP_DIR, INPUT_FILE, OUTPUT_FILE, copy_out, prepare_inputs
+from solve_svc.joblog import JobLog, file_chunks
+from solve_svc.settings import SolveSettings
+from solve_svc.shield import settle
+
+log = structlog.get_logger(__name__)
+SERVICE_KIND: Kind = "job"
+OOM_EXIT = 137  # SIGKILL: nobody but the kernel's OOM killer sends it unless we did
+
+
+@dataclass
+class Env:
+    """What every attempt of a worker shares."""
+
+    worker: str
+    pool: HostPool
+    warm: dict[str, WarmPool]  # by host name
+    storage: S3Storage
+    platform_key: PlatformPrivateKey
+    settings: SolveSettings
+    max_case_bytes: int = 512 * 1024 * 1024
+
+
+@dataclass
+class Outcome:
+    outcome: Literal["succeeded", "failed", "cancelled"]
+    reason: str | None = None
+    interrupted: bool = False
+    output_case: BlobRef | None = None
+    lineage: dict[str, Any] = field(default_factory=dict)
+
+
+class Execution:
+    """Runs ``job`` once; :meth:`run` returns its Outcome (cancel it to kill the container)."""
+
+    def __init__(self, job: RunJob, env: Env, tmp: Path, joblog: JobLog,
+                 progress: Any) -> None:
+        self.job, self.env, self.tmp, self.joblog, self._progress = job, env, tmp, joblog, progress
+        self.name = container_name(SERVICE_KIND, job.job_id, job.attempt)
+        self.container: Container | None = None
+        self._pid: int | None = None
+        self._interrupt_wanted = False
+        self._result: ResultEvent | None = None
+        self._error: ErrorEvent | None = None
+        self._timed_out = False
+        self._signals: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> Outcome:
+        need = Need(memory_mb=self.job.memory_mb)
+        with self.env.pool.reserved(self.name, need) as reservation:
+            async with asyncio.TaskGroup() as group:
+                image = group.create_task(self._image(reservation.host))
+                work_tar = group.create_task(self._inputs())
+            container = await self._container(reservation.host, image.result())
+            try:
+                await put_archive(container, file_chunks(work_tar.result()))
+                exit_code = await self._run_agent(container)
+                return await self._conclude(container, exit_code)
+            finally:
+                await settle(remove(container))
+
+    def interrupt(self) -> None:
+        """Ask the agent to stop and keep its best solution (SIGUSR1), now or once started."""
+        self._interrupt_wanted = True
+        if self._pid is not None and self.container is not None:
+            self._signal(self.container, self._pid)
+
+    async def _image(self, host: DockerHost) -> str:
+        job, storage = self.job, self.env.storage
+        image_ref = f"modelport/runtime:{job.runtime_version}"
+
+        def fetch() -> AsyncIterator[bytes]:
+            return storage.download(job.runtime_package.s3_key)
+
+        image = await ensure_image(host, job.runtime_version, image_ref,
+                                   job.runtime_image_digest, fetch)
+        warm = self.env.warm.get(host.name)
+        if warm is not None:
+            warm.add_runtime(job.runtime_version, image)
+        return image
+
+    async def _inputs(self) -> Path:
+        return await prepare_inputs(self.env.storage, self.env.platform_key,
+                                    self.job.app_package, self.job.input_case, self.tmp)
+
+    async def _container(self, host: DockerHost, image: str) -> Container:
+        s, job = self.env.settings, self.job
+        limits = Limits(memory_mb=job.memory_mb, cpus=s.job_cpus, pids=s.job_pids)
+        warm = self.env.warm.get(host.name) or WarmPool(host, size=0)
+        self.container = await warm.acquire(
+            job.runtime_version, image, kind=SERVICE_KIND, id=job.job_id, attempt=job.attempt,
+            service=host.service, limits=limits)
+        return self.container
+
+    def _agent_cmd(self) -> list[str]:
+        job = self.job
+        cmd = ["python", "-m", "modelport.agent", "run", "--app", f"/work/{APP_DIR}",
+               "--procedure", job.procedure, "--output", f"/work/{OUTPUT_FILE}",
+               "--options", json.dumps(job.options)]
+        if job.input_case is not None:
+            cmd += ["--input", f"/work/{INPUT_FILE}"]
+        return cmd
+
+    async def _run_agent(self, container: Container) -> int:
+        """Stream the agent's lines; return its exit code (-1 when the time limit killed it)."""
+        digest = {"MODELPORT_RUNTIME_DIGEST": self.job.runtime_image_digest}
+        agent = AgentExec(container, self._agent_cmd(), env=digest)
+        try:
+            async with asyncio.timeout(self.job.time_limit_s):
+                async for stream, line in agent.lines():
+                    self._on_line(container, stream, line)
+        except TimeoutError:
+            self._timed_out = True
+            self.joblog.write("solve", f"time limit of {self.job.time_limit_s} s reached")
+            await kill(container)
+            return -1
+        return await agent.exit_code()
+
+    def _on_line(self, container: Container, stream: Stream, line: bytes) -> None:
+        if stream == "stderr":
+            self.joblog.write("stderr", line)
+            return
+        event = parse_line(line)
+        if isinstance(event, LogEvent):
+            self.joblog.write(event.source, event.line)
+        elif isinstance(event, ProgressEvent):
+            self._progress.offer(self._progress_of(event))
+        elif isinstance(event, StartedEvent):
+            self._started(container, event)
+        elif isinstance(event, ResultEvent):
+            self._result = event
+        elif isinstance(event, ErrorEvent):
+            self._error = event
+            self.joblog.write("agent", f"error {event.reason}: {event.message}")
+
+    def _started(self, container: Container, event: StartedEvent) -> None:
+        self._pid = event.pid
+        self.joblog.write("solve", f"agent started (pid {event.pid}) in {container.name}")
+        if self._interrupt_wanted:
+            self._signal(container, event.pid)
+
+    def _signal(self, container: Container, pid: int) -> None:
+        task = asyncio.create_task(signal_process(container, pid))
+        self._signals.add(task)
+        task.add_done_callback(self._signal_done)
+
+    def _signal_done(self, task: asyncio.Task[None]) -> None:
+        self._signals.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("job_interrupt_failed", error=str(task.exception()))
+
+    def _progress_of(self, event: ProgressEvent) -> JobProgress:
+        job = self.job
+        return JobProgress(worker=self.env.worker, job_id=job.job_id, attempt=job.attempt,
+                           fraction=min(max(event.fraction, 0.0), 1.0),
+                           message=event.message[:500], incumbent=event.incumbent,
+                           bound=event.bound)
+
+    async def _conclude(self, container: Container, exit_code: int) -> Outcome:
+        if self._timed_out:
+            return Outcome("failed", "timeout")
+        if self._result is not None and exit_code == 0:
+            return await self._succeeded(container, self._result)
+        if self._error is not None:
+            return Outcome("failed", self._error.reason)
+        if exit_code == OOM_EXIT:
+            self.joblog.write("solve", f"killed: out of memory (limit {self.job.memory_mb} MB)")
+            return Outcome("failed", "oom")
+        self.joblog.write("solve", f"the agent exited with {exit_code} and no final line")
+        return Outcome("failed", "internal")
+
+    async def _succeeded(self, container: Container, result: ResultEvent) -> Outcome:
+        local = self.tmp / OUTPUT_FILE
+        await copy_out(container, f"/work/{OUTPUT_FILE}", local, self.env.max_case_bytes)
+        stored = await self.env.storage.upload(f"jobs/{self.job.job_id}/output",
+                                               file_chunks(local))
+        ref = BlobRef(s3_key=stored.key, sha256=stored.sha256, size_bytes=stored.size)
+        lineage = await asyncio.to_thread(_lineage_of, local)
+        return Outcome("succeeded", interrupted=result.interrupted, output_case=ref,
+                       lineage=lineage)
+
+
+def _lineage_of(path: Path) -> dict[str, Any]:
+    from modelport.case import read_case
+
+    lineage = read_case(path).metadata.get("lineage")
+    return dict(lineage) if isinstance(lineage, dict) else {}

@@ -1,0 +1,160 @@
+"""One attempt end to end, as backend sees it: JobStarted, the execution, JobFinished.
+
+Rules: a stale attempt (``current`` False on any reply) runs no further and reports nothing;
+StopJob ``cancel`` cancels the execution (its ``finally`` removes the container at once) and
+reports ``cancelled``; ``interrupt`` sends SIGUSR1 to the agent and the job ends normally,
+marked interrupted. When the worker itself stops (the attempt's task is cancelled) the
+container is removed and nothing is reported: backend's lease expiry re-queues the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+import aiodocker
+import structlog
+
+from common.backoff import delays
+from common.contracts.jobs import BlobRef, JobFinished, JobStarted, RunJob
+from common.docker import NoCapacity
+from common.errors import ModelportError
+from common.packages import PackageError
+from solve_svc.backend import BackendLink
+from solve_svc.execution import Env, Execution, Outcome
+from solve_svc.joblog import JobLog, file_chunks
+from solve_svc.progress import ProgressSender
+from solve_svc.shield import settle
+
+log = structlog.get_logger(__name__)
+FINISH_TRIES = 5
+StopMode = Literal["cancel", "interrupt"]
+
+
+class Attempt:
+    """Runs ``job`` once with :meth:`run`; :meth:`stop` applies a StopJob to it."""
+
+    def __init__(self, job: RunJob, env: Env, backend: BackendLink) -> None:
+        self.job, self.env, self.backend = job, env, backend
+        self.key = (job.job_id, job.attempt)
+        self._execution: Execution | None = None
+        self._inner: asyncio.Task[Outcome] | None = None
+        self._stop: StopMode | Literal["stale"] | None = None
+
+    def stop(self, mode: StopMode | Literal["stale"]) -> None:
+        """Cancel (kill now), interrupt (keep best) or drop (stale: kill, report nothing)."""
+        if self._stop in ("cancel", "stale"):
+            return
+        self._stop = mode
+        log.info("job_stop", job_id=self.job.job_id, attempt=self.job.attempt, mode=mode)
+        if mode == "interrupt":
+            if self._execution is not None:
+                self._execution.interrupt()
+        elif self._inner is not None:
+            self._inner.cancel()
+
+    async def run(self) -> None:
+        """The whole attempt. Raises CancelledError only when cancelled from outside."""
+        job = self.job
+        with structlog.contextvars.bound_contextvars(job_id=job.job_id, attempt=job.attempt):
+            if not await self._report_started():
+                return
+            with tempfile.TemporaryDirectory(prefix=f"mp-job-{job.job_id}-",
+                                             dir=self.env.settings.work_dir or None) as tmp:
+                joblog = JobLog(Path(tmp) / "job.log", self.env.settings.log_max_bytes)
+                try:
+                    outcome = await self._outcome(Path(tmp), joblog)
+                finally:
+                    joblog.close()
+                if outcome is not None:
+                    await settle(self._report_finished(outcome, joblog.path))
+
+    async def _report_started(self) -> bool:
+        job = self.job
+        message = JobStarted(worker=self.env.worker, job_id=job.job_id, attempt=job.attempt)
+        try:
+            current = await self.backend.started(message)
+        except ModelportError as exc:  # backend unreachable: the lease will re-queue it
+            log.warning("job_start_not_confirmed", error=exc.message)
+            return False
+        if not current:
+            log.info("job_stale_not_run")
+        return current
+
+    async def _outcome(self, tmp: Path, joblog: JobLog) -> Outcome | None:
+        """The execution's outcome; None when stale. Re-raises a cancel from outside."""
+        progress = ProgressSender(self.backend.progress, self.env.settings.progress_interval_s,
+                                  lambda: self.stop("stale"))
+        self._execution = Execution(self.job, self.env, tmp, joblog, progress)
+        if self._stop == "interrupt":
+            self._execution.interrupt()
+        self._inner = asyncio.create_task(self._execution.run(), name=f"job-{self.job.job_id}")
+        if self._stop in ("cancel", "stale"):
+            self._inner.cancel()
+        try:
+            outcome = await self._inner
+        except asyncio.CancelledError:
+            await settle(progress.close(flush=False))
+            if _cancelled_from_outside():
+                log.info("job_cut_by_shutdown")
+                raise
+            return None if self._stop == "stale" else Outcome("cancelled")
+        except Exception as exc:
+            outcome = _failure(exc, joblog)
+        await settle(progress.close())
+        return None if self._stop == "stale" else outcome
+
+    async def _report_finished(self, outcome: Outcome, log_path: Path) -> None:
+        job = self.job
+        message = JobFinished(
+            worker=self.env.worker, job_id=job.job_id, attempt=job.attempt,
+            outcome=outcome.outcome,
+            reason=outcome.reason, interrupted=outcome.interrupted,
+            output_case=outcome.output_case, log=await self._upload_log(log_path),
+            lineage=outcome.lineage)
+        log.info("job_finished", outcome=outcome.outcome, reason=outcome.reason,
+                 interrupted=outcome.interrupted)
+        for delay in _bounded(delays(base_s=0.2, cap_s=5.0), FINISH_TRIES):
+            try:
+                await self.backend.finished(message)
+                return
+            except ModelportError as exc:
+                log.warning("job_finished_not_sent", error=exc.message)
+                await asyncio.sleep(delay)
+
+    async def _upload_log(self, path: Path) -> BlobRef | None:
+        try:
+            stored = await self.env.storage.upload(f"jobs/{self.job.job_id}/log",
+                                                   file_chunks(path), content_type="text/plain")
+        except Exception as exc:  # the outcome still counts without its log
+            log.warning("job_log_not_stored", error=str(exc))
+            return None
+        return BlobRef(s3_key=stored.key, sha256=stored.sha256, size_bytes=stored.size)
+
+
+def _cancelled_from_outside() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _failure(exc: Exception, joblog: JobLog) -> Outcome:
+    """A failure of the platform's side (not the app's): a machine reason, detail in logs."""
+    while isinstance(exc, ExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    if isinstance(exc, PackageError):
+        reason = "bad_app"
+    elif isinstance(exc, NoCapacity | aiodocker.DockerError | OSError | ModelportError):
+        reason = "infrastructure"
+    else:
+        reason = "internal"
+    log.warning("job_failed_on_worker", reason=reason, error=repr(exc), exc_info=exc)
+    joblog.write("solve", f"the platform could not run this job: {type(exc).__name__}")
+    return Outcome("failed", reason)
+
+
+def _bounded(values: Iterable[float], count: int) -> list[float]:
+    it = iter(values)
+    return [next(it) for _ in range(count)]
