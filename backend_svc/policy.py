@@ -12,7 +12,9 @@ of scattering checks. The rules today:
   ``APP_*`` here and nothing in the handlers;
 - a case may be read by its owner and by members of the group it is shared with; only its
   owner changes it. Reads of a case one may not see answer "not found", never "forbidden";
-- groups are managed by admins; a user sees the groups they belong to.
+- groups are managed by admins; a user sees the groups they belong to;
+- any signed-in user may submit jobs; a job is read, cancelled and interrupted by its owner
+  (and admins); reads of another user's job answer "not found". Only admins list everyone's.
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ class Action(StrEnum):
     GROUP_MANAGE = "group.manage_members"
     GROUP_LIST = "group.list"  # every user; what they see is scoped by GROUP_LIST_ALL
     GROUP_LIST_ALL = "group.list_all"
+    JOB_SUBMIT = "job.submit"
+    JOB_LIST = "job.list"  # every user; scoped to their own jobs unless JOB_LIST_ALL
+    JOB_LIST_ALL = "job.list_all"
+    JOB_READ = "job.read"
+    JOB_CANCEL = "job.cancel"
+    JOB_INTERRUPT = "job.interrupt"
 
 
 _USER_RULES: dict[Action, str] = {
@@ -57,6 +65,11 @@ _USER_RULES: dict[Action, str] = {
     Action.CASE_RENAME: "self",
     Action.CASE_SHARE: "self",
     Action.CASE_DELETE: "self",
+    Action.JOB_SUBMIT: "signed_in",
+    Action.JOB_LIST: "signed_in",
+    Action.JOB_READ: "self",
+    Action.JOB_CANCEL: "self",
+    Action.JOB_INTERRUPT: "self",
 }
 
 

@@ -1,8 +1,9 @@
 """backend_svc: the only process that opens PostgreSQL.
 
 Start order: database (created when missing) → migrations → bootstrap admin → AMQP →
-outbox relay → RPC server → status server. Stop runs the reverse: stop taking RPCs and let
-those in flight finish, stop the relay, then close the broker and the pool.
+outbox relay → job scheduler and lease reaper → RPC server → status server. Stop runs the
+reverse: stop taking RPCs and let those in flight finish, stop the scheduler, the reaper and
+the relay, then close the broker and the pool.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import structlog
 from aio_pika.abc import AbstractRobustConnection
 
 from backend_svc import db, users
+from backend_svc.dispatch import JobDuties
 from backend_svc.handlers.cases import CaseHandlers
 from backend_svc.handlers.groups import GroupHandlers
+from backend_svc.handlers.jobs import JobHandlers
 from backend_svc.handlers.registry import RegistryHandlers
 from backend_svc.handlers.users import UserHandlers
 from backend_svc.migrations import apply_migrations, load_migrations
@@ -45,6 +48,7 @@ class BackendService:
         self.pool: asyncpg.Pool | None = None
         self._connection: AbstractRobustConnection | None = None
         self.relay: OutboxRelay | None = None
+        self.jobs: JobDuties | None = None
         self._rpc: RpcServer | None = None
         self.status: StatusServer | None = None
         self._stopping = False
@@ -69,12 +73,19 @@ class BackendService:
         self.relay = OutboxRelay(dsn, publisher, batch=s.outbox_batch, poll_s=s.outbox_poll_s)
         await self.relay.start()
         self._stack.push_async_callback(self.relay.stop)
+        commands = Publisher(self._connection, topology.COMMANDS)
+        await commands.start()
+        self._stack.push_async_callback(commands.stop)
+        self.jobs = JobDuties(self.pool, dsn, commands, s)
+        await self.jobs.start()
+        self._stack.push_async_callback(self.jobs.stop)
         self._rpc = RpcServer(self._connection, topology.BACKEND_RPC, prefetch=s.amqp_prefetch)
         register_ping(self._rpc, self.name, self.instance)
         UserHandlers(self.pool, token_ttl=timedelta(hours=s.token_ttl_h)).register(self._rpc)
         RegistryHandlers(self.pool).register(self._rpc)
         CaseHandlers(self.pool).register(self._rpc)
         GroupHandlers(self.pool).register(self._rpc)
+        JobHandlers(self.pool, commands, s, self.jobs.wake).register(self._rpc)
         await self._rpc.start()
         self._stack.push_async_callback(self._rpc.drain, s.shutdown_grace_s)
         self.status = StatusServer(self.name, self.readiness, host=s.status_host,

@@ -21,3 +21,16 @@ class BackendSettings(ServiceSettings):
     )
     token_ttl_h: int = Field(24 * 7, ge=1, description="Lifetime of a login token, in hours.")
     status_port: int = Field(8091, ge=0, le=65535, description="/healthz and /readyz port.")
+    lease_ttl_s: float = Field(
+        30.0, gt=0, description="Lease of a scheduled or running job; renewed by reports."
+    )
+    scheduler_interval_s: float = Field(
+        2.0, gt=0, description="Scheduler and reaper poll interval when nothing wakes them."
+    )
+    max_running_per_user: int = Field(8, ge=1, description="Running jobs one user may hold.")
+    max_running_per_app: int = Field(32, ge=1, description="Running jobs of one app.")
+    default_memory_mb: int = Field(2048, ge=64, description="Memory of a job that names none.")
+    max_attempts: int = Field(3, ge=1, le=100, description="Attempts before a lost job fails.")
+    progress_event_interval_s: float = Field(
+        1.0, ge=0, description="Least time between two progress events of one job."
+    )

@@ -30,8 +30,11 @@ class Publisher:
     async def publish(
         self, body: bytes, routing_key: str, *, message_id: str | None = None,
         headers: dict[str, object] | None = None, timeout_s: float = 10.0,
+        message_type: str | None = None,
     ) -> None:
-        """Publish and wait for the confirm; raises if the broker nacks or the link is down."""
+        """Publish and wait for the confirm; raises if the broker nacks or the link is down.
+
+        ``message_type`` sets the AMQP ``type`` property consumers dispatch on."""
         assert self._exchange is not None, "Publisher.start() first"
         await self._exchange.publish(
             aio_pika.Message(
@@ -39,6 +42,7 @@ class Publisher:
                 content_type="application/json",
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 message_id=message_id,
+                type=message_type,
                 headers=headers or {},  # type: ignore[arg-type]
             ),
             routing_key=routing_key,

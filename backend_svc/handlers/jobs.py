@@ -1,0 +1,155 @@
+"""RPC handlers for solve jobs: the portal's (submit, list, get, cancel, interrupt) and the
+solve workers' (report, started, progress, finished). Another user's job answers 404.
+
+Worker messages carry no principal: the broker vhost is their trust boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import asyncpg
+import structlog
+
+from backend_svc import attempts, jobs, policy, workers
+from backend_svc.jobs import FoundJob
+from backend_svc.policy import Action
+from backend_svc.settings import BackendSettings
+from common.amqp.publisher import Publisher
+from common.amqp.rpc import RpcServer
+from common.contracts.base import Principal
+from common.contracts.jobs import (
+    Accepted,
+    JobFinished,
+    JobList,
+    JobMethods,
+    JobOut,
+    JobProgress,
+    JobRef,
+    JobStarted,
+    ListJobs,
+    StopJob,
+    SubmitJob,
+    WorkerMethods,
+    WorkerReport,
+    WorkerReportReply,
+)
+
+log = structlog.get_logger(__name__)
+
+
+def _authorize(actor: Principal, action: Action, found: FoundJob) -> None:
+    policy.authorize_private(actor, action, Action.JOB_READ, owner_id=found.user_id,
+                             shared=False, what="job")
+
+
+class JobHandlers:
+    def __init__(
+        self, pool: asyncpg.Pool, commands: Publisher, settings: BackendSettings,
+        wake: Callable[[], None],
+    ):
+        self._pool = pool
+        self._commands = commands
+        self._settings = settings
+        self._wake = wake
+
+    def register(self, server: RpcServer) -> None:
+        server.register(JobMethods.SUBMIT, SubmitJob, self.submit)
+        server.register(JobMethods.LIST, ListJobs, self.list_jobs)
+        server.register(JobMethods.GET, JobRef, self.get)
+        server.register(JobMethods.CANCEL, JobRef, self.cancel)
+        server.register(JobMethods.INTERRUPT, JobRef, self.interrupt)
+        server.register(WorkerMethods.REPORT, WorkerReport, self.report)
+        server.register(WorkerMethods.STARTED, JobStarted, self.started)
+        server.register(WorkerMethods.PROGRESS, JobProgress, self.progress)
+        server.register(WorkerMethods.FINISHED, JobFinished, self.finished)
+
+    async def submit(self, request: SubmitJob) -> JobOut:
+        policy.authorize(request.actor, Action.JOB_SUBMIT)
+        s = self._settings
+        async with self._pool.acquire() as conn, conn.transaction():
+            job = await jobs.submit(conn, request.actor, request,
+                                    default_memory_mb=s.default_memory_mb,
+                                    max_attempts=s.max_attempts)
+        self._wake()
+        return job
+
+    async def list_jobs(self, request: ListJobs) -> JobList:
+        actor = request.actor
+        policy.authorize(actor, Action.JOB_LIST)
+        user_id = actor.user_id
+        if policy.allowed(actor, Action.JOB_LIST_ALL):
+            user_id = await self._user_id(request.user) if request.user else None
+        async with self._pool.acquire() as conn:
+            found, total = await jobs.list_jobs(
+                conn, user_id=user_id, state=request.state, app=request.app,
+                limit=request.limit, offset=request.offset)
+        return JobList(jobs=found, total=total)
+
+    async def _user_id(self, username: str) -> str:
+        user_id = await self._pool.fetchval("SELECT id FROM users WHERE username = $1", username)
+        return str(user_id) if user_id else "00000000-0000-0000-0000-000000000000"
+
+    async def get(self, request: JobRef) -> JobOut:
+        async with self._pool.acquire() as conn:
+            found = await jobs.find_job(conn, request.job_id)
+        _authorize(request.actor, Action.JOB_READ, found)
+        return found.job
+
+    async def cancel(self, request: JobRef) -> JobOut:
+        async with self._pool.acquire() as conn, conn.transaction():
+            found = await self._find_for(conn, request, Action.JOB_CANCEL)
+            job = await jobs.cancel(conn, request.actor, found)
+        await self._stop(job, "cancel")
+        return job
+
+    async def interrupt(self, request: JobRef) -> JobOut:
+        async with self._pool.acquire() as conn, conn.transaction():
+            found = await self._find_for(conn, request, Action.JOB_INTERRUPT)
+            job = await jobs.interrupt(conn, request.actor, found)
+        await self._stop(job, "interrupt")
+        return job
+
+    @staticmethod
+    async def _find_for(conn: asyncpg.Connection, request: JobRef, action: Action) -> FoundJob:
+        found = await jobs.find_job(conn, request.job_id, lock=True)
+        _authorize(request.actor, action, found)
+        return found
+
+    async def _stop(self, job: JobOut, mode: Literal["cancel", "interrupt"]) -> None:
+        """Tell the worker at once (it also learns it from its next report's reply)."""
+        if job.worker is None or job.state not in jobs.ACTIVE_STATES:
+            return
+        stop = StopJob(job_id=job.id, attempt=job.attempt, mode=mode)
+        try:
+            await workers.send(self._commands, job.worker, stop)
+        except Exception as exc:  # the next report's reply carries it
+            log.warning("stop_job_publish_failed", job_id=job.id, error=repr(exc))
+
+    async def report(self, request: WorkerReport) -> WorkerReportReply:
+        async with self._pool.acquire() as conn, conn.transaction():
+            reply = await workers.report(conn, request, lease_ttl_s=self._settings.lease_ttl_s)
+        if request.slots_free > 0:
+            self._wake()
+        return reply
+
+    async def started(self, request: JobStarted) -> Accepted:
+        async with self._pool.acquire() as conn, conn.transaction():
+            current = await attempts.started(conn, request,
+                                             lease_ttl_s=self._settings.lease_ttl_s)
+        return Accepted(current=current)
+
+    async def progress(self, request: JobProgress) -> Accepted:
+        s = self._settings
+        async with self._pool.acquire() as conn, conn.transaction():
+            current = await attempts.progress(conn, request, lease_ttl_s=s.lease_ttl_s,
+                                              event_interval_s=s.progress_event_interval_s)
+        return Accepted(current=current)
+
+    async def finished(self, request: JobFinished) -> Accepted:
+        async with self._pool.acquire() as conn, conn.transaction():
+            current = await attempts.finished(conn, request)
+        if current:
+            self._wake()
+        return Accepted(current=current)

@@ -1,0 +1,237 @@
+"""Solve jobs as users see them: submit, list, get, cancel, interrupt.
+
+Each function runs on a connection the caller provides; those that change state expect the
+caller's transaction, so the row, its audit entry and its outbox event commit together. What
+a worker reports about an attempt is in :mod:`backend_svc.attempts`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from backend_svc import audit, cases, policy
+from backend_svc.changes import parse_uuid, record_change
+from backend_svc.policy import Action
+from backend_svc.scheduler import Candidate, order
+from common.contracts.base import Principal
+from common.contracts.jobs import JobEvent, JobOut, SubmitJob
+from common.errors import BadRequest, Conflict, NotFound
+
+JOB_SELECT = (
+    "SELECT j.*, u.username, a.name AS app, a.id AS app_id, v.version AS app_version "
+    "FROM jobs j JOIN users u ON u.id = j.user_id "
+    "JOIN app_versions v ON v.id = j.app_version_id JOIN apps a ON a.id = v.app_id"
+)
+ACTIVE_STATES = ("scheduled", "running")
+
+
+@dataclass(frozen=True)
+class FoundJob:
+    job: JobOut
+    user_id: str
+
+
+def job_from_row(row: asyncpg.Record, position: int | None = None) -> JobOut:
+    def opt(value: Any) -> str | None:
+        return None if value is None else str(value)
+
+    return JobOut(
+        id=str(row["id"]), user=row["username"], app=row["app"],
+        app_version=row["app_version"], procedure=row["procedure"], state=row["state"],
+        reason=row["reason"], priority=row["priority"], attempt=row["attempt"],
+        max_attempts=row["max_attempts"], time_limit_s=row["time_limit_s"],
+        memory_mb=row["memory_mb"], not_before=row["not_before"],
+        input_case_id=opt(row["input_case_id"]), output_case_id=opt(row["output_case_id"]),
+        progress=row["progress"], progress_message=row["progress_message"],
+        interrupted=row["interrupted"], queue_position=position, worker=row["worker"],
+        created_at=row["created_at"], started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+def job_event(job: JobOut, **extra: Any) -> JobEvent:
+    return JobEvent(job_id=job.id, user=job.user, app=job.app, attempt=job.attempt,
+                    state=job.state, reason=job.reason, interrupted=job.interrupted, **extra)
+
+
+async def submit(
+    conn: asyncpg.Connection, actor: Principal, request: SubmitJob, *,
+    default_memory_mb: int, max_attempts: int,
+) -> JobOut:
+    """Queue a job for ``actor``; event modelport.job.queued.
+
+    Raises NotFound ``unknown_app`` / ``unknown_version`` / ``not_found`` (a case the actor
+    may not see), BadRequest ``no_owner`` / ``unknown_procedure`` / ``case_app_mismatch``.
+    """
+    user_id = parse_uuid(actor.user_id)
+    if user_id is None:
+        raise BadRequest("a job belongs to a user; the caller is none", code="no_owner")
+    version = await _app_version(conn, request.app, request.version)
+    _check_procedure(version["manifest"], request.procedure)
+    case_id = await _input_case(conn, actor, request.input_case_id, request.app)
+    job_id = await conn.fetchval(
+        "INSERT INTO jobs (user_id, app_version_id, procedure, input_case_id, priority, "
+        "max_attempts, time_limit_s, memory_mb, not_before, options) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        user_id, version["id"], request.procedure, case_id, request.priority, max_attempts,
+        request.time_limit_s, request.memory_mb or default_memory_mb, request.not_before,
+        request.options,
+    )
+    job = (await find_job(conn, str(job_id))).job
+    await record_change(conn, actor, "job.submit", subject=job.id,
+                        event_type=JobEvent.QUEUED, event=job_event(job))
+    return job
+
+
+async def _app_version(
+    conn: asyncpg.Connection, app: str, version: str | None
+) -> asyncpg.Record:
+    app_row = await conn.fetchrow("SELECT id, active_version_id FROM apps WHERE name = $1", app)
+    if app_row is None:
+        raise NotFound(f"app {app!r} not found", code="unknown_app")
+    row = await conn.fetchrow(
+        "SELECT id, manifest FROM app_versions WHERE app_id = $1 AND "
+        "(CASE WHEN $2::text IS NULL THEN id = $3 ELSE version = $2 END)",
+        app_row["id"], version, app_row["active_version_id"],
+    )
+    if row is None:
+        raise NotFound(f"{app} has no version {version or '(active)'}", code="unknown_version")
+    return row
+
+
+def declared_procedures(manifest: dict[str, Any]) -> set[str] | None:
+    """The procedures an app version declares, or None when its manifest lists none."""
+    listed = manifest.get("procedures") if isinstance(manifest, dict) else None
+    if not listed:
+        return None
+    return {p["name"] if isinstance(p, dict) else str(p) for p in listed}
+
+
+def _check_procedure(manifest: dict[str, Any], procedure: str) -> None:
+    declared = declared_procedures(manifest)
+    if declared is not None and procedure not in declared:
+        raise BadRequest(f"the app declares no procedure {procedure!r}; it declares "
+                         f"{', '.join(sorted(declared))}", code="unknown_procedure")
+
+
+async def _input_case(
+    conn: asyncpg.Connection, actor: Principal, case_id: str | None, app: str
+) -> uuid.UUID | None:
+    if case_id is None:
+        return None
+    found = await cases.find_case(conn, case_id, viewer_id=actor.user_id)
+    if not policy.allowed(actor, Action.CASE_READ, owner_id=found.owner_id,
+                          shared=found.shared):
+        raise NotFound("case not found")
+    if found.case.app != app:
+        raise BadRequest(f"case {found.case.name!r} belongs to app {found.case.app!r}",
+                         code="case_app_mismatch")
+    return uuid.UUID(found.case.id)
+
+
+async def find_job(
+    conn: asyncpg.Connection, job_id: str, *, lock: bool = False
+) -> FoundJob:
+    """The job ``job_id`` (row-locked with ``lock``) and its owner; NotFound when none."""
+    parsed = parse_uuid(job_id)
+    row = None if parsed is None else await conn.fetchrow(
+        f"{JOB_SELECT} WHERE j.id = $1{' FOR UPDATE OF j' if lock else ''}", parsed
+    )
+    if row is None:
+        raise NotFound("job not found")
+    position = None
+    if row["state"] == "queued":
+        position = (await queue_positions(conn)).get(row["id"])
+    return FoundJob(job_from_row(row, position), str(row["user_id"]))
+
+
+async def queue_positions(conn: asyncpg.Connection) -> dict[Any, int]:
+    """Position (1 = next) of every queued job in scheduling order.
+
+    Jobs whose ``not_before`` has passed come first, in the scheduler's order; those still
+    waiting follow by start time.
+    """
+    rows = await conn.fetch(
+        "SELECT j.id, j.user_id, v.app_id, j.priority, j.created_at, j.not_before, "
+        "coalesce(j.not_before <= now(), true) AS due FROM jobs j "
+        "JOIN app_versions v ON v.id = j.app_version_id WHERE j.state = 'queued'"
+    )
+    running = {r["user_id"]: r["n"] for r in await conn.fetch(
+        "SELECT user_id, count(*) AS n FROM jobs WHERE state = ANY($1::text[]) GROUP BY 1",
+        list(ACTIVE_STATES),
+    )}
+    due = order([candidate(r) for r in rows if r["due"]], running)
+    later = sorted((r for r in rows if not r["due"]), key=lambda r: (r["not_before"], r["id"]))
+    ids = [c.id for c in due] + [r["id"] for r in later]
+    return {job_id: n for n, job_id in enumerate(ids, start=1)}
+
+
+def candidate(row: asyncpg.Record) -> Candidate:
+    return Candidate(id=row["id"], user=row["user_id"], app=row["app_id"],
+                     priority=row["priority"], created_at=row["created_at"])
+
+
+async def list_jobs(
+    conn: asyncpg.Connection, *, user_id: str | None, state: str | None, app: str | None,
+    limit: int, offset: int,
+) -> tuple[list[JobOut], int]:
+    """Jobs (of ``user_id`` when given), newest first, with queue positions, and the total."""
+    where = ("($1::uuid IS NULL OR j.user_id = $1) AND ($2::text IS NULL OR j.state = $2) "
+             "AND ($3::text IS NULL OR a.name = $3)")
+    args = (parse_uuid(user_id) if user_id else None, state, app)
+    rows = await conn.fetch(f"{JOB_SELECT} WHERE {where} ORDER BY j.created_at DESC, j.id "
+                            f"LIMIT $4 OFFSET $5", *args, limit, offset)
+    total = await conn.fetchval(
+        "SELECT count(*) FROM jobs j JOIN app_versions v ON v.id = j.app_version_id "
+        f"JOIN apps a ON a.id = v.app_id WHERE {where}", *args,
+    )
+    positions = await queue_positions(conn) if any(r["state"] == "queued" for r in rows) else {}
+    return [job_from_row(r, positions.get(r["id"])) for r in rows], int(total)
+
+
+async def cancel(conn: asyncpg.Connection, actor: Principal, found: FoundJob) -> JobOut:
+    """Cancel a job found with ``lock``: a queued one at once (event cancelled), a scheduled
+    or running one by request (the worker stops it; the caller sends StopJob).
+
+    Raises Conflict ``not_cancellable`` for a finished job.
+    """
+    job = found.job
+    if job.state in ("queued", "lost"):
+        row = await conn.fetchrow(
+            "UPDATE jobs SET state = 'cancelled', reason = 'cancelled', finished_at = now(), "
+            "updated_at = now() WHERE id = $1 RETURNING id", uuid.UUID(job.id))
+        assert row is not None
+        done = (await find_job(conn, job.id)).job
+        await record_change(conn, actor, "job.cancel", subject=job.id,
+                            event_type=JobEvent.CANCELLED, event=job_event(done))
+        return done
+    if job.state not in ACTIVE_STATES:
+        raise Conflict(f"job is {job.state}; it cannot be cancelled", code="not_cancellable")
+    await _request(conn, actor, job, "cancel_requested", "job.cancel_request")
+    return job
+
+
+async def interrupt(conn: asyncpg.Connection, actor: Principal, found: FoundJob) -> JobOut:
+    """Ask a running job to stop and keep its best solution (the caller sends StopJob).
+
+    Raises Conflict ``not_interruptible`` unless the job is running.
+    """
+    job = found.job
+    if job.state != "running":
+        raise Conflict(f"job is {job.state}; only a running job can be interrupted",
+                       code="not_interruptible")
+    await _request(conn, actor, job, "interrupt_requested", "job.interrupt_request")
+    return job
+
+
+async def _request(
+    conn: asyncpg.Connection, actor: Principal, job: JobOut, column: str, action: str
+) -> None:
+    await conn.execute(f"UPDATE jobs SET {column} = true, updated_at = now() WHERE id = $1",
+                       uuid.UUID(job.id))
+    await audit.record(conn, actor, action, job.id, {"attempt": job.attempt,
+                                                      "worker": job.worker})

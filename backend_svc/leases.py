@@ -1,0 +1,71 @@
+"""The lease reaper: work whose lease expired is lost (its worker died or lost touch).
+
+An expired scheduled or running job becomes ``lost`` (event lost), then in the same
+transaction ``queued`` again while attempts remain, else ``failed`` with reason
+``retries_exhausted`` (event failed). A job whose cancel was requested is ``cancelled``
+instead (event cancelled). Runs as an exclusive duty (:class:`backend_svc.duty.ExclusiveDuty`).
+"""
+
+from __future__ import annotations
+
+import asyncpg
+import structlog
+
+from backend_svc.changes import record_change
+from backend_svc.jobs import ACTIVE_STATES, JOB_SELECT, job_event, job_from_row
+from common.contracts.base import Principal
+from common.contracts.jobs import JobEvent, JobOut
+
+log = structlog.get_logger(__name__)
+REAPER_LOCK = 0x6D6F64656C04
+BATCH = 200
+
+
+async def reap(pool: asyncpg.Pool) -> int:
+    """Settle every job whose lease has expired, a batch per transaction; return how many."""
+    total = 0
+    for _ in range(10_000):  # bounded: each batch settles up to BATCH jobs
+        async with pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                f"{JOB_SELECT} WHERE j.state = ANY($1::text[]) AND j.lease_expires_at < now() "
+                "ORDER BY j.lease_expires_at LIMIT $2 FOR UPDATE OF j SKIP LOCKED",
+                list(ACTIVE_STATES), BATCH,
+            )
+            for row in rows:
+                await _settle(conn, row)
+        total += len(rows)
+        if len(rows) < BATCH:
+            break
+    if total:
+        log.info("leases_reaped", jobs=total)
+    return total
+
+
+async def _settle(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+    job = job_from_row(row)
+    if row["cancel_requested"]:
+        await _finish(conn, job, "cancelled", "cancelled", JobEvent.CANCELLED)
+        return
+    lost = job.model_copy(update={"state": "lost", "reason": "lease_expired"})
+    await record_change(conn, Principal.SYSTEM, "job.lost", subject=job.id,
+                        event_type=JobEvent.LOST, event=job_event(lost))
+    if job.attempt < job.max_attempts:
+        await conn.execute(
+            "UPDATE jobs SET state = 'queued', reason = 'lease_expired', worker = NULL, "
+            "lease_expires_at = NULL, interrupt_requested = false, updated_at = now() "
+            "WHERE id = $1", row["id"],
+        )
+        return
+    await _finish(conn, job, "failed", "retries_exhausted", JobEvent.FAILED)
+
+
+async def _finish(
+    conn: asyncpg.Connection, job: JobOut, state: str, reason: str, event_type: str
+) -> None:
+    await conn.execute(
+        "UPDATE jobs SET state = $2, reason = $3, finished_at = now(), lease_expires_at = NULL, "
+        "updated_at = now() WHERE id = $1::uuid", job.id, state, reason,
+    )
+    done = job.model_copy(update={"state": state, "reason": reason})
+    await record_change(conn, Principal.SYSTEM, f"job.{state}", subject=job.id,
+                        event_type=event_type, event=job_event(done))

@@ -1,0 +1,72 @@
+"""Solve workers: their periodic reports (capacity + heartbeats) and commands sent to them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from backend_svc.changes import parse_uuid
+from backend_svc.jobs import ACTIVE_STATES
+from common.amqp.publisher import Publisher
+from common.amqp.topology import solve_worker_queue
+from common.contracts.jobs import RunJob, StopJob, WorkerReport, WorkerReportReply
+
+
+async def report(
+    conn: asyncpg.Connection, msg: WorkerReport, *, lease_ttl_s: float
+) -> WorkerReportReply:
+    """Record the worker's capacity, renew the lease of each listed attempt that is current
+    and its own, and answer which attempts it should stop.
+
+    Stop ``cancel``: the attempt is not current or not this worker's, or a cancel was
+    requested (its lease is then not renewed: the reaper cancels it if the worker never
+    confirms). Stop ``interrupt``: an interrupt was requested (sent on every report until the
+    job ends; workers treat a repeated interrupt as one).
+    """
+    await conn.execute(
+        "INSERT INTO workers (name, slots_total, slots_free, last_report_at) "
+        "VALUES ($1, $2, $3, now()) ON CONFLICT (name) DO UPDATE SET "
+        "slots_total = $2, slots_free = $3, last_report_at = now()",
+        msg.worker, msg.slots_total, min(msg.slots_free, msg.slots_total),
+    )
+    rows = await _rows(conn, msg.running)
+    stop: list[StopJob] = []
+    renew = []
+    for job_id, attempt in msg.running:
+        row = rows.get(str(parse_uuid(job_id)))
+        current = (row is not None and row["state"] in ACTIVE_STATES
+                   and row["attempt"] == attempt and row["worker"] == msg.worker)
+        if not current or (row is not None and row["cancel_requested"]):
+            stop.append(StopJob(job_id=job_id, attempt=attempt, mode="cancel"))
+            continue
+        assert row is not None
+        renew.append(row["id"])
+        if row["interrupt_requested"]:
+            stop.append(StopJob(job_id=job_id, attempt=attempt, mode="interrupt"))
+    if renew:
+        await conn.execute(
+            "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $2) "
+            "WHERE id = ANY($1::uuid[])", renew, lease_ttl_s,
+        )
+    return WorkerReportReply(stop=stop)
+
+
+async def _rows(conn: asyncpg.Connection, running: list[tuple[str, int]]) -> dict[str, Any]:
+    ids = [p for p in (parse_uuid(job_id) for job_id, _ in running) if p is not None]
+    if not ids:
+        return {}
+    rows = await conn.fetch(
+        "SELECT id, state, attempt, worker, cancel_requested, interrupt_requested FROM jobs "
+        "WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE", ids,
+    )
+    return {str(r["id"]): r for r in rows}
+
+
+async def send(commands: Publisher, worker: str, message: RunJob | StopJob) -> None:
+    """Publish ``message`` to ``worker``'s own queue and wait for the broker's confirm."""
+    await commands.publish(
+        message.model_dump_json().encode(), routing_key=solve_worker_queue(worker),
+        message_id=f"{message.TYPE}:{message.job_id}:{message.attempt}",
+        message_type=message.TYPE,
+    )
