@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from backend_svc.service import BackendService
+import pytest
+
 from common.amqp.rpc import RpcClient
 from common.contracts.cases import CaseLocation, CaseMethods, CaseRef
 from common.contracts.jobs import BlobRef, JobMethods, JobOut, JobRef
@@ -20,11 +21,13 @@ from tests.backend.jobs_support import (  # noqa: F401
 )
 from tests.support.events import EventTap
 
+pytestmark = pytest.mark.usefixtures("jobs_backend")
+
 OUTPUT = BlobRef(s3_key="jobs/x/output", sha256=SHA, size_bytes=5)
 
 
 async def test_submit_run_progress_finish_with_output_case(
-    jobs_backend: BackendService, rpc: RpcClient, amqp_url: str
+    rpc: RpcClient, amqp_url: str
 ) -> None:
     alice = await setup_app(rpc)
     case = await make_case(rpc, alice)
@@ -34,7 +37,8 @@ async def test_submit_run_progress_finish_with_output_case(
         assert job.state == "queued" and job.queue_position == 1
         await worker.report()
         run = await worker.run_of(job.id)
-        assert run["runtime_version"] == "1.2.0" and run["input_case"]["s3_key"] == f"cases/{case.id}"
+        assert run["runtime_version"] == "1.2.0"
+        assert run["input_case"]["s3_key"] == f"cases/{case.id}"
         assert run["options"] == {"gap": 0.01} and run["memory_mb"] == 2048
         assert await worker.started(job.id)
         for fraction in (0.25, 0.5, 0.75):  # one event: the rest fall within the rate limit
@@ -56,7 +60,7 @@ async def test_submit_run_progress_finish_with_output_case(
 
 
 async def test_cancel_queued_and_running(
-    jobs_backend: BackendService, rpc: RpcClient, amqp_url: str
+    rpc: RpcClient, amqp_url: str
 ) -> None:
     alice = await setup_app(rpc)
     queued = await submit(rpc, alice, not_before="2999-01-01T00:00:00Z")
@@ -81,7 +85,7 @@ async def test_cancel_queued_and_running(
 
 
 async def test_interrupt_only_while_running(
-    jobs_backend: BackendService, rpc: RpcClient, amqp_url: str
+    rpc: RpcClient, amqp_url: str
 ) -> None:
     alice = await setup_app(rpc)
     async with FakeWorker(amqp_url, rpc, "w1") as worker:
@@ -101,7 +105,7 @@ async def test_interrupt_only_while_running(
 
 
 async def test_lost_lease_requeues_and_second_attempt_succeeds_once(
-    jobs_backend: BackendService, rpc: RpcClient, amqp_url: str, pg_dsn: str
+    rpc: RpcClient, amqp_url: str, pg_dsn: str
 ) -> None:
     alice = await setup_app(rpc)
     async with EventTap(amqp_url, "modelport.job.*") as tap, \
@@ -137,7 +141,7 @@ async def test_lost_lease_requeues_and_second_attempt_succeeds_once(
 
 
 async def test_another_users_job_is_not_found_and_admin_lists_all(
-    jobs_backend: BackendService, rpc: RpcClient
+    rpc: RpcClient
 ) -> None:
     from common.contracts.jobs import JobList, ListJobs
     from tests.backend.helpers import ADMIN, make_user

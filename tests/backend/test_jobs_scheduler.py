@@ -10,7 +10,9 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 WIDE = Limits(per_user=100, per_app=100)
 
 
-def jobs(user: str, n: int, *, start: int = 0, priority: int = 0, app: str = "x") -> list[Candidate]:
+def jobs(
+    user: str, n: int, *, start: int = 0, priority: int = 0, app: str = "x"
+) -> list[Candidate]:
     return [Candidate(id=f"{user}{i}", user=user, app=app, priority=priority,
                       created_at=T0 + timedelta(seconds=start + i)) for i in range(n)]
 
