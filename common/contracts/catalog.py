@@ -12,10 +12,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from common.amqp import topology
-from common.contracts import cases, groups, registry, system, users
+from common.contracts import cases, groups, jobs, registry, system, users
 from common.contracts.cases import CaseEvent
 from common.contracts.events import CloudEvent, UserCreated
 from common.contracts.groups import GroupEvent
+from common.contracts.jobs import JobEvent
 from common.contracts.registry import AppVersionEvent, RuntimeDeletedEvent, RuntimeRegistered
 
 
@@ -52,6 +53,18 @@ EVENTS = [
     EventSpec(GroupEvent, GroupEvent.CREATED, "A group was created."),
     EventSpec(GroupEvent, GroupEvent.MEMBER_ADDED, "A user was added to a group."),
     EventSpec(GroupEvent, GroupEvent.MEMBER_REMOVED, "A user was removed from a group."),
+    EventSpec(JobEvent, JobEvent.QUEUED, "A job was submitted and waits in the queue."),
+    EventSpec(JobEvent, JobEvent.STARTED, "An attempt of a job started running on a worker."),
+    EventSpec(JobEvent, JobEvent.PROGRESS,
+              "Progress of a running job (fraction, message); at most one per job per "
+              "progress_event_interval_s."),
+    EventSpec(JobEvent, JobEvent.SUCCEEDED,
+              "A job succeeded (interrupted: stopped early, keeping its best solution)."),
+    EventSpec(JobEvent, JobEvent.FAILED,
+              "A job failed (reason: timeout, oom, app_exception, retries_exhausted, ...)."),
+    EventSpec(JobEvent, JobEvent.CANCELLED, "A job was cancelled."),
+    EventSpec(JobEvent, JobEvent.LOST,
+              "An attempt's lease expired; the job is queued again or fails."),
 ]
 
 # Registry, cases and groups: (method, request, reply, summary) on the backend queue.
@@ -98,6 +111,24 @@ _PACKAGE_RPCS: list[tuple[str, type[BaseModel], type[BaseModel], str]] = [
      "Remove a user from a group (admins)."),
     (groups.GroupMethods.LIST, groups.ListGroups, groups.GroupList,
      "Groups: all for admins, one's own for users."),
+    (jobs.JobMethods.SUBMIT, jobs.SubmitJob, jobs.JobOut,
+     "Queue a job (404 unknown_app / unknown_version / not_found for a case one may not see, "
+     "400 unknown_procedure or invalid limits)."),
+    (jobs.JobMethods.LIST, jobs.ListJobs, jobs.JobList,
+     "One's own jobs (admins: everyone's), newest first, with queue positions."),
+    (jobs.JobMethods.GET, jobs.JobRef, jobs.JobOut, "One job (another user's: 404)."),
+    (jobs.JobMethods.CANCEL, jobs.JobRef, jobs.JobOut,
+     "Cancel a job: queued at once, scheduled/running by StopJob (409 not_cancellable)."),
+    (jobs.JobMethods.INTERRUPT, jobs.JobRef, jobs.JobOut,
+     "Interrupt a running job, keeping its best solution (409 not_interruptible)."),
+    (jobs.WorkerMethods.REPORT, jobs.WorkerReport, jobs.WorkerReportReply,
+     "A solve worker's capacity and heartbeat; the reply lists attempts to stop."),
+    (jobs.WorkerMethods.STARTED, jobs.JobStarted, jobs.Accepted,
+     "An attempt started (current=false: stale, stop it)."),
+    (jobs.WorkerMethods.PROGRESS, jobs.JobProgress, jobs.Accepted,
+     "Progress of an attempt (rate-limited into events)."),
+    (jobs.WorkerMethods.FINISHED, jobs.JobFinished, jobs.Accepted,
+     "An attempt finished; idempotent per attempt."),
 ]
 
 RPCS = [
