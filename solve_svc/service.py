@@ -19,7 +19,7 @@ from common.amqp.consumer import Consumer
 from common.amqp.rpc import RpcClient
 from common.docker import DockerHost, DockerSettings, HostPool, WarmPool, adopt_or_sweep
 from common.docker.spec import KIND, Limits
-from common.packages import load_platform_key
+from common.packages import PlatformPrivateKey, load_platform_key
 from common.settings import PackageSettings, S3Settings
 from common.storage import S3Storage
 from common.worker_service import WorkerService
@@ -66,9 +66,17 @@ class SolveService(WorkerService):
 
     async def start(self) -> None:
         """Start the base service, then the job machinery; raises when a part cannot start
-        (bad platform key, S3 or broker unreachable)."""
-        key = load_platform_key(self.package_settings.platform_key_file)
+        (unreadable platform key, S3 or broker unreachable). Without a platform key
+        configured the worker runs no jobs (it only answers ping) and says so in its log."""
+        key_file = self.package_settings.platform_key_file
+        key = load_platform_key(key_file) if key_file else None
         await super().start()
+        if key is None:
+            log.warning("solve_jobs_disabled", reason="MODELPORT_PLATFORM_KEY_FILE is not set")
+            return
+        await self._start_jobs(key)
+
+    async def _start_jobs(self, key: PlatformPrivateKey) -> None:
         assert self._connection is not None
         self._storage = S3Storage(self.s3_settings,
                                   connect_deadline_s=self.settings.connect_deadline_s)
@@ -127,11 +135,6 @@ class SolveService(WorkerService):
         if self._storage is not None:
             await self._storage.stop()
             self._storage = None
-
-    async def readiness(self) -> dict[str, bool]:
-        checks = await super().readiness()
-        checks["docker"] = self.pool is not None and any(s.healthy for s in self.pool.states())
-        return checks
 
 
 def _name(item: dict[str, object]) -> str:

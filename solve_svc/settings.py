@@ -28,9 +28,5 @@ class SolveSettings(ServiceSettings):
     progress_interval_s: float = Field(
         0.2, ge=0, description="At most one JobProgress RPC per job per this many seconds."
     )
-    stop_timeout_s: float = Field(
-        10.0, gt=0, description="How long an interrupted job may take to finish before it "
-        "is killed."
-    )
     work_dir: str = Field("", description="Where app packages are decrypted on the worker "
                           "host (a temp folder per attempt); empty: the system temp dir.")
