@@ -1,0 +1,133 @@
+"""A real browser watches the Jobs pages update live: a job appears when submitted, moves from
+queued to running, its progress bar climbs with each progress event, it ends succeeded with a
+result link; the Cancel button cancels a queued job; the detail page follows one job.
+
+The job's states are driven as a solve worker would cause them (FakeJobs publishes the same
+``modelport.job.*`` events on the broker that backend's outbox does)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+
+from tests.portal.jobs_fake import FakeJobs, fake_jobs_stack
+from tests.portal.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.portal.uploads import call
+from tests.support.stack import ADMIN_PASSWORD, ADMIN_USER, Stack
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"browser tests need Chromium at {CHROMIUM}"),
+]
+
+WATCH_PROGRESS = """bar => {
+    window.progressSeen = [];
+    new MutationObserver(() => window.progressSeen.push(Number(bar.value)))
+        .observe(bar, {attributes: true, attributeFilter: ["aria-valuenow"]});
+}"""
+
+
+@pytest.fixture
+async def jobs(stack: Stack, amqp_url: str) -> AsyncIterator[tuple[Stack, FakeJobs]]:
+    async with fake_jobs_stack(stack, amqp_url) as found:
+        yield found
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[Page]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 1280, "height": 900})
+        try:
+            yield await context.new_page()
+        finally:
+            await context.close()
+            await browser.close()
+
+
+async def _sign_in(page: Page, stack: Stack) -> None:
+    await page.goto(stack.url("/login"))
+    await page.fill("#username", ADMIN_USER)
+    await page.fill("#password", ADMIN_PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page).to_have_url(stack.url("/"))
+
+
+async def _submit(stack: Stack) -> str:
+    status, job = await call(stack, "POST", "/api/v1/jobs", json={"app": "transport"})
+    assert status == 202, job
+    return str(job["id"])
+
+
+async def _open_jobs_page(page: Page, stack: Stack) -> None:
+    await _sign_in(page, stack)
+    await page.click("nav >> text=Jobs")
+    await expect(page).to_have_url(stack.url("/jobs"))
+    await expect(page.locator("[data-live-status]")).to_have_text("live")
+
+
+async def test_jobs_page_follows_a_job_live(page: Page, jobs: tuple[Stack, FakeJobs]) -> None:
+    stack, fake = jobs
+    await _open_jobs_page(page, stack)
+    await expect(page.locator("#job-list")).to_contain_text("No jobs yet")
+    job_id = await _submit(stack)
+    row = page.locator(f'tr[data-job="{job_id}"]')
+    await expect(row.locator('[data-field="state"]')).to_have_text("queued")
+    await expect(row.locator('[data-field="queue"]')).to_have_text("#1")
+
+    await fake.move(job_id, "running")
+    await expect(row.locator('[data-field="state"]')).to_have_text("running")
+    bar = row.locator('[data-field="progress"]')
+    await bar.evaluate(WATCH_PROGRESS)
+    for step in (1, 2, 3):
+        await fake.progress(job_id, step / 4, f"iteration {step}: gap {10 - 3 * step}%")
+        await expect(bar).to_have_js_property("value", 25 * step)
+    await expect(row.locator('[data-field="message"]')).to_have_text("iteration 3: gap 1%")
+    await expect(row.locator('[data-field="elapsed"]')).to_have_text(re.compile(r"^0:\d\d$"))
+    await page.screenshot(path=ARTIFACTS / "jobs-running.png", full_page=True)
+
+    await fake.move(job_id, "succeeded", progress=1.0, progress_message="optimal")
+    await expect(row.locator('[data-field="state"]')).to_have_text("succeeded")
+    await expect(bar).to_have_js_property("value", 100)
+    await expect(row.locator('[data-field="result"]')).to_be_visible()
+    await expect(row.locator("[data-cancel]")).to_be_hidden()
+    seen = await page.evaluate("window.progressSeen")
+    assert seen == sorted(seen) and seen[-1] == 100 and {25, 50, 75} <= set(seen)
+    await page.screenshot(path=ARTIFACTS / "jobs-succeeded.png", full_page=True)
+
+
+async def test_cancel_button_cancels_a_queued_job(
+    page: Page, jobs: tuple[Stack, FakeJobs]
+) -> None:
+    stack, fake = jobs
+    job_id = await _submit(stack)
+    await _open_jobs_page(page, stack)
+    row = page.locator(f'tr[data-job="{job_id}"]')
+    await row.locator("[data-cancel]").click()
+    await expect(row.locator('[data-field="state"]')).to_have_text("cancelled")
+    await expect(row.locator("[data-cancel]")).to_be_hidden()
+    assert fake.jobs[job_id].state == "cancelled"
+    await page.screenshot(path=ARTIFACTS / "jobs-cancelled.png", full_page=True)
+
+
+async def test_detail_page_follows_one_job(page: Page, jobs: tuple[Stack, FakeJobs]) -> None:
+    stack, fake = jobs
+    job_id = await _submit(stack)
+    await _open_jobs_page(page, stack)
+    await page.click(f'a[href="/jobs/{job_id}"]')
+    await expect(page.locator("[data-live-status]")).to_have_text("live")
+    detail = page.locator("[data-detail]")
+    await fake.move(job_id, "running")
+    await expect(detail.locator('[data-field="state"]')).to_have_text("running")
+    await fake.progress(job_id, 0.4, "presolve done")
+    await expect(detail.locator('[data-field="progress"]')).to_have_js_property("value", 40)
+    await expect(page.locator("[data-log]")).to_contain_text("presolve done")
+    await page.screenshot(path=ARTIFACTS / "job-detail-running.png", full_page=True)
+    await fake.move(job_id, "failed", reason="timeout")
+    await expect(detail.locator('[data-field="state"]')).to_have_text("failed")
+    await expect(detail.locator('[data-field="reason"]')).to_have_text("timeout")
+    await page.screenshot(path=ARTIFACTS / "job-detail-failed.png", full_page=True)
