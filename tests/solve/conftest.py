@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,6 @@ class Harness:
     storage: S3Storage
     blobs: Blobs
     tmp: Path
-    made: list[str] = field(default_factory=list)
 
     def job(self, app: str, procedure: str, **over: Any) -> RunJob:
         fields: dict[str, Any] = dict(
@@ -102,8 +101,9 @@ class Harness:
 
     async def containers(self) -> list[dict[str, Any]]:
         """Every container under this test's service label, in any state."""
-        assert self.service.pool is not None
-        return await self.service.pool.hosts[0].ours(all_states=True)
+        config = self.service.docker_settings
+        async with DockerHost(config.hosts[0], service=config.service) as host:
+            return await host.ours(all_states=True)
 
 
 @pytest.fixture

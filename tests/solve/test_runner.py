@@ -8,8 +8,11 @@ import io
 import pytest
 
 from common.contracts.jobs import JobFinished, JobProgress, JobStarted, StopJob, WorkerReport
+from common.docker import ContainerRequest, Limits, create_started, remove
+from common.docker.spec import Kind
 from modelport.case import read_case
 from tests.solve.conftest import Harness
+from tests.solve.support import job_id
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -151,3 +154,33 @@ async def test_heartbeat_lists_the_running_attempt_and_applies_stops(harness: Ha
     done = await h.backend.finished(timeout_s=10)
     assert done.outcome == "cancelled"
     assert await h.containers() == []
+
+
+async def test_shutdown_cuts_a_running_attempt_and_reports_nothing(harness: Harness) -> None:
+    h = harness
+    await _running_sleeper(h)
+    h.service.settings.shutdown_grace_s = 0.2
+    await h.service.stop()
+    assert h.backend.of(JobFinished) == []
+    assert await h.containers() == []
+
+
+async def test_start_sweeps_job_containers_only(harness: Harness) -> None:
+    h = harness
+    assert h.service.pool is not None
+    host = h.service.pool.hosts[0]
+    image = h.blobs.runtime.image_id
+
+    def request(kind: Kind) -> ContainerRequest:
+        return ContainerRequest(host.service, kind, job_id(), 1, "test", image,
+                                ["sleep", "infinity"], Limits(memory_mb=64))
+
+    orphan = await create_started(host, request("job"))
+    session = await create_started(host, request("session"))
+    try:
+        await h.service._sweep()
+        names = [str(c["Names"][0]).lstrip("/") for c in await h.containers()]
+        assert names == [session.name]
+    finally:
+        await remove(orphan)
+        await remove(session)
