@@ -1,22 +1,21 @@
 """Jobs through the REST API: submit (202, queued), list with filters and paging, show,
 another user's job 404, bad limits 400 with nothing queued, unknown app 404, cancel while
 queued, interrupt of a job not running 409, the result of a job that has not succeeded 409,
-the log before and after the end, the OpenAPI document.
-
-Jobs are kept by :class:`~tests.portal.jobs_fake.FakeJobs` over the real backend (users, apps,
-cases) until backend_svc answers the jobs methods."""
+the log and result once it ended, the OpenAPI document — all on the real backend, with a
+fake solve worker (:class:`~tests.portal.jobs_support.WorkerDriver`) reporting the run."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from common.storage import META_SHA256
-from tests.portal.jobs_fake import FakeJobs, fake_jobs_stack
+from common.settings import S3Settings
+from tests.portal.jobs_support import WorkerDriver, jobs_stack, transport_case
 from tests.portal.uploads import call, error_code
 from tests.support.stack import Stack
 
@@ -26,9 +25,17 @@ TRANSPORT_JOB: dict[str, Any] = {"app": "transport", "procedure": "solve", "prio
 
 
 @pytest.fixture
-async def jobs(stack: Stack, amqp_url: str) -> AsyncIterator[tuple[Stack, FakeJobs]]:
-    async with fake_jobs_stack(stack, amqp_url) as found:
+async def jobs(
+    pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path
+) -> AsyncIterator[tuple[Stack, WorkerDriver]]:
+    async with jobs_stack(pg_dsn, amqp_url, s3_settings, tmp_path) as found:
         yield found
+
+
+async def _total(stack: Stack) -> int:
+    status, page = await call(stack, "GET", JOBS)
+    assert status == 200
+    return int(page["total"])
 
 
 async def _submit(stack: Stack, token: str | None = None, **fields: Any) -> dict[str, Any]:
@@ -37,7 +44,7 @@ async def _submit(stack: Stack, token: str | None = None, **fields: Any) -> dict
     return dict(body)
 
 
-async def test_submit_is_accepted_and_queued(jobs: tuple[Stack, FakeJobs]) -> None:
+async def test_submit_is_accepted_and_queued(jobs: tuple[Stack, WorkerDriver]) -> None:
     stack, _ = jobs
     async with aiohttp.ClientSession() as http, http.post(
         stack.url(JOBS), json=TRANSPORT_JOB, headers=stack.admin_headers
@@ -51,10 +58,10 @@ async def test_submit_is_accepted_and_queued(jobs: tuple[Stack, FakeJobs]) -> No
     assert status == 200 and shown["id"] == body["id"] and shown["state"] == "queued"
 
 
-async def test_list_filters_and_pages(jobs: tuple[Stack, FakeJobs]) -> None:
-    stack, fake = jobs
+async def test_list_filters_and_pages(jobs: tuple[Stack, WorkerDriver]) -> None:
+    stack, _ = jobs
     made = [await _submit(stack) for _ in range(3)]
-    await fake.move(made[0]["id"], "cancelled")
+    await call(stack, "POST", f"{JOBS}/{made[0]['id']}/cancel")
     status, page = await call(stack, "GET", JOBS, params={"limit": "2"})
     assert status == 200 and page["total"] == 3 and len(page["jobs"]) == 2
     status, page = await call(stack, "GET", JOBS, params={"state": "cancelled"})
@@ -65,7 +72,7 @@ async def test_list_filters_and_pages(jobs: tuple[Stack, FakeJobs]) -> None:
     assert status == 400 and error_code(body) == "invalid_request"
 
 
-async def test_another_users_job_is_404(jobs: tuple[Stack, FakeJobs]) -> None:
+async def test_another_users_job_is_404(jobs: tuple[Stack, WorkerDriver]) -> None:
     stack, _ = jobs
     job = await _submit(stack)
     other = await stack.create_user("olga", "olga-password-1")
@@ -82,16 +89,16 @@ async def test_another_users_job_is_404(jobs: tuple[Stack, FakeJobs]) -> None:
     {"procedure": ""}, {"colour": "red"}, {"app": ""},
 ])
 async def test_invalid_requests_are_400_and_queue_nothing(
-    jobs: tuple[Stack, FakeJobs], bad: dict[str, Any]
+    jobs: tuple[Stack, WorkerDriver], bad: dict[str, Any]
 ) -> None:
-    stack, fake = jobs
+    stack, _ = jobs
     status, body = await call(stack, "POST", JOBS, json={**TRANSPORT_JOB, **bad})
     assert status == 400 and error_code(body) == "invalid_request", body
-    assert fake.jobs == {}
+    assert await _total(stack) == 0
 
 
-async def test_malformed_body_and_unknown_app(jobs: tuple[Stack, FakeJobs]) -> None:
-    stack, fake = jobs
+async def test_malformed_body_and_unknown_app(jobs: tuple[Stack, WorkerDriver]) -> None:
+    stack, _ = jobs
     async with aiohttp.ClientSession() as http, http.post(
         stack.url(JOBS), data=b"{nope",
         headers={**stack.admin_headers, "Content-Type": "application/json"},
@@ -99,12 +106,12 @@ async def test_malformed_body_and_unknown_app(jobs: tuple[Stack, FakeJobs]) -> N
         assert resp.status == 400 and error_code(await resp.json()) == "malformed_json"
     status, body = await call(stack, "POST", JOBS, json={**TRANSPORT_JOB, "app": "nothing"})
     assert status == 404, body
-    assert fake.jobs == {}
+    assert await _total(stack) == 0
     status, body = await call(stack, "POST", JOBS, anonymous=True, json=TRANSPORT_JOB)
     assert status == 401
 
 
-async def test_cancel_while_queued_then_again(jobs: tuple[Stack, FakeJobs]) -> None:
+async def test_cancel_while_queued_then_again(jobs: tuple[Stack, WorkerDriver]) -> None:
     stack, _ = jobs
     job = await _submit(stack)
     status, body = await call(stack, "POST", f"{JOBS}/{job['id']}/cancel")
@@ -115,35 +122,59 @@ async def test_cancel_while_queued_then_again(jobs: tuple[Stack, FakeJobs]) -> N
     assert status == 409, body
 
 
-async def test_result_and_log_of_unfinished_jobs_are_409(jobs: tuple[Stack, FakeJobs]) -> None:
-    stack, fake = jobs
+async def test_result_and_log_of_unfinished_jobs_are_409(
+    jobs: tuple[Stack, WorkerDriver]
+) -> None:
+    stack, driver = jobs
     job = await _submit(stack)
+    for path, code in (("/result", "not_succeeded"), ("/log", "not_finished")):
+        status, body = await call(stack, "GET", f"{JOBS}/{job['id']}{path}")
+        assert status == 409 and error_code(body) == code, body
+    await driver.start(job["id"])
+    await driver.fail(job["id"], "timeout", log=b"time limit reached\n")
+    status, body = await call(stack, "GET", f"{JOBS}/{job['id']}")
+    assert (body["state"], body["reason"]) == ("failed", "timeout")
     status, body = await call(stack, "GET", f"{JOBS}/{job['id']}/result")
     assert status == 409 and error_code(body) == "not_succeeded"
-    status, body = await call(stack, "GET", f"{JOBS}/{job['id']}/log")
-    assert status == 409 and error_code(body) == "not_finished"
-    await fake.move(job["id"], "failed", reason="timeout")
-    status, body = await call(stack, "GET", f"{JOBS}/{job['id']}/result")
-    assert status == 409 and error_code(body) == "not_succeeded"
+    assert await _text(stack, f"{JOBS}/{job['id']}/log") == (200, "time limit reached\n")
+
+
+async def test_cancelled_while_queued_has_no_log(jobs: tuple[Stack, WorkerDriver]) -> None:
+    stack, _ = jobs
+    job = await _submit(stack)
+    await call(stack, "POST", f"{JOBS}/{job['id']}/cancel")
     status, body = await call(stack, "GET", f"{JOBS}/{job['id']}/log")
     assert status == 404 and error_code(body) == "no_log"
 
 
-async def test_stored_log_is_served(jobs: tuple[Stack, FakeJobs]) -> None:
-    stack, fake = jobs
+async def test_succeeded_job_serves_its_result_and_log(jobs: tuple[Stack, WorkerDriver]) -> None:
+    stack, driver = jobs
     job = await _submit(stack)
-    await fake.move(job["id"], "running")
-    await fake.move(job["id"], "failed", reason="app_exception")
-    text = "starting\nTraceback (most recent call last):\nValueError: no plants\n"
-    await _store_log(stack, job["id"], text.encode())
+    await driver.start(job["id"])
+    result = transport_case()
+    await driver.succeed(job["id"], output=result, log=b"presolve\noptimal: 153.675\n")
+    status, done = await call(stack, "GET", f"{JOBS}/{job['id']}")
+    assert done["state"] == "succeeded" and done["output_case_id"]
     async with aiohttp.ClientSession() as http, http.get(
-        stack.url(f"{JOBS}/{job['id']}/log"), headers=stack.admin_headers
+        stack.url(f"{JOBS}/{job['id']}/result"), headers=stack.admin_headers
     ) as resp:
-        assert resp.status == 200 and resp.content_type == "text/plain"
-        assert await resp.text() == text
+        assert resp.status == 200, await resp.text()
+        assert await resp.read() == result
+        assert resp.headers["X-Checksum-SHA256"] == hashlib.sha256(result).hexdigest()
+    assert await _text(stack, f"{JOBS}/{job['id']}/log") == (200, "presolve\noptimal: 153.675\n")
+    other = await stack.create_user("olga", "olga-password-1")
+    status, _ = await call(stack, "GET", f"{JOBS}/{job['id']}/result", other)
+    assert status == 404
 
 
-async def test_jobs_are_in_the_openapi_document(jobs: tuple[Stack, FakeJobs]) -> None:
+async def _text(stack: Stack, path: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as http, http.get(
+        stack.url(path), headers=stack.admin_headers
+    ) as resp:
+        return resp.status, await resp.text()
+
+
+async def test_jobs_are_in_the_openapi_document(jobs: tuple[Stack, WorkerDriver]) -> None:
     stack, _ = jobs
     status, doc = await call(stack, "GET", "/api/v1/openapi.json")
     paths = doc["paths"]
@@ -152,7 +183,3 @@ async def test_jobs_are_in_the_openapi_document(jobs: tuple[Stack, FakeJobs]) ->
     assert "409" in paths[JOBS + "/{job_id}/result"]["get"]["responses"]
     assert {"SubmitJobRequest", "Job", "JobPage"} <= set(doc["components"]["schemas"])
     assert "get" in paths["/api/v1/events/jobs"]
-
-
-async def _store_log(stack: Stack, job_id: str, data: bytes) -> None:
-    await stack.s3_put(f"jobs/{job_id}/log", data, {META_SHA256: hashlib.sha256(data).hexdigest()})
