@@ -44,6 +44,8 @@
     pill.textContent = job.state;
     pill.className = "pill job-state state-" + job.state;
     setText(root, "queue", job.queue_position ? "#" + job.queue_position : "–");
+    setText(root, "attempt", job.attempt ? "attempt " + job.attempt + " of " + job.max_attempts
+                                         : "not started yet");
     setText(root, "reason", (job.reason || "–") + (job.interrupted ? " (interrupted)" : ""));
     setProgress(root, job.state === "succeeded" ? 1 : (job.progress || 0),
                 job.progress_message || job.reason || "");

@@ -2,18 +2,20 @@
 queued to running, its progress bar climbs with each progress event, it ends succeeded with a
 result link; the Cancel button cancels a queued job; the detail page follows one job.
 
-The job's states are driven as a solve worker would cause them (FakeJobs publishes the same
-``modelport.job.*`` events on the broker that backend's outbox does)."""
+The job's states are driven by the RPCs a solve worker makes (a fake worker on the real
+backend), so the page sees the ``modelport.job.*`` events backend's outbox publishes."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
-from tests.portal.jobs_fake import FakeJobs, fake_jobs_stack
+from common.settings import S3Settings
+from tests.portal.jobs_support import WorkerDriver, jobs_stack
 from tests.portal.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.portal.uploads import call
 from tests.support.stack import ADMIN_PASSWORD, ADMIN_USER, Stack
@@ -31,8 +33,10 @@ WATCH_PROGRESS = """bar => {
 
 
 @pytest.fixture
-async def jobs(stack: Stack, amqp_url: str) -> AsyncIterator[tuple[Stack, FakeJobs]]:
-    async with fake_jobs_stack(stack, amqp_url) as found:
+async def jobs(
+    pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path
+) -> AsyncIterator[tuple[Stack, WorkerDriver]]:
+    async with jobs_stack(pg_dsn, amqp_url, s3_settings, tmp_path) as found:
         yield found
 
 
@@ -70,8 +74,8 @@ async def _open_jobs_page(page: Page, stack: Stack) -> None:
     await expect(page.locator("[data-live-status]")).to_have_text("live")
 
 
-async def test_jobs_page_follows_a_job_live(page: Page, jobs: tuple[Stack, FakeJobs]) -> None:
-    stack, fake = jobs
+async def test_jobs_page_follows_a_job_live(page: Page, jobs: tuple[Stack, WorkerDriver]) -> None:
+    stack, driver = jobs
     await _open_jobs_page(page, stack)
     await expect(page.locator("#job-list")).to_contain_text("No jobs yet")
     job_id = await _submit(stack)
@@ -79,18 +83,18 @@ async def test_jobs_page_follows_a_job_live(page: Page, jobs: tuple[Stack, FakeJ
     await expect(row.locator('[data-field="state"]')).to_have_text("queued")
     await expect(row.locator('[data-field="queue"]')).to_have_text("#1")
 
-    await fake.move(job_id, "running")
+    await driver.start(job_id)
     await expect(row.locator('[data-field="state"]')).to_have_text("running")
     bar = row.locator('[data-field="progress"]')
     await bar.evaluate(WATCH_PROGRESS)
     for step in (1, 2, 3):
-        await fake.progress(job_id, step / 4, f"iteration {step}: gap {10 - 3 * step}%")
+        await driver.progress(job_id, step / 4, f"iteration {step}: gap {10 - 3 * step}%")
         await expect(bar).to_have_js_property("value", 25 * step)
     await expect(row.locator('[data-field="message"]')).to_have_text("iteration 3: gap 1%")
     await expect(row.locator('[data-field="elapsed"]')).to_have_text(re.compile(r"^0:\d\d$"))
     await page.screenshot(path=ARTIFACTS / "jobs-running.png", full_page=True)
 
-    await fake.move(job_id, "succeeded", progress=1.0, progress_message="optimal")
+    await driver.succeed(job_id)
     await expect(row.locator('[data-field="state"]')).to_have_text("succeeded")
     await expect(bar).to_have_js_property("value", 100)
     await expect(row.locator('[data-field="result"]')).to_be_visible()
@@ -101,33 +105,35 @@ async def test_jobs_page_follows_a_job_live(page: Page, jobs: tuple[Stack, FakeJ
 
 
 async def test_cancel_button_cancels_a_queued_job(
-    page: Page, jobs: tuple[Stack, FakeJobs]
+    page: Page, jobs: tuple[Stack, WorkerDriver]
 ) -> None:
-    stack, fake = jobs
+    stack, driver = jobs
     job_id = await _submit(stack)
     await _open_jobs_page(page, stack)
     row = page.locator(f'tr[data-job="{job_id}"]')
     await row.locator("[data-cancel]").click()
     await expect(row.locator('[data-field="state"]')).to_have_text("cancelled")
     await expect(row.locator("[data-cancel]")).to_be_hidden()
-    assert fake.jobs[job_id].state == "cancelled"
+    assert await driver.state(job_id) == "cancelled"
     await page.screenshot(path=ARTIFACTS / "jobs-cancelled.png", full_page=True)
 
 
-async def test_detail_page_follows_one_job(page: Page, jobs: tuple[Stack, FakeJobs]) -> None:
-    stack, fake = jobs
+async def test_detail_page_follows_one_job(page: Page, jobs: tuple[Stack, WorkerDriver]) -> None:
+    stack, driver = jobs
     job_id = await _submit(stack)
     await _open_jobs_page(page, stack)
     await page.click(f'a[href="/jobs/{job_id}"]')
     await expect(page.locator("[data-live-status]")).to_have_text("live")
     detail = page.locator("[data-detail]")
-    await fake.move(job_id, "running")
+    await driver.start(job_id)
     await expect(detail.locator('[data-field="state"]')).to_have_text("running")
-    await fake.progress(job_id, 0.4, "presolve done")
+    await driver.progress(job_id, 0.4, "presolve done")
     await expect(detail.locator('[data-field="progress"]')).to_have_js_property("value", 40)
     await expect(page.locator("[data-log]")).to_contain_text("presolve done")
     await page.screenshot(path=ARTIFACTS / "job-detail-running.png", full_page=True)
-    await fake.move(job_id, "failed", reason="timeout")
+    await driver.fail(job_id, "timeout", log=b"presolve done\ntime limit reached\n")
     await expect(detail.locator('[data-field="state"]')).to_have_text("failed")
     await expect(detail.locator('[data-field="reason"]')).to_have_text("timeout")
+    await expect(detail.locator('[data-field="attempt"]')).to_have_text("attempt 1 of 3")
+    await expect(page.locator("[data-log]")).to_have_text("presolve done\ntime limit reached\n")
     await page.screenshot(path=ARTIFACTS / "job-detail-failed.png", full_page=True)

@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,9 +18,10 @@ import pytest
 from common.contracts.events import CloudEvent
 from common.contracts.jobs import JobEvent
 from common.contracts.users import UserOut
+from common.settings import S3Settings
 from portal_svc.auth import Caller
 from portal_svc.live import JobEventHub, LiveEvent, Subscriber, visible_to
-from tests.portal.jobs_fake import FakeJobs, fake_jobs_stack
+from tests.portal.jobs_support import WorkerDriver, jobs_stack
 from tests.portal.uploads import call
 from tests.support.sse import SseReader
 from tests.support.stack import Stack
@@ -93,8 +95,10 @@ async def test_subscriber_wait_times_out_and_close_wakes_it() -> None:
 
 
 @pytest.fixture
-async def jobs(stack: Stack, amqp_url: str) -> AsyncIterator[tuple[Stack, FakeJobs]]:
-    async with fake_jobs_stack(stack, amqp_url) as found:
+async def jobs(
+    pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path
+) -> AsyncIterator[tuple[Stack, WorkerDriver]]:
+    async with jobs_stack(pg_dsn, amqp_url, s3_settings, tmp_path) as found:
         yield found
 
 
@@ -107,7 +111,7 @@ async def _stream(stack: Stack, path: str, token: str) -> AsyncIterator[SseReade
         yield SseReader(resp)
 
 
-async def test_owner_sees_their_events_others_do_not(jobs: tuple[Stack, FakeJobs]) -> None:
+async def test_owner_sees_their_events_others_do_not(jobs: tuple[Stack, WorkerDriver]) -> None:
     stack, _ = jobs
     bob = await stack.create_user("bob", "bob-password-1")
     async with _stream(stack, EVENTS, stack.admin_token) as owner, \
@@ -125,43 +129,45 @@ async def test_owner_sees_their_events_others_do_not(jobs: tuple[Stack, FakeJobs
         await owner.until("queued", job_id=own["id"])  # the admin sees everyone's
 
 
-async def test_streams_require_a_token(jobs: tuple[Stack, FakeJobs]) -> None:
+async def test_streams_require_a_token(jobs: tuple[Stack, WorkerDriver]) -> None:
     stack, _ = jobs
     status, _ = await call(stack, "GET", EVENTS, anonymous=True)
     assert status == 401
 
 
-async def test_follow_streams_a_job_to_its_end(jobs: tuple[Stack, FakeJobs]) -> None:
-    stack, fake = jobs
+async def test_follow_streams_a_job_to_its_end(jobs: tuple[Stack, WorkerDriver]) -> None:
+    stack, driver = jobs
     status, job = await call(stack, "POST", JOBS, json={"app": "transport"})
     job_id = job["id"]
     async with _stream(stack, f"{JOBS}/{job_id}/log?follow=1", stack.admin_token) as follow:
         state = await follow.next()
         assert state.event == "state" and state.json["state"] == "queued"
-        await fake.move(job_id, "running")
+        await driver.start(job_id)
         await follow.until("started")
         for step in (1, 2, 3):
-            await fake.progress(job_id, step / 4, f"iteration {step}")
+            await driver.progress(job_id, step / 4, f"iteration {step}")
         for step in (1, 2, 3):
             event = await follow.until("progress")
             assert event.json["fraction"] == step / 4
-        await fake.move(job_id, "succeeded")
+        await driver.succeed(job_id, log=b"presolve\noptimal\n")
         await follow.until("succeeded")
-        assert (await follow.next()).event == "end"
+        lines = [await follow.next() for _ in range(3)]
+        assert [(e.event, e.json.get("line")) for e in lines] == [
+            ("log", "presolve"), ("log", "optimal"), ("end", None)]
         with pytest.raises(EOFError):
             await follow.next()
 
 
-async def test_follow_of_a_finished_job_ends_at_once(jobs: tuple[Stack, FakeJobs]) -> None:
-    stack, fake = jobs
+async def test_follow_of_a_finished_job_ends_at_once(jobs: tuple[Stack, WorkerDriver]) -> None:
+    stack, _ = jobs
     status, job = await call(stack, "POST", JOBS, json={"app": "transport"})
-    await fake.move(job["id"], "cancelled")
+    await call(stack, "POST", f"{JOBS}/{job['id']}/cancel")
     async with _stream(stack, f"{JOBS}/{job['id']}/log?follow=1", stack.admin_token) as follow:
         assert (await follow.next()).json["state"] == "cancelled"
         assert (await follow.next()).event == "end"
 
 
-async def test_stopping_the_portal_ends_open_streams(jobs: tuple[Stack, FakeJobs]) -> None:
+async def test_stopping_the_portal_ends_open_streams(jobs: tuple[Stack, WorkerDriver]) -> None:
     stack, _ = jobs
     async with _stream(stack, EVENTS, stack.admin_token) as open_stream:
         await asyncio.wait_for(stack.portal.stop(), 3)  # not the 5 s shutdown grace
