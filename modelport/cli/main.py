@@ -9,6 +9,7 @@ from modelport.cli.app import app
 from modelport.cli.auth import login, logout
 from modelport.cli.case import case
 from modelport.cli.dev import dev
+from modelport.cli.job import job
 from modelport.cli.keys import keys
 from modelport.cli.runtime import runtime
 from modelport.cli.serve import serve
@@ -29,3 +30,4 @@ cli.add_command(keys)
 cli.add_command(runtime)
 cli.add_command(app)
 cli.add_command(case)
+cli.add_command(job)
