@@ -59,14 +59,17 @@ class WeedServer:
         args = [
             weed_binary(), "server", f"-dir={self.data_dir}", "-ip=127.0.0.1",
             "-ip.bind=127.0.0.1", "-s3", f"-s3.port={self.s3_port}", "-s3.port.iceberg=0",
-            "-s3.port.lance=0", "-volume.max=0", "-master.volumeSizeLimitMB=256",
+            "-s3.port.lance=0", "-volume.max=5000", "-master.volumeSizeLimitMB=256",
             *(f"-{name}={port}" if "." in name else f"-{name}.port={port}"
               for name, port in ports.items()),
         ]
         log = open(self.log_path or self.data_dir / "weed.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""},
+            env={**os.environ, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
+                 # One volume per new collection (= bucket) instead of seven: every test
+                 # makes its own bucket, and weed would run out of volume slots.
+                 "WEED_MASTER_VOLUME_GROWTH_COPY_1": "1"},
         )
         log.close()
         deadline = time.monotonic() + wait_s
