@@ -20,6 +20,7 @@ log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
 LOGIN_PATH = "/login"
 HOME_PATH = "/"
+DASHBOARD_JOBS = 5
 
 
 async def page_context(
@@ -94,7 +95,8 @@ async def logout(request: web.Request) -> web.StreamResponse:
 async def dashboard(request: web.Request) -> web.StreamResponse:
     caller = await page_caller(request)
     apps = await request.app[BACKEND].list_apps(caller.principal)
-    context = await page_context(request, caller, "dashboard", apps=apps.apps, jobs=[])
+    recent = await request.app[BACKEND].list_jobs(caller.principal, limit=DASHBOARD_JOBS)
+    context = await page_context(request, caller, "dashboard", apps=apps.apps, jobs=recent.jobs)
     return aiohttp_jinja2.render_template("dashboard.html", request, context)
 
 

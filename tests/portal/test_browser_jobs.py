@@ -1,6 +1,7 @@
 """A real browser watches the Jobs pages update live: a job appears when submitted, moves from
 queued to running, its progress bar climbs with each progress event, it ends succeeded with a
-result link; the Cancel button cancels a queued job; the detail page follows one job.
+result link; the dashboard lists it; the Cancel button cancels a queued job; the detail page
+follows one job.
 
 The job's states are driven by the RPCs a solve worker makes (a fake worker on the real
 backend), so the page sees the ``modelport.job.*`` events backend's outbox publishes."""
@@ -111,6 +112,11 @@ async def test_cancel_button_cancels_a_queued_job(
     job_id = await _submit(stack)
     await _open_jobs_page(page, stack)
     row = page.locator(f'tr[data-job="{job_id}"]')
+    await page.click("nav >> text=Dashboard")
+    await expect(page.locator("#jobs")).to_contain_text("transport · solve queued")
+    await page.click(f'#jobs a[href="/jobs/{job_id}"]')
+    await page.click("text=← Jobs")
+    await expect(page.locator("[data-live-status]")).to_have_text("live")
     await row.locator("[data-cancel]").click()
     await expect(row.locator('[data-field="state"]')).to_have_text("cancelled")
     await expect(row.locator("[data-cancel]")).to_be_hidden()
