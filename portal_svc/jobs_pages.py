@@ -10,7 +10,7 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
-from portal_svc import job_files, live
+from portal_svc import auth, job_files, live, web_session
 from portal_svc.api.io import json_reply
 from portal_svc.api.jobs_models import Job
 from portal_svc.keys import BACKEND, JSON_ERRORS
@@ -32,8 +32,7 @@ async def jobs_page(request: web.Request) -> web.StreamResponse:
 @routes.get("/events/jobs")
 async def job_events(request: web.Request) -> web.StreamResponse:
     """The signed-in user's job events for the pages' EventSource (same as the API's)."""
-    request[JSON_ERRORS] = True
-    caller = await page_caller(request)
+    caller = await _script_caller(request)
     return await live.stream_job_events(request, caller)
 
 
@@ -48,8 +47,7 @@ async def job_page(request: web.Request) -> web.StreamResponse:
 @routes.get(JOBS_PAGE + "/{job_id}/state")
 async def job_state(request: web.Request) -> web.StreamResponse:
     """The job's JSON (as the API's), for a script refreshing one row."""
-    request[JSON_ERRORS] = True
-    caller = await page_caller(request)
+    caller = await _script_caller(request)
     job = await request.app[BACKEND].get_job(caller.principal, request.match_info["job_id"])
     return json_reply(Job.of(job))
 
@@ -64,12 +62,18 @@ async def cancel_job(request: web.Request) -> web.StreamResponse:
 @routes.get(JOBS_PAGE + "/{job_id}/log")
 async def job_log(request: web.Request) -> web.StreamResponse:
     """The stored log; with ``follow=1`` the live event stream (as the API's)."""
-    request[JSON_ERRORS] = True
-    caller = await page_caller(request)
+    caller = await _script_caller(request)
     job_id = request.match_info["job_id"]
     if request.query.get("follow") in ("1", "true"):
         return await job_files.follow_log(request, caller, job_id)
     return await job_files.send_log(request, caller, job_id)
+
+
+async def _script_caller(request: web.Request) -> auth.Caller:
+    """The signed-in user of a script's GET (no CSRF needed); errors in JSON, 401 without
+    a session (a redirect to the sign-in page would mean nothing to EventSource or fetch)."""
+    request[JSON_ERRORS] = True
+    return await auth.resolve(request, await web_session.session_token(request))
 
 
 @routes.get(JOBS_PAGE + "/{job_id}/result")

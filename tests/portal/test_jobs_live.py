@@ -133,6 +133,9 @@ async def test_streams_require_a_token(jobs: tuple[Stack, WorkerDriver]) -> None
     stack, _ = jobs
     status, _ = await call(stack, "GET", EVENTS, anonymous=True)
     assert status == 401
+    for path in ("/events/jobs", "/jobs/x/state", "/jobs/x/log?follow=1"):  # the pages' own
+        status, body = await call(stack, "GET", path, anonymous=True)
+        assert status == 401 and body["error"]["code"] == "unauthenticated", path
 
 
 async def test_follow_streams_a_job_to_its_end(jobs: tuple[Stack, WorkerDriver]) -> None:
