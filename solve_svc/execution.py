@@ -90,6 +90,21 @@ class Execution:
         self._signals: set[asyncio.Task[None]] = set()
 
     async def run(self) -> Outcome:
+        try:
+            return await self._run()
+        finally:
+            await settle(self._recount())
+
+    async def _recount(self) -> None:
+        """The pool's count of containers on a host is refreshed every health_interval_s and
+        still lists the one just removed: the slot would look taken (NoCapacity for the next
+        job backend sends) until then. Recount now."""
+        try:
+            await self.env.pool.refresh()
+        except Exception as exc:  # the health loop recounts later anyway
+            log.warning("docker_recount_failed", error=str(exc))
+
+    async def _run(self) -> Outcome:
         need = Need(memory_mb=self.job.memory_mb)
         with self.env.pool.reserved(self.name, need) as reservation:
             async with asyncio.TaskGroup() as group:

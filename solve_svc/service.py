@@ -115,6 +115,8 @@ class SolveService(WorkerService):
     async def stop(self) -> None:
         """Stop taking jobs, let attempts finish within the grace period, close everything."""
         self._stopping = True
+        if self.worker is not None:
+            await self.worker.retire()
         if self._queue_consumer is not None:
             await self._queue_consumer.drain(0)
             self._queue_consumer = None

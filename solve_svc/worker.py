@@ -32,6 +32,7 @@ class Worker:
         self.attempts: dict[Key, Attempt] = {}
         self._tasks: dict[Key, asyncio.Task[None]] = {}
         self._heartbeat: asyncio.Task[None] | None = None
+        self._retired = False
 
     def start(self) -> None:
         self._heartbeat = asyncio.create_task(self._beat(), name="solve-heartbeat")
@@ -95,9 +96,21 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._heartbeat
 
+    async def retire(self, timeout_s: float = 2.0) -> None:
+        """Report no capacity from now on, so backend's scheduler stops placing jobs here
+        while this worker drains (else it would until the report went stale, and those jobs
+        would wait for their leases to lapse). Leases of held attempts are still renewed."""
+        self._retired = True
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self.beat_once()
+        except TimeoutError:
+            log.warning("worker_retire_not_sent", error="no reply in time")
+
     def report(self) -> WorkerReport:
-        """Capacity from the host pool (healthy hosts) and the attempts held."""
-        healthy = [s for s in self.env.pool.states() if s.healthy]
+        """Capacity from the host pool (healthy hosts; none once retired) and the attempts
+        held."""
+        healthy = [s for s in self.env.pool.states() if s.healthy and not self._retired]
         return WorkerReport(
             worker=self.env.worker, slots_total=sum(s.slots for s in healthy),
             slots_free=sum(max(s.free_slots, 0) for s in healthy),
