@@ -35,6 +35,7 @@ from tests.support.stack import EXAMPLES, Stack, running_stack
 
 APPS = ("transport", "facility-location", "sleeper")
 TERMINAL = {"modelport.job.succeeded", "modelport.job.failed", "modelport.job.cancelled"}
+TERMINAL_STATES = {"succeeded", "failed", "cancelled"}
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -101,6 +102,19 @@ class Platform:
         await self.tap.wait_for(lambda e: e["subject"] == job_id and e["type"] in TERMINAL,
                                 timeout_s)
         return await self.job(job_id)
+
+    async def settled(self, job_ids: list[str], timeout_s: float = 120.0) -> list[dict[str, Any]]:
+        """The jobs once each is terminal, asking the API (for when events may be cut off,
+        e.g. across a broker restart: a 503 meanwhile is asked again); polls at 0.2 s up to
+        ``timeout_s``."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                answers = [await self.call("GET", f"/api/v1/jobs/{i}") for i in job_ids]
+                jobs = [dict(body) for status, body in answers if status == 200]
+                if len(jobs) == len(job_ids) and all(
+                        j["state"] in TERMINAL_STATES for j in jobs):
+                    return jobs
+                await asyncio.sleep(0.2)
 
     def events_of(self, job_id: str) -> list[dict[str, Any]]:
         return [e for e in self.tap.events if e["subject"] == job_id]
@@ -218,6 +232,7 @@ BACKEND_ENV = {"MODELPORT_SCHEDULER_INTERVAL_S": "0.2", "MODELPORT_PROGRESS_EVEN
 async def running_platform(
     pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path, *,
     runtime: E2ERuntime, docker_url: str, label: str, lease_ttl_s: float = 30.0,
+    tap: str = "modelport.job.#",
 ) -> AsyncIterator[Platform]:
     """Backend + portal with the runtime and apps published and an event tap; no worker yet
     (``start_worker``/``spawn_worker`` add them). Workers stop and containers go at the end."""
@@ -228,8 +243,9 @@ async def running_platform(
         async with running_stack(pg_dsn, amqp_url, s3_settings, tmp_path,
                                  packages={"trusted_keys": str(runtime.trusted_keys)}) as stack:
             await publish(stack, runtime)
-            async with EventTap(amqp_url, "modelport.job.#") as tap:
-                platform = Platform(stack, amqp_url, docker_url, label, runtime, tap, tmp_path)
+            async with EventTap(amqp_url, tap) as events:
+                platform = Platform(stack, amqp_url, docker_url, label, runtime, events,
+                                    tmp_path)
                 try:
                     yield platform
                 finally:
