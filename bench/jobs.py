@@ -1,0 +1,185 @@
+"""Solve jobs end to end on the real platform: latency and throughput. Prints figures only.
+
+Starts backend + portal (tests/support/stack.py) on a fresh database, vhost and bucket with
+the real runtime uploaded through the API and the examples published, and in-process
+solve_svc workers on the local Docker engine (containers under a bench label, removed at
+the end). Measures, in the same run:
+
+1. submit → succeeded of the ``transport`` job (POST /api/v1/jobs until its
+   ``modelport.job.succeeded`` event arrives), p50/p95 over ``--runs`` serial runs, with a
+   worker without warm pool (cold: a fresh container per job) and with one (warm: an idle
+   container waits, refilled in the background), next to a raw ``docker run --rm`` of the
+   same runtime image doing the same solve (``python -m modelport.agent run``, the app and an
+   output folder bind-mounted), and the ratios;
+2. throughput: ``--jobs`` small jobs (transport) submitted at once to one worker with
+   ``--slots`` slots, jobs/s from the first submit to the last success, and a check that
+   every job succeeded on its first attempt with exactly one ``succeeded`` event.
+
+    .venv/bin/python bench/jobs.py [--runs 30] [--jobs 200] [--slots 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from common.logging import configure_logging  # noqa: E402
+from common.s3server import WeedServer  # noqa: E402
+from common.settings import S3Settings  # noqa: E402
+from solve_svc.service import SolveService  # noqa: E402
+from tests.e2e.platform import Platform, running_platform, sweep  # noqa: E402
+from tests.e2e.runtime import E2ERuntime, e2e_runtime  # noqa: E402
+from tests.support import infra  # noqa: E402
+
+DOCKER = "unix:///var/run/docker.sock"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+JOB_DEADLINE_S = 120.0
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def summary(values: list[float]) -> tuple[float, float]:
+    return statistics.median(values), pct(values, 0.95)
+
+
+async def one_job(p: Platform) -> float:
+    """Seconds from POST /api/v1/jobs to the job's succeeded event."""
+    began = time.perf_counter()
+    job = await p.submit("transport")
+    done = await p.finished(job["id"], timeout_s=JOB_DEADLINE_S)
+    elapsed = time.perf_counter() - began
+    assert done["state"] == "succeeded", done
+    return elapsed
+
+
+async def latencies(p: Platform, runs: int, *, warm: int) -> list[float]:
+    worker = await p.start_worker(f"bench-{'warm' if warm else 'cold'}", slots=4, warm=warm)
+    try:
+        await one_job(p)  # first use: image check, warm pool learns the runtime
+        if warm:
+            await _wait_warm(worker, p.runtime.version)
+        values = []
+        for _ in range(runs):
+            values.append(await one_job(p))
+            if warm:
+                await _wait_warm(worker, p.runtime.version)
+        return values
+    finally:
+        await worker.stop()
+        p.workers.remove(worker)
+
+
+async def _wait_warm(worker: SolveService, runtime: str) -> None:
+    """Let the warm pool refill (as it would between jobs that are not back to back)."""
+    pool = next(iter(worker._warm.values()))
+    await asyncio.wait_for(pool.wait_filled(runtime), 30)
+
+
+def raw_docker_run(runtime: E2ERuntime, runs: int) -> list[float]:
+    """``docker run --rm`` of the runtime image solving transport, as a baseline."""
+    values = []
+    for _ in range(runs + 1):  # the first is a warm-up, as in the platform's runs
+        with tempfile.TemporaryDirectory(prefix="mp-bench-raw-") as out:
+            Path(out).chmod(0o777)
+            began = time.perf_counter()
+            subprocess.run(
+                ["docker", "run", "--rm", "--network", "none", "--label", "org.modelport.bench=1",
+                 "-v", f"{EXAMPLES / 'transport'}:/work/app:ro", "-v", f"{out}:/out",
+                 runtime.image_id, "python", "-m", "modelport.agent", "run", "--app",
+                 "/work/app", "--procedure", "solve", "--output", "/out/result.mpcase"],
+                check=True, capture_output=True, timeout=JOB_DEADLINE_S)
+            values.append(time.perf_counter() - began)
+            assert (Path(out) / "result.mpcase").stat().st_size > 0
+    return values[1:]
+
+
+async def throughput(p: Platform, jobs: int, slots: int) -> None:
+    await p.start_worker("bench-throughput", slots=slots)
+    await one_job(p)
+    began = time.perf_counter()
+    ids = [str((await p.submit("transport"))["id"]) for _ in range(jobs)]
+    for job_id in ids:
+        await p.finished(job_id, timeout_s=JOB_DEADLINE_S + jobs * 5.0 / slots)
+    elapsed = time.perf_counter() - began
+    wanted = set(ids)
+    succeeded = Counter(e["subject"] for e in p.tap.of_type("modelport.job.succeeded")
+                        if e["subject"] in wanted)
+    started = Counter(e["subject"] for e in p.tap.of_type("modelport.job.started")
+                      if e["subject"] in wanted)
+    finals = [await p.job(i) for i in ids]
+    states = Counter(j["state"] for j in finals)
+    reasons = Counter(j["reason"] for j in finals if j["state"] != "succeeded")
+    lost = sum(1 for i in ids if succeeded[i] == 0)
+    twice = sum(1 for i in ids if succeeded[i] > 1 or started[i] > 1)
+    print(f"throughput: {jobs} transport jobs, {slots} slots: {elapsed:.1f} s, "
+          f"{jobs / elapsed:.2f} jobs/s")
+    print(f"  check: states {dict(states)}; lost {lost}; run twice {twice} -> "
+          f"{'OK' if lost == 0 and twice == 0 and states == Counter(succeeded=jobs) else 'FAIL'}"
+          + (f"; reasons {dict(reasons)}" if reasons else ""))
+
+
+def line(name: str, values: list[float], raw_p50: float) -> str:
+    p50, p95 = summary(values)
+    return (f"  {name:<22} p50 {p50 * 1000:7.0f} ms   p95 {p95 * 1000:7.0f} ms   "
+            f"p50 / raw docker run {p50 / raw_p50:5.2f}")
+
+
+async def bench(args: argparse.Namespace, s3: S3Settings, amqp_url: str, work: Path) -> None:
+    runtime = e2e_runtime()
+    database = await infra.create_database()
+    label = f"mp-bench-{uuid.uuid4().hex[:6]}"
+    try:
+        async with running_platform(infra.dsn_for(database), amqp_url, s3, work,
+                                    runtime=runtime, docker_url=DOCKER, label=label) as p:
+            raw = await asyncio.to_thread(raw_docker_run, runtime, args.runs)
+            cold = await latencies(p, args.runs, warm=0)
+            warm = await latencies(p, args.runs, warm=1)
+            raw_p50, raw_p95 = summary(raw)
+            print(f"submit -> succeeded, transport, {args.runs} runs each (serial):")
+            print(f"  {'raw docker run':<22} p50 {raw_p50 * 1000:7.0f} ms   "
+                  f"p95 {raw_p95 * 1000:7.0f} ms")
+            print(line("platform, cold", cold, raw_p50))
+            print(line("platform, warm pool", warm, raw_p50))
+            await throughput(p, args.jobs, args.slots)
+    finally:
+        await sweep(DOCKER, label)
+        await infra.drop_database(database)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--slots", type=int, default=4)
+    parser.add_argument("--log-level", default="error", help="of the services (to stderr)")
+    args = parser.parse_args()
+    configure_logging("console", args.log_level)
+    vhosts = infra.VhostPool(batch=1)
+    with tempfile.TemporaryDirectory(prefix="mp-bench-jobs-") as tmp:
+        weed = WeedServer(Path(tmp) / "weed")
+        weed.start()
+        try:
+            _, amqp_url = vhosts.take()
+            s3 = S3Settings(endpoint_url=weed.endpoint, bucket=infra.unique("mp-bench-"))
+            (Path(tmp) / "work").mkdir()
+            asyncio.run(bench(args, s3, amqp_url, Path(tmp) / "work"))
+        finally:
+            weed.stop()
+            vhosts.close()
+
+
+if __name__ == "__main__":
+    main()
