@@ -28,7 +28,7 @@ async def test_kill_9_reruns_the_job_elsewhere_and_it_succeeds_once(
     async with running_platform(pg_dsn, amqp_url, s3_settings, tmp_path, runtime=runtime,
                                 docker_url=docker_engine, label=label, lease_ttl_s=3.0) as p:
         doomed = await p.spawn_worker("solve-doomed", slots=2)  # most free slots: gets the job
-        await p.start_worker("solve-b", slots=1)
+        survivor = await p.start_worker("solve-b", slots=1)
         case_id = await p.upload_case("sleeper", {"seconds": 4.0, "step_s": 0.1})
         job_id = (await p.submit("sleeper", "sleep", input_case_id=case_id))["id"]
         await p.event(job_id, "progress")
@@ -53,9 +53,12 @@ async def test_kill_9_reruns_the_job_elsewhere_and_it_succeeds_once(
         assert kinds.count("succeeded") == 1 and kinds.count("started") == 2, kinds
         assert kinds[-1] == "succeeded"
 
-        # The killed worker's container outlives it: solve-b neither counts nor removes it
-        # (its host pool reserves only its own attempts) ...
+        # The killed worker's container outlives it: solve-b does not remove it, and its
+        # engine count (containers under the label) charges it as a used slot ...
         assert p.containers() == [orphan]
+        assert survivor.pool is not None
+        await survivor.pool.refresh()
+        assert [(s.used_slots, s.free_slots) for s in survivor.pool.states()] == [(1, 0)]
         # ... until a solve_svc starts on the same service label and sweeps job containers.
         await p.start_worker("solve-c", slots=1)
         assert p.containers() == []
