@@ -12,7 +12,7 @@ import uuid
 
 import asyncpg
 
-from backend_svc import cases
+from backend_svc import cases, leases
 from backend_svc.changes import parse_uuid, record_change
 from backend_svc.jobs import ACTIVE_STATES, JOB_SELECT, job_event, job_from_row
 from backend_svc.outbox import record_event
@@ -20,6 +20,9 @@ from common.contracts.base import Principal
 from common.contracts.cases import RegisterCase
 from common.contracts.jobs import BlobRef, JobEvent, JobFinished, JobProgress, JobStarted
 
+# A worker that could not run the attempt (no host capacity after all, Docker or S3 failing)
+# hands it back: the job is queued again, like a lost lease, instead of failing.
+RETRYABLE_REASONS = frozenset({"infrastructure"})
 _OUTCOME_EVENTS = {"succeeded": JobEvent.SUCCEEDED, "failed": JobEvent.FAILED,
                    "cancelled": JobEvent.CANCELLED}
 
@@ -92,6 +95,9 @@ async def finished(conn: asyncpg.Connection, msg: JobFinished) -> bool:
     row = await current_row(conn, msg.worker, msg.job_id, msg.attempt)
     if row is None:
         return False
+    if msg.outcome == "failed" and msg.reason in RETRYABLE_REASONS:
+        await leases.lose(conn, job_from_row(row), msg.reason)  # the platform's fault: retry
+        return True
     output_id = None
     if msg.output_case is not None:
         output_id = await _register_output(conn, row, msg.output_case)

@@ -46,14 +46,20 @@ async def _settle(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
     if row["cancel_requested"]:
         await _finish(conn, job, "cancelled", "cancelled", JobEvent.CANCELLED)
         return
-    lost = job.model_copy(update={"state": "lost", "reason": "lease_expired"})
+    await lose(conn, job, "lease_expired")
+
+
+async def lose(conn: asyncpg.Connection, job: JobOut, reason: str) -> None:
+    """The attempt is lost through no fault of the app (``reason``): event lost, then queued
+    again while attempts remain, else failed with ``retries_exhausted``."""
+    lost = job.model_copy(update={"state": "lost", "reason": reason})
     await record_change(conn, Principal.SYSTEM, "job.lost", subject=job.id,
                         event_type=JobEvent.LOST, event=job_event(lost))
     if job.attempt < job.max_attempts:
         await conn.execute(
-            "UPDATE jobs SET state = 'queued', reason = 'lease_expired', worker = NULL, "
+            "UPDATE jobs SET state = 'queued', reason = $2, worker = NULL, "
             "lease_expires_at = NULL, interrupt_requested = false, updated_at = now() "
-            "WHERE id = $1", row["id"],
+            "WHERE id = $1::uuid", job.id, reason,
         )
         return
     await _finish(conn, job, "failed", "retries_exhausted", JobEvent.FAILED)

@@ -155,3 +155,24 @@ async def test_another_users_job_is_not_found_and_admin_lists_all(
     assert (await rpc.call(B, JobMethods.LIST, ListJobs(actor=bob), JobList)).total == 0
     everyone = await rpc.call(B, JobMethods.LIST, ListJobs(actor=ADMIN, user="alice"), JobList)
     assert [j.id for j in everyone.jobs] == [job.id] and everyone.jobs[0].queue_position == 1
+
+
+async def test_infrastructure_failure_requeues_instead_of_failing(
+    rpc: RpcClient, amqp_url: str
+) -> None:
+    alice = await setup_app(rpc)
+    async with EventTap(amqp_url, "modelport.job.*") as tap, \
+            FakeWorker(amqp_url, rpc, "w1") as worker:
+        job = await submit(rpc, alice)
+        await worker.report()
+        await worker.run_of(job.id)
+        assert await worker.started(job.id)
+        assert await worker.finished(job.id, outcome="failed", reason="infrastructure")
+        lost = await tap.wait_for(lambda e: e["type"] == "modelport.job.lost")
+        await worker.report()
+        await worker.run_of(job.id, attempt=2)  # scheduled again, on the next attempt
+        assert await worker.started(job.id, attempt=2)
+        assert await worker.finished(job.id, attempt=2)
+        await tap.wait_for(lambda e: e["type"] == "modelport.job.succeeded")
+    assert lost["data"]["reason"] == "infrastructure"
+    assert tap.of_type("modelport.job.failed") == []
