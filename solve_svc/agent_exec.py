@@ -1,13 +1,16 @@
-"""The agent run as an exec in a job container: its output streamed line by line.
+"""The agent run in a job container: its output streamed line by line.
 
-The container's main process idles (``sleep infinity``, as warm containers do), so the same
-path serves warm and fresh containers; the agent is an exec and its pid (from its ``started``
-line) is what an interrupt signals.
+In a fresh container the main process idles (``sleep infinity``) and the agent is an exec
+(:class:`AgentExec`). A warm container's main process is the agent already started and
+preloaded (``python -m modelport.agent serve``): it gets its run request on stdin through an
+attach and its output comes back the same way (:class:`AgentServe`). Either way the agent's
+pid (from its ``started`` line) is what an interrupt signals.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Literal
 
@@ -17,6 +20,7 @@ from common.docker import Container, exec_run
 
 Stream = Literal["stdout", "stderr"]
 MAX_LINE = 1 << 20  # a longer line is cut into pieces: a runaway app cannot fill memory
+AGENT_SERVE = ("python", "-m", "modelport.agent", "serve")
 
 
 class AgentExec:
@@ -31,17 +35,10 @@ class AgentExec:
         """Yield (stream, line without newline) as the agent writes them, until it exits."""
         handle = self.container.host.docker.containers.container(self.container.id)
         self._exec = await handle.exec(self.cmd, environment=self.env, workdir="/work")
-        pending: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}
         no_limit = aiohttp.ClientTimeout(total=None, sock_read=None)
         async with self._exec.start(detach=False, timeout=no_limit) as stream:
-            while (message := await stream.read_out()) is not None:
-                buf = pending.setdefault(message.stream, bytearray())
-                buf.extend(message.data)
-                for line in _split(buf):
-                    yield _name(message.stream), line
-        for kind, buf in pending.items():
-            if buf:
-                yield _name(kind), bytes(buf)
+            async for item in _stream_lines(stream):
+                yield item
 
     async def exit_code(self) -> int:
         """The exec's exit code (137 when it was SIGKILLed). The output can end a moment
@@ -52,6 +49,41 @@ class AgentExec:
             if not info.get("Running") and info.get("ExitCode") is not None:
                 return int(info["ExitCode"])
         return -1
+
+
+class AgentServe:
+    """The run ``request`` (the ``serve`` request object) handed to the waiting agent that
+    is ``container``'s main process. Iterate :meth:`lines`, then read :meth:`exit_code`."""
+
+    def __init__(self, container: Container, request: Mapping[str, Any]) -> None:
+        self.container, self.request = container, dict(request)
+
+    async def lines(self) -> AsyncIterator[tuple[Stream, bytes]]:
+        """Send the request, then yield (stream, line) until the agent (the container) exits."""
+        handle = self.container.host.docker.containers.container(self.container.id)
+        no_limit = aiohttp.ClientTimeout(total=None, sock_read=None)
+        async with handle.attach(stdin=True, stdout=True, stderr=True,
+                                 timeout=no_limit) as stream:
+            await stream.write_in(json.dumps(self.request).encode() + b"\n")
+            async for item in _stream_lines(stream):
+                yield item
+
+    async def exit_code(self) -> int:
+        """The agent's exit code, once the container has stopped (137 when SIGKILLed)."""
+        handle = self.container.host.docker.containers.container(self.container.id)
+        return int((await handle.wait())["StatusCode"])
+
+
+async def _stream_lines(stream: Any) -> AsyncIterator[tuple[Stream, bytes]]:
+    pending: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}
+    while (message := await stream.read_out()) is not None:
+        buf = pending.setdefault(message.stream, bytearray())
+        buf.extend(message.data)
+        for line in _split(buf):
+            yield _name(message.stream), line
+    for kind, buf in pending.items():
+        if buf:
+            yield _name(kind), bytes(buf)
 
 
 def _name(kind: int) -> Stream:

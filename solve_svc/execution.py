@@ -8,11 +8,13 @@ it with the started/finished reports, cancel and the shutdown rules.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import structlog
 
@@ -41,7 +43,7 @@ from modelport.agent.protocol import (
     StartedEvent,
     parse_line,
 )
-from solve_svc.agent_exec import AgentExec, Stream, signal_process
+from solve_svc.agent_exec import AgentExec, AgentServe, Stream, signal_process
 from solve_svc.files import APP_DIR, INPUT_FILE, OUTPUT_FILE, copy_out, prepare_inputs
 from solve_svc.joblog import JobLog, file_chunks
 from solve_svc.settings import SolveSettings
@@ -49,6 +51,7 @@ from solve_svc.shield import settle
 
 log = structlog.get_logger(__name__)
 SERVICE_KIND: Kind = "job"
+T = TypeVar("T")
 OOM_EXIT = 137  # SIGKILL: nobody but the kernel's OOM killer sends it unless we did
 
 
@@ -88,12 +91,24 @@ class Execution:
         self._error: ErrorEvent | None = None
         self._timed_out = False
         self._signals: set[asyncio.Task[None]] = set()
+        self._steps: dict[str, float] = {}  # step -> ms, logged once per attempt
 
     async def run(self) -> Outcome:
+        began = time.perf_counter()
         try:
             return await self._run()
         finally:
             await settle(self._recount())
+            self._steps["total"] = (time.perf_counter() - began) * 1000
+            log.info("job_steps", **{k: round(v, 1) for k, v in self._steps.items()})
+
+    @contextlib.contextmanager
+    def _step(self, name: str) -> Iterator[None]:
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._steps[name] = (time.perf_counter() - began) * 1000
 
     async def _recount(self) -> None:
         """The pool's count of containers on a host is refreshed every health_interval_s and
@@ -107,16 +122,38 @@ class Execution:
     async def _run(self) -> Outcome:
         need = Need(memory_mb=self.job.memory_mb)
         with self.env.pool.reserved(self.name, need) as reservation:
-            async with asyncio.TaskGroup() as group:
-                image = group.create_task(self._image(reservation.host))
-                work_tar = group.create_task(self._inputs())
-            container = await self._container(reservation.host, image.result())
+            # the app's download and decryption overlap the image check and container start
+            work_tar = asyncio.create_task(self._timed("inputs", self._inputs()))
             try:
-                await put_archive(container, file_chunks(work_tar.result()))
-                exit_code = await self._run_agent(container)
-                return await self._conclude(container, exit_code)
+                container = await self._timed("container", self._placed(reservation.host))
+            except BaseException:
+                await settle(_discard(work_tar))
+                raise
+            removal: asyncio.Task[None] | None = None
+            try:
+                tar = await work_tar
+                with self._step("put_archive"):
+                    await put_archive(container, file_chunks(tar))
+                with self._step("agent"):
+                    exit_code = await self._run_agent(container)
+                outcome = self._verdict(exit_code)
+                if outcome is not None:
+                    return outcome
+                with self._step("copy_out"):
+                    local = await self._copy_result(container)
+                # the container is done with: remove it while the result is stored
+                removal = asyncio.create_task(self._timed("remove", remove(container)))
+                return await self._timed("store", self._store(local))
             finally:
-                await settle(remove(container))
+                await settle(removal if removal is not None
+                             else self._timed("remove", remove(container)))
+
+    async def _timed(self, name: str, work: Awaitable[T]) -> T:
+        with self._step(name):
+            return await work
+
+    async def _placed(self, host: DockerHost) -> Container:
+        return await self._container(host, await self._image(host))
 
     def interrupt(self) -> None:
         """Ask the agent to stop and keep its best solution (SIGUSR1), now or once started."""
@@ -151,19 +188,27 @@ class Execution:
             service=host.service, limits=limits)
         return self.container
 
-    def _agent_cmd(self) -> list[str]:
+    def _request(self) -> dict[str, Any]:
+        """The run's arguments (``run``'s options, the ``serve`` request's keys)."""
         job = self.job
-        cmd = ["python", "-m", "modelport.agent", "run", "--app", f"/work/{APP_DIR}",
-               "--procedure", job.procedure, "--output", f"/work/{OUTPUT_FILE}",
-               "--options", json.dumps(job.options)]
-        if job.input_case is not None:
-            cmd += ["--input", f"/work/{INPUT_FILE}"]
-        return cmd
+        return {"app": f"/work/{APP_DIR}", "procedure": job.procedure,
+                "output": f"/work/{OUTPUT_FILE}", "options": job.options,
+                "input": f"/work/{INPUT_FILE}" if job.input_case is not None else None}
+
+    def _agent(self, container: Container) -> AgentExec | AgentServe:
+        digest = {"MODELPORT_RUNTIME_DIGEST": self.job.runtime_image_digest}
+        request = self._request()
+        if container.serving:
+            return AgentServe(container, {**request, "env": digest})
+        cmd = ["python", "-m", "modelport.agent", "run"]
+        for key, value in request.items():
+            if value is not None:
+                cmd += [f"--{key}", json.dumps(value) if key == "options" else value]
+        return AgentExec(container, cmd, env=digest)
 
     async def _run_agent(self, container: Container) -> int:
         """Stream the agent's lines; return its exit code (-1 when the time limit killed it)."""
-        digest = {"MODELPORT_RUNTIME_DIGEST": self.job.runtime_image_digest}
-        agent = AgentExec(container, self._agent_cmd(), env=digest)
+        agent = self._agent(container)
         try:
             async with asyncio.timeout(self.job.time_limit_s):
                 async for stream, line in agent.lines():
@@ -215,11 +260,12 @@ class Execution:
                            message=event.message[:500], incumbent=event.incumbent,
                            bound=event.bound)
 
-    async def _conclude(self, container: Container, exit_code: int) -> Outcome:
+    def _verdict(self, exit_code: int) -> Outcome | None:
+        """The failed outcome, or None when the run succeeded (its result is to be kept)."""
         if self._timed_out:
             return Outcome("failed", "timeout")
         if self._result is not None and exit_code == 0:
-            return await self._succeeded(container, self._result)
+            return None
         if self._error is not None:
             return Outcome("failed", self._error.reason)
         if exit_code == OOM_EXIT:
@@ -228,15 +274,25 @@ class Execution:
         self.joblog.write("solve", f"the agent exited with {exit_code} and no final line")
         return Outcome("failed", "internal")
 
-    async def _succeeded(self, container: Container, result: ResultEvent) -> Outcome:
+    async def _copy_result(self, container: Container) -> Path:
         local = self.tmp / OUTPUT_FILE
         await copy_out(container, f"/work/{OUTPUT_FILE}", local, self.env.max_case_bytes)
+        return local
+
+    async def _store(self, local: Path) -> Outcome:
+        assert self._result is not None
         stored = await self.env.storage.upload(f"jobs/{self.job.job_id}/output",
                                                file_chunks(local))
         ref = BlobRef(s3_key=stored.key, sha256=stored.sha256, size_bytes=stored.size)
         lineage = await asyncio.to_thread(_lineage_of, local)
-        return Outcome("succeeded", interrupted=result.interrupted, output_case=ref,
+        return Outcome("succeeded", interrupted=self._result.interrupted, output_case=ref,
                        lineage=lineage)
+
+
+async def _discard(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
 
 
 def _lineage_of(path: Path) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from common.packages import PlatformPrivateKey, load_platform_key
 from common.settings import PackageSettings, S3Settings
 from common.storage import S3Storage
 from common.worker_service import WorkerService
+from solve_svc.agent_exec import AGENT_SERVE
 from solve_svc.backend import BackendLink
 from solve_svc.execution import SERVICE_KIND, Env
 from solve_svc.settings import SolveSettings
@@ -100,7 +101,8 @@ class SolveService(WorkerService):
     def _warm_pool(self, host: DockerHost) -> WarmPool:
         limits = Limits(memory_mb=self.settings.default_memory_mb, cpus=self.settings.job_cpus,
                         pids=self.settings.job_pids)
-        return WarmPool(host, size=self.docker_settings.warm_per_runtime, limits=limits)
+        return WarmPool(host, size=self.docker_settings.warm_per_runtime, limits=limits,
+                        serve_cmd=AGENT_SERVE)
 
     async def _sweep(self) -> None:
         """Remove job containers of an earlier life (their attempts were re-queued by lease

@@ -30,6 +30,7 @@ class Container:
     id: str
     name: str
     volume: str
+    serving: bool = False  # its main process is a waiting agent (``serve``)
 
 
 @dataclass(frozen=True)

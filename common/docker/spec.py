@@ -54,6 +54,7 @@ class ContainerRequest:
     cmd: Sequence[str]
     limits: Limits = field(default_factory=Limits)
     env: Mapping[str, str] = field(default_factory=dict)
+    stdin: bool = False  # keep the main process's stdin open for one attach
 
     @property
     def name(self) -> str:
@@ -96,7 +97,9 @@ def container_spec(request: ContainerRequest) -> dict[str, Any]:
     """The create-container body of the hardened container for ``request``."""
     lim = request.limits
     memory = lim.memory_mb * 1024 * 1024
+    stdin = {"OpenStdin": True, "StdinOnce": True, "AttachStdin": True} if request.stdin else {}
     return {
+        **stdin,
         "Image": request.image,
         "Cmd": list(request.cmd),
         "User": USER,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,9 +39,13 @@ class WarmPool:
     """
 
     def __init__(self, host: DockerHost, *, size: int, limits: Limits | None = None,
-                 idle_cmd: Sequence[str] = IDLE_CMD, max_backoff_s: float = 30.0) -> None:
+                 idle_cmd: Sequence[str] = IDLE_CMD, serve_cmd: Sequence[str] | None = None,
+                 max_backoff_s: float = 30.0) -> None:
         self.host, self.size, self.limits = host, size, limits or Limits()
         self._idle_cmd = list(idle_cmd)
+        # with serve_cmd, idle containers run it (stdin open) and come out ``serving``;
+        # a fresh container made when none is idle still runs idle_cmd
+        self._serve_cmd = list(serve_cmd) if serve_cmd else None
         self._max_backoff_s = max_backoff_s
         self._runtimes: dict[str, _Runtime] = {}
         self._changed = asyncio.Condition()
@@ -96,7 +101,8 @@ class WarmPool:
             await remove(container)
             return None
         log.info("warm_acquired", host=self.host.name, container=name)
-        return Container(self.host, container.id, name, container.volume)
+        return Container(self.host, container.id, name, container.volume,
+                         serving=container.serving)
 
     async def _rename(self, handle: aiodocker.containers.DockerContainer, name: str) -> None:
         try:
@@ -129,8 +135,10 @@ class WarmPool:
 
     async def _start_idle(self, runtime: str, image: str) -> Container:
         request = ContainerRequest(self.host.service, "warm", uuid.uuid4().hex[:12], 0,
-                                   runtime, image, self._idle_cmd, self.limits)
-        return await create_started(self.host, request)
+                                   runtime, image, self._serve_cmd or self._idle_cmd,
+                                   self.limits, stdin=self._serve_cmd is not None)
+        container = await create_started(self.host, request)
+        return dataclasses.replace(container, serving=self._serve_cmd is not None)
 
     async def close(self) -> None:
         """Stop refilling and remove every idle container."""

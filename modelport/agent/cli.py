@@ -1,18 +1,28 @@
-"""Command line of the agent: parse arguments, wire signals and stdout, run one job."""
+"""Command line of the agent: parse arguments, wire signals and stdout, run one job.
+
+``run`` takes the job as arguments. ``serve`` is the same run for a process started before
+its job is known (a warm container's main process): it imports the heavy modules first, then
+reads ONE request from stdin, a JSON object with the ``run`` arguments (``app``,
+``procedure``, ``output``, optional ``input`` and ``options``) and optional ``env`` (extra
+environment, e.g. the runtime digest), runs it exactly as ``run`` would, and exits.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import os
 import signal
+import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from modelport.agent.capture import StdoutCapture, protocol_stream
 from modelport.agent.emitter import Emitter
 from modelport.agent.job import JobSpec, StopFlag, execute
-from modelport.agent.protocol import EXIT_OK, ErrorEvent, ResultEvent
+from modelport.agent.protocol import EXIT_INVALID, EXIT_OK, ErrorEvent, ResultEvent
 
 
 def parser() -> argparse.ArgumentParser:
@@ -27,6 +37,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--output", required=True, type=Path, help="where to write the result")
     run.add_argument("--options", type=_options, default={},
                      help="a JSON object recorded in the result's lineage")
+    commands.add_parser("serve", help="preload, read one run request (JSON) on stdin, run it")
     return top
 
 
@@ -40,9 +51,55 @@ def _options(text: str) -> dict[str, Any]:
     return value
 
 
+PRELOAD = ("modelport.appkit", "modelport.case", "numpy", "pyarrow", "highspy")
+REQUEST_KEYS = ("app", "procedure", "input", "output", "options")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code (argparse exits with 2 on bad arguments)."""
     args = parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(sys.stdin.buffer)
+    return _run(args)
+
+
+def serve(stdin: IO[bytes]) -> int:
+    """Preload, then run the one request read from ``stdin`` (see the module docstring).
+    A request that is not valid JSON or not a run's arguments exits with 2, as ``run``
+    does on bad arguments (message on stderr, no protocol line)."""
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # not in every runtime: the run imports what it needs
+            pass
+    try:
+        argv, env = request_argv(stdin.readline())
+    except ValueError as exc:
+        print(f"serve: bad request: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    os.environ.update(env)
+    return _run(parser().parse_args(argv))
+
+
+def request_argv(line: bytes) -> tuple[list[str], dict[str, str]]:
+    """The ``run`` arguments and the extra environment of one request line; ValueError
+    when it is not a JSON object of known keys."""
+    request = json.loads(line) if line.strip() else None
+    if not isinstance(request, dict):
+        raise ValueError("expected one JSON object on a line")
+    env = request.pop("env", {})
+    unknown = set(request) - set(REQUEST_KEYS)
+    if unknown or not isinstance(env, dict):
+        raise ValueError(f"unknown keys {sorted(unknown)}" if unknown else "env: not an object")
+    argv = ["run"]
+    for key in REQUEST_KEYS:
+        if request.get(key) is not None:
+            value = request[key]
+            argv += [f"--{key}", json.dumps(value) if key == "options" else str(value)]
+    return argv, {str(k): str(v) for k, v in env.items()}
+
+
+def _run(args: argparse.Namespace) -> int:
     spec = JobSpec(app_dir=args.app, procedure=args.procedure, output=args.output,
                    input=args.input, options=args.options)
     stop = StopFlag()

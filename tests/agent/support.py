@@ -66,9 +66,9 @@ def run_agent(*args: str | Path, timeout_s: float = 60.0) -> Outcome:
 class LiveAgent:
     """An agent process whose events are read as they come, each wait bounded."""
 
-    def __init__(self, command: Sequence[str]) -> None:
-        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=agent_env())
+    def __init__(self, command: Sequence[str], stdin: int | None = None) -> None:
+        self.proc = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=agent_env())
         self.lines: list[bytes] = []
         self._queue: queue.Queue[bytes | None] = queue.Queue()
         assert self.proc.stdout is not None
@@ -92,6 +92,12 @@ class LiveAgent:
             if predicate(event := parse_line(line)):
                 return event
         raise AssertionError(f"no matching event within {timeout_s} s")
+
+    def send(self, data: bytes) -> None:
+        """Write ``data`` to the agent's stdin and close it (``stdin=PIPE`` processes)."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(data)
+        self.proc.stdin.close()
 
     def interrupt(self) -> None:
         self.proc.send_signal(signal.SIGUSR1)
