@@ -70,7 +70,8 @@ class BackendService:
         publisher = Publisher(self._connection, topology.EVENTS)
         await publisher.start()
         self._stack.push_async_callback(publisher.stop)
-        self.relay = OutboxRelay(dsn, publisher, batch=s.outbox_batch, poll_s=s.outbox_poll_s)
+        self.relay = OutboxRelay(dsn, self.pool, publisher, batch=s.outbox_batch,
+                                 poll_s=s.outbox_poll_s)
         await self.relay.start()
         self._stack.push_async_callback(self.relay.stop)
         commands = Publisher(self._connection, topology.COMMANDS)
