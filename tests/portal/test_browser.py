@@ -3,37 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
+from tests.portal.browser import ARTIFACTS, BROWSER_MARKS, open_page
 from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"browser tests need Chromium at {CHROMIUM}"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
 async def page() -> AsyncIterator[Page]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = await browser.new_context(viewport={"width": 1280, "height": 800})
-        try:
-            yield await context.new_page()
-        finally:
-            await context.close()
-            await browser.close()
+    async for opened in open_page(800):
+        yield opened
 
 
 async def test_sign_in_dashboard_sign_out(page: Page, portal_url: str) -> None:

@@ -13,18 +13,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from common.settings import S3Settings
+from tests.portal.browser import ARTIFACTS, BROWSER_MARKS, open_page, sign_in
 from tests.portal.jobs_support import WorkerDriver, jobs_stack
-from tests.portal.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.portal.uploads import call
-from tests.support.stack import ADMIN_PASSWORD, ADMIN_USER, Stack
+from tests.support.stack import Stack
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"browser tests need Chromium at {CHROMIUM}"),
-]
+pytestmark = BROWSER_MARKS
 
 WATCH_PROGRESS = """bar => {
     window.progressSeen = [];
@@ -43,23 +40,8 @@ async def jobs(
 
 @pytest.fixture
 async def page() -> AsyncIterator[Page]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = await browser.new_context(viewport={"width": 1280, "height": 900})
-        try:
-            yield await context.new_page()
-        finally:
-            await context.close()
-            await browser.close()
-
-
-async def _sign_in(page: Page, stack: Stack) -> None:
-    await page.goto(stack.url("/login"))
-    await page.fill("#username", ADMIN_USER)
-    await page.fill("#password", ADMIN_PASSWORD)
-    await page.click("button[type=submit]")
-    await expect(page).to_have_url(stack.url("/"))
+    async for opened in open_page(900):
+        yield opened
 
 
 async def _submit(stack: Stack) -> str:
@@ -69,7 +51,7 @@ async def _submit(stack: Stack) -> str:
 
 
 async def _open_jobs_page(page: Page, stack: Stack) -> None:
-    await _sign_in(page, stack)
+    await sign_in(page, stack)
     await page.click("nav >> text=Jobs")
     await expect(page).to_have_url(stack.url("/jobs"))
     await expect(page.locator("[data-live-status]")).to_have_text("live")

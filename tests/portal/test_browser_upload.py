@@ -8,16 +8,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
-from tests.portal.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.portal.browser import ARTIFACTS, BROWSER_MARKS, open_page, sign_in
 from tests.portal.uploads import case_bytes, upload
-from tests.support.stack import ADMIN_PASSWORD, ADMIN_USER, Stack
+from tests.support.stack import Stack
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"browser tests need Chromium at {CHROMIUM}"),
-]
+pytestmark = BROWSER_MARKS
 
 WATCH_PROGRESS = """bar => {
     window.progressSeen = [];
@@ -28,30 +25,15 @@ WATCH_PROGRESS = """bar => {
 
 @pytest.fixture
 async def page() -> AsyncIterator[Page]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = await browser.new_context(viewport={"width": 1280, "height": 900})
-        try:
-            yield await context.new_page()
-        finally:
-            await context.close()
-            await browser.close()
-
-
-async def _sign_in(page: Page, stack: Stack) -> None:
-    await page.goto(stack.url("/login"))
-    await page.fill("#username", ADMIN_USER)
-    await page.fill("#password", ADMIN_PASSWORD)
-    await page.click("button[type=submit]")
-    await expect(page).to_have_url(stack.url("/"))
+    async for opened in open_page(900):
+        yield opened
 
 
 async def test_publish_an_app_through_the_apps_page(page: Page, stack: Stack) -> None:
     status, _ = await upload(stack, "/api/v1/runtimes", stack.pack_runtime("1.2.0").read_bytes())
     assert status == 201
     package = stack.pack_app("transport")
-    await _sign_in(page, stack)
+    await sign_in(page, stack)
     await page.click("nav >> text=Apps")
     await expect(page).to_have_url(stack.url("/apps"))
     await expect(page.locator("#app-list")).to_contain_text("No apps yet")
@@ -82,7 +64,7 @@ async def test_publish_an_app_through_the_apps_page(page: Page, stack: Stack) ->
 
 
 async def test_runtimes_and_cases_pages(page: Page, stack: Stack, tmp_path: Path) -> None:
-    await _sign_in(page, stack)
+    await sign_in(page, stack)
     await page.click("nav >> text=Runtimes")
     await page.set_input_files("#runtime-file", str(stack.pack_runtime("1.2.0")))
     await page.click(".upload button[type=submit]")

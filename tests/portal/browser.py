@@ -1,0 +1,44 @@
+"""What the portal's Chromium tests share: the browser, where screenshots go, signing in."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+
+from tests.support.stack import ADMIN_PASSWORD, ADMIN_USER, Stack
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run",
+]
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"browser tests need Chromium at {CHROMIUM}"),
+]
+
+
+async def open_page(height: int = 900) -> AsyncIterator[Page]:
+    """A fresh page in Debian's Chromium, closed with its browser afterwards."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 1280, "height": height})
+        try:
+            yield await context.new_page()
+        finally:
+            await context.close()
+            await browser.close()
+
+
+async def sign_in(page: Page, stack: Stack) -> None:
+    """Sign in as the stack's admin through the login page."""
+    await page.goto(stack.url("/login"))
+    await page.fill("#username", ADMIN_USER)
+    await page.fill("#password", ADMIN_PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page).to_have_url(stack.url("/"))
