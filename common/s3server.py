@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +29,14 @@ def weed_binary() -> str:
     return found
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: Linux sends SIGKILL when the starting thread exits."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -41,6 +50,7 @@ class WeedServer:
     data_dir: Path
     s3_port: int = 0
     log_path: Path | None = None
+    die_with_parent: bool = False  # tests: weed goes when the test process dies, even by kill -9
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -66,6 +76,7 @@ class WeedServer:
         log = open(self.log_path or self.data_dir / "weed.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent if self.die_with_parent else None,
             env={**os.environ, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
                  # One volume per new collection (= bucket) instead of seven: every test
                  # makes its own bucket, and weed would run out of volume slots.

@@ -45,7 +45,7 @@ async def amqp_url(vhost_pool: infra.VhostPool) -> AsyncIterator[str]:
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeedServer]:
     """One SeaweedFS server for the whole test session, on free loopback ports."""
-    server = WeedServer(Path(tmp_path_factory.mktemp("weed")))
+    server = WeedServer(Path(tmp_path_factory.mktemp("weed")), die_with_parent=True)
     server.start()
     try:
         yield server
