@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -32,6 +31,7 @@ from common.contracts.jobs import (
 )
 from tests.backend.conftest import backend_settings
 from tests.backend.helpers import SHA, add_runtime, make_user, publish
+from tests.support.events import Recorder
 
 B = topology.BACKEND_RPC
 
@@ -41,8 +41,9 @@ class FakeWorker:
 
     def __init__(self, amqp_url: str, rpc: RpcClient, name: str, slots: int = 4):
         self.url, self.rpc, self.name, self.slots = amqp_url, rpc, name, slots
-        self.messages: list[dict[str, Any]] = []
-        self._arrived = asyncio.Condition()
+        self._recorder = Recorder()
+        self.messages = self._recorder.items
+        self.wait_for = self._recorder.wait_for
 
     async def __aenter__(self) -> FakeWorker:
         self._connection = await aio_pika.connect(self.url)
@@ -57,19 +58,7 @@ class FakeWorker:
         await self._connection.close()
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        async with self._arrived:
-            self.messages.append(json.loads(message.body) | {"_type": message.type})
-            self._arrived.notify_all()
-
-    async def wait_for(self, predicate: Any, timeout_s: float = 15.0) -> dict[str, Any]:
-        def found() -> dict[str, Any] | None:
-            return next((m for m in self.messages if predicate(m)), None)
-
-        async with self._arrived:
-            await asyncio.wait_for(self._arrived.wait_for(lambda: found() is not None), timeout_s)
-        result = found()
-        assert result is not None
-        return result
+        await self._recorder.add(json.loads(message.body) | {"_type": message.type})
 
     async def run_of(self, job_id: str, attempt: int = 1) -> dict[str, Any]:
         return await self.wait_for(lambda m: m["_type"] == "job.run" and m["job_id"] == job_id

@@ -12,14 +12,40 @@ from aio_pika.abc import AbstractIncomingMessage
 from common.amqp import topology
 
 
+class Recorder:
+    """Messages as they arrive, and a wait for the first one matching a predicate."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self._arrived = asyncio.Condition()
+
+    async def add(self, item: dict[str, Any]) -> None:
+        async with self._arrived:
+            self.items.append(item)
+            self._arrived.notify_all()
+
+    async def wait_for(self, predicate: Any, timeout_s: float = 15.0) -> dict[str, Any]:
+        """The first recorded item matching ``predicate``, waiting up to ``timeout_s``."""
+
+        def found() -> dict[str, Any] | None:
+            return next((item for item in self.items if predicate(item)), None)
+
+        async with self._arrived:
+            await asyncio.wait_for(self._arrived.wait_for(lambda: found() is not None), timeout_s)
+        item = found()
+        assert item is not None
+        return item
+
+
 class EventTap:
     """Binds an exclusive queue to the events exchange with ``pattern`` and records bodies."""
 
     def __init__(self, amqp_url: str, pattern: str = "#"):
         self._url = amqp_url
         self._pattern = pattern
-        self.events: list[dict[str, Any]] = []
-        self._arrived = asyncio.Condition()
+        self._recorder = Recorder()
+        self.events = self._recorder.items
+        self.wait_for = self._recorder.wait_for
 
     async def __aenter__(self) -> EventTap:
         self._connection = await aio_pika.connect(self._url)
@@ -34,21 +60,7 @@ class EventTap:
         await self._connection.close()
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        async with self._arrived:
-            self.events.append(json.loads(message.body) | {"_routing_key": message.routing_key})
-            self._arrived.notify_all()
-
-    async def wait_for(self, predicate: Any, timeout_s: float = 15.0) -> dict[str, Any]:
-        """The first recorded event matching ``predicate``, waiting up to ``timeout_s``."""
-
-        def found() -> dict[str, Any] | None:
-            return next((e for e in self.events if predicate(e)), None)
-
-        async with self._arrived:
-            await asyncio.wait_for(self._arrived.wait_for(lambda: found() is not None), timeout_s)
-        event = found()
-        assert event is not None
-        return event
+        await self._recorder.add(json.loads(message.body) | {"_routing_key": message.routing_key})
 
     def of_type(self, event_type: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["type"] == event_type]
