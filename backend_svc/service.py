@@ -1,9 +1,9 @@
 """backend_svc: the only process that opens PostgreSQL.
 
 Start order: database (created when missing) → migrations → bootstrap admin → AMQP →
-outbox relay → job scheduler and lease reaper → RPC server → status server. Stop runs the
-reverse: stop taking RPCs and let those in flight finish, stop the scheduler, the reaper and
-the relay, then close the broker and the pool.
+outbox relay → job scheduler and lease reaper → RPC server → status server (``/healthz``,
+``/readyz``, ``/metrics``). Stop runs the reverse: stop taking RPCs and let those in flight
+finish, stop the scheduler, the reaper and the relay, then close the broker and the pool.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from backend_svc.handlers.groups import GroupHandlers
 from backend_svc.handlers.jobs import JobHandlers
 from backend_svc.handlers.registry import RegistryHandlers
 from backend_svc.handlers.users import UserHandlers
+from backend_svc.metrics import BackendGauges
 from backend_svc.migrations import apply_migrations, load_migrations
 from backend_svc.relay import OutboxRelay
 from backend_svc.settings import BackendSettings
@@ -33,6 +34,7 @@ from common.amqp.rpc import RpcServer
 from common.contracts.base import Principal
 from common.errors import Conflict
 from common.health import StatusServer
+from common.metrics import QueueDepths, ServiceMetrics
 from common.ping import register_ping
 
 log = structlog.get_logger(__name__)
@@ -52,6 +54,9 @@ class BackendService:
         self._rpc: RpcServer | None = None
         self.status: StatusServer | None = None
         self._stopping = False
+        self.metrics = ServiceMetrics(self.name)
+        QueueDepths(self.metrics, lambda: self._connection,
+                    lambda: [topology.BACKEND_RPC, topology.DEAD_LETTER_QUEUE])
 
     async def start(self) -> None:
         s = self.settings
@@ -60,6 +65,7 @@ class BackendService:
         self.pool = await db.create_pool(dsn, max_size=s.db_pool_max,
                                          deadline_s=s.connect_deadline_s)
         self._stack.push_async_callback(self.pool.close)
+        BackendGauges(self.metrics, self.pool)
         async with self.pool.acquire() as conn:
             await apply_migrations(conn, load_migrations())
         await self._bootstrap_admin()
@@ -80,7 +86,8 @@ class BackendService:
         self.jobs = JobDuties(self.pool, dsn, commands, s)
         await self.jobs.start()
         self._stack.push_async_callback(self.jobs.stop)
-        self._rpc = RpcServer(self._connection, topology.BACKEND_RPC, prefetch=s.amqp_prefetch)
+        self._rpc = RpcServer(self._connection, topology.BACKEND_RPC, prefetch=s.amqp_prefetch,
+                              metrics=self.metrics.rpc_server)
         register_ping(self._rpc, self.name, self.instance)
         UserHandlers(self.pool, token_ttl=timedelta(hours=s.token_ttl_h)).register(self._rpc)
         RegistryHandlers(self.pool).register(self._rpc)
@@ -90,7 +97,7 @@ class BackendService:
         await self._rpc.start()
         self._stack.push_async_callback(self._rpc.drain, s.shutdown_grace_s)
         self.status = StatusServer(self.name, self.readiness, host=s.status_host,
-                                   port=s.status_port)
+                                   port=s.status_port, metrics=self.metrics)
         await self.status.start()
         self._stack.push_async_callback(self.status.stop)
         log.info("backend_ready", status_port=self.status.port)

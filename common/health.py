@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from common.metrics import ServiceMetrics, add_metrics_route
+
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 
 
@@ -30,11 +32,15 @@ def add_health_routes(app: web.Application, service: str, checks: ReadinessCheck
 
 
 class StatusServer:
-    """Serves the two status views on ``host:port`` (0 = any free port, see :attr:`port`)."""
+    """Serves the two status views on ``host:port`` (0 = any free port, see :attr:`port`),
+    and ``/metrics`` when given the service's ``metrics``."""
 
-    def __init__(self, service: str, checks: ReadinessCheck, *, host: str, port: int):
+    def __init__(self, service: str, checks: ReadinessCheck, *, host: str, port: int,
+                 metrics: ServiceMetrics | None = None):
         self._app = web.Application()
         add_health_routes(self._app, service, checks)
+        if metrics is not None:
+            add_metrics_route(self._app, metrics)
         self._host, self._port = host, port
         self._runner = web.AppRunner(self._app, access_log=None)
         self.port = port

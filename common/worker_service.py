@@ -2,8 +2,8 @@
 
 A :class:`WorkerService` owns one AMQP connection, an RPC server on its own queue (answering
 ``system.ping`` and whatever a subclass registers), a consumer on its command queue and the
-status server. Subclasses name their queues and add handlers; the order of start and stop
-lives here once.
+status server (``/healthz``, ``/readyz``, ``/metrics``). Subclasses name their queues and add
+handlers; the order of start and stop lives here once.
 
 Stop order: mark not ready, drain the RPC server and the consumer together within
 ``shutdown_grace_s`` (in-flight work finishes, the rest is cut and redelivered), stop the
@@ -24,6 +24,7 @@ from common.amqp.connection import connect
 from common.amqp.consumer import Consumer
 from common.amqp.rpc import RpcServer
 from common.health import StatusServer
+from common.metrics import QueueDepths, ServiceMetrics
 from common.ping import register_ping
 from common.settings import ServiceSettings
 
@@ -55,6 +56,12 @@ class WorkerService:
         self._consumer: Consumer | None = None
         self._status: StatusServer | None = None
         self._stopping = False
+        self.metrics = ServiceMetrics(self.name)
+        QueueDepths(self.metrics, lambda: self._connection, self.metric_queues)
+
+    def metric_queues(self) -> list[str]:
+        """The queues whose depth ``/metrics`` shows: the ones this service consumes."""
+        return [self.rpc_queue, self.commands_queue]
 
     @property
     def status_port(self) -> int:
@@ -71,7 +78,8 @@ class WorkerService:
             s.amqp_url.get_secret_value(), deadline_s=s.connect_deadline_s,
             name=f"{self.name}:{self.instance}",
         )
-        self._rpc = RpcServer(self._connection, self.rpc_queue, prefetch=s.amqp_prefetch)
+        self._rpc = RpcServer(self._connection, self.rpc_queue, prefetch=s.amqp_prefetch,
+                              metrics=self.metrics.rpc_server)
         register_ping(self._rpc, self.name, self.instance)
         self.register_rpc(self._rpc)
         await self._rpc.start()
@@ -80,7 +88,7 @@ class WorkerService:
         )
         await self._consumer.start()
         self._status = StatusServer(self.name, self.readiness, host=s.status_host,
-                                    port=s.status_port)
+                                    port=s.status_port, metrics=self.metrics)
         await self._status.start()
         log.info("status_listening", host=s.status_host, port=self._status.port)
 

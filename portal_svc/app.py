@@ -14,6 +14,7 @@ import jinja2
 from aiohttp import web
 
 from common.health import add_health_routes
+from common.metrics import ServiceMetrics, add_metrics_route
 from portal_svc import (
     api,
     case_pages,
@@ -44,15 +45,20 @@ def sentence(text: str) -> str:
 def make_app(
     settings: PortalSettings, backend: BackendClient, *,
     storage: PortalStorage | None = None, keys: PackageKeys | None = None,
+    metrics: ServiceMetrics | None = None,
 ) -> web.Application:
-    """The portal app: API, pages, static files and health views, wired to ``backend``.
+    """The portal app: API, pages, static files, health views and ``/metrics``, wired to
+    ``backend``.
 
     With ``storage`` and ``keys`` it also takes uploads and serves downloads; without them
-    those views answer 503 ``storage_unavailable``.
+    those views answer 503 ``storage_unavailable``. ``metrics`` is the instance's registry
+    (a fresh one when not given).
     """
+    metrics = metrics or ServiceMetrics(SERVICE)
     app = web.Application(
         client_max_size=settings.max_body_kb * 1024,
         middlewares=[
+            metrics.http.middleware,
             middlewares.request_id_middleware,
             middlewares.error_middleware,
             web_session.session_middleware_for(settings),
@@ -77,6 +83,7 @@ def make_app(
     app.router.add_routes(jobs_pages.routes)
     app.router.add_static("/static/", STATIC_DIR, name="static")
     add_health_routes(app, SERVICE, _readiness(backend, storage))
+    add_metrics_route(app, metrics, settings.metrics_token.get_secret_value())
     return app
 
 

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from common.amqp.connection import connect
 from common.amqp.rpc import RpcClient
+from common.metrics import ServiceMetrics
 from common.settings import PackageSettings, S3Settings
 from portal_svc.app import make_app
 from portal_svc.backend_client import BackendClient
@@ -40,6 +41,7 @@ class PortalService:
         self.s3_settings = s3 if s3 is not None else S3Settings()
         self.package_settings = packages if packages is not None else PackageSettings()
         self.port = settings.port
+        self.metrics = ServiceMetrics(self.name)
         self._stack = AsyncExitStack()
 
     async def start(self) -> None:
@@ -55,10 +57,11 @@ class PortalService:
             s.amqp_url.get_secret_value(), deadline_s=s.connect_deadline_s, name=self.name
         )
         self._stack.push_async_callback(connection.close)
-        rpc = RpcClient(connection, timeout_s=s.rpc_timeout_s)
+        rpc = RpcClient(connection, timeout_s=s.rpc_timeout_s, metrics=self.metrics.rpc_client)
         await rpc.start()
         self._stack.push_async_callback(rpc.stop)
-        app = make_app(s, self.make_backend(rpc, connection), storage=storage, keys=keys)
+        app = make_app(s, self.make_backend(rpc, connection), storage=storage, keys=keys,
+                       metrics=self.metrics)
         consumer = JobEventConsumer(connection, app[JOB_HUB])
         await consumer.start()
         self._stack.push_async_callback(consumer.stop)

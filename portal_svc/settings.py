@@ -33,6 +33,10 @@ class PortalSettings(ServiceSettings):
     session_max_age_s: int = Field(
         8 * 3600, ge=60, description="Lifetime of a browser session cookie, in seconds."
     )
+    metrics_token: SecretStr = Field(
+        SecretStr(""), description="When set, GET /metrics needs 'Authorization: Bearer "
+        "<token>'; empty = /metrics is open to whoever reaches the port.",
+    )
 
     @field_validator("cookie_secret")
     @classmethod

@@ -18,6 +18,7 @@ from common.amqp import topology
 from common.amqp.consumer import Consumer
 from common.amqp.rpc import RpcClient
 from common.docker import DockerHost, DockerSettings, HostPool, WarmPool, adopt_or_sweep
+from common.docker.metrics import HostLoadCollector, WarmMetrics
 from common.docker.spec import KIND, Limits
 from common.packages import PlatformPrivateKey, load_platform_key
 from common.settings import PackageSettings, S3Settings
@@ -64,6 +65,11 @@ class SolveService(WorkerService):
         self._warm: dict[str, WarmPool] = {}
         self._rpc_client: RpcClient | None = None
         self._queue_consumer: WorkerQueueConsumer | None = None
+        self._warm_metrics = WarmMetrics(self.metrics.registry)
+        self.metrics.registry.register(HostLoadCollector(lambda: self.pool, lambda: self._warm))
+
+    def metric_queues(self) -> list[str]:
+        return [*super().metric_queues(), self.worker_queue]
 
     async def start(self) -> None:
         """Start the base service, then the job machinery; raises when a part cannot start
@@ -86,7 +92,8 @@ class SolveService(WorkerService):
         await self.pool.start()
         await self._sweep()
         self._warm = {h.name: self._warm_pool(h) for h in self.pool.hosts}
-        self._rpc_client = RpcClient(self._connection, timeout_s=self.settings.rpc_timeout_s)
+        self._rpc_client = RpcClient(self._connection, timeout_s=self.settings.rpc_timeout_s,
+                                     metrics=self.metrics.rpc_client)
         await self._rpc_client.start()
         env = Env(self.instance, self.pool, self._warm, self._storage, key, self.settings,
                   max_case_bytes=self.package_settings.max_case_mb * 1024 * 1024)
@@ -102,7 +109,7 @@ class SolveService(WorkerService):
         limits = Limits(memory_mb=self.settings.default_memory_mb, cpus=self.settings.job_cpus,
                         pids=self.settings.job_pids)
         return WarmPool(host, size=self.docker_settings.warm_per_runtime, limits=limits,
-                        serve_cmd=AGENT_SERVE)
+                        serve_cmd=AGENT_SERVE, metrics=self._warm_metrics)
 
     async def _sweep(self) -> None:
         """Remove job containers of an earlier life (their attempts were re-queued by lease

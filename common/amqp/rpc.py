@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from common.amqp import topology
 from common.errors import BadRequest, ModelportError, NotFound, RpcTimeout, Unavailable
 from common.logging import bind_correlation, current_correlation_id
+from common.metrics import RpcClientMetrics, RpcServerMetrics
 
 log = structlog.get_logger(__name__)
 R = TypeVar("R", bound=BaseModel)
@@ -42,8 +44,10 @@ def validation_message(exc: ValidationError) -> str:
 class RpcClient:
     """Calls methods on a server queue and waits for the reply, with a timeout."""
 
-    def __init__(self, connection: AbstractRobustConnection, *, timeout_s: float):
+    def __init__(self, connection: AbstractRobustConnection, *, timeout_s: float,
+                 metrics: RpcClientMetrics | None = None):
         self._connection = connection
+        self._metrics = metrics
         self._timeout_s = timeout_s
         self._channel: AbstractChannel | None = None
         self._pending: dict[str, asyncio.Future[bytes]] = {}
@@ -76,6 +80,15 @@ class RpcClient:
 
         Raises the server's error as a ModelportError, RpcTimeout when no reply comes in time.
         """
+        if self._metrics is None:
+            return await self._call(server, method, request, reply_type, timeout_s=timeout_s)
+        with self._metrics.calling(server, method):
+            return await self._call(server, method, request, reply_type, timeout_s=timeout_s)
+
+    async def _call(
+        self, server: str, method: str, request: BaseModel, reply_type: type[R],
+        *, timeout_s: float | None = None,
+    ) -> R:
         assert self._channel is not None, "RpcClient.start() first"
         call_id = uuid.uuid4().hex
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
@@ -116,8 +129,10 @@ class _Method:
 class RpcServer:
     """Serves registered methods from one queue; stops taking work on :meth:`drain`."""
 
-    def __init__(self, connection: AbstractRobustConnection, queue_name: str, *, prefetch: int):
+    def __init__(self, connection: AbstractRobustConnection, queue_name: str, *, prefetch: int,
+                 metrics: RpcServerMetrics | None = None):
         self._connection = connection
+        self._metrics = metrics
         self._queue_name = queue_name
         self._prefetch = prefetch
         self._methods: dict[str, _Method] = {}
@@ -171,7 +186,11 @@ class RpcServer:
     async def _handle(self, message: AbstractIncomingMessage) -> None:
         correlation = str((message.headers or {}).get(topology.CORRELATION_HEADER) or "")
         with bind_correlation(correlation or None, rpc=message.type):
+            started = time.perf_counter()
             reply = await self._dispatch(message)
+            if self._metrics is not None:  # an unknown method is not a label of its own
+                method = message.type if message.type in self._methods else "unknown"
+                self._metrics.served(method or "unknown", reply, time.perf_counter() - started)
             if message.reply_to:
                 assert self._channel is not None
                 await self._channel.default_exchange.publish(

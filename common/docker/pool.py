@@ -92,6 +92,10 @@ class HostPool:
         """Capacity and use of every host as last seen plus current reservations."""
         return [t.state() for t in self._tracked.values()]
 
+    def container_counts(self) -> dict[str, int]:
+        """Our running containers per host as last counted (idle warm ones excluded)."""
+        return {name: len(t.usage.names) for name, t in self._tracked.items()}
+
     async def refresh(self) -> None:
         """Ping every host and recount its containers (concurrently)."""
         await asyncio.gather(*(self._check(t) for t in self._tracked.values()))

@@ -16,6 +16,7 @@ import structlog
 from common.backoff import delays
 from common.docker.containers import Container, _delete_container, create_started, remove
 from common.docker.host import DockerHost
+from common.docker.metrics import WarmMetrics
 from common.docker.spec import ContainerRequest, Kind, Limits, container_name
 
 log = structlog.get_logger(__name__)
@@ -40,7 +41,7 @@ class WarmPool:
 
     def __init__(self, host: DockerHost, *, size: int, limits: Limits | None = None,
                  idle_cmd: Sequence[str] = IDLE_CMD, serve_cmd: Sequence[str] | None = None,
-                 max_backoff_s: float = 30.0) -> None:
+                 max_backoff_s: float = 30.0, metrics: WarmMetrics | None = None) -> None:
         self.host, self.size, self.limits = host, size, limits or Limits()
         self._idle_cmd = list(idle_cmd)
         # with serve_cmd, idle containers run it (stdin open) and come out ``serving``;
@@ -49,6 +50,9 @@ class WarmPool:
         self._max_backoff_s = max_backoff_s
         self._runtimes: dict[str, _Runtime] = {}
         self._changed = asyncio.Condition()
+        self._metrics = metrics
+        if metrics is not None:
+            metrics.seed(host.name)
 
     def add_runtime(self, runtime: str, image: str) -> None:
         """Start keeping ``size`` idle containers of ``image`` (an image id on this host)."""
@@ -62,6 +66,10 @@ class WarmPool:
     def idle_count(self, runtime: str) -> int:
         state = self._runtimes.get(runtime)
         return len(state.idle) if state else 0
+
+    def idle_total(self) -> int:
+        """Idle containers of every runtime."""
+        return sum(len(state.idle) for state in self._runtimes.values())
 
     async def wait_filled(self, runtime: str, count: int | None = None) -> None:
         """Return once ``count`` (default: ``size``) containers of ``runtime`` are idle."""
@@ -82,10 +90,16 @@ class WarmPool:
                 state.wanted.set()
                 taken = await self._take(container, name)
                 if taken is not None:
+                    self._count(hit=True)
                     return taken
+        self._count(hit=False)
         request = ContainerRequest(service, kind, id, attempt, runtime, image, self._idle_cmd,
                                    limits or self.limits)
         return await create_started(self.host, request)
+
+    def _count(self, *, hit: bool) -> None:
+        if self._metrics is not None:
+            self._metrics.acquired(self.host.name, hit=hit)
 
     async def _take(self, container: Container, name: str) -> Container | None:
         """Rename an idle container for its user; None (and it is removed) if it died."""
