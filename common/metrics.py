@@ -24,14 +24,8 @@ import structlog
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 from aio_pika.exceptions import ChannelClosed
 from aiohttp import web
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Gauge,
-    Histogram,
-    ProcessCollector,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Gauge, Histogram, ProcessCollector
+from prometheus_client.exposition import choose_encoder
 
 from common.errors import ModelportError, RpcTimeout
 
@@ -75,10 +69,13 @@ class ServiceMetrics:
         """Run ``refresh`` before a scrape (at most once per ``cache_s`` for all of them)."""
         self._refreshers.append(refresh)
 
-    async def render(self) -> bytes:
-        """The text exposition of the registry, refreshed first when the cache is stale."""
+    async def render(self, accept: str = "") -> tuple[bytes, str]:
+        """The registry in the format the ``Accept`` header asks for (Prometheus text 0.0.4
+        by default, OpenMetrics on request) and its content type; refreshed first when the
+        cache is stale."""
         await self.refresh()
-        return generate_latest(self.registry)
+        encode, content_type = choose_encoder(accept)
+        return encode(self.registry), content_type
 
     async def refresh(self) -> None:
         """Run the refreshers unless they ran less than ``cache_s`` ago. A refresher that
@@ -105,8 +102,8 @@ def add_metrics_route(app: web.Application, metrics: ServiceMetrics,
         if token and not hmac.compare_digest(sent, expected):
             return web.Response(status=401, text="metrics need the metrics token\n",
                                 headers={"WWW-Authenticate": "Bearer"})
-        body = await metrics.render()
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        body, content_type = await metrics.render(request.headers.get("Accept", ""))
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     app.router.add_get("/metrics", view)
 
