@@ -83,6 +83,51 @@ async def test_outbox_lag_counts_unpublished_rows_and_ages_the_oldest(
     assert sample_value(found, "modelport_outbox_oldest_pending_age_seconds") == 0
 
 
+async def add_jobs(pool: asyncpg.Pool, *states: str) -> None:
+    """Jobs in ``states`` (with the user and app version they need, made once)."""
+    sha = "ab" * 32
+    version_id = await pool.fetchval("SELECT id FROM app_versions LIMIT 1")
+    if version_id is None:
+        await pool.execute("INSERT INTO users (username, password_hash) VALUES ('u', 'x')")
+        await pool.execute("INSERT INTO runtimes (version, manifest, s3_key, sha256, "
+                           "size_bytes, signer_key_id) VALUES ('1.0.0', '{}', 'r', $1, 1, 'k')",
+                           sha)
+        app_id = await pool.fetchval("INSERT INTO apps (name) VALUES ('a') RETURNING id")
+        version_id = await pool.fetchval(
+            "INSERT INTO app_versions (app_id, version, runtime_requirement, manifest, s3_key, "
+            "sha256, size_bytes) VALUES ($1, '1.0.0', '>=1.0', '{}', 'a', $2, 1) RETURNING id",
+            app_id, sha)
+    await pool.executemany(
+        "INSERT INTO jobs (user_id, app_version_id, procedure, state) "
+        "SELECT id, $1, 'solve', $2 FROM users LIMIT 1", [(version_id, s) for s in states])
+
+
+def job_counts(found: dict[str, Metric]) -> dict[str, float]:
+    return {s.labels["state"]: s.value for s in found["modelport_jobs"].samples}
+
+
+async def test_live_job_states_are_recounted_every_time_finished_ones_once_a_while(
+    pool: asyncpg.Pool,
+) -> None:
+    metrics = ServiceMetrics("backend", cache_s=0)
+    BackendGauges(metrics, pool, full_every_s=3600)
+    await add_jobs(pool, "queued", "running", "succeeded", "lost")
+    zero = dict.fromkeys(["scheduled", "failed", "cancelled"], 0.0)
+    first = {"queued": 1.0, "running": 1.0, "succeeded": 1.0, "lost": 1.0}
+    assert job_counts(await read(metrics)) == {**zero, **first}
+
+    await add_jobs(pool, "queued", "succeeded", "failed")
+    await pool.execute("UPDATE jobs SET state = 'scheduled' WHERE state = 'running'")
+    assert job_counts(await read(metrics)) == {
+        **zero, **first, "queued": 2, "running": 0, "scheduled": 1}  # finished: as before
+
+    fresh = ServiceMetrics("backend", cache_s=0)
+    BackendGauges(fresh, pool, full_every_s=0)
+    assert job_counts(await read(fresh)) == {
+        "queued": 2, "scheduled": 1, "running": 0, "succeeded": 2, "failed": 1,
+        "cancelled": 0, "lost": 1}
+
+
 async def test_a_failing_refresher_keeps_the_last_values_and_the_scrape_answers(
     pool: asyncpg.Pool, pg_dsn: str,
 ) -> None:
