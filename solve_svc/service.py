@@ -18,7 +18,7 @@ from common.amqp import topology
 from common.amqp.consumer import Consumer
 from common.amqp.rpc import RpcClient
 from common.docker import DockerHost, DockerSettings, HostPool, WarmPool, adopt_or_sweep
-from common.docker.metrics import HostLoadCollector, WarmMetrics
+from common.docker.metrics import register_docker_metrics
 from common.docker.spec import KIND, Limits
 from common.packages import PlatformPrivateKey, load_platform_key
 from common.settings import PackageSettings, S3Settings
@@ -65,8 +65,8 @@ class SolveService(WorkerService):
         self._warm: dict[str, WarmPool] = {}
         self._rpc_client: RpcClient | None = None
         self._queue_consumer: WorkerQueueConsumer | None = None
-        self._warm_metrics = WarmMetrics(self.metrics.registry)
-        self.metrics.registry.register(HostLoadCollector(lambda: self.pool, lambda: self._warm))
+        self._warm_metrics = register_docker_metrics(self.metrics.registry, lambda: self.pool,
+                                                     lambda: self._warm)
 
     def metric_queues(self) -> list[str]:
         return [*super().metric_queues(), self.worker_queue]

@@ -32,6 +32,16 @@ _HOST_GAUGES = {
 }
 
 
+def register_docker_metrics(registry: CollectorRegistry, pool: Callable[[], HostPool | None],
+                            warm: Callable[[], Mapping[str, WarmPool]]) -> WarmMetrics:
+    """Show the load of ``pool``'s hosts and ``warm``'s idle containers (both read when
+    scraped, so they may be created later) on ``registry``; return the acquisition counter to
+    hand to each :class:`~common.docker.warm.WarmPool`. What a service that drives Docker
+    hosts calls once, in its constructor."""
+    registry.register(HostLoadCollector(pool, warm))
+    return WarmMetrics(registry)
+
+
 class WarmMetrics:
     """``modelport_warm_pool_acquisitions_total{host, outcome}``: ``hit`` when an idle
     container was taken, ``miss`` when a fresh one had to be started."""

@@ -267,3 +267,14 @@ def test_prometheus_config_scrapes_each_service_on_its_default_port() -> None:
                 "solve": SolveSettings.model_fields["status_port"].default}
     assert {name: int(port) for name, port in jobs.items()} == defaults
     assert re.findall(r"job_name: (\w+)", text) == list(defaults)
+
+
+async def test_openmetrics_on_request_classic_text_by_default() -> None:
+    metrics = ServiceMetrics("t", cache_s=0)
+    body, content_type = await metrics.render()
+    assert content_type == "text/plain; version=0.0.4; charset=utf-8"
+    assert b"# EOF" not in body
+    body, content_type = await metrics.render(
+        "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")
+    assert content_type.startswith("application/openmetrics-text; version=1.0.0")
+    assert body.endswith(b"# EOF\n")
