@@ -10,7 +10,7 @@ from tests.e2e.conftest import label, platform, runtime  # noqa: F401
 from tests.e2e.platform import Platform
 from tests.metrics.support import sample_value, scrape
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 CLIENT = "modelport_rpc_client_duration_seconds"
 ACQUIRED = "modelport_warm_pool_acquisitions"
 
