@@ -25,7 +25,7 @@ from backend_svc.settings import BackendSettings
 from common.amqp.connection import connect
 from common.docker import DockerHost, Limits, WarmPool, remove
 from common.docker.metrics import WarmMetrics
-from common.metrics import QueueDepths, ServiceMetrics
+from common.metrics import REFRESH_TIMEOUT_S, QueueDepths, ServiceMetrics
 from common.settings import S3Settings
 from portal_svc.settings import PortalSettings
 from session_svc.settings import SessionSettings
@@ -34,6 +34,7 @@ from tests.docker.conftest import _final_sweep, docker_engine, host, service  # 
 from tests.metrics.support import sample_value, scrape
 from tests.support import infra
 from tests.support.stack import running_stack
+from tests.support.tcp_proxy import TcpProxy
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -278,3 +279,26 @@ async def test_openmetrics_on_request_classic_text_by_default() -> None:
         "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")
     assert content_type.startswith("application/openmetrics-text; version=1.0.0")
     assert body.endswith(b"# EOF\n")
+
+
+async def test_a_scrape_while_the_broker_is_away_answers_with_the_last_depths(
+    amqp_url: str,
+) -> None:
+    async with TcpProxy("127.0.0.1", 5672) as proxy:
+        connection = await connect(amqp_url.replace("127.0.0.1:5672", f"127.0.0.1:{proxy.port}"),
+                                   deadline_s=10, name="metrics-cut")
+        try:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(infra.unique("mp-depth-"), auto_delete=True)
+            await channel.default_exchange.publish(aio_pika.Message(b"x"), queue.name)
+            metrics = ServiceMetrics("t", cache_s=0)
+            QueueDepths(metrics, lambda: connection, lambda: [queue.name])
+            assert sample_value(await read(metrics), "modelport_amqp_queue_messages",
+                                queue=queue.name) == 1
+            await proxy.cut()
+            async with asyncio.timeout(REFRESH_TIMEOUT_S + 3):
+                found = await read(metrics)
+            assert sample_value(found, "modelport_amqp_queue_messages", queue=queue.name) == 1
+            await proxy.restore()
+        finally:
+            await connection.close()
