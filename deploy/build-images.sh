@@ -70,6 +70,7 @@ build_service() {
         "$python" "$repo/deploy/service/requirements.py" "$repo/pyproject.toml" >"$ctx/requirements.txt"
         "$python" -m pip wheel --quiet --wheel-dir "$ctx/wheels" -r "$ctx/requirements.txt" >&2
         "$python" -m pip wheel --quiet --no-deps --wheel-dir "$ctx/wheels" "$repo" >&2
+        "$python" "$repo/deploy/service/strip_wheels.py" "$ctx/wheels"
         echo "building $tag FROM $base" >&2
         docker build --quiet --network none --build-arg "BASE_IMAGE=$base" \
             -f "$repo/deploy/service/Dockerfile" -t "$tag" "$ctx" >&2 \

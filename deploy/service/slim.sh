@@ -8,7 +8,8 @@ set -eu
 venv_slim() {
     site=$(echo "$1"/lib/python3*/site-packages)
     rm -rf "$site"/pip "$site"/pip-* "$site"/setuptools "$site"/setuptools-* \
-           "$site"/_distutils_hack "$site"/distutils-precedence.pth
+           "$site"/pkg_resources "$site"/_distutils_hack "$site"/distutils-precedence.pth \
+           "$site"/*-stubs
     rm -f "$1"/bin/pip "$1"/bin/pip3*
     find "$site" -depth -type d \( -name tests -o -name test -o -name include \) \
         -path '*pyarrow*' -exec rm -rf {} +
@@ -27,13 +28,22 @@ venv_slim() {
     find "$1" -depth -name __pycache__ -type d -exec rm -rf {} +
 }
 
+# The final image needs no package manager: apt, dpkg, debconf and the perl they run on go,
+# with glibc's iconv modules (Python has its own codecs) and pip in every form.
 rootfs_slim() {
     rm -rf /usr/share/doc/* /usr/share/man/* /usr/share/info/* /usr/share/locale/* \
-           /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/log/* \
+           /usr/share/python-wheels /usr/share/perl5 /usr/share/debconf /usr/share/lintian \
+           /var/lib/apt /var/cache/* /var/log/* /var/lib/dpkg/info /etc/apt /usr/lib/apt \
+           /usr/lib/dpkg /usr/bin/apt* /usr/bin/dpkg* /usr/bin/debconf* /usr/bin/perl* \
+           /usr/lib/x86_64-linux-gnu/perl-base /usr/lib/x86_64-linux-gnu/libapt-* \
+           /usr/lib/x86_64-linux-gnu/gconv \
            /usr/lib/python3/dist-packages/pip /usr/lib/python3/dist-packages/pip-* \
-           /usr/share/python-wheels/*
-    find /usr/lib/python3* -depth -type d \( -name test -o -name tests -o -name idlelib \
-        -o -name __pycache__ \) -exec rm -rf {} +
+           /usr/lib/python3/dist-packages/setuptools* /usr/lib/python3/dist-packages/pkg_resources \
+           /usr/lib/python3/dist-packages/wheel* /usr/lib/python3/dist-packages/_distutils_hack \
+           /usr/lib/python3.11/ensurepip /usr/lib/python3.11/lib2to3 /usr/lib/python3.11/pydoc_data \
+           /usr/lib/python3.11/idlelib /usr/lib/python3.11/turtledemo /usr/lib/python3.11/tkinter
+    find /usr/lib/python3* -depth -type d \( -name test -o -name tests -o -name __pycache__ \) \
+        -exec rm -rf {} +
 }
 
 if [ "$1" = "--rootfs" ]; then rootfs_slim; else venv_slim "$1"; fi

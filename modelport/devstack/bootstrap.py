@@ -47,7 +47,7 @@ class BootstrapSettings(BaseSettings):
     port: int = Field(8080, description="Host port of the portal (for the printed URL).")
     admin_user: str = Field("admin", description="The stack's first admin.")
     admin_password: SecretStr = Field(SecretStr(""), description="Their password.")
-    admin_password_given: bool = Field(False, description="True when .env gave the password.")
+    admin_password_given: str = Field("", description="Not empty when .env gave the password.")
     publisher_key_file: str = Field(..., description="The stack's development publisher key.")
     runtime_image: str = Field(..., description="Tag of the runtime image to register.")
     runtime_version: str = Field("1.0.0", description="Its version (examples need >= 1.0).")
