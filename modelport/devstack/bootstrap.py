@@ -105,13 +105,18 @@ async def register_runtime(portal: PortalClient, cfg: BootstrapSettings, work: P
     return True
 
 
+def app_folders(examples: Path) -> list[Path]:
+    """The app folders (holding an ``app.toml``) directly under ``examples``, by name."""
+    return sorted(p for p in examples.iterdir() if (p / APP_TOML).is_file())
+
+
 async def publish_examples(portal: PortalClient, examples: Path, work: Path) -> list[str]:
     """Pack and publish every example app not published yet; the names published."""
     have = {(a.get("name"), v.get("version")) for a in await portal.list_apps()
             for v in a.get("versions", [])}
     key = await portal.platform_key()
     done = []
-    for src in sorted(p for p in examples.iterdir() if (p / APP_TOML).is_file()):
+    for src in await asyncio.to_thread(app_folders, examples):
         manifest = load_app_manifest(src, DEFAULT_LIMITS)
         if (manifest.name, manifest.version) in have:
             continue

@@ -74,7 +74,7 @@ def _ports(ports: list[Spec]) -> list[Spec]:
 
 def _service(name: str, spec: Spec, *, replicas: int, infra_constraint: str,
              stack: str) -> Spec:
-    out = {k: v for k, v in spec.items() if k not in UNSUPPORTED}
+    out = {k: v for k, v in spec.items() if k not in UNSUPPORTED and v is not None}
     mounts = out.pop("volumes", [])
     folders = [m["source"].removeprefix(SECRET_VOLUME_PREFIX) for m in mounts
                if m.get("type") == "volume" and m["source"].startswith(SECRET_VOLUME_PREFIX)]
@@ -113,7 +113,7 @@ def render(config: Mapping[str, Any], *, stack: str, replicas: int = 2,
                        stack=stack)
         for name, spec in config["services"].items() if name not in DROPPED
     }
-    volumes = {name: {} for name in config.get("volumes", {})
+    volumes: Spec = {name: {} for name in config.get("volumes", {})
                if not name.startswith(SECRET_VOLUME_PREFIX)}
     used = {ref["source"] for s in services.values() for ref in s.get("secrets", [])}
     secrets = {name: {"external": True, "name": f"{stack}_{name}"} for name in sorted(used)}
