@@ -139,12 +139,15 @@ async def bootstrap(cfg: BootstrapSettings, say: Say) -> Published:
     async with PortalClient(cfg.portal_url) as anonymous:
         login = await anonymous.login(cfg.admin_user, cfg.admin_password.get_secret_value())
     async with PortalClient(cfg.portal_url, str(login["token"])) as portal:
-        with tempfile.TemporaryDirectory(prefix="modelport-bootstrap-") as tmp:
-            runtime = await register_runtime(portal, cfg, Path(tmp))
-            say(f"runtime {cfg.runtime_version}: "
-                f"{'registered' if runtime else 'already registered'}")
-            apps = await publish_examples(portal, Path(cfg.examples_dir), Path(tmp))
-            say(f"examples published: {', '.join(apps) or 'all were already'}")
+        try:
+            with tempfile.TemporaryDirectory(prefix="modelport-bootstrap-") as tmp:
+                runtime = await register_runtime(portal, cfg, Path(tmp))
+                say(f"runtime {cfg.runtime_version}: "
+                    f"{'registered' if runtime else 'already registered'}")
+                apps = await publish_examples(portal, Path(cfg.examples_dir), Path(tmp))
+                say(f"examples published: {', '.join(apps) or 'all were already'}")
+        finally:
+            await portal.logout()
     return Published(runtime, apps)
 
 
