@@ -91,8 +91,8 @@ class ComposeStack:
         """``up -d`` (returns once the services' dependencies were healthy), then wait for
         the one-shot ``bootstrap`` to end; AssertionError with its log when it failed."""
         self.compose("up", "-d", "--quiet-pull", timeout_s=UP_TIMEOUT_S)
-        code = self.compose("wait", "bootstrap", timeout_s=UP_TIMEOUT_S, check=False).strip()
-        assert code.endswith("0"), f"bootstrap ended with {code!r}:\n{self.logs('bootstrap')}"
+        out = self.compose("wait", "bootstrap", timeout_s=UP_TIMEOUT_S, check=False).split()
+        assert out[-1:] == ["0"], f"bootstrap ended with {out!r}:\n{self.logs('bootstrap')}"
 
     def logs(self, service: str) -> str:
         return self.compose("logs", "--no-color", "--no-log-prefix", service, check=False)
