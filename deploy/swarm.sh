@@ -9,8 +9,9 @@
 # .state/swarm-STACK, mode 0700; values from the environment/.env win, as with compose), creates
 # them as Swarm secrets, renders the compose file for `docker stack deploy`
 # (modelport.devstack.swarm: MODELPORT_SWARM_REPLICAS replicas of each service, default 2;
-# infrastructure pinned by MODELPORT_SWARM_INFRA_CONSTRAINT, default node.role == manager) and
-# deploys it. `down` removes the stack, waits until its tasks and networks are gone, and
+# infrastructure pinned by MODELPORT_SWARM_INFRA_CONSTRAINT, default node.role == manager;
+# MODELPORT_SWARM_ENDPOINT_MODE=dnsrr and MODELPORT_SWARM_PORT_MODE=host where the kernel has
+# no IPVS for Swarm's virtual IPs and routing mesh) and deploys it. `down` removes the stack, waits until its tasks and networks are gone, and
 # removes its secrets (and with --volumes its volumes and the kept secrets).
 set -euo pipefail
 
@@ -29,6 +30,8 @@ up() {
         | "$python" -m modelport.devstack.swarm render "$stack" \
             --replicas "${MODELPORT_SWARM_REPLICAS:-2}" \
             --infra-constraint "${MODELPORT_SWARM_INFRA_CONSTRAINT:-node.role == manager}" \
+            --endpoint-mode "${MODELPORT_SWARM_ENDPOINT_MODE:-vip}" \
+            --port-mode "${MODELPORT_SWARM_PORT_MODE:-ingress}" \
         >"$state/stack.json"
     docker stack deploy --prune -c "$state/stack.json" "$stack"
 }

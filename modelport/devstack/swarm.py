@@ -23,6 +23,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,14 +67,32 @@ def _secret_name(file: str) -> str:
     return "mp_" + file.replace(".", "_")
 
 
-def _ports(ports: list[Spec]) -> list[Spec]:
+@dataclass(frozen=True)
+class Modes:
+    """How the stack's network works: ``vip``/``ingress`` (Swarm's defaults, which need the
+    kernel's IPVS) or ``dnsrr``/``host`` for kernels without it. In ``host`` mode a service
+    with several replicas on one node cannot share a port: each task gets a free host port
+    (``docker ps`` shows it) instead of the published one."""
+
+    replicas: int = 2
+    infra_constraint: str = "node.role == manager"
+    endpoint_mode: str = "vip"
+    port_mode: str = "ingress"
+
+
+def _ports(ports: list[Spec], modes: Modes, replicas: int) -> list[Spec]:
     """Long-syntax ports without ``host_ip`` (a Swarm publishes on every address)."""
-    return [{"target": int(p["target"]), "published": int(p["published"]),
-             "protocol": p.get("protocol", "tcp"), "mode": "ingress"} for p in ports]
+    out = []
+    for port in ports:
+        spec = {"target": int(port["target"]), "protocol": port.get("protocol", "tcp"),
+                "mode": modes.port_mode}
+        if modes.port_mode == "ingress" or replicas == 1:
+            spec["published"] = int(port["published"])
+        out.append(spec)
+    return out
 
 
-def _service(name: str, spec: Spec, *, replicas: int, infra_constraint: str,
-             stack: str) -> Spec:
+def _service(name: str, spec: Spec, *, modes: Modes, stack: str) -> Spec:
     out = {k: v for k, v in spec.items() if k not in UNSUPPORTED and v is not None}
     mounts = out.pop("volumes", [])
     folders = [m["source"].removeprefix(SECRET_VOLUME_PREFIX) for m in mounts
@@ -87,30 +106,30 @@ def _service(name: str, spec: Spec, *, replicas: int, infra_constraint: str,
         out.setdefault("environment", {})["MODELPORT_SECRETS_DIRS"] = "/run/secrets"
     if spec.get("group_add"):
         out["user"] = f"{SERVICE_UID}:{spec['group_add'][0]}"
+    out["deploy"] = _deploy(name, modes)
     if "ports" in out:
-        out["ports"] = _ports(out["ports"])
-    out["deploy"] = _deploy(name, replicas, infra_constraint)
+        out["ports"] = _ports(out["ports"], modes, out["deploy"]["replicas"])
     return out
 
 
-def _deploy(name: str, replicas: int, infra_constraint: str) -> Spec:
+def _deploy(name: str, modes: Modes) -> Spec:
+    pinned = {"placement": {"constraints": [modes.infra_constraint]},
+              "endpoint_mode": modes.endpoint_mode}
     if name in INFRA:
-        return {"replicas": 1, "placement": {"constraints": [infra_constraint]},
-                "restart_policy": {"condition": "any"}}
+        return {"replicas": 1, **pinned, "restart_policy": {"condition": "any"}}
     if name == "bootstrap":
-        return {"replicas": 1, "placement": {"constraints": [infra_constraint]},
+        return {"replicas": 1, **pinned,
                 "restart_policy": {"condition": "on-failure", "max_attempts": 5}}
-    return {"replicas": replicas if name in SERVICES else 1,
-            "restart_policy": {"condition": "any"},
+    return {"replicas": modes.replicas if name in SERVICES else 1,
+            "endpoint_mode": modes.endpoint_mode, "restart_policy": {"condition": "any"},
             "update_config": {"order": "start-first"}}
 
 
-def render(config: Mapping[str, Any], *, stack: str, replicas: int = 2,
-           infra_constraint: str = "node.role == manager") -> Spec:
+def render(config: Mapping[str, Any], *, stack: str, modes: Modes | None = None) -> Spec:
     """The stack file (a dict; JSON is valid YAML) for ``docker stack deploy``."""
+    modes = modes or Modes()
     services = {
-        name: _service(name, spec, replicas=replicas, infra_constraint=infra_constraint,
-                       stack=stack)
+        name: _service(name, spec, modes=modes, stack=stack)
         for name, spec in config["services"].items() if name not in DROPPED
     }
     volumes: Spec = {name: {} for name in config.get("volumes", {})
@@ -143,13 +162,15 @@ def main(argv: list[str] | None = None) -> int:
     make.add_argument("stack")
     make.add_argument("--replicas", type=int, default=2)
     make.add_argument("--infra-constraint", default="node.role == manager")
+    make.add_argument("--endpoint-mode", choices=("vip", "dnsrr"), default="vip")
+    make.add_argument("--port-mode", choices=("ingress", "host"), default="ingress")
     sec = sub.add_parser("secrets", help="create the stack's Swarm secrets from FOLDER")
     sec.add_argument("stack")
     sec.add_argument("folder", type=Path)
     opts = parser.parse_args(argv)
     if opts.command == "render":
-        spec = render(json.load(sys.stdin), stack=opts.stack, replicas=opts.replicas,
-                      infra_constraint=opts.infra_constraint)
+        modes = Modes(opts.replicas, opts.infra_constraint, opts.endpoint_mode, opts.port_mode)
+        spec = render(json.load(sys.stdin), stack=opts.stack, modes=modes)
         json.dump(spec, sys.stdout, indent=2)
         return 0
     for name in create_secrets(opts.folder, opts.stack):

@@ -2,6 +2,11 @@
 two replicas of each service, one job solved, the stack removed, the swarm left, and the
 engine's default bridge still working.
 
+This machine's kernel has no IPVS, which Swarm's virtual IPs and routing mesh need, so the
+stack runs with DNS round-robin and host-mode ports (``MODELPORT_SWARM_ENDPOINT_MODE=dnsrr``,
+``MODELPORT_SWARM_PORT_MODE=host``): each portal replica gets its own host port, and the job
+runs through each of them in turn.
+
 The engine is shared with other tests, so the swarm lives only inside this test: ``docker
 swarm leave --force`` and the network repair run in ``finally`` whatever happened.
 """
@@ -11,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -58,6 +64,13 @@ def _bootstrap_done(stack: str) -> bool:
     return any(line.startswith("Complete") for line in out.splitlines())
 
 
+def _portal_ports(stack: str) -> list[int]:
+    """The host ports of the portal's tasks (host mode: one free port each)."""
+    out = run("docker", "ps", "--filter", f"label=com.docker.swarm.service.name={stack}_portal",
+              "--format", "{{.Ports}}")
+    return sorted(int(m) for m in re.findall(r":(\d+)->8080/tcp", out))
+
+
 def _all_running(stack: str) -> bool:
     found = _replicas()
     return all(found.get(f"{stack}_{name}") == "2/2" for name in SERVICES) and all(
@@ -68,13 +81,14 @@ async def test_stack_deploys_with_two_replicas_runs_a_job_and_leaves_no_trace(
     images: dict[str, str], tmp_path: Path,
 ) -> None:
     assert _swarm_state() == "inactive", "this engine is already in a swarm: not touching it"
-    stack, port = f"mptest{uuid.uuid4().hex[:6]}", free_port()
+    stack = f"mptest{uuid.uuid4().hex[:6]}"
     env_file = tmp_path / "images.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in images.items()))
-    env = {**os.environ, "MODELPORT_PORT": str(port), "MODELPORT_RABBITMQ_UI_PORT":
+    env = {**os.environ, "MODELPORT_PORT": str(free_port()), "MODELPORT_RABBITMQ_UI_PORT":
            str(free_port()), "MODELPORT_DOCKER_GID": docker_gid(),
            "MODELPORT_DOCKER_SERVICE": stack, "MODELPORT_SWARM_STATE": str(tmp_path / "state"),
-           "MODELPORT_SWARM_REPLICAS": "2", "MODELPORT_ADMIN_PASSWORD": ""}
+           "MODELPORT_SWARM_REPLICAS": "2", "MODELPORT_ADMIN_PASSWORD": "",
+           "MODELPORT_SWARM_ENDPOINT_MODE": "dnsrr", "MODELPORT_SWARM_PORT_MODE": "host"}
     swarm = str(REPO / "deploy/swarm.sh")
     try:
         run("docker", "swarm", "init", "--advertise-addr", "127.0.0.1")
@@ -85,7 +99,10 @@ async def test_stack_deploys_with_two_replicas_runs_a_job_and_leaves_no_trace(
                       DEPLOY_TIMEOUT_S)
             _wait_for("bootstrap complete", lambda: _bootstrap_done(stack), DEPLOY_TIMEOUT_S)
             password = (tmp_path / "state/secrets/admin_password").read_text().strip()
-            total = await run_transport(f"http://127.0.0.1:{port}", "admin", password, tmp_path)
+            portals = _portal_ports(stack)
+            assert len(portals) == 2, portals
+            total = await run_transport(f"http://127.0.0.1:{portals[0]}", "admin", password,
+                                        tmp_path)
             assert total == pytest.approx(153.675)
         finally:
             run(swarm, "down", stack, "--volumes", env=env, timeout_s=300, check=False)

@@ -17,7 +17,7 @@ ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/root", "MODELPORT_DOCKE
 def stack() -> dict:
     config = json.loads(run("docker", "compose", "--env-file", "/dev/null", "config",
                             "--format", "json", env=ENV))
-    return swarm.render(config, stack="mp", replicas=3, infra_constraint="node.role == manager")
+    return swarm.render(config, stack="mp", modes=swarm.Modes(replicas=3))
 
 
 def _secrets_of(stack: dict, service: str) -> set[str]:
@@ -72,3 +72,15 @@ def test_no_secret_volume_remains_and_docker_access_becomes_the_group(stack: dic
 def test_ports_lose_their_host_address(stack: dict) -> None:
     assert stack["services"]["portal"]["ports"] == [
         {"target": 8080, "published": 8080, "protocol": "tcp", "mode": "ingress"}]
+
+
+def test_without_ipvs_services_use_dns_and_replicas_their_own_host_ports() -> None:
+    config = json.loads(run("docker", "compose", "--env-file", "/dev/null", "config",
+                            "--format", "json", env=ENV))
+    modes = swarm.Modes(replicas=2, endpoint_mode="dnsrr", port_mode="host")
+    stack = swarm.render(config, stack="mp", modes=modes)
+    assert {s["deploy"]["endpoint_mode"] for s in stack["services"].values()} == {"dnsrr"}
+    assert stack["services"]["portal"]["ports"] == [
+        {"target": 8080, "protocol": "tcp", "mode": "host"}]
+    one = swarm.render(config, stack="mp", modes=swarm.Modes(replicas=1, port_mode="host"))
+    assert one["services"]["portal"]["ports"][0]["published"] == 8080
