@@ -40,7 +40,9 @@ def _shape_problem(widget: Table | ScalarInput | Chart, decl: SetDecl | DataDecl
     if isinstance(widget, ScalarInput) and (not scalar or decl.kind != "parameter"):
         return f"scalar input needs a scalar parameter, {decl.name} is not one"
     if isinstance(widget, Table) and widget.columns is not None:
-        if not isinstance(decl, DataDecl) or widget.columns not in decl.domain:
+        if not isinstance(decl, DataDecl) or len(decl.domain) < 2:
+            return f"table columns {widget.columns!r}: {decl.name} is not over two or more sets"
+        if widget.columns not in decl.domain:
             return f"table columns {widget.columns!r} is not in the domain of {decl.name}"
     if isinstance(widget, Chart):
         if not isinstance(decl, DataDecl) or scalar:

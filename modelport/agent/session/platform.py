@@ -8,6 +8,7 @@ a desktop they go to the portal's REST API (``modelport.cli.desktop``). Both imp
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -54,6 +55,10 @@ class Platform:
     async def call(self, method: str, params: BaseModel) -> dict[str, Any]:
         """Send request ``method``; the raw result. Raises PlatformError."""
         raise NotImplementedError
+
+    def log(self, line: str, source: str = "agent") -> None:
+        """A line for the session's log (here: stderr; the channel sends it to the host)."""
+        print(f"[{source}] {line}", file=sys.stderr)
 
     async def close(self) -> None:
         """Release what the platform holds (connections, followers)."""

@@ -131,7 +131,9 @@ class SessionService:
         if decl.kind == "solve":
             return {"job": asdict(await self.submit(name))}
         async with self._lock:
-            outputs = await asyncio.to_thread(run, self.loaded.app, name, self.data.inputs)
+            outputs = await asyncio.to_thread(
+                run, self.loaded.app, name, self.data.inputs,
+                on_log=lambda line: self.platform.log(line, "app"))
             changed = self.data.take_outputs(outputs)
             if changed:
                 await self._announce(changed)
