@@ -55,7 +55,10 @@ class SessionData:
         """The JSON form of one identifier (rows for two or more sets)."""
         decl = self.decl(name)
         source = self.results if decl.kind == "result" else self.inputs
-        return to_jsonable({name: source.get(name, _empty(decl))})[name]
+        value = source.get(name, _empty(decl))
+        if isinstance(decl, DataDecl) and len(decl.domain) > 1:  # rows, even when empty
+            return [[*key, v] for key, v in (value or {}).items()]
+        return to_jsonable({name: value})[name]
 
     def snapshot(self) -> dict[str, Any]:
         """Every identifier in JSON form."""

@@ -67,7 +67,7 @@ function setElements(name) {
 function entries(decl, value) {
   if (decl.domain.length === 0) return [[[], value]];
   if (decl.domain.length === 1) return Object.entries(value || {}).map(([k, v]) => [[k], v]);
-  return (value || []).map((row) => [row.slice(0, -1), row[row.length - 1]]);
+  return (Array.isArray(value) ? value : []).map((row) => [row.slice(0, -1), row[row.length - 1]]);
 }
 
 function lookup(decl, value) {
@@ -134,7 +134,7 @@ function makeTable(container, decl, widget, errors) {
   let grid = layout(decl, widget);
   const editable = widget.editable && decl.kind === "parameter";
   const keyColumns = grid.rowSets.map((s, i) => ({
-    title: state.decls[s] ? (state.decls[s].title || s) : s, field: `k${i}`, frozen: true,
+    title: state.decls[s] ? (state.decls[s].title || s) : s, field: `k${i}`,
     headerFilter: "input", editable: false,
   }));
   const valueColumn = (title, field) => ({
@@ -150,9 +150,8 @@ function makeTable(container, decl, widget, errors) {
     maxHeight: "360px", nestedFieldSeparator: false, history: editable,
     clipboard: true, clipboardPasteParser: "range", clipboardPasteAction: "range",
     clipboardCopyConfig: { columnHeaders: false, rowHeaders: false },
-    clipboardCopyRowRange: "range", selectableRange: 1, selectableRangeColumns: true,
-    selectableRangeRows: true, selectableRangeClearCells: editable,
-    editTriggerEvent: "dblclick",
+    clipboardCopyRowRange: "range", selectableRange: 1, selectableRangeClearCells: editable,
+    editTriggerEvent: "dblclick", headerSortClickElement: "icon",
   });
   let ready = false;
   let snapshot = JSON.stringify(grid.rows);
