@@ -74,7 +74,7 @@ app.page(
         table(demand, "Market demand"),
         table(capacity, "Plant capacity"),
         table(distance, "Distance", columns=plants),
-        scalar(freight, "Freight ($ per case per thousand miles)"),
+        scalar(freight, "Freight"),
         button(solve, "Solve"),
         table(total_cost, editable=False),
         chart(shipment, "bar", x=markets, title="Cases shipped per market (by plant)"),
