@@ -31,11 +31,17 @@ async def session() -> AsyncIterator[Live]:
 
 
 @pytest.fixture
-async def page(session: Live) -> AsyncIterator[Page]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+def chromium() -> Path:
+    """Debian's Chromium; missing, the test fails (it is never skipped)."""
     assert CHROMIUM.exists(), f"the browser tests need Chromium at {CHROMIUM}"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return CHROMIUM
+
+
+@pytest.fixture
+async def page(session: Live, chromium: Path) -> AsyncIterator[Page]:
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = await pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         context = await browser.new_context(viewport={"width": 1400, "height": 1100})
         try:
             found = await context.new_page()
