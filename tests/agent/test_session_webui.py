@@ -112,7 +112,7 @@ async def test_edit_solve_watch_progress_and_see_the_cost_and_chart_change(
     states = await solve(page)
     assert "running" in states, states
     await expect(total).not_to_have_text("153.675")
-    cost = float(await total.inner_text())
+    cost = float((await total.inner_text()).replace(",", ""))
     assert cost == pytest.approx(await session.value("total_cost")) and cost > 153.675
     after = await chart_values(page, "shipment")
     assert after != before and sum(map(sum, after)) == pytest.approx(sum(map(sum, before)) + 15)
