@@ -73,6 +73,7 @@ app.page(
              "Change the data, then press **Solve**."),
         table(demand, "Market demand"),
         table(capacity, "Plant capacity"),
+        table(markets, "Markets"),
         table(distance, "Distance", columns=plants),
         scalar(freight, "Freight"),
         button(solve, "Solve"),

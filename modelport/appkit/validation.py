@@ -170,6 +170,7 @@ def validate(
     kinds: frozenset[str],
     sets: Mapping[str, list[str]] | None = None,
     partial: bool = False,
+    required: bool = True,
 ) -> dict[str, Any]:
     """Check ``data`` against ``declarations`` and return it normalised.
 
@@ -177,7 +178,9 @@ def validate(
     ``sets`` supplies set elements not in ``data`` (e.g. the inputs when checking results).
     Identifiers of an allowed kind that are absent get their empty value (sets, indexed) or
     None (scalars), unless ``partial``: then only identifiers in ``data`` are checked and
-    returned. Raises DataError listing every problem, each naming identifier and element.
+    returned. ``required=False`` leaves missing required values alone (a data session holds
+    data being entered; a run checks them). Raises DataError listing every problem, each
+    naming identifier and element.
     """
     out = _Collector()
     _check_names(declarations, data, kinds, out)
@@ -193,7 +196,8 @@ def validate(
     for decl in wanted:
         if isinstance(decl, DataDecl):
             result[decl.name] = _check_data(decl, data.get(decl.name), members, out)
-            _check_required(decl, result[decl.name], ordered, out)
+            if required:
+                _check_required(decl, result[decl.name], ordered, out)
     issues = out.finish()
     if issues:
         raise DataError(issues)

@@ -61,6 +61,7 @@ class SessionHost:
         self._changed = asyncio.Condition()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.proc: asyncio.subprocess.Process | None = None
+        self._job_procs: list[asyncio.subprocess.Process] = []
         self.stderr = b""
         self.app_dir: Path | None = None
 
@@ -110,11 +111,13 @@ class SessionHost:
         return await asyncio.wait_for(self.proc.wait(), timeout_s)
 
     async def close(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
-        for task in self._tasks:
+        for proc in [self.proc, *self._job_procs]:
+            if proc is not None and proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        for task in list(self._tasks):
             task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.ensure_future(work)
@@ -195,6 +198,7 @@ class SessionHost:
             sys.executable, "-m", "modelport.agent", "run", "--app", str(self.app_dir),
             "--procedure", procedure, "--input", str(source), "--output", str(output),
             stdout=asyncio.subprocess.PIPE, env=agent_env())
+        self._job_procs.append(proc)
         assert proc.stdout is not None
         final: Any = None
         async for line in proc.stdout:

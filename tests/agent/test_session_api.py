@@ -28,7 +28,7 @@ async def test_the_webui_and_the_app_are_served_under_the_base_path_and_at_root(
             assert lic.status == 200 and "MIT" in await lic.text()
         status, described = await live.call("GET", "api/app")
         assert status == 200
-        assert [p["name"] for p in described["app"]["pages"]] == ["inputs", "results"]
+        assert [p["name"] for p in described["app"]["pages"]] == ["plan", "shipments"]
         root = f"http://127.0.0.1:{live.port}/api/data/demand"
         async with live.http.get(root) as stripped:  # a proxy that strips the prefix
             assert (await stripped.json())["value"] == {"new-york": 325, "chicago": 300,
@@ -76,8 +76,6 @@ BAD_WRITES = [
     ("demand", [{"element": ["new-york"], "value": -3}], 422, "demand", ["new-york"],
      "lower_bound"),
     ("demand", [{"element": ["boston"], "value": 3}], 422, "demand", ["boston"], "domain"),
-    ("demand", [{"element": ["new-york"], "value": None}], 422, "demand", ["new-york"],
-     "required"),
     ("distance", [{"element": ["seattle"], "value": 1}], 422, "distance", ["seattle"],
      "domain"),
     ("bogus", [{"element": [], "value": 1}], 404, "bogus", [], "not_declared"),
@@ -115,12 +113,51 @@ async def test_a_malformed_body_is_400_and_changes_nothing(body: bytes) -> None:
 
 async def test_a_set_is_replaced_whole_and_values_of_dropped_elements_go() -> None:
     async with running() as live:
-        status, _ = await live.call("PUT", "api/data/markets",
-                                    {"value": ["new-york", "chicago", "topeka", "boston"]})
-        assert status == 422  # boston has no demand and no distance, both required
         status, answer = await live.call("PUT", "api/data/markets",
                                          {"value": ["new-york", "chicago"]})
         assert status == 200, answer
+        assert await live.value("demand") == {"new-york": 325, "chicago": 300}
+        status, answer = await live.call("PUT", "api/data/markets", {"value": ["a", "a", 3]})
+        assert status == 422
+        assert {"duplicate", "name"} <= {i["rule"] for i in answer["error"]["issues"]}
+        assert await live.value("markets") == ["new-york", "chicago"]
+
+
+async def test_a_new_element_may_wait_for_its_values_but_solve_needs_them() -> None:
+    async with running() as live:
+        status, _ = await live.call("PUT", "api/data/markets",
+                                    {"value": ["new-york", "chicago", "topeka", "boston"]})
+        assert status == 200  # boston has no demand or distance yet: still being entered
+        status, answer = await live.call("POST", "api/procedures/solve")
+        assert status == 422, answer
+        missing = {(i["identifier"], tuple(i["element"])) for i in answer["error"]["issues"]}
+        assert missing == {("demand", ("boston",)), ("distance", ("seattle", "boston")),
+                           ("distance", ("san-diego", "boston"))}
+        assert {i["rule"] for i in answer["error"]["issues"]} == {"required"}
+        assert not [r for r in live.host.requests if r.method == "submit_job"]
+        await live.call("PATCH", "api/data/demand",
+                        {"changes": [{"element": ["boston"], "value": 20}]})
+        status, _ = await live.call("PATCH", "api/data/distance", {"changes": [
+            {"element": ["seattle", "boston"], "value": 3.0},
+            {"element": ["san-diego", "boston"], "value": 3.1}]})
+        assert status == 200
+        status, answer = await live.call("POST", "api/procedures/solve")
+        assert status == 202, answer
+        status, saved = await live.call("POST", "api/case/save-as", {"name": "four markets"})
+        assert status == 200
+
+
+async def test_an_incomplete_session_still_saves_and_opens_its_case() -> None:
+    async with running() as live:
+        await live.call("PATCH", "api/data/demand",
+                        {"changes": [{"element": ["topeka"], "value": None}]})
+        status, saved = await live.call("POST", "api/case/save-as", {"name": "half done"})
+        assert status == 200, saved
+        await live.call("PATCH", "api/data/demand",
+                        {"changes": [{"element": ["topeka"], "value": 5}]})
+        status, _ = await live.call("POST", "api/case/open",
+                                    {"case_id": saved["case"]["case_id"]})
+        assert status == 200
         assert await live.value("demand") == {"new-york": 325, "chicago": 300}
 
 

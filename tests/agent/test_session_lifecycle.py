@@ -64,6 +64,20 @@ async def test_a_bad_initial_case_fails_the_start(case: str, words: str) -> None
     assert words in error.message
 
 
+async def test_a_warm_agent_answers_ping_before_start_and_stop_ends_it() -> None:
+    host = SessionHost()
+    try:
+        await host.launch()
+        await host.send(PingCommand(id="warm"))
+        pong = await host.wait_for(lambda m: m.type == "pong", 60)
+        assert isinstance(pong, PongEvent) and pong.id == "warm" and not pong.dirty
+        await host.send(StopCommand(reason="pool shrinks"))
+        assert await host.exit_code() == 0
+        assert not [m for m in host.messages if m.type in ("ready", "stopped", "error")]
+    finally:
+        await host.close()
+
+
 async def test_a_busy_port_fails_the_start() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -183,3 +183,24 @@ async def test_a_3x2_block_pasted_into_the_grid_is_applied_and_an_edit_undone(
     distance = {(p, m): v for p, m, v in await session.value("distance")}
     assert distance["san-diego", "topeka"] == 1.6  # the edit is undone, on the server too
     await expect(cell(page, "distance", "topeka", "c1")).to_have_text("1.6")
+
+
+async def test_a_new_market_is_added_as_text_and_gets_its_row_everywhere(
+    session: Live, page: Page
+) -> None:
+    markets = page.locator("section.mp-table[data-identifier=markets]")
+    await markets.locator(".mp-set-edit").click()
+    area = markets.locator("textarea")
+    await expect(area).to_have_value("new-york\nchicago\ntopeka")
+    await area.fill("new-york\nchicago\ntopeka\nboston")
+    async with page.expect_response(lambda r: r.url.endswith("api/data/markets")
+                                    and r.request.method == "PUT"):
+        await markets.locator("button[type=submit]").click()
+    assert await session.value("markets") == ["new-york", "chicago", "topeka", "boston"]
+    await expect(cell(page, "demand", "boston")).to_have_text("")
+    await expect(cell(page, "distance", "boston", "c0")).to_have_text("")
+    await page.click("button[data-procedure=solve]")
+    await expect(page.locator("#message")).to_contain_text("demand['boston']: missing required")
+    await edit(page, cell(page, "demand", "boston"), "20", "demand")
+    assert (await session.value("demand"))["boston"] == 20
+    await page.screenshot(path=ARTIFACTS / "6-new-market.png", full_page=True)

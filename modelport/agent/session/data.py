@@ -2,7 +2,9 @@
 
 Every change goes through the app kit's validation; a refused change raises ``DataError``
 (each issue names identifier, element and rule) and leaves the data as it was. Each accepted
-change raises ``revision`` by one.
+change raises ``revision`` by one. Missing *required* values are allowed while the data is
+being entered (a new set element has no values yet); ``check_complete`` demands them, as a
+run does.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from modelport.appkit import App, DataDecl, DataError, Issue, SetDecl, load_case, save_case
+from modelport.appkit import App, DataDecl, DataError, Issue, SetDecl, load_case
 from modelport.appkit.app import INPUT_KINDS
+from modelport.appkit.cases import case_identifiers
 from modelport.appkit.jsondata import to_jsonable
 from modelport.appkit.runner import prepare_inputs
 from modelport.appkit.validation import validate
+from modelport.case import write_case
 
 RESULT_KINDS = frozenset({"result"})
 
@@ -69,8 +73,13 @@ class SessionData:
         """The data as a case file (inputs, plus results unless ``inputs_only``)."""
         buffer = io.BytesIO()
         data = dict(self.inputs) if inputs_only else {**self.inputs, **self.results}
-        save_case(self.app, buffer, data, metadata=metadata)
+        write_case(buffer, self.app.name, self.app.version, data,  # already validated
+                   identifiers=case_identifiers(self.app), metadata=metadata)
         return buffer.getvalue()
+
+    def check_complete(self) -> None:
+        """Raise DataError listing every missing required value (a run needs them)."""
+        self.app.validate(self.inputs)
 
     # -- changing -----------------------------------------------------------------------
 
@@ -104,7 +113,8 @@ class SessionData:
     def replace(self, data: Mapping[str, Any]) -> list[str]:
         """Lay ``data`` (normalised or JSON, inputs and results) over the app's defaults;
         returns the names that changed. Raises DataError."""
-        inputs = prepare_inputs(self.app, data)
+        inputs = _lenient(self.app, {**self.app.default_data(), **{
+            k: v for k, v in data.items() if self.decl(k).kind in INPUT_KINDS}})
         sets = {d.name: inputs[d.name] for d in self.app.of_kind("set")}
         given = {k: v for k, v in data.items() if self.decl(k).kind == "result"}
         results = validate(self.app.identifiers, given, kinds=RESULT_KINDS, sets=sets,
@@ -123,7 +133,7 @@ class SessionData:
     def open_case(self, content: bytes) -> list[str]:
         """Replace the data by a case's (its inputs over the defaults, its results).
         Raises CaseError (e.g. wrong_app) and DataError; nothing changes then."""
-        return self.replace(load_case(self.app, content))
+        return self.replace(load_case(self.app, content, required=False))
 
     def take_outputs(self, outputs: Mapping[str, Any]) -> list[str]:
         """Apply what a session procedure returned (already checked by the app kit)."""
@@ -131,10 +141,10 @@ class SessionData:
                                     if self.decl(k).kind in INPUT_KINDS}}
         results = {**self.results, **{k: v for k, v in outputs.items()
                                       if self.decl(k).kind == "result"}}
-        return self._commit(prepare_inputs(self.app, inputs), results)
+        return self._commit(_lenient(self.app, inputs), results)
 
     def _commit_inputs(self, inputs: Mapping[str, Any]) -> None:
-        checked = validate(self.app.identifiers, inputs, kinds=INPUT_KINDS)
+        checked = _lenient(self.app, inputs)
         sets = {d.name: checked[d.name] for d in self.app.of_kind("set")}
         results = _keep_fitting(self.app, self.results, sets)
         self._commit(checked, results)
@@ -146,6 +156,11 @@ class SessionData:
         if changed:
             self.revision += 1
         return changed
+
+
+def _lenient(app: App, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The inputs checked like ``App.validate`` but for missing required values."""
+    return validate(app.identifiers, inputs, kinds=INPUT_KINDS, required=False)
 
 
 def _empty(decl: SetDecl | DataDecl) -> Any:

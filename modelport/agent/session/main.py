@@ -162,7 +162,7 @@ async def _session(channel: ControlChannel) -> int:
 
 async def _lifecycle(channel: ControlChannel,
                      commands: asyncio.Queue[HostMessage | None]) -> int:
-    start = await _wait_start(commands)
+    start = await _wait_start(channel, commands)
     if start is None:
         return EXIT_OK
     os.environ.update(start.env)
@@ -188,12 +188,16 @@ async def _lifecycle(channel: ControlChannel,
     return EXIT_OK
 
 
-async def _wait_start(commands: asyncio.Queue[HostMessage | None]) -> StartCommand | None:
+async def _wait_start(channel: ControlChannel,
+                      commands: asyncio.Queue[HostMessage | None]) -> StartCommand | None:
+    """The ``start`` command; a warm container answers ``ping`` meanwhile (idle 0)."""
     while (command := await commands.get()) is not None:
         if isinstance(command, StartCommand):
             return command
         if isinstance(command, StopCommand):
             return None
+        if isinstance(command, PingCommand):
+            channel.send_now(PongEvent(id=command.id, idle_s=0.0, dirty=False))
     return None
 
 

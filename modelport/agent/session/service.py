@@ -154,6 +154,7 @@ class SessionService:
                 raise Busy(f"job {self.job.job_id} of {self.job.procedure} is still "
                            f"{self.job.state}")
             async with self._lock:
+                self.data.check_complete()  # a job would only fail on missing values
                 content = encode_content(self.data.case_bytes(inputs_only=True))
             submitted = await self.platform.submit_job(
                 SubmitJobParams(procedure=procedure, content=content, options={}))

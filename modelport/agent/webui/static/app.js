@@ -275,9 +275,41 @@ function tableWidget(widget) {
   const holder = el("div", {});
   const errors = el("ul", { class: "mp-errors" });
   box.append(holder, errors);
+  if (decl.kind === "set" && widget.editable) box.append(setEditor(decl, errors));
   requestAnimationFrame(() => makeTable(holder, decl, widget, errors));
   const identifiers = new Set([decl.name, ...(decl.domain || [])]);
   return [box, { identifiers, refresh: () => holder.mpRefresh && holder.mpRefresh() }];
+}
+
+// A set's elements edited as text, one per line; values at dropped elements go with them.
+function setEditor(decl, errors) {
+  const area = el("textarea", { rows: "6", class: "mp-set-text", "data-identifier": decl.name });
+  const apply = el("button", { type: "submit", text: "Apply" });
+  const cancel = el("button", { type: "button", text: "Cancel" });
+  const form = el("form", { class: "mp-set-form" }, area, el("div", {}, apply, cancel));
+  const open = el("button", { type: "button", class: "mp-set-edit", text: "Edit elements…" });
+  form.hidden = true;
+  open.addEventListener("click", () => {
+    area.value = setElements(decl.name).join("\n");
+    form.hidden = false;
+    open.hidden = true;
+  });
+  cancel.addEventListener("click", () => { form.hidden = true; open.hidden = false; });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const value = area.value.split("\n").map((line) => line.trim()).filter((line) => line);
+    try {
+      await api("PUT", `api/data/${encodeURIComponent(decl.name)}`, { value });
+      errors.replaceChildren();
+      form.hidden = true;
+      open.hidden = false;
+      await reloadData(null);
+    } catch (err) {
+      errors.replaceChildren(...(err.issues.length ? err.issues : [{ message: err.message }])
+        .map((i) => el("li", { text: `${i.message}${i.rule ? ` [${i.rule}]` : ""} — refused` })));
+    }
+  });
+  return el("div", {}, open, form);
 }
 
 // --- scalars, text, charts, buttons ------------------------------------------------------
