@@ -41,12 +41,15 @@ def save_case(
                       identifiers=case_identifiers(app), metadata=metadata)
 
 
-def load_case(app: App, source: Case | Source, *, limits: Limits | None = None) -> dict[str, Any]:
-    """Read a case of ``app`` and return its data normalised and validated.
+def load_case(app: App, source: Case | Source, *, limits: Limits | None = None,
+              required: bool = True) -> dict[str, Any]:
+    """Read a case of ``app`` and return its data normalised and validated (missing required
+    values too, unless ``required=False``).
 
     Raises CaseError (wrong_app, unknown_identifier, schema_mismatch, or any reading error)
     and DataError (values that break the declarations, e.g. bounds).
     """
     case = source if isinstance(source, Case) else read_case(source, limits=limits or Limits())
     case.check_app(app.name, case_identifiers(app))
-    return validate(app.identifiers, case.data(), kinds=ALL_KINDS, partial=True)
+    return validate(app.identifiers, case.data(), kinds=ALL_KINDS, partial=True,
+                    required=required)
