@@ -33,7 +33,7 @@ from common.docker import (
     remove,
 )
 from common.docker.spec import Kind
-from common.packages import PlatformPrivateKey
+from common.packages import PlatformPrivateKey, TrustedKeys
 from common.storage import S3Storage
 from modelport.agent.protocol import (
     ErrorEvent,
@@ -66,6 +66,7 @@ class Env:
     platform_key: PlatformPrivateKey
     settings: SolveSettings
     max_case_bytes: int = 512 * 1024 * 1024
+    trusted_keys: TrustedKeys = field(default_factory=TrustedKeys)  # verify runtimes to load
 
 
 @dataclass
@@ -169,7 +170,9 @@ class Execution:
             return storage.download(job.runtime_package.s3_key)
 
         image = await ensure_image(host, job.runtime_version, image_ref,
-                                   job.runtime_image_digest, fetch)
+                                   job.runtime_image_digest, fetch,
+                                   package_sha256=job.runtime_package.sha256,
+                                   trusted_keys=self.env.trusted_keys)
         warm = self.env.warm.get(host.name)
         if warm is not None:
             warm.add_runtime(job.runtime_version, image)
