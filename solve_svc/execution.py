@@ -44,7 +44,14 @@ from modelport.agent.protocol import (
     parse_line,
 )
 from solve_svc.agent_exec import AgentExec, AgentServe, Stream, signal_process
-from solve_svc.files import APP_DIR, INPUT_FILE, OUTPUT_FILE, copy_out, prepare_inputs
+from solve_svc.files import (
+    APP_DIR,
+    INPUT_FILE,
+    OUTPUT_FILE,
+    BadResult,
+    copy_out,
+    prepare_inputs,
+)
 from solve_svc.joblog import JobLog, file_chunks
 from solve_svc.settings import SolveSettings
 from solve_svc.shield import settle
@@ -287,7 +294,7 @@ class Execution:
         stored = await self.env.storage.upload(f"jobs/{self.job.job_id}/output",
                                                file_chunks(local))
         ref = BlobRef(s3_key=stored.key, sha256=stored.sha256, size_bytes=stored.size)
-        lineage = await asyncio.to_thread(_lineage_of, local)
+        lineage = await asyncio.to_thread(lineage_of, local)
         return Outcome("succeeded", interrupted=self._result.interrupted, output_case=ref,
                        lineage=lineage)
 
@@ -298,8 +305,13 @@ async def _discard(task: asyncio.Task[Any]) -> None:
         await task
 
 
-def _lineage_of(path: Path) -> dict[str, Any]:
-    from modelport.case import read_case
+def lineage_of(path: Path) -> dict[str, Any]:
+    """The lineage recorded in the result case at ``path``, once the whole case was read and
+    checked in bounded memory (the app wrote it: it is not trusted). Raises BadResult."""
+    from modelport.case import CaseError, read_case
 
-    lineage = read_case(path).metadata.get("lineage")
+    try:
+        lineage = read_case(path).metadata.get("lineage")
+    except CaseError as exc:
+        raise BadResult(f"the result case is refused: {exc.code}: {exc.message}") from None
     return dict(lineage) if isinstance(lineage, dict) else {}
