@@ -179,7 +179,7 @@ class Execution:
         image = await ensure_image(host, job.runtime_version, image_ref,
                                    job.runtime_image_digest, fetch,
                                    package_sha256=job.runtime_package.sha256,
-                                   trusted_keys=self.env.trusted_keys)
+                                   trusted_keys=self.env.trusted_keys, spool_dir=str(self.tmp))
         warm = self.env.warm.get(host.name)
         if warm is not None:
             warm.add_runtime(job.runtime_version, image)
