@@ -126,13 +126,18 @@ async def _spool(chunks: AsyncIterator[bytes], path: Path, max_bytes: int) -> st
     past ``max_bytes``."""
     digest, size = hashlib.sha256(), 0
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        async for chunk in chunks:
-            size += len(chunk)
-            if size > max_bytes:
-                raise BadPackage(f"runtime package: more than {max_bytes} bytes")
-            digest.update(chunk)
-            await asyncio.to_thread(out.write, chunk)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > max_bytes:
+                    raise BadPackage(f"runtime package: more than {max_bytes} bytes")
+                digest.update(chunk)
+                await asyncio.to_thread(out.write, chunk)
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:  # an S3 download left early gives its connection back now
+            await close()
     return digest.hexdigest()
 
 
