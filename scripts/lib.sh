@@ -107,6 +107,7 @@ mp_ensure_test_packages() {
     mp_docker_answers || command -v dockerd >/dev/null || want+=(docker.io)
     command -v chromium >/dev/null || want+=(chromium)
     command -v debootstrap >/dev/null || want+=(debootstrap)
+    command -v age >/dev/null || want+=(age)  # tests/packages: app packages vs age's own tools
     if [[ ${#want[@]} -eq 0 ]]; then
         MP_OUTCOME="present"
         return 0

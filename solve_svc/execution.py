@@ -33,7 +33,7 @@ from common.docker import (
     remove,
 )
 from common.docker.spec import Kind
-from common.packages import PlatformPrivateKey
+from common.packages import PlatformPrivateKey, TrustedKeys
 from common.storage import S3Storage
 from modelport.agent.protocol import (
     ErrorEvent,
@@ -44,7 +44,14 @@ from modelport.agent.protocol import (
     parse_line,
 )
 from solve_svc.agent_exec import AgentExec, AgentServe, Stream, signal_process
-from solve_svc.files import APP_DIR, INPUT_FILE, OUTPUT_FILE, copy_out, prepare_inputs
+from solve_svc.files import (
+    APP_DIR,
+    INPUT_FILE,
+    OUTPUT_FILE,
+    BadResult,
+    copy_out,
+    prepare_inputs,
+)
 from solve_svc.joblog import JobLog, file_chunks
 from solve_svc.settings import SolveSettings
 from solve_svc.shield import settle
@@ -66,6 +73,7 @@ class Env:
     platform_key: PlatformPrivateKey
     settings: SolveSettings
     max_case_bytes: int = 512 * 1024 * 1024
+    trusted_keys: TrustedKeys = field(default_factory=TrustedKeys)  # verify runtimes to load
 
 
 @dataclass
@@ -169,7 +177,9 @@ class Execution:
             return storage.download(job.runtime_package.s3_key)
 
         image = await ensure_image(host, job.runtime_version, image_ref,
-                                   job.runtime_image_digest, fetch)
+                                   job.runtime_image_digest, fetch,
+                                   package_sha256=job.runtime_package.sha256,
+                                   trusted_keys=self.env.trusted_keys, spool_dir=str(self.tmp))
         warm = self.env.warm.get(host.name)
         if warm is not None:
             warm.add_runtime(job.runtime_version, image)
@@ -284,7 +294,7 @@ class Execution:
         stored = await self.env.storage.upload(f"jobs/{self.job.job_id}/output",
                                                file_chunks(local))
         ref = BlobRef(s3_key=stored.key, sha256=stored.sha256, size_bytes=stored.size)
-        lineage = await asyncio.to_thread(_lineage_of, local)
+        lineage = await asyncio.to_thread(lineage_of, local)
         return Outcome("succeeded", interrupted=self._result.interrupted, output_case=ref,
                        lineage=lineage)
 
@@ -295,8 +305,13 @@ async def _discard(task: asyncio.Task[Any]) -> None:
         await task
 
 
-def _lineage_of(path: Path) -> dict[str, Any]:
-    from modelport.case import read_case
+def lineage_of(path: Path) -> dict[str, Any]:
+    """The lineage recorded in the result case at ``path``, once the whole case was read and
+    checked in bounded memory (the app wrote it: it is not trusted). Raises BadResult."""
+    from modelport.case import CaseError, read_case
 
-    lineage = read_case(path).metadata.get("lineage")
+    try:
+        lineage = read_case(path).metadata.get("lineage")
+    except CaseError as exc:
+        raise BadResult(f"the result case is refused: {exc.code}: {exc.message}") from None
     return dict(lineage) if isinstance(lineage, dict) else {}

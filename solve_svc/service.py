@@ -20,7 +20,7 @@ from common.amqp.rpc import RpcClient
 from common.docker import DockerHost, DockerSettings, HostPool, WarmPool, adopt_or_sweep
 from common.docker.metrics import register_docker_metrics
 from common.docker.spec import KIND, Limits
-from common.packages import PlatformPrivateKey, load_platform_key
+from common.packages import PlatformPrivateKey, TrustedKeys, load_platform_key
 from common.settings import PackageSettings, S3Settings
 from common.storage import S3Storage
 from common.worker_service import WorkerService
@@ -96,7 +96,8 @@ class SolveService(WorkerService):
                                      metrics=self.metrics.rpc_client)
         await self._rpc_client.start()
         env = Env(self.instance, self.pool, self._warm, self._storage, key, self.settings,
-                  max_case_bytes=self.package_settings.max_case_mb * 1024 * 1024)
+                  max_case_bytes=self.package_settings.max_case_mb * 1024 * 1024,
+                  trusted_keys=self._trusted_keys())
         self.worker = Worker(env, BackendLink(self._rpc_client), self.settings.report_interval_s)
         self.worker.start()
         self._queue_consumer = WorkerQueueConsumer(
@@ -104,6 +105,14 @@ class SolveService(WorkerService):
             prefetch=self.settings.amqp_prefetch)
         await self._queue_consumer.start()
         log.info("solve_worker_ready", queue=self.worker_queue)
+
+    def _trusted_keys(self) -> TrustedKeys:
+        """The publisher keys a runtime package must be signed by before ``docker load``."""
+        path = self.package_settings.trusted_keys
+        if not path:
+            log.warning("no_trusted_keys", hint="runtimes missing on a host cannot be loaded "
+                        "until MODELPORT_TRUSTED_KEYS is set")
+        return TrustedKeys.load(path) if path else TrustedKeys()
 
     def _warm_pool(self, host: DockerHost) -> WarmPool:
         limits = Limits(memory_mb=self.settings.default_memory_mb, cpus=self.settings.job_cpus,

@@ -15,7 +15,7 @@ from common.packages.app import (
     verify_app,
     write_app_archive,
 )
-from common.packages.appcrypto import DEFAULT_CHUNK_SIZE, AppHeader
+from common.packages.appcrypto import AppHeader
 from common.packages.errors import (
     BadKey,
     BadManifest,
@@ -58,7 +58,6 @@ from common.packages.versions import check_requirement, check_semver, runtime_sa
 
 __all__ = [
     "DEFAULT_ALLOWED_IMPORTS",
-    "DEFAULT_CHUNK_SIZE",
     "DEFAULT_LIMITS",
     "AppHeader",
     "AppManifest",

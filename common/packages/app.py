@@ -1,8 +1,9 @@
 """App packages: check an app directory, pack it encrypted for the platform, open it again.
 
 The payload is a deterministic tar.gz of the app directory (app.toml at its root), encrypted
-with :mod:`common.packages.appcrypto`. Nothing is held whole in memory: files stream through
-tar, gzip and the chunk sealer, and back through the chunk opener and :func:`safe_extract`.
+with :mod:`common.packages.appcrypto` (age). Nothing is held whole in memory: files stream
+through tar and gzip into a temporary file, then through age; back through age into a
+temporary file and :func:`safe_extract`.
 """
 
 from __future__ import annotations
@@ -16,13 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from common.packages.appcrypto import (
-    DEFAULT_CHUNK_SIZE,
-    AppHeader,
-    decrypt_stream,
-    open_encryptor,
-    read_header,
-)
+from common.packages.appcrypto import AppHeader, decrypt_stream, encrypt_stream, read_header
 from common.packages.errors import BadManifest, TooLarge, UnsafePath
 from common.packages.imports import DEFAULT_ALLOWED_IMPORTS, check_app_sources
 from common.packages.keys import PlatformPrivateKey, PlatformPublicKey
@@ -157,7 +152,6 @@ def pack_app(
     limits: PackageLimits = DEFAULT_LIMITS,
     *,
     allowed_imports: Iterable[str] = DEFAULT_ALLOWED_IMPORTS,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> AppManifest:
     """Check ``src_dir`` (see :func:`check_app`) and write it encrypted for the platform.
 
@@ -167,9 +161,10 @@ def pack_app(
     out = Path(out_path)
     part = out.with_name(out.name + ".part")
     try:
-        with open(part, "wb") as f:
-            with open_encryptor(f, platform_public_key, manifest, chunk_size) as sealer:
-                write_app_archive(src_dir, files, _SizeGuard(sealer, limits.max_app_bytes))
+        with tempfile.TemporaryFile(dir=out.parent) as payload, open(part, "wb") as f:
+            write_app_archive(src_dir, files, _SizeGuard(payload, limits.max_app_bytes))
+            payload.seek(0)
+            encrypt_stream(payload, f, platform_public_key, manifest)
         os.replace(part, out)
     finally:
         part.unlink(missing_ok=True)
@@ -182,7 +177,7 @@ def decrypt_app(
     out_stream: IO[bytes],
     limits: PackageLimits = DEFAULT_LIMITS,
 ) -> AppHeader:
-    """Decrypt an app package into its tar.gz payload, chunk by chunk; return the header.
+    """Decrypt an app package into its tar.gz payload, streaming; return the header.
 
     ``out_stream`` receives plaintext before the last chunk is checked: use it only if this
     returns. Raises :class:`NotAPackage`, :class:`UnsupportedFormat`, :class:`BadManifest`,
@@ -235,7 +230,7 @@ def verify_app(
 ) -> AppHeader:
     """Check an app package fully without unpacking it; for the registry at upload.
 
-    Decrypts every chunk into a temporary file (in ``tmp_dir``), checks the archive's entries
+    Decrypts the whole payload into a temporary file (in ``tmp_dir``), checks the archive's entries
     and limits as :func:`safe_extract` would, and that its app.toml equals the header's.
     Returns the header; raises what :func:`unpack_app` raises.
     """

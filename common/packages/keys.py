@@ -3,6 +3,10 @@
 Public keys travel as one line of text, ``<kind> <base64 of the 32 raw bytes> [comment]`` with
 kind ``mp-ed25519`` (a publisher) or ``mp-x25519`` (the platform). A key's id is the first 16
 hex digits of the SHA-256 of its 32 raw bytes. Private keys are PKCS#8 PEM files of mode 0600.
+
+The platform key is also an age X25519 key: its public half is the recipient ``age1…`` and its
+private half the identity ``AGE-SECRET-KEY-1…`` (Bech32 of the same 32 raw bytes), so app
+packages can be made and opened with age's own tools; a platform key file may hold either form.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import bech32
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -26,6 +31,8 @@ from common.packages.errors import BadKey, BadSignature, UntrustedKey
 ED25519_KIND = "mp-ed25519"
 X25519_KIND = "mp-x25519"
 _RAW = (ser.Encoding.Raw, ser.PublicFormat.Raw)
+AGE_RECIPIENT_HRP = "age"
+AGE_IDENTITY_HRP = "age-secret-key-"
 
 
 def key_id(raw_public_key: bytes) -> str:
@@ -41,6 +48,24 @@ def decode_raw_key(text: str, what: str) -> bytes:
         raise BadKey(f"{what}: not base64") from None
     if len(raw) != 32:
         raise BadKey(f"{what}: a key is 32 bytes, got {len(raw)}")
+    return raw
+
+
+def to_bech32(hrp: str, raw: bytes) -> str:
+    """Bech32 (BIP 173) of ``raw`` under ``hrp``, as age writes its keys (lowercase)."""
+    words = bech32.convertbits(raw, 8, 5)
+    assert words is not None
+    return str(bech32.bech32_encode(hrp, words))
+
+
+def from_bech32(text: str, hrp: str, what: str) -> bytes:
+    """The 32 raw bytes of an age key in Bech32 under ``hrp``; raises :class:`BadKey`."""
+    if text != text.lower() and text != text.upper():
+        raise BadKey(f"{what}: mixed case")
+    found, words = bech32.bech32_decode(text.lower())
+    raw = bytes(bech32.convertbits(words, 5, 8, False) or b"") if words is not None else b""
+    if found != hrp or len(raw) != 32:
+        raise BadKey(f"{what}: not an age key ({hrp}1…)")
     return raw
 
 
@@ -129,6 +154,15 @@ class PlatformPublicKey:
         """Read ``mp-x25519 <base64> [comment]``; raises :class:`BadKey`."""
         return cls(_parse_line(line, X25519_KIND, "platform public key")[0])
 
+    def to_age(self) -> str:
+        """The age recipient ``age1…`` of this key."""
+        return to_bech32(AGE_RECIPIENT_HRP, self.raw)
+
+    @classmethod
+    def from_age(cls, text: str) -> PlatformPublicKey:
+        """Read an age X25519 recipient ``age1…``; raises :class:`BadKey`."""
+        return cls(from_bech32(text.strip(), AGE_RECIPIENT_HRP, "age recipient"))
+
     def to_json(self) -> dict[str, str]:
         """The body of ``GET /api/v1/platform-key``."""
         return {"algorithm": "x25519", "key_id": self.key_id, "public_key": self.to_base64()}
@@ -151,6 +185,18 @@ class PlatformPrivateKey:
     def exchange(self, peer_raw: bytes) -> bytes:
         """The X25519 shared secret with a peer's raw public key."""
         return self.private.exchange(X25519PublicKey.from_public_bytes(peer_raw))
+
+    def to_age(self) -> str:
+        """The age identity ``AGE-SECRET-KEY-1…`` of this key (a secret: never log it)."""
+        raw = self.private.private_bytes(ser.Encoding.Raw, ser.PrivateFormat.Raw,
+                                         ser.NoEncryption())
+        return to_bech32(AGE_IDENTITY_HRP, raw).upper()
+
+    @classmethod
+    def from_age(cls, text: str) -> PlatformPrivateKey:
+        """Read an age identity ``AGE-SECRET-KEY-1…``; raises :class:`BadKey`."""
+        raw = from_bech32(text.strip(), AGE_IDENTITY_HRP, "age identity")
+        return cls(X25519PrivateKey.from_private_bytes(raw))
 
 
 def _private_pem(key: Ed25519PrivateKey | X25519PrivateKey, passphrase: bytes | None) -> bytes:
@@ -189,7 +235,12 @@ def signing_key_from_pem(pem: bytes, passphrase: bytes | None = None) -> Signing
 
 
 def platform_key_from_pem(pem: bytes) -> PlatformPrivateKey:
-    """Read an X25519 PKCS#8 PEM; raises :class:`BadKey`."""
+    """Read an X25519 PKCS#8 PEM, or an age identity file (``age-keygen`` output: ``#``
+    comment lines and one ``AGE-SECRET-KEY-1…`` line); raises :class:`BadKey`."""
+    lines = [line.strip() for line in pem.splitlines() if line.strip()]
+    keys = [line for line in lines if not line.startswith(b"#")]
+    if len(keys) == 1 and keys[0].upper().startswith(b"AGE-SECRET-KEY-1"):
+        return PlatformPrivateKey.from_age(keys[0].decode("ascii", "replace"))
     key = _load_pem(pem, None, "platform key")
     if not isinstance(key, X25519PrivateKey):
         raise BadKey("platform key: not an X25519 private key")

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from modelport.case.decoding import read_table
 from modelport.case.errors import CaseError
 from modelport.case.safety import (
     Budget,
@@ -137,11 +137,12 @@ def read_case(source: Source, *, limits: Limits = DEFAULT_LIMITS) -> Case:
         with open_zip(fp) as archive:
             members = check_members(archive, limits)
             budget = Budget(limits.max_unpacked_bytes)
+            decoded = Budget(limits.max_decoded_bytes)
             header = _read_header(archive, members[HEADER_NAME], budget, limits)
             manifest = _read_manifest(archive, members, budget, limits, header)
             _check_member_set(members, manifest)
             tables = {
-                name: _read_table(archive, members[entry.info.path], entry, budget)
+                name: _read_table(archive, members[entry.info.path], entry, budget, decoded)
                 for name, entry in manifest.entries.items()
             }
     return Case(manifest, tables)
@@ -201,16 +202,14 @@ def _check_member_set(members: dict[str, zipfile.ZipInfo], manifest: Manifest) -
 
 
 def _read_table(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, entry: Entry, budget: Budget
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, entry: Entry, budget: Budget,
+    decoded: Budget,
 ) -> pa.Table:
     raw = read_member(archive, info, budget, entry.size, over="checksum_mismatch")
     if len(raw) != entry.size or hashlib.sha256(raw).hexdigest() != entry.sha256:
         raise CaseError("checksum_mismatch", f"member {entry.info.path} does not match "
                                              "the size and sha256 in the manifest")
-    try:
-        table = pq.read_table(pa.BufferReader(_arrow_owned(raw)), use_threads=False)
-    except (pa.ArrowException, OSError) as exc:
-        raise CaseError("corrupt_member", f"{entry.info.path} is not Parquet ({exc})") from None
+    table = read_table(_arrow_owned(raw), entry.info, entry.info.path, entry.rows, decoded)
     table = conform(entry.info, table)
     if table.num_rows != entry.rows:
         raise CaseError("bad_table", f"{entry.info.name}: {table.num_rows} rows, "

@@ -35,6 +35,7 @@ class Limits:
     """What a reader accepts at most; every limit exceeded is a CaseError(too_large)."""
 
     max_unpacked_bytes: int = 1 << 30
+    max_decoded_bytes: int = 1 << 30
     max_members: int = 10_000
     max_header_bytes: int = 64 << 10
     max_manifest_bytes: int = 16 << 20

@@ -81,9 +81,12 @@ def platform(out_dir: Path | None, name: str) -> None:
     """Make the platform's X25519 key pair (for administrators); print its key id.
 
     The portal and the session and solve services read NAME.key through
-    MODELPORT_PLATFORM_KEY_FILE; app packages are encrypted for its public half.
+    MODELPORT_PLATFORM_KEY_FILE; app packages are encrypted for its public half (with age:
+    the recipient printed is the same key; an age-keygen identity file also serves).
     """
     pem, line = generate_platform_key("modelport platform")
     private = _write_pair(out_dir, name, pem, line)
-    note(f"private key: {private}\npublic key:  {private.with_suffix('.pub')}")
-    click.echo(PlatformPublicKey.from_text(line).key_id)
+    public = PlatformPublicKey.from_text(line)
+    note(f"private key: {private}\npublic key:  {private.with_suffix('.pub')}\n"
+         f"age recipient: {public.to_age()}")
+    click.echo(public.key_id)

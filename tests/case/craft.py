@@ -90,3 +90,82 @@ def understate_size(blob: bytes, name: str, size: int) -> bytes:
             start = out.index(signature, start + 4)
         out[start + size_at : start + size_at + 4] = size.to_bytes(4, "little")
     return bytes(out)
+
+
+def repeated_row_groups(table: Any, copies: int) -> bytes:
+    """A real Parquet file whose footer lists ``table``'s one row group ``copies`` times, all
+    pointing at the same pages: a few KB that decode to ``copies`` times the table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd", row_group_size=table.num_rows)
+    single = sink.getvalue().to_pybytes()
+    meta = pq.read_metadata(pa.BufferReader(single))
+    for _ in range(copies - 1):
+        meta.append_row_groups(pq.read_metadata(pa.BufferReader(single)))
+    out = pa.BufferOutputStream()
+    meta.write_metadata_file(out)
+    footer = out.getvalue().to_pybytes()[4:-8]  # between "PAR1" and length + "PAR1"
+    old_footer = int.from_bytes(single[-8:-4], "little")
+    pages = single[: len(single) - 8 - old_footer]
+    return pages + footer + len(footer).to_bytes(4, "little") + b"PAR1"
+
+
+def one_string_many_times(column: str, text: str, rows: int, value: Any = None) -> bytes:
+    """A Parquet file whose ``column`` repeats ``text`` ``rows`` times through a one-entry
+    dictionary (plus a zero ``value`` column unless None): tiny pages, huge strings."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    keys = pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, dtype="int32")),
+                                          pa.array([text]))
+    columns = {column: keys} if value is None else {column: keys, "value": value}
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table(columns), sink, compression="zstd")
+    return sink.getvalue().to_pybytes()
+
+
+def with_table(blob: bytes, name: str, data: bytes, rows: int) -> bytes:
+    """The case with identifier ``name``'s Parquet member swapped for ``data`` holding
+    ``rows`` rows, the manifest resealed to match (so only the table is hostile)."""
+    def change(parts: Parts) -> None:
+        replace_member(parts, name, data, update_manifest=True)
+        entry(parts, name)["rows"] = rows
+
+    return edit(blob, change)
+
+
+def key_column(blob: bytes, name: str) -> str:
+    """The first column of identifier ``name``'s table (its first domain set)."""
+    return str(entry(explode(blob), name)["columns"][0])
+
+
+BOMB_GROUP_ROWS, BOMB_GROUPS = 1 << 20, 256  # 2**28 rows: about 5 GB once decoded
+
+
+def capacity_bomb(blob: bytes) -> bytes:
+    """The case with a ``capacity`` table (plants, value) whose footer repeats one row group
+    of 2**20 rows 256 times: about 2 MB of file, 2**28 rows, ~5 GB of decoded Arrow data."""
+    import numpy as np
+    import pyarrow as pa
+
+    keys = pa.DictionaryArray.from_arrays(pa.array(np.zeros(BOMB_GROUP_ROWS, dtype="int32")),
+                                          pa.array(["seattle"]))
+    table = pa.table({key_column(blob, "capacity"): keys,
+                      "value": pa.array(np.zeros(BOMB_GROUP_ROWS))})
+    return with_table(blob, "capacity", repeated_row_groups(table, BOMB_GROUPS),
+                      BOMB_GROUP_ROWS * BOMB_GROUPS)
+
+
+def capacity_string_bomb(blob: bytes) -> bytes:
+    """The case with a ``capacity`` table of 4096 rows whose plant name is one 1 MiB string:
+    a few KB of file and of pages, 4 GiB of strings once decoded."""
+    import numpy as np
+    import pyarrow as pa
+
+    rows = 4096
+    data = one_string_many_times(key_column(blob, "capacity"), "s" * (1 << 20), rows,
+                                 pa.array(np.zeros(rows)))
+    return with_table(blob, "capacity", data, rows)

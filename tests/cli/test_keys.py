@@ -42,3 +42,4 @@ def test_platform_key(tmp_path: Path, config_dir: Path) -> None:
     public = PlatformPublicKey.from_text((tmp_path / "plat" / "platform.pub").read_text())
     assert private.public_key == public
     assert result.stdout.strip() == public.key_id
+    assert f"age recipient: {public.to_age()}" in result.stderr

@@ -7,6 +7,7 @@ import json
 import os
 import struct
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -32,14 +33,14 @@ from common.packages import (
     verify_app,
     write_app_archive,
 )
-from common.packages.appcrypto import open_encryptor
+from common.packages.appcrypto import encrypt_stream
 from common.packages.canonical import canonical_json
 from common.packages.limits import DEFAULT_LIMITS
 from tests.packages.conftest import APP_TOML
 from tests.packages.helpers import member, write_tar
 
-CHUNK = 1024
-SEALED = CHUNK + 16
+AGE_CHUNK = 64 * 1024  # age's payload chunk
+SEALED = AGE_CHUNK + 16
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +50,7 @@ def manifest() -> AppManifest:
 
 def encrypt(payload: bytes, key: PlatformPrivateKey, manifest: AppManifest) -> bytes:
     out = io.BytesIO()
-    with open_encryptor(out, key.public_key, manifest, CHUNK) as sealer:
-        sealer.write(payload)
+    encrypt_stream(io.BytesIO(payload), out, key.public_key, manifest)
     return out.getvalue()
 
 
@@ -65,7 +65,10 @@ def header_length(data: bytes) -> int:
 
 
 def chunks(data: bytes) -> tuple[bytes, list[bytes]]:
-    start = header_length(data)
+    """Everything up to age's first payload chunk (our header, age's header and the 16-byte
+    payload nonce), and the sealed chunks."""
+    age_mac_line = data.index(b"\n--- ", header_length(data))
+    start = data.index(b"\n", age_mac_line + 1) + 1 + 16
     body = data[start:]
     return data[:start], [body[i : i + SEALED] for i in range(0, len(body), SEALED)]
 
@@ -81,7 +84,7 @@ def rewrite_header(data: bytes, change: dict[str, object]) -> bytes:
 
 @pytest.fixture
 def sealed(platform_key: PlatformPrivateKey, manifest: AppManifest) -> tuple[bytes, bytes]:
-    payload = os.urandom(4 * CHUNK + 100)  # four full chunks and a short final one
+    payload = os.urandom(4 * AGE_CHUNK + 100)  # four full age chunks and a short final one
     return payload, encrypt(payload, platform_key, manifest)
 
 
@@ -91,7 +94,10 @@ def test_pack_and_unpack_round_trip(app_dir: Path, platform_key: PlatformPrivate
     header = inspect_app_header(package)
     assert header.app == manifest
     assert header.recipient_key_id == platform_key.key_id
-    assert header.chunk_size == 1024 * 1024
+    assert (header.encryption, header.payload) == ("age", "tar+gzip")
+    assert package.read_bytes()[8:10] == b"\x00\x02"
+    assert package.read_bytes()[header_length(package.read_bytes()):].startswith(
+        b"age-encryption.org/v1\n-> X25519 ")
     dest = app_dir.parent / "unpacked"
     assert unpack_app(package, platform_key, dest).app.version == "1.2.0"
     files = list_app_files(app_dir, DEFAULT_LIMITS)
@@ -104,31 +110,36 @@ def test_payload_is_the_deterministic_archive(
     app_dir: Path, platform_key: PlatformPrivateKey
 ) -> None:
     package = app_dir.parent / "demo.mpapp"
-    pack_app(app_dir, platform_key.public_key, package, chunk_size=CHUNK)
+    pack_app(app_dir, platform_key.public_key, package)
     expected = io.BytesIO()
     write_app_archive(app_dir, list_app_files(app_dir, DEFAULT_LIMITS), expected)
     assert decrypt(package.read_bytes(), platform_key) == expected.getvalue()
 
 
-@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 5000])
+@pytest.mark.parametrize("size", [0, 1, AGE_CHUNK - 1, AGE_CHUNK, AGE_CHUNK + 1, 2 * AGE_CHUNK])
 def test_stream_round_trip(
     size: int, platform_key: PlatformPrivateKey, manifest: AppManifest
 ) -> None:
     payload = os.urandom(size)
     data = encrypt(payload, platform_key, manifest)
-    assert len(data) == header_length(data) + size + 16 * (size // CHUNK + 1)
+    assert len(chunks(data)[1]) == max(1, -(-size // AGE_CHUNK))
     assert decrypt(data, platform_key) == payload
 
 
 def test_decrypt_from_a_pipe(sealed: tuple[bytes, bytes], platform_key: PlatformPrivateKey) -> None:
     payload, data = sealed
     read_fd, write_fd = os.pipe()
-    assert len(data) < 60_000  # fits in the pipe's buffer
-    with os.fdopen(write_fd, "wb") as w:
-        w.write(data)
+
+    def feed() -> None:
+        with os.fdopen(write_fd, "wb") as w:
+            w.write(data)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
     with os.fdopen(read_fd, "rb") as r:
         out = io.BytesIO()
         decrypt_app(r, platform_key, out)
+    writer.join(timeout=10)
     assert out.getvalue() == payload
 
 
@@ -147,43 +158,45 @@ def test_header_claiming_another_recipient(
     sealed: tuple[bytes, bytes], other_platform_key: PlatformPrivateKey
 ) -> None:
     lying = rewrite_header(sealed[1], {"recipient_key_id": other_platform_key.key_id})
-    with pytest.raises(TamperedCiphertext, match="chunk 0"):
+    with pytest.raises(TamperedCiphertext, match="opens with no platform key"):
         decrypt(lying, other_platform_key)
 
 
 @pytest.mark.parametrize(
-    "old, new",
+    "old, new, field",
     [
-        (b'"version":"1.2.0"', b'"version":"1.2.1"'),
-        (b'"title":"Demo app"', b'"title":"Demo apq"'),
-        (b'"runtime":">=1.0,<2"', b'"runtime":">=1.0,<3"'),
-        (b'"name":"demo-app"', b'"name":"demo-apq"'),
+        (b'"version":"1.2.0"', b'"version":"1.2.1"', "version"),
+        (b'"title":"Demo app"', b'"title":"Demo apq"', "title"),
+        (b'"runtime":">=1.0,<2"', b'"runtime":">=1.0,<3"', "runtime"),
+        (b'"name":"demo-app"', b'"name":"demo-apq"', "name"),
     ],
 )
 def test_tampered_header_field(
-    sealed: tuple[bytes, bytes], platform_key: PlatformPrivateKey, old: bytes, new: bytes
+    app_dir: Path, platform_key: PlatformPrivateKey, tmp_path: Path,
+    old: bytes, new: bytes, field: str,
 ) -> None:
-    data = sealed[1]
+    """age does not cover the readable header; the app.toml inside does."""
+    package = tmp_path / "demo.mpapp"
+    pack_app(app_dir, platform_key.public_key, package)
+    data = package.read_bytes()
     assert old in data
-    with pytest.raises(TamperedCiphertext, match="changed header") as info:
-        decrypt(data.replace(old, new), platform_key)
-    assert info.value.code == "tampered_ciphertext"
+    with pytest.raises(BadManifest, match="differs from its header") as info:
+        verify_app(io.BytesIO(data.replace(old, new)), platform_key)
+    assert info.value.field == field
+    package.write_bytes(data.replace(old, new))
+    with pytest.raises(BadManifest, match="differs from its header"):
+        unpack_app(package, platform_key, tmp_path / "dest")
+    assert list((tmp_path / "dest").iterdir()) == []
 
 
-def test_header_with_another_chunk_size(
-    sealed: tuple[bytes, bytes], platform_key: PlatformPrivateKey
-) -> None:
-    with pytest.raises(TamperedCiphertext):
-        decrypt(rewrite_header(sealed[1], {"chunk_size": 2048}), platform_key)
-
-
-@pytest.mark.parametrize("where", ["first", "middle", "final tag"])
+@pytest.mark.parametrize("where", ["age magic", "age header", "first", "middle", "final tag"])
 def test_flipped_byte(
     sealed: tuple[bytes, bytes], platform_key: PlatformPrivateKey, where: str
 ) -> None:
     data = bytearray(sealed[1])
-    start = header_length(bytes(data))
-    at = {"first": start, "middle": start + 2 * SEALED + 500, "final tag": len(data) - 1}[where]
+    ours, start = header_length(bytes(data)), len(chunks(bytes(data))[0])
+    at = {"age magic": ours, "age header": ours + 40, "first": start,
+          "middle": start + 2 * SEALED + 500, "final tag": len(data) - 1}[where]
     data[at] ^= 0x80
     with pytest.raises(TamperedCiphertext):
         decrypt(bytes(data), platform_key)
@@ -192,7 +205,7 @@ def test_flipped_byte(
 def test_reordered_chunks(sealed: tuple[bytes, bytes], platform_key: PlatformPrivateKey) -> None:
     header, parts = chunks(sealed[1])
     parts[1], parts[2] = parts[2], parts[1]
-    with pytest.raises(TamperedCiphertext, match="chunk 1"):
+    with pytest.raises(TamperedCiphertext, match="fails authentication"):
         decrypt(header + b"".join(parts), platform_key)
 
 
@@ -200,9 +213,9 @@ def test_dropped_or_repeated_chunk(
     sealed: tuple[bytes, bytes], platform_key: PlatformPrivateKey
 ) -> None:
     header, parts = chunks(sealed[1])
-    with pytest.raises(TamperedCiphertext, match="chunk 2"):
+    with pytest.raises(TamperedCiphertext, match="fails authentication"):
         decrypt(header + b"".join(parts[:2] + parts[3:]), platform_key)
-    with pytest.raises(TamperedCiphertext, match="chunk 1"):
+    with pytest.raises(TamperedCiphertext, match="fails authentication"):
         decrypt(header + b"".join([parts[0], *parts]), platform_key)
 
 
@@ -210,9 +223,9 @@ def test_truncated_at_a_chunk_boundary(
     sealed: tuple[bytes, bytes], platform_key: PlatformPrivateKey
 ) -> None:
     header, parts = chunks(sealed[1])
-    with pytest.raises(Truncated, match="final chunk") as info:
+    with pytest.raises(TamperedCiphertext, match="cut") as info:
         decrypt(header + b"".join(parts[:-1]), platform_key)
-    assert info.value.code == "truncated"
+    assert info.value.code == "tampered_ciphertext"
 
 
 def test_truncated_inside_a_chunk(
@@ -225,7 +238,11 @@ def test_truncated_inside_a_chunk(
 
 def test_truncated_header(sealed: tuple[bytes, bytes], platform_key: PlatformPrivateKey) -> None:
     for cut in (5, 12, 40):
-        with pytest.raises(Truncated, match="header"):
+        with pytest.raises(Truncated, match="inside its header"):
+            decrypt(sealed[1][:cut], platform_key)
+    ours = header_length(sealed[1])
+    for cut in (ours, ours + 10):
+        with pytest.raises(Truncated, match="inside its age header"):
             decrypt(sealed[1][:cut], platform_key)
 
 
@@ -233,7 +250,7 @@ def test_data_after_the_final_chunk(
     sealed: tuple[bytes, bytes], platform_key: PlatformPrivateKey
 ) -> None:
     for extra in (b"\0", os.urandom(SEALED + 1)):
-        with pytest.raises(TamperedCiphertext, match="chunk 4"):
+        with pytest.raises(TamperedCiphertext, match="extended"):
             decrypt(sealed[1] + extra, platform_key)
 
 
@@ -242,8 +259,9 @@ def test_data_after_the_final_chunk(
     [
         (b"", NotAPackage),
         (b"PK\x03\x04" + b"\0" * 100, NotAPackage),
-        (b"MPAPP\x00\r\n\x00\x02\x00\x00\x00\x02{}", UnsupportedFormat),
-        (b"MPAPP\x00\r\n\x00\x01\x7f\x00\x00\x00{}", TooLarge),
+        (b"MPAPP\x00\r\n\x00\x01\x00\x00\x00\x02{}", UnsupportedFormat),  # version 1
+        (b"MPAPP\x00\r\n\x00\x03\x00\x00\x00\x02{}", UnsupportedFormat),
+        (b"MPAPP\x00\r\n\x00\x02\x7f\x00\x00\x00{}", TooLarge),
     ],
 )
 def test_not_an_app_package(
@@ -261,9 +279,9 @@ def test_not_an_app_package(
     "change, field",
     [
         ({"payload": None}, "payload"),
-        ({"cipher": "rot13"}, "cipher"),
-        ({"chunk_size": 10}, "chunk_size"),
-        ({"ephemeral_public_key": "AAAA"}, "ephemeral_public_key"),
+        ({"encryption": "rot13"}, "encryption"),
+        ({"encryption": None}, "encryption"),
+        ({"chunk_size": 1048576}, "chunk_size"),
         ({"app": {"name": "x"}}, "app.version"),
         ({"extra": 1}, "extra"),
     ],
@@ -283,7 +301,7 @@ def test_payload_over_the_limit(
     sealed: tuple[bytes, bytes], platform_key: PlatformPrivateKey, app_dir: Path
 ) -> None:
     with pytest.raises(TooLarge):
-        decrypt(sealed[1], platform_key, PackageLimits(max_app_bytes=2 * CHUNK))
+        decrypt(sealed[1], platform_key, PackageLimits(max_app_bytes=2 * AGE_CHUNK))
     out = app_dir.parent / "big.mpapp"
     with pytest.raises(TooLarge, match="compressed"):
         pack_app(app_dir, platform_key.public_key, out, PackageLimits(max_app_bytes=100))
@@ -321,7 +339,7 @@ def test_verify_app_checks_everything_without_unpacking(
     app_dir: Path, platform_key: PlatformPrivateKey, tmp_path: Path
 ) -> None:
     package = tmp_path / "demo.mpapp"
-    manifest = pack_app(app_dir, platform_key.public_key, package, chunk_size=CHUNK)
+    manifest = pack_app(app_dir, platform_key.public_key, package)
     with open(package, "rb") as f:
         assert verify_app(f, platform_key, tmp_dir=tmp_path).app == manifest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["app", "demo.mpapp"]

@@ -1,4 +1,5 @@
-"""Packages written from docs/package-formats.md alone (raw primitives) are accepted."""
+"""Packages written from docs/package-formats.md alone (raw primitives, and age's own tools for
+the app encryption) are accepted; packed apps open with age's tools."""
 
 from __future__ import annotations
 
@@ -8,22 +9,25 @@ import hashlib
 import io
 import json
 import struct
+import subprocess
 import tarfile
 from pathlib import Path
 
+import bech32
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.hashes import SHA256
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from common.packages import (
     PlatformPrivateKey,
     PublisherKey,
     TrustedKeys,
+    list_app_files,
+    load_platform_key,
+    pack_app,
     unpack_app,
     verify_runtime,
+    write_app_archive,
 )
+from common.packages.limits import DEFAULT_LIMITS
 
 
 def canonical(value: object) -> bytes:
@@ -69,14 +73,13 @@ def test_runtime_written_from_the_spec(tmp_path: Path) -> None:
     assert verify_runtime(path, trusted).solvers == {"highs": "1.7.2", "cbc": "2.10.11"}
 
 
-def test_app_written_from_the_spec(tmp_path: Path, platform_key: PlatformPrivateKey) -> None:
-    app = {
-        "name": "spec-app",
-        "version": "0.1.0",
-        "title": "Spec",
-        "runtime": ">=1",
-        "entry": "m:a",
-    }
+def age(*args: str, data: bytes = b"") -> bytes:
+    """Run the age reference tools (Debian's ``age`` package, installed by scripts/test)."""
+    return subprocess.run(list(args), input=data, capture_output=True, check=True,
+                          timeout=60).stdout
+
+
+def app_payload(app: dict[str, str]) -> bytes:
     tar_bytes = io.BytesIO()
     with tarfile.open(fileobj=tar_bytes, mode="w") as tar:
         toml = "".join(f'{k} = "{v}"\n' for k, v in app.items()).encode()
@@ -84,42 +87,51 @@ def test_app_written_from_the_spec(tmp_path: Path, platform_key: PlatformPrivate
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    payload = gzip.compress(tar_bytes.getvalue())
+    return gzip.compress(tar_bytes.getvalue())
 
-    chunk_size = 1024
-    P = platform_key.public_key.raw
-    e = X25519PrivateKey.generate()
-    E = e.public_key().public_bytes_raw()
-    header_json = canonical(
-        {
-            "format": "modelport-app",
-            "app": app,
-            "recipient_key_id": hashlib.sha256(P).hexdigest()[:16],
-            "ephemeral_public_key": base64.b64encode(E).decode(),
-            "chunk_size": chunk_size,
-            "cipher": "x25519-hkdf-sha256-aes256gcm-stream",
-            "payload": "tar+gzip",
-        }
-    )
-    header = b"MPAPP\x00\r\n" + struct.pack(">HI", 1, len(header_json)) + header_json
-    shared = e.exchange(X25519PublicKey.from_public_bytes(P))
-    okm = HKDF(SHA256(), 44, salt=E + P, info=b"modelport app package v1").derive(shared)
-    aead, base, H = (
-        AESGCM(okm[:32]),
-        int.from_bytes(okm[32:], "big"),
-        hashlib.sha256(header).digest(),
-    )
-    pieces = [payload[i : i + chunk_size] for i in range(0, len(payload), chunk_size)]
-    if not pieces or len(pieces[-1]) == chunk_size:
-        pieces.append(b"")
-    out = [header]
-    for i, piece in enumerate(pieces):
-        final = i == len(pieces) - 1
-        nonce = (base ^ i).to_bytes(12, "big")
-        out.append(aead.encrypt(nonce, piece, H + struct.pack(">QB", i, final)))
+
+def test_app_written_from_the_spec_with_age_tools(tmp_path: Path) -> None:
+    """The platform key made by age-keygen, the payload encrypted by age itself."""
+    key_file = tmp_path / "platform.key"
+    age("age-keygen", "-o", str(key_file))
+    key_file.chmod(0o600)
+    recipient = age("age-keygen", "-y", str(key_file)).decode().strip()
+    hrp, words = bech32.bech32_decode(recipient)
+    assert hrp == "age" and words is not None
+    raw_public = bytes(bech32.convertbits(words, 5, 8, False) or b"")
+    app = {"name": "spec-app", "version": "0.1.0", "title": "Spec", "runtime": ">=1",
+           "entry": "m:a"}
+    header_json = canonical({
+        "format": "modelport-app",
+        "app": app,
+        "recipient_key_id": hashlib.sha256(raw_public).hexdigest()[:16],
+        "encryption": "age",
+        "payload": "tar+gzip",
+    })
+    header = b"MPAPP\x00\r\n" + struct.pack(">HI", 2, len(header_json)) + header_json
     package = tmp_path / "spec.mpapp"
-    package.write_bytes(b"".join(out))
+    package.write_bytes(header + age("age", "-r", recipient, data=app_payload(app)))
 
+    platform_key = load_platform_key(key_file)
+    assert platform_key.public_key.to_age() == recipient
     header_read = unpack_app(package, platform_key, tmp_path / "out")
     assert header_read.app.name == "spec-app"
     assert (tmp_path / "out/m.py").read_text() == "a = 1\n"
+
+
+def test_packed_app_opens_with_age_tools(
+    tmp_path: Path, app_dir: Path, platform_key: PlatformPrivateKey
+) -> None:
+    """Cut the header (14 + L bytes) off a package and age -d gives the tar.gz payload."""
+    package = tmp_path / "demo.mpapp"
+    pack_app(app_dir, platform_key.public_key, package)
+    data = package.read_bytes()
+    length = struct.unpack(">I", data[10:14])[0]
+    assert data[:10] == b"MPAPP\x00\r\n\x00\x02"
+    identity = tmp_path / "identity.txt"
+    identity.write_text(platform_key.to_age() + "\n")
+    identity.chmod(0o600)
+    payload = age("age", "-d", "-i", str(identity), data=data[14 + length:])
+    expected = io.BytesIO()
+    write_app_archive(app_dir, list_app_files(app_dir, DEFAULT_LIMITS), expected)
+    assert payload == expected.getvalue()

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
+from pyrage import x25519
 
 from common.packages import (
     BadKey,
@@ -141,3 +143,44 @@ def test_trusted_keys_verify_errors(trusted: TrustedKeys, signing_key: SigningKe
     with pytest.raises(BadSignature) as bad:
         trusted.verify(signing_key.key_id, stranger.sign(b"m"), b"m")
     assert bad.value.code == "bad_signature"
+
+
+def test_platform_key_in_age_form_matches_age_keygen(tmp_path: Path) -> None:
+    """A key made by age-keygen is a platform key; its recipient is our public key's."""
+    key_file = tmp_path / "platform.key"
+    subprocess.run(["age-keygen", "-o", str(key_file)], check=True, capture_output=True)
+    key_file.chmod(0o600)
+    recipient = subprocess.run(["age-keygen", "-y", str(key_file)], check=True,
+                               capture_output=True, text=True).stdout.strip()
+    key = load_platform_key(key_file)
+    assert key.public_key.to_age() == recipient
+    assert PlatformPublicKey.from_age(recipient) == key.public_key
+    secret = next(line for line in key_file.read_text().splitlines()
+                  if line.startswith("AGE-SECRET-KEY-1"))
+    assert key.to_age() == secret
+
+
+def test_pem_platform_key_and_its_age_forms_agree() -> None:
+    pem, line = generate_platform_key()
+    key = platform_key_from_pem(pem)
+    identity = x25519.Identity.from_str(key.to_age())
+    assert str(identity.to_public()) == key.public_key.to_age()
+    assert key.public_key.to_age().startswith("age1")
+    again = platform_key_from_pem(f"# made here\n{key.to_age()}\n".encode())
+    assert again.public_key == key.public_key == PlatformPublicKey.from_text(line)
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("age1qqqq", "not an age key"),
+    ("AGE-SECRET-KEY-1QQQQ", "not an age key"),
+    ("Age1" + "q" * 58, "mixed case"),
+])
+def test_bad_age_recipient(text: str, problem: str) -> None:
+    with pytest.raises(BadKey, match=problem):
+        PlatformPublicKey.from_age(text)
+
+
+def test_age_identity_is_not_a_recipient() -> None:
+    key = platform_key_from_pem(generate_platform_key()[0])
+    with pytest.raises(BadKey, match="not an age key"):
+        PlatformPublicKey.from_age(key.to_age())
