@@ -75,6 +75,11 @@ def cheapest_shipping(data: dict[str, Any]) -> float:
     return float(h.getInfo().objective_function_value)
 
 
+def test_the_model_here_gives_the_known_optimum_of_the_defaults() -> None:
+    defaults = json.loads((EXAMPLES / "transport" / "data.json").read_text())
+    assert cheapest_shipping(defaults) == pytest.approx(153.675)  # GAMS trnsport's optimum
+
+
 async def test_uploaded_case_gives_its_own_optimum_and_lineage_names_it(
     platform: Platform,
 ) -> None:
