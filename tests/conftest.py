@@ -68,11 +68,12 @@ def s3_settings(s3_server: WeedServer) -> S3Settings:
 @pytest.fixture(scope="session")
 def docker_engine() -> str:
     """The URL of the Docker engine the set-up checked (tests/support/engines.py), once it
-    answers a ping (retried up to 30 s). Fails, never skips, the tests that need it. Sets
+    answers a ping (retried up to 30 s, or MODELPORT_TEST_DOCKER_WAIT_S). Fails, never skips,
+    the tests that need it. Sets
     DOCKER_HOST to it, so the ``docker`` commands the tests run use the same engine."""
     url = engines.docker_url()
     try:
-        engines.wait_for_engine(url)
+        engines.wait_for_engine(url, engines.engine_wait_s())
     except engines.Missing as exc:
         pytest.fail(str(exc), pytrace=False)
     os.environ["DOCKER_HOST"] = url

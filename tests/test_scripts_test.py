@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import engines
+from tests.support.rabbit_instance import RabbitInstance
 from tests.support.skips import read_allowed
 
 REPO = Path(__file__).resolve().parents[1]
@@ -95,6 +96,28 @@ def test_the_set_up_names_the_engine_and_browser_it_found(tmp_path: Path) -> Non
     url = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     assert f"setup: docker engine ... answers at {url}" in done.stdout, done.stdout
     assert "setup: chromium ... /" in done.stdout
+
+
+def test_the_docker_fixture_fails_not_skips_when_the_engine_is_gone(tmp_path: Path) -> None:
+    """The set-up checks the engine; should it be gone when a test asks for it, the test fails."""
+    sample = tmp_path / "engine"
+    sample.mkdir()
+    (sample / "conftest.py").write_text("from tests.conftest import docker_engine  # noqa\n")
+    (sample / "test_engine.py").write_text("def test_needs_docker(docker_engine):\n    pass\n")
+    dead = f"unix://{tmp_path / 'gone.sock'}"
+    environ = {**os.environ, engines.DOCKER_ENV: dead, engines.WAIT_ENV: "0.5"}
+    done = subprocess.run(
+        [str(REPO / ".venv/bin/python"), "-m", "pytest", "-p", "no:cacheprovider",
+         "-p", "tests.support.skips", "-rA", str(sample)],
+        cwd=REPO, env=environ, capture_output=True, text=True, timeout=110)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"no Docker engine answers at {dead}" in done.stdout
+    assert "1 error" in done.stdout and "skipped" not in done.stdout
+
+
+def test_a_broker_of_its_own_needs_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert "runs only as root" in (RabbitInstance.missing() or "")
 
 
 def test_the_repo_allows_no_skips() -> None:

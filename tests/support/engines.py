@@ -20,6 +20,7 @@ from common.docker.settings import LOCAL_SOCKET
 
 DOCKER_ENV = "MODELPORT_TEST_DOCKER_URL"
 CHROMIUM_ENV = "MODELPORT_TEST_CHROMIUM"
+WAIT_ENV = "MODELPORT_TEST_DOCKER_WAIT_S"  # how long the fixture pings: default 30 s
 PING_TIMEOUT_S = 3.0
 
 
@@ -65,6 +66,10 @@ def ping(url: str, timeout_s: float = PING_TIMEOUT_S) -> None:
         conn.close()
     if status != 200:
         raise OSError(f"/_ping answered {status}")
+
+
+def engine_wait_s() -> float:
+    return float(os.environ.get(WAIT_ENV) or 30.0)
 
 
 def wait_for_engine(url: str, deadline_s: float = 30.0) -> int:
