@@ -16,8 +16,13 @@ from dataclasses import dataclass
 
 import asyncpg
 
-# Columns that a request which changes nothing still writes: when an API token was last used.
-VOLATILE: Mapping[str, Collection[str]] = {"api_tokens": ("last_used_at",)}
+# Columns written while nothing changes: when an API token was last used (any request), when
+# the relay published an event and when a worker last reported (in the background).
+VOLATILE: Mapping[str, Collection[str]] = {
+    "api_tokens": ("last_used_at",),
+    "outbox": ("published_at",),
+    "workers": ("last_report_at",),
+}
 
 
 @dataclass(frozen=True)
