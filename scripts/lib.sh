@@ -204,12 +204,20 @@ mp_ensure_rabbitmq() {
         rabbitmq:3-management-alpine rabbitmq-server
 }
 
-# --- Docker engine ------------------------------------------------------------------------
+# --- Docker engine and Chromium (what the tests use: scripts/test exports both) ---------
+
+# The engine the set-up checks and the tests use: $DOCKER_HOST, else the local socket.
+mp_docker_url() { printf '%s' "${DOCKER_HOST:-unix:///var/run/docker.sock}"; }
 
 # A Docker engine that answers `docker info`: the one running, or Debian's dockerd started in
-# the background (root only), waited for with a deadline.
+# the background (root only), waited for with a deadline. An engine named by DOCKER_HOST is
+# never started here. Exports MODELPORT_TEST_DOCKER_URL, the engine it checked.
 mp_ensure_docker_engine() {
-    mp_docker_answers && { MP_OUTCOME="answers"; return 0; }
+    export MODELPORT_TEST_DOCKER_URL
+    MODELPORT_TEST_DOCKER_URL="$(mp_docker_url)"
+    mp_docker_answers && { MP_OUTCOME="answers at $MODELPORT_TEST_DOCKER_URL"; return 0; }
+    [[ -z "${DOCKER_HOST:-}" ]] || mp_die "no Docker engine answers at DOCKER_HOST=$DOCKER_HOST" \
+        "(the set-up starts only the local engine: start that one, or unset DOCKER_HOST)"
     mp_is_root || mp_die "no Docker engine answers and starting dockerd needs root"
     command -v dockerd >/dev/null || mp_apt_install docker.io
     command -v docker >/dev/null || mp_die "dockerd is here but the docker client is not"
@@ -223,7 +231,16 @@ mp_ensure_docker_engine() {
         fi
         sleep 0.5
     done
-    MP_OUTCOME="started dockerd (log: $MP_DOCKERD_LOG)"
+    MP_OUTCOME="started dockerd (log: $MP_DOCKERD_LOG), answers at $MODELPORT_TEST_DOCKER_URL"
+}
+
+# Chromium for the browser tests: `chromium` on PATH (Debian's package). Exports
+# MODELPORT_TEST_CHROMIUM, its path; the tests launch exactly that one.
+mp_find_chromium() {
+    export MODELPORT_TEST_CHROMIUM
+    MODELPORT_TEST_CHROMIUM="$(command -v chromium)" \
+        || mp_die "no chromium on PATH (Debian: apt-get install chromium)"
+    MP_OUTCOME="$MODELPORT_TEST_CHROMIUM"
 }
 
 # --- Docker Compose v2 --------------------------------------------------------------------

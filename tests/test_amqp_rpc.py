@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
+from pydantic import BaseModel
 
 from common.amqp.connection import connect
 from common.amqp.rpc import RpcClient, RpcServer
@@ -42,12 +44,45 @@ async def test_round_trip(rpc_pair) -> None:
     assert reply == Pong(service="test", instance="one")
 
 
-async def test_concurrent_calls_each_get_their_reply(rpc_pair) -> None:
-    client, _ = rpc_pair
-    replies = await asyncio.gather(
-        *(client.call("test.rpc", "system.ping", Ping(delay_s=0.01 * i), Pong) for i in range(20))
-    )
-    assert len(replies) == 20
+class Echo(BaseModel):
+    caller: int
+    n: int
+    token: str
+    delay_s: float
+
+
+class Echoed(BaseModel):
+    caller: int
+    n: int
+    token: str
+
+
+async def _echo(request: Echo) -> Echoed:
+    await asyncio.sleep(request.delay_s)  # later requests answered first: replies interleave
+    return Echoed(caller=request.caller, n=request.n, token=request.token)
+
+
+async def test_each_reply_reaches_its_own_caller(rpc_pair, amqp_url: str) -> None:
+    """Three clients on connections of their own, 20 calls each in flight at once, answered
+    in reverse order: every call gets the answer to its own payload, none another's."""
+    _, server = rpc_pair
+    server.register("system.echo", Echo, _echo)
+    connections = [await connect(amqp_url, deadline_s=10, name=f"caller-{i}") for i in range(3)]
+    clients = [RpcClient(c, timeout_s=10) for c in connections]
+    try:
+        for client in clients:
+            await client.start()
+        requests = [Echo(caller=c, n=n, token=uuid.uuid4().hex, delay_s=0.01 * (20 - n))
+                    for c in range(3) for n in range(20)]
+        replies = await asyncio.gather(*(
+            clients[r.caller].call("test.rpc", "system.echo", r, Echoed) for r in requests))
+    finally:
+        for client in clients:
+            await client.stop()
+        for connection in connections:
+            await connection.close()
+    assert [(e.caller, e.n, e.token) for e in replies] == \
+        [(r.caller, r.n, r.token) for r in requests]
 
 
 async def test_server_error_comes_back_with_code_and_status(rpc_pair) -> None:

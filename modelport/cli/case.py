@@ -1,13 +1,18 @@
-"""``modelport case upload|download|list|export``: move cases to and from the platform."""
+"""``modelport case upload|download|list|export|diff``: move cases to and from the platform,
+and read case files offline."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from modelport.cli.output import emit_json, note, size, table, transfer, when
 from modelport.cli.remote import Failed, call
+
+if TYPE_CHECKING:
+    from modelport.case import Case, CaseDiff
 
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -77,3 +82,67 @@ def export_(file: Path, fmt: str, out_dir: Path | None) -> None:
         raise Failed(f"{file}: {exc.message} ({exc.code})") from None
     click.echo(str(target))
     note(f"{len(written)} files written")
+
+
+@case.command("diff")
+@click.argument("old", type=EXISTING_FILE)
+@click.argument("new", type=EXISTING_FILE)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the JSON the portal's diff answers (GET /api/v1/cases/ID/diff/OTHER).")
+def diff(old: Path, new: Path, as_json: bool) -> None:
+    """What changed from case file OLD to NEW, two cases of one app (offline).
+
+    Lists each identifier added, removed or changed, with the old and new value of every
+    element that differs: the same comparison the portal's case diff makes.
+    """
+    from modelport.case import CaseError, diff_cases  # pyarrow: loaded only when needed
+
+    a, b = _read(old), _read(new)
+    try:
+        found = diff_cases(a, b)
+    except CaseError as exc:
+        raise Failed(f"{exc.message} ({exc.code})") from None
+    if as_json:
+        emit_json(found.to_dict())
+        return
+    sets = {n for case in (a, b) for n in case.names if case.info(n).kind == "set"}
+    for line in diff_lines(found, sets):
+        click.echo(line)
+    note(f"{found.app_name} {found.old_version} -> {found.new_version}: "
+         f"{len(found.identifiers)} identifiers differ")
+
+
+def _read(file: Path) -> Case:
+    from modelport.case import CaseError, read_case
+
+    try:
+        return read_case(file)
+    except CaseError as exc:
+        raise Failed(f"{file}: {exc.message} ({exc.code})") from None
+
+
+def diff_lines(found: CaseDiff, sets: set[str]) -> list[str]:
+    """The diff as text: a line per identifier (``name: status``), then one indented line
+    per element, ``element: old -> new`` (``-`` for no value; for the ``sets``, whether the
+    element is ``in`` or ``out``)."""
+    if not found.identifiers:
+        return ["no differences"]
+    lines = []
+    for ident in found.identifiers:
+        show = _membership if ident.name in sets else _value
+        lines.append(f"{ident.name}: {ident.status.replace('_', ' ')}")
+        lines += [f"  {_element(c.element)}{show(c.old)} -> {show(c.new)}"
+                  for c in ident.changes]
+    return lines
+
+
+def _element(element: tuple[str, ...]) -> str:
+    return f"{', '.join(element)}: " if element else ""
+
+
+def _value(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def _membership(value: Any) -> str:
+    return "in" if value else "out"

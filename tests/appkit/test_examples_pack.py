@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from common.packages import app as packages
 from tests.appkit.conftest import EXAMPLES
-
-packages = pytest.importorskip("common.packages.app")
 
 
 @pytest.mark.parametrize("name", ["transport", "facility-location", "sleeper"])

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
-
 import aio_pika
-import pytest
 
 from backend_svc import db, users
 from backend_svc.service import BackendService
@@ -16,21 +10,6 @@ from common.amqp import topology
 from common.contracts.base import Principal
 from tests.backend.conftest import backend_settings
 from tests.support.rabbit_instance import RabbitInstance
-
-
-@pytest.fixture
-def own_broker() -> Iterator[RabbitInstance]:
-    # Not under pytest's tmp_path: the broker runs as the rabbitmq user, who cannot enter it.
-    base = Path(tempfile.mkdtemp(prefix="mp-rabbit-"))
-    broker = RabbitInstance(base)
-    if not broker.is_available():
-        pytest.skip("needs rabbitmq-server and root to start a broker of the test's own")
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 async def _create_directly(dsn: str, names: list[str]) -> None:

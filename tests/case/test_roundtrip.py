@@ -110,7 +110,8 @@ def test_readable_with_zipfile_json_and_pyarrow_only(case_bytes: bytes) -> None:
 
 
 def test_duckdb_reads_exported_parquet(case_bytes: bytes, tmp_path: Path) -> None:
-    duckdb = pytest.importorskip("duckdb")
+    import duckdb  # a dev dependency (pyproject.toml)
+
     from modelport.case import export
 
     export(case_bytes, tmp_path, format="parquet")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from common.packages import TrustedKeys, generate_signing_key, save_private_key,
 from modelport.cli import runtime_image
 from tests.cli.helpers import run_cli
 
-needs_docker = pytest.mark.skipif(shutil.which("docker") is None, reason="no docker command")
+needs_docker = pytest.mark.usefixtures("docker_engine")  # fails when no engine answers
 
 
 @pytest.fixture

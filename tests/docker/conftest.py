@@ -1,10 +1,9 @@
-"""Fixtures for the Docker layer: the local engine, the runtime image, a per-test service
-label whose containers and volumes are swept after the test."""
+"""Fixtures for the Docker layer: the runtime image, a per-test service label whose containers
+and volumes are swept after the test. The engine is ``docker_engine`` (tests/conftest.py): the
+one the set-up checked; a missing engine fails these tests."""
 
 from __future__ import annotations
 
-import http.client
-import socket
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -13,34 +12,9 @@ from pathlib import Path
 import pytest
 
 from common.docker import DockerHost, HostConfig, adopt_or_sweep
-from common.docker.settings import LOCAL_SOCKET
+from tests.support import engines
 
 REPO = Path(__file__).resolve().parents[2]
-SOCKET = LOCAL_SOCKET.removeprefix("unix://")
-
-
-class _UnixHTTP(http.client.HTTPConnection):
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(3)
-        self.sock.connect(SOCKET)
-
-
-def _engine_answers() -> bool:
-    try:
-        conn = _UnixHTTP("localhost")
-        conn.request("GET", "/_ping")
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
-
-
-@pytest.fixture(scope="session")
-def docker_engine() -> str:
-    """The local engine's URL; skips the test when no engine answers there."""
-    if not _engine_answers():
-        pytest.skip(f"no Docker engine answers at {LOCAL_SOCKET} (start dockerd to run these)")
-    return LOCAL_SOCKET
 
 
 @pytest.fixture(scope="session")
@@ -74,11 +48,14 @@ def _ours(kind: str, what: str) -> list[str]:
 def _final_sweep() -> Iterator[None]:
     """Backstop: whatever a test left behind under this session's labels is removed."""
     yield
-    if _engine_answers():
-        for container in _ours("container", "ID"):
-            subprocess.run(["docker", "rm", "-f", "-v", container], capture_output=True)
-        for volume in _ours("volume", "Name"):
-            subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True)
+    try:
+        engines.ping(engines.docker_url())
+    except (OSError, engines.Missing):
+        return  # no engine: nothing to sweep (the tests that needed it have failed)
+    for container in _ours("container", "ID"):
+        subprocess.run(["docker", "rm", "-f", "-v", container], capture_output=True)
+    for volume in _ours("volume", "Name"):
+        subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True)
 
 
 @pytest.fixture

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from common.settings import S3Settings
-from tests.docker.conftest import SESSION, _final_sweep, docker_engine  # noqa: F401
+from tests.docker.conftest import SESSION, _final_sweep  # noqa: F401
 from tests.e2e.platform import Platform, running_platform
 from tests.e2e.runtime import E2ERuntime, e2e_runtime
 
 
 @pytest.fixture(scope="session")
-def runtime(docker_engine: str) -> E2ERuntime:  # noqa: F811
+def runtime(docker_engine: str) -> E2ERuntime:
     return e2e_runtime()
 
 
@@ -27,7 +27,7 @@ def label() -> str:
 
 @pytest.fixture
 async def platform(pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path,
-                   runtime: E2ERuntime, docker_engine: str,  # noqa: F811
+                   runtime: E2ERuntime, docker_engine: str,
                    label: str) -> AsyncIterator[Platform]:
     """The platform with one in-process solve worker (4 slots, no warm pool)."""
     async with running_platform(pg_dsn, amqp_url, s3_settings, tmp_path, runtime=runtime,

@@ -84,11 +84,16 @@ class Platform:
                   else run(loaded.app, "generate", generate))
         path = self.tmp / f"{uuid.uuid4().hex}.mpcase"
         save_case(loaded.app, path, values)
+        return str((await self.upload_case_file(app, path))["id"])
+
+    async def upload_case_file(self, app: str, path: Path) -> dict[str, Any]:
+        """Upload the case file ``path`` as a case of ``app``; the API's answer (201)."""
+        data = await asyncio.to_thread(path.read_bytes)
         status, case = await self.call(
             "POST", "/api/v1/cases", params={"app": app, "name": path.stem},
-            data=path.read_bytes(), headers={"Content-Type": "application/octet-stream"})
+            data=data, headers={"Content-Type": "application/octet-stream"})
         assert status == 201, case
-        return str(case["id"])
+        return dict(case)
 
     # --- events and waiting ------------------------------------------------------------
 

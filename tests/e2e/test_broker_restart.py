@@ -9,9 +9,6 @@ is queued again (lease 5 s here). What counts: none is lost — all succeed.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,21 +20,6 @@ from tests.support.rabbit_instance import RabbitInstance
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 JOBS = 6
-
-
-@pytest.fixture
-def own_broker() -> Iterator[RabbitInstance]:
-    # Not under tmp_path: the broker runs as the rabbitmq user, who cannot enter it.
-    base = Path(tempfile.mkdtemp(prefix="mp-rabbit-"))
-    broker = RabbitInstance(base)
-    if not broker.is_available():
-        pytest.skip("needs rabbitmq-server and root to start a broker of the test's own")
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 async def test_broker_restart_while_jobs_run_loses_none(

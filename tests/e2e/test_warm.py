@@ -13,7 +13,6 @@ import pytest
 
 from common.settings import S3Settings
 from solve_svc.service import SolveService
-from tests.docker.conftest import docker_engine  # noqa: F401
 from tests.e2e.platform import Platform, result_case, running_platform
 from tests.e2e.runtime import E2ERuntime
 
@@ -22,7 +21,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 @pytest.fixture
 async def warm_platform(pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path,
-                        runtime: E2ERuntime, docker_engine: str,  # noqa: F811
+                        runtime: E2ERuntime, docker_engine: str,
                         label: str) -> AsyncIterator[tuple[Platform, SolveService]]:
     async with running_platform(pg_dsn, amqp_url, s3_settings, tmp_path, runtime=runtime,
                                 docker_url=docker_engine, label=label) as found:

@@ -8,25 +8,31 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
+from tests.support import engines
 from tests.support.stack import ADMIN_PASSWORD, ADMIN_USER, Stack
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--no-first-run",
 ]
-BROWSER_MARKS = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"browser tests need Chromium at {CHROMIUM}"),
-]
+BROWSER_MARKS = [pytest.mark.browser]
+
+
+def chromium() -> str:
+    """The Chromium the set-up found (tests/support/engines.py); fails the test when none."""
+    try:
+        return str(engines.chromium_path())
+    except engines.Missing as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 async def open_page(height: int = 900) -> AsyncIterator[Page]:
     """A fresh page in Debian's Chromium, closed with its browser afterwards."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    executable = chromium()
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = await pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         context = await browser.new_context(viewport={"width": 1280, "height": height})
         try:
             yield await context.new_page()

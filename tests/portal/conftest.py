@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -17,6 +16,7 @@ from backend_svc.settings import BackendSettings
 from common.settings import PackageSettings, S3Settings
 from portal_svc.service import PortalService
 from portal_svc.settings import PortalSettings
+from tests.support import db_state
 from tests.support.stack import Stack, running_stack
 
 ADMIN_USER = "admin"
@@ -92,21 +92,9 @@ async def db(pg_dsn: str, backend: BackendService) -> AsyncIterator[asyncpg.Conn
         await conn.close()
 
 
-@dataclass(frozen=True)
-class Counts:
-    users: int
-    tokens: int
-    live_tokens: int
-
-
-async def counts(db: asyncpg.Connection) -> Counts:
-    """How many users and tokens the database holds now."""
-    row = await db.fetchrow(
-        "SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM api_tokens) AS tokens,"
-        " (SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL) AS live_tokens"
-    )
-    assert row is not None
-    return Counts(row["users"], row["tokens"], row["live_tokens"])
+async def user_tables(db: asyncpg.Connection) -> dict[str, db_state.TableState]:
+    """What the users and api_tokens tables hold now (row counts and content digests)."""
+    return await db_state.tables(db, ["users", "api_tokens"])
 
 
 async def login(http: aiohttp.ClientSession, username: str, password: str) -> str:

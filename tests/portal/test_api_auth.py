@@ -7,7 +7,7 @@ import asyncpg
 import structlog
 from structlog.testing import capture_logs
 
-from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER, bearer, counts
+from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER, bearer, user_tables
 
 
 async def test_readyz_pings_the_backend_over_amqp_and_s3(http: aiohttp.ClientSession) -> None:
@@ -46,7 +46,7 @@ async def test_request_id_travels_in_and_out(http: aiohttp.ClientSession) -> Non
 async def test_wrong_password_and_unknown_user_look_the_same(
     http: aiohttp.ClientSession, db: asyncpg.Connection
 ) -> None:
-    before = await counts(db)
+    before = await user_tables(db)
     answers = []
     for username, password in ((ADMIN_USER, "not-the-password"), ("nobody", ADMIN_PASSWORD)):
         async with http.post("/api/v1/auth/login",
@@ -55,7 +55,7 @@ async def test_wrong_password_and_unknown_user_look_the_same(
     assert answers[0] == answers[1]
     status, body = answers[0]
     assert status == 401 and body["error"]["code"] == "unauthenticated"
-    assert await counts(db) == before
+    assert await user_tables(db) == before
 
 
 async def test_me_without_or_with_a_bad_token_is_401(http: aiohttp.ClientSession) -> None:

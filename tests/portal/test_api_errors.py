@@ -6,7 +6,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER, counts
+from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER, user_tables
 
 LOGIN = "/api/v1/auth/login"
 JSON = {"Content-Type": "application/json"}
@@ -23,11 +23,11 @@ async def _error(resp: aiohttp.ClientResponse) -> dict[str, str]:
 async def test_malformed_json_is_400(
     http: aiohttp.ClientSession, db: asyncpg.Connection, payload: bytes
 ) -> None:
-    before = await counts(db)
+    before = await user_tables(db)
     async with http.post(LOGIN, data=payload, headers=JSON) as resp:
         assert resp.status == 400
         assert (await _error(resp))["code"] == "malformed_json"
-    assert await counts(db) == before
+    assert await user_tables(db) == before
 
 
 @pytest.mark.parametrize(("payload", "fields"), [
@@ -39,14 +39,14 @@ async def test_malformed_json_is_400(
 async def test_invalid_fields_are_400_naming_them(
     http: aiohttp.ClientSession, db: asyncpg.Connection, payload: dict, fields: list[str]
 ) -> None:
-    before = await counts(db)
+    before = await user_tables(db)
     async with http.post(LOGIN, json=payload) as resp:
         assert resp.status == 400
         error = await _error(resp)
     assert error["code"] == "invalid_request"
     for field in fields:
         assert field in error["message"]
-    assert await counts(db) == before
+    assert await user_tables(db) == before
 
 
 async def test_json_that_is_not_an_object_is_400(http: aiohttp.ClientSession) -> None:
@@ -56,12 +56,12 @@ async def test_json_that_is_not_an_object_is_400(http: aiohttp.ClientSession) ->
 
 
 async def test_oversized_body_is_413(http: aiohttp.ClientSession, db: asyncpg.Connection) -> None:
-    before = await counts(db)
+    before = await user_tables(db)
     big = {"username": ADMIN_USER, "password": ADMIN_PASSWORD, "pad": "x" * 100 * 1024}
     async with http.post(LOGIN, json=big) as resp:  # the test portal allows 64 KiB
         assert resp.status == 413
         assert (await _error(resp))["code"] == "too_large"
-    assert await counts(db) == before
+    assert await user_tables(db) == before
 
 
 async def test_unknown_route_and_wrong_method_are_json(http: aiohttp.ClientSession) -> None:

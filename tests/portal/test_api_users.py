@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 import asyncpg
 
-from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER, bearer, counts, login
+from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER, bearer, login, user_tables
 
 USERS = "/api/v1/users"
 ALICE = {"username": "alice", "password": "alice-password", "display_name": "Alice Doe"}
@@ -42,14 +42,14 @@ async def test_non_admin_is_refused_and_nothing_changes(
     admin = await login(http, ADMIN_USER, ADMIN_PASSWORD)
     assert (await _create(http, admin, ALICE)).status == 201
     alice = await login(http, "alice", ALICE["password"])
-    before = await counts(db)
+    before = await user_tables(db)
     bob = {"username": "bob", "password": "bob-password"}
     async with http.post(USERS, json=bob, headers=bearer(alice)) as resp:
         assert resp.status == 403
         assert (await resp.json())["error"]["code"] == "forbidden"
     async with http.get(USERS, headers=bearer(alice)) as resp:
         assert resp.status == 403
-    assert await counts(db) == before
+    assert await user_tables(db) == before
 
 
 async def test_duplicate_username_is_409(
@@ -57,12 +57,12 @@ async def test_duplicate_username_is_409(
 ) -> None:
     admin = await login(http, ADMIN_USER, ADMIN_PASSWORD)
     assert (await _create(http, admin, ALICE)).status == 201
-    before = await counts(db)
+    before = await user_tables(db)
     async with http.post(USERS, json={**ALICE, "display_name": "Other"},
                          headers=bearer(admin)) as resp:
         assert resp.status == 409
         assert (await resp.json())["error"]["code"] == "user_exists"  # the backend's code
-    assert await counts(db) == before
+    assert await user_tables(db) == before
 
 
 async def test_bad_user_fields_and_query_are_400(http: aiohttp.ClientSession) -> None:

@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.portal.browser import ARTIFACTS, BROWSER_MARKS, open_page, sign_in
-from tests.portal.uploads import case_bytes, upload
+from tests.portal.uploads import case_bytes, unchanged, upload
 from tests.support.stack import Stack
 
 pytestmark = BROWSER_MARKS
@@ -53,10 +53,11 @@ async def test_publish_an_app_through_the_apps_page(page: Page, stack: Stack) ->
     await expect(card.locator('tr[data-version="1.0.0"]')).to_contain_text("Active")
     await page.screenshot(path=ARTIFACTS / "apps-published.png", full_page=True)
 
-    await page.set_input_files("#app-file", str(package))
-    await page.click(".upload button[type=submit]")
-    status_line = page.locator(".upload-status.error")
-    await expect(status_line).to_have_text("Transport 1.0.0 is published already")
+    async with unchanged(stack):
+        await page.set_input_files("#app-file", str(package))
+        await page.click(".upload button[type=submit]")
+        status_line = page.locator(".upload-status.error")
+        await expect(status_line).to_have_text("Transport 1.0.0 is published already")
     await page.screenshot(path=ARTIFACTS / "apps-upload-refused.png", full_page=True)
 
     await page.reload()
@@ -86,9 +87,10 @@ async def test_runtimes_and_cases_pages(page: Page, stack: Stack, tmp_path: Path
 
     not_a_case = tmp_path / "notes.mpcase"
     not_a_case.write_text("these are notes, not a case")
-    await page.set_input_files("#case-file", str(not_a_case))
-    await page.click(".upload button[type=submit]")
-    await expect(page.locator(".upload-status.error")).to_contain_text("Not a Modelport case")
+    async with unchanged(stack):
+        await page.set_input_files("#case-file", str(not_a_case))
+        await page.click(".upload button[type=submit]")
+        await expect(page.locator(".upload-status.error")).to_contain_text("Not a Modelport case")
     await page.screenshot(path=ARTIFACTS / "cases.png", full_page=True)
 
     async with page.expect_download() as info:

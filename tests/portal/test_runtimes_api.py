@@ -1,7 +1,7 @@
 """Runtime packages through the REST API: upload, list, show, delete, and every refusal.
 
 Each refusal is a precise 4xx JSON error, and S3 (every key, staging included, and pending
-multipart uploads) and PostgreSQL (row counts) are exactly as before.
+multipart uploads) and PostgreSQL (every table, rows and contents) are exactly as before.
 """
 
 from __future__ import annotations

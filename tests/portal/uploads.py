@@ -64,7 +64,8 @@ def error_code(body: dict[str, Any]) -> str:
 
 @contextlib.asynccontextmanager
 async def unchanged(stack: Stack) -> AsyncIterator[Snapshot]:
-    """Assert that S3 (keys, pending uploads) and PostgreSQL (row counts) end as they began."""
+    """Assert that S3 (keys, ETags, pending uploads) and PostgreSQL (every table's rows, by
+    count and content digest) end as they began."""
     before = await stack.snapshot()
     yield before
     after = await stack.snapshot()

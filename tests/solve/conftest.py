@@ -25,7 +25,7 @@ from modelport.appkit import load_app, run, save_case
 from modelport.devstack.weed import WeedServer
 from solve_svc.service import SolveService
 from solve_svc.settings import SolveSettings
-from tests.docker.conftest import SESSION, _final_sweep, docker_engine  # noqa: F401
+from tests.docker.conftest import SESSION, _final_sweep  # noqa: F401
 from tests.solve.runtime_package import RuntimePackage, runtime_package
 from tests.solve.support import EXAMPLES, FakeBackend, job_id, put_blob, send, serve_backend
 from tests.support import infra
@@ -48,7 +48,7 @@ async def _upload_all(s3: S3Settings, files: dict[str, Path]) -> dict[str, BlobR
 
 
 @pytest.fixture(scope="session")
-def blobs(docker_engine: str, s3_server: WeedServer,  # noqa: F811
+def blobs(docker_engine: str, s3_server: WeedServer,
           tmp_path_factory: pytest.TempPathFactory) -> Blobs:
     """The runtime package and the example apps in one session-wide bucket."""
     folder = tmp_path_factory.mktemp("solve")
@@ -107,7 +107,7 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(amqp_url: str, blobs: Blobs, docker_engine: str,  # noqa: F811
+async def harness(amqp_url: str, blobs: Blobs, docker_engine: str,
                   tmp_path: Path) -> AsyncIterator[Harness]:
     label = f"{SESSION}-{uuid.uuid4().hex[:8]}"
     settings = SolveSettings(

@@ -57,5 +57,12 @@ class RabbitInstance:
         """Stop the whole node (every connection drops); its data stays for the next start."""
         self._ctl("stop", timeout_s=60)
 
-    def is_available(self) -> bool:
-        return shutil.which("rabbitmq-server") is not None and os.geteuid() == 0
+    @staticmethod
+    def missing() -> str | None:
+        """Why a node of the test's own cannot start here, or None when it can."""
+        if shutil.which("rabbitmq-server") is None:
+            return "rabbitmq-server is not installed (Debian: apt-get install rabbitmq-server)"
+        if os.geteuid() != 0:
+            return ("Debian's rabbitmq-server runs only as root (it drops to the rabbitmq "
+                    "user itself); run ./scripts/test as root")
+        return None

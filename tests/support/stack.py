@@ -47,6 +47,7 @@ from common.packages import (
 from common.settings import PackageSettings, S3Settings
 from portal_svc.service import PortalService
 from portal_svc.settings import PortalSettings
+from tests.support import db_state
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -57,12 +58,15 @@ STACK_TIMEOUTS: dict[str, Any] = {"connect_deadline_s": 10, "shutdown_grace_s": 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What S3 and PostgreSQL hold: every key in the bucket (staging included), the pending
-    multipart uploads, and the row count of every table."""
+    """What S3 and PostgreSQL hold: every key in the bucket (staging included) and its ETag,
+    the pending multipart uploads, the row count of every table and a digest of its rows
+    (tests/support/db_state.py)."""
 
     s3_keys: list[str]
+    s3_etags: dict[str, str]
     pending_uploads: list[str]
     rows: dict[str, int]
+    contents: dict[str, str]
 
 
 @dataclass
@@ -132,9 +136,12 @@ class Stack:
     # --- what the servers hold -------------------------------------------------------------
 
     async def snapshot(self) -> Snapshot:
-        """The current contents of the bucket and the row counts of every table."""
-        return Snapshot(await self._s3_keys(), await self._pending_uploads(),
-                        await self._row_counts())
+        """The current contents of the bucket and of every table."""
+        etags = await self._s3_etags()
+        states = await self._tables()
+        return Snapshot(sorted(etags), etags, await self._pending_uploads(),
+                        {name: t.rows for name, t in states.items()},
+                        {name: t.md5 for name, t in states.items()})
 
     async def s3_bytes(self, key: str) -> bytes:
         """The stored bytes of ``key`` (read behind the portal's back)."""
@@ -147,27 +154,21 @@ class Stack:
         await self._s3.put_object(Bucket=self.s3_settings.bucket, Key=key, Body=data,
                                   Metadata=metadata or {})
 
-    async def _s3_keys(self) -> list[str]:
-        keys: list[str] = []
+    async def _s3_etags(self) -> dict[str, str]:
+        etags: dict[str, str] = {}
         paginator = self._s3.get_paginator("list_objects_v2")
         async for page in paginator.paginate(Bucket=self.s3_settings.bucket):
-            keys.extend(item["Key"] for item in page.get("Contents", []))
-        return sorted(keys)
+            etags.update((item["Key"], item["ETag"]) for item in page.get("Contents", []))
+        return etags
 
     async def _pending_uploads(self) -> list[str]:
         reply = await self._s3.list_multipart_uploads(Bucket=self.s3_settings.bucket)
         return sorted(f"{u['Key']}#{u['UploadId']}" for u in reply.get("Uploads", []))
 
-    async def _row_counts(self) -> dict[str, int]:
+    async def _tables(self) -> dict[str, db_state.TableState]:
         conn = await asyncpg.connect(self.pg_dsn)
         try:
-            tables = await conn.fetch(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
-            )
-            return {
-                t["tablename"]: await conn.fetchval(f'SELECT count(*) FROM "{t["tablename"]}"')
-                for t in tables
-            }
+            return await db_state.tables(conn)
         finally:
             await conn.close()
 
