@@ -16,7 +16,8 @@ import asyncpg
 from backend_svc import audit, cases, policy
 from backend_svc.changes import parse_uuid, record_change
 from backend_svc.policy import Action
-from backend_svc.scheduler import Candidate, order
+from backend_svc.queue import ACTIVE_STATES, queue_positions
+from backend_svc.scheduler import Candidate
 from common.contracts.base import Principal
 from common.contracts.jobs import JobEvent, JobOut, SubmitJob
 from common.errors import BadRequest, Conflict, NotFound
@@ -26,7 +27,6 @@ JOB_SELECT = (
     "FROM jobs j JOIN users u ON u.id = j.user_id "
     "JOIN app_versions v ON v.id = j.app_version_id JOIN apps a ON a.id = v.app_id"
 )
-ACTIVE_STATES = ("scheduled", "running")
 
 
 @dataclass(frozen=True)
@@ -145,29 +145,8 @@ async def find_job(
         raise NotFound("job not found")
     position = None
     if row["state"] == "queued":
-        position = (await queue_positions(conn)).get(row["id"])
+        position = (await queue_positions(conn, [row["id"]])).get(row["id"])
     return FoundJob(job_from_row(row, position), str(row["user_id"]))
-
-
-async def queue_positions(conn: asyncpg.Connection) -> dict[Any, int]:
-    """Position (1 = next) of every queued job in scheduling order.
-
-    Jobs whose ``not_before`` has passed come first, in the scheduler's order; those still
-    waiting follow by start time.
-    """
-    rows = await conn.fetch(
-        "SELECT j.id, j.user_id, v.app_id, j.priority, j.created_at, j.not_before, "
-        "coalesce(j.not_before <= now(), true) AS due FROM jobs j "
-        "JOIN app_versions v ON v.id = j.app_version_id WHERE j.state = 'queued'"
-    )
-    running = {r["user_id"]: r["n"] for r in await conn.fetch(
-        "SELECT user_id, count(*) AS n FROM jobs WHERE state = ANY($1::text[]) GROUP BY 1",
-        list(ACTIVE_STATES),
-    )}
-    due = order([candidate(r) for r in rows if r["due"]], running)
-    later = sorted((r for r in rows if not r["due"]), key=lambda r: (r["not_before"], r["id"]))
-    ids = [c.id for c in due] + [r["id"] for r in later]
-    return {job_id: n for n, job_id in enumerate(ids, start=1)}
 
 
 def candidate(row: asyncpg.Record) -> Candidate:
@@ -189,7 +168,7 @@ async def list_jobs(
         "SELECT count(*) FROM jobs j JOIN app_versions v ON v.id = j.app_version_id "
         f"JOIN apps a ON a.id = v.app_id WHERE {where}", *args,
     )
-    positions = await queue_positions(conn) if any(r["state"] == "queued" for r in rows) else {}
+    positions = await queue_positions(conn, [r["id"] for r in rows if r["state"] == "queued"])
     return [job_from_row(r, positions.get(r["id"])) for r in rows], int(total)
 
 

@@ -1,0 +1,164 @@
+"""Where queued jobs stand: their positions in scheduling order, counted by index.
+
+The scheduler's order (:mod:`backend_svc.scheduler`) is priority (high first), then fair share
+(fewer running first, counting the jobs started before in the same order), then age. Within one
+priority level that makes the k-th job (from 0, oldest first) of a user the key
+``(b + k, created_at)``, where ``b`` is the user's running jobs plus their due jobs at higher
+levels; the order pops keys from the lowest. So a due job's position is 1, plus every due job
+at a higher level, plus, for each user ``v`` at its level with ``n`` jobs there and
+``t = (b_u + k) - b_v``: nothing when ``t < 0``, all ``n`` when ``t >= n``, else ``t`` and one
+more when v's t-th job is older. Each term is a count or one row read through
+``jobs_queued_by_user``; nothing sorts the queue. (Two jobs with the same key and the same
+``created_at`` may come out in either order, as in the scheduler.)
+
+Jobs whose ``not_before`` has not passed follow all due ones, by ``(not_before, id)``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+ACTIVE_STATES = ("scheduled", "running")
+DUE = "(j.not_before IS NULL OR j.not_before <= now())"
+
+_TARGETS = (
+    "SELECT j.id, j.user_id, j.priority, j.created_at, j.not_before, "
+    f"{DUE} AS due FROM jobs j WHERE j.id = ANY($1::uuid[]) AND j.state = 'queued'"
+)
+_LEVELS = (f"SELECT j.user_id, j.priority, count(*) AS n FROM jobs j "
+           f"WHERE j.state = 'queued' AND {DUE} GROUP BY 1, 2")
+_RUNNING = "SELECT user_id, count(*) AS n FROM jobs WHERE state = ANY($1::text[]) GROUP BY 1"
+_OWN_RANKS = (
+    "SELECT t.id, (SELECT count(*) FROM jobs j WHERE j.state = 'queued' "
+    f"AND j.user_id = t.user_id AND j.priority = t.priority AND j.created_at < t.created_at "
+    f"AND {DUE}) AS k "
+    "FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::timestamptz[]) "
+    "AS t(id, user_id, priority, created_at)"
+)
+_NTH = (
+    "SELECT x.n, (SELECT j.created_at FROM jobs j WHERE j.state = 'queued' "
+    f"AND j.user_id = x.user_id AND j.priority = x.priority AND {DUE} "
+    "ORDER BY j.created_at OFFSET x.t LIMIT 1) AS created_at "
+    "FROM unnest($1::uuid[], $2::int[], $3::int[]) WITH ORDINALITY AS x(user_id, priority, t, n)"
+)
+_WAITING_AHEAD = (
+    "SELECT t.id, (SELECT count(*) FROM jobs j WHERE j.state = 'queued' "
+    "AND j.not_before > now() AND (j.not_before, j.id) < (t.not_before, t.id)) AS ahead "
+    "FROM unnest($1::uuid[], $2::timestamptz[]) AS t(id, not_before)"
+)
+
+Probe = tuple[Hashable, int, int]  # (user, priority, t): v's t-th job at that level
+
+
+@dataclass(frozen=True)
+class Target:
+    """A due queued job whose position is asked: its user, level, age and rank ``k``."""
+
+    id: Hashable
+    user: Hashable
+    priority: int
+    created_at: datetime
+    k: int
+
+
+class QueueShape:
+    """How many due jobs each user has at each priority level, and their running counts."""
+
+    def __init__(self, levels: Iterable[tuple[Hashable, int, int]],
+                 running: dict[Hashable, int]):
+        self._n: dict[tuple[Hashable, int], int] = {}
+        self._users_at: dict[int, list[Hashable]] = defaultdict(list)
+        per_user: dict[Hashable, dict[int, int]] = defaultdict(dict)
+        for user, priority, n in levels:
+            self._n[user, priority] = n
+            self._users_at[priority].append(user)
+            per_user[user][priority] = n
+        self.total = sum(self._n.values())
+        self._higher = {p: sum(n for (_, q), n in self._n.items() if q > p)
+                        for p in self._users_at}
+        self._base = {(user, p): running.get(user, 0) + sum(m for q, m in mine.items() if q > p)
+                      for user, mine in per_user.items() for p in mine}
+
+    def higher(self, priority: int) -> int:
+        """Due jobs at levels above ``priority`` (a level some due job is at)."""
+        return self._higher[priority]
+
+    def base(self, user: Hashable, priority: int) -> int:
+        """The user's fair-share count when their first job at ``priority`` comes up."""
+        return self._base[user, priority]
+
+    def spans(self, job: Target) -> list[tuple[Hashable, int, int]]:
+        """(user, t, n) for every other user at the job's level (see the module docstring)."""
+        key = self.base(job.user, job.priority) + job.k
+        return [(v, key - self.base(v, job.priority), self._n[v, job.priority])
+                for v in self._users_at.get(job.priority, []) if v != job.user]
+
+    def probes(self, job: Target) -> list[Probe]:
+        """The rows whose age decides a tie: v's t-th job where ``0 <= t < n``."""
+        return [(v, job.priority, t) for v, t, n in self.spans(job) if 0 <= t < n]
+
+    def position(self, job: Target, nth: dict[Probe, datetime | None]) -> int:
+        """1-based position of ``job``, given the created_at of each of its probes."""
+        ahead = self.higher(job.priority) + job.k
+        for v, t, n in self.spans(job):
+            if t >= n:
+                ahead += n
+            elif t >= 0:
+                older = nth.get((v, job.priority, t))
+                ahead += t + (1 if older is not None and older < job.created_at else 0)
+        return ahead + 1
+
+
+async def queue_positions(
+    conn: asyncpg.Connection, job_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """Position (1 = next) of each of ``job_ids`` that is queued; others are left out."""
+    if not conn.is_in_transaction():
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            return await _positions(conn, job_ids)
+    return await _positions(conn, job_ids)
+
+
+async def _positions(
+    conn: asyncpg.Connection, job_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    rows = await conn.fetch(_TARGETS, list(job_ids))
+    if not rows:
+        return {}
+    running = {r["user_id"]: r["n"] for r in await conn.fetch(_RUNNING, list(ACTIVE_STATES))}
+    shape = QueueShape(((r["user_id"], r["priority"], r["n"]) for r in
+                        await conn.fetch(_LEVELS)), running)
+    due = await _targets(conn, [r for r in rows if r["due"]])
+    nth = await _nth(conn, {p for job in due for p in shape.probes(job)})
+    positions = {job.id: shape.position(job, nth) for job in due}
+    waiting = [r for r in rows if not r["due"]]
+    if waiting:
+        ahead = await conn.fetch(_WAITING_AHEAD, [r["id"] for r in waiting],
+                                 [r["not_before"] for r in waiting])
+        positions.update({r["id"]: shape.total + r["ahead"] + 1 for r in ahead})
+    return positions  # type: ignore[return-value]
+
+
+async def _targets(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list[Target]:
+    if not rows:
+        return []
+    ranks = {r["id"]: r["k"] for r in await conn.fetch(
+        _OWN_RANKS, [r["id"] for r in rows], [r["user_id"] for r in rows],
+        [r["priority"] for r in rows], [r["created_at"] for r in rows])}
+    return [Target(r["id"], r["user_id"], r["priority"], r["created_at"], ranks[r["id"]])
+            for r in rows]
+
+
+async def _nth(conn: asyncpg.Connection, probes: set[Probe]) -> dict[Probe, datetime | None]:
+    if not probes:
+        return {}
+    ordered = list(probes)
+    rows = await conn.fetch(_NTH, [p[0] for p in ordered], [p[1] for p in ordered],
+                            [p[2] for p in ordered])
+    return {ordered[r["n"] - 1]: r["created_at"] for r in rows}
