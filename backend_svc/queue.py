@@ -7,9 +7,10 @@ priority level that makes the k-th job (from 0, oldest first) of a user the key
 levels; the order pops keys from the lowest. So a due job's position is 1, plus every due job
 at a higher level, plus, for each user ``v`` at its level with ``n`` jobs there and
 ``t = (b_u + k) - b_v``: nothing when ``t < 0``, all ``n`` when ``t >= n``, else ``t`` and one
-more when v's t-th job is older. Each term is a count or one row read through
-``jobs_queued_by_user``; nothing sorts the queue. (Two jobs with the same key and the same
-``created_at`` may come out in either order, as in the scheduler.)
+more when v's t-th job is older. Each term is a count or rows read in index order through
+``jobs_queued_by_user`` (for a page of targets, one range per user); nothing sorts the queue.
+(Two jobs with the same key and the same ``created_at`` may come out in either order, as in
+the scheduler.)
 
 Jobs whose ``not_before`` has not passed follow all due ones, by ``(not_before, id)``.
 """
@@ -41,11 +42,11 @@ _OWN_RANKS = (
     "FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::timestamptz[]) "
     "AS t(id, user_id, priority, created_at)"
 )
-_NTH = (
-    "SELECT x.n, (SELECT j.created_at FROM jobs j WHERE j.state = 'queued' "
-    f"AND j.user_id = x.user_id AND j.priority = x.priority AND {DUE} "
-    "ORDER BY j.created_at OFFSET x.t LIMIT 1) AS created_at "
-    "FROM unnest($1::uuid[], $2::int[], $3::int[]) WITH ORDINALITY AS x(user_id, priority, t, n)"
+_RANGES = (  # rows lo .. lo+cnt-1 (from 0, oldest first) of user $1's due jobs at level $2
+    "SELECT x.n, w.created_at FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[]) "
+    "WITH ORDINALITY AS x(user_id, priority, lo, cnt, n) CROSS JOIN LATERAL ("
+    "SELECT j.created_at FROM jobs j WHERE j.state = 'queued' AND j.user_id = x.user_id "
+    f"AND j.priority = x.priority AND {DUE} ORDER BY j.created_at OFFSET x.lo LIMIT x.cnt) w"
 )
 _WAITING_AHEAD = (
     "SELECT t.id, (SELECT count(*) FROM jobs j WHERE j.state = 'queued' "
@@ -156,9 +157,23 @@ async def _targets(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list
 
 
 async def _nth(conn: asyncpg.Connection, probes: set[Probe]) -> dict[Probe, datetime | None]:
-    if not probes:
+    """The created_at of each probed row; the probes of one user and level are read as one
+    range (the targets of a page sit side by side, so their probes do too)."""
+    spans: dict[tuple[Hashable, int], tuple[int, int]] = {}
+    for user, priority, t in probes:
+        lo, hi = spans.get((user, priority), (t, t))
+        spans[user, priority] = (min(lo, t), max(hi, t))
+    if not spans:
         return {}
-    ordered = list(probes)
-    rows = await conn.fetch(_NTH, [p[0] for p in ordered], [p[1] for p in ordered],
-                            [p[2] for p in ordered])
-    return {ordered[r["n"] - 1]: r["created_at"] for r in rows}
+    keys = list(spans)
+    rows = await conn.fetch(_RANGES, [k[0] for k in keys], [k[1] for k in keys],
+                            [spans[k][0] for k in keys],
+                            [spans[k][1] - spans[k][0] + 1 for k in keys])
+    found: dict[tuple[Hashable, int], list[datetime]] = defaultdict(list)
+    for r in rows:
+        found[keys[r["n"] - 1]].append(r["created_at"])
+    nth: dict[Probe, datetime | None] = {}
+    for key, created in found.items():
+        lo = spans[key][0]
+        nth.update({(key[0], key[1], lo + i): c for i, c in enumerate(sorted(created))})
+    return nth
