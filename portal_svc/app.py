@@ -31,6 +31,7 @@ from portal_svc.package_keys import PackageKeys
 from portal_svc.settings import PortalSettings
 from portal_svc.storage import PortalStorage
 from portal_svc.stores import Stores
+from portal_svc.token_cache import TOKEN_CACHE, TokenCache
 
 SERVICE = "portal"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -60,6 +61,7 @@ def make_app(
     )
     app[SETTINGS] = settings
     app[BACKEND] = backend
+    app[TOKEN_CACHE] = TokenCache()
     app[OPERATIONS] = api.OPERATIONS
     app[live.JOB_HUB] = live.JobEventHub()  # fed by PortalService's JobEventConsumer
     app.on_shutdown.append(_close_job_hub)
