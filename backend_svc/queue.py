@@ -100,14 +100,17 @@ class QueueShape:
         return [(v, key - self.base(v, job.priority), self._n[v, job.priority])
                 for v in self._users_at.get(job.priority, []) if v != job.user]
 
-    def probes(self, job: Target) -> list[Probe]:
+    @staticmethod
+    def probes(job: Target, spans: list[tuple[Hashable, int, int]]) -> list[Probe]:
         """The rows whose age decides a tie: v's t-th job where ``0 <= t < n``."""
-        return [(v, job.priority, t) for v, t, n in self.spans(job) if 0 <= t < n]
+        return [(v, job.priority, t) for v, t, n in spans if 0 <= t < n]
 
-    def position(self, job: Target, nth: dict[Probe, datetime | None]) -> int:
-        """1-based position of ``job``, given the created_at of each of its probes."""
+    def position(self, job: Target, spans: list[tuple[Hashable, int, int]],
+                 nth: dict[Probe, datetime | None]) -> int:
+        """1-based position of ``job`` given its :meth:`spans` and the created_at of each of
+        its probes."""
         ahead = self.higher(job.priority) + job.k
-        for v, t, n in self.spans(job):
+        for v, t, n in spans:
             if t >= n:
                 ahead += n
             elif t >= 0:
@@ -136,8 +139,9 @@ async def _positions(
     shape = QueueShape(((r["user_id"], r["priority"], r["n"]) for r in
                         await conn.fetch(_LEVELS)), running)
     due = await _targets(conn, [r for r in rows if r["due"]])
-    nth = await _nth(conn, {p for job in due for p in shape.probes(job)})
-    positions = {job.id: shape.position(job, nth) for job in due}
+    spans = {job.id: shape.spans(job) for job in due}
+    nth = await _nth(conn, {p for job in due for p in shape.probes(job, spans[job.id])})
+    positions = {job.id: shape.position(job, spans[job.id], nth) for job in due}
     waiting = [r for r in rows if not r["due"]]
     if waiting:
         ahead = await conn.fetch(_WAITING_AHEAD, [r["id"] for r in waiting],
