@@ -1,9 +1,10 @@
 """A deep job queue written straight into a migrated database, for tests and benches.
 
-``seed_queue`` adds users, one runtime, apps with one version each, and queued jobs spread over
-them with distinct ``created_at`` (one second apart, oldest first). ``full_order_positions``
-is the plain way to number the queue (sort it all, as the scheduler orders it), kept as the
-oracle the index-backed :func:`backend_svc.queue.queue_positions` is checked against.
+``seed_queue`` adds users, one runtime, apps with one (active) version each, and queued jobs
+spread over them with distinct ``created_at`` (one second apart, oldest first).
+``full_order_positions`` is the plain way to number the queue (sort it all, as the scheduler
+orders it), kept as the oracle the index-backed :func:`backend_svc.queue.queue_positions` is
+checked against.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ async def seed_queue(
             "INSERT INTO app_versions (app_id, version, runtime_requirement, manifest, s3_key, "
             "sha256, size_bytes) VALUES ($1, '1.0.0', '>=1.0', '{}', 'a', $2, 1) RETURNING id",
             app_id, SHA))
+        await conn.execute("UPDATE apps SET active_version_id = $1 WHERE id = $2",
+                           version_ids[-1], app_id)
         app_ids.append(app_id)
     pick = rng.choice if rng else None
     rows = [(ids[i % len(ids)] if pick is None else pick(ids),
