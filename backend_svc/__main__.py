@@ -1,7 +1,8 @@
 """``python -m backend_svc``: run the backend until SIGTERM."""
 
-import asyncio
 import sys
+
+import uvloop
 
 from backend_svc.service import BackendService
 from backend_svc.settings import BackendSettings
@@ -12,7 +13,7 @@ from common.service import serve_until_signalled
 def main() -> int:
     settings = BackendSettings()
     configure_logging(settings.log_format, settings.log_level, service="backend")
-    return asyncio.run(serve_until_signalled(BackendService(settings)))
+    return uvloop.run(serve_until_signalled(BackendService(settings)))
 
 
 if __name__ == "__main__":
