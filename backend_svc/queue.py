@@ -54,7 +54,8 @@ _WAITING_AHEAD = (
     "FROM unnest($1::uuid[], $2::timestamptz[]) AS t(id, not_before)"
 )
 
-Probe = tuple[Hashable, int, int]  # (user, priority, t): v's t-th job at that level
+Level = tuple[Hashable, int]  # (user, priority)
+Rows = dict[Level, tuple[int, list[datetime]]]  # created_at of rows lo, lo+1, … of a level
 
 
 @dataclass(frozen=True)
@@ -73,49 +74,54 @@ class QueueShape:
 
     def __init__(self, levels: Iterable[tuple[Hashable, int, int]],
                  running: dict[Hashable, int]):
-        self._n: dict[tuple[Hashable, int], int] = {}
-        self._users_at: dict[int, list[Hashable]] = defaultdict(list)
+        counts: dict[Level, int] = {}
         per_user: dict[Hashable, dict[int, int]] = defaultdict(dict)
         for user, priority, n in levels:
-            self._n[user, priority] = n
-            self._users_at[priority].append(user)
+            counts[user, priority] = n
             per_user[user][priority] = n
-        self.total = sum(self._n.values())
-        self._higher = {p: sum(n for (_, q), n in self._n.items() if q > p)
-                        for p in self._users_at}
+        self.total = sum(counts.values())
+        self._higher = {p: sum(n for (_, q), n in counts.items() if q > p)
+                        for p in {p for _, p in counts}}
         self._base = {(user, p): running.get(user, 0) + sum(m for q, m in mine.items() if q > p)
                       for user, mine in per_user.items() for p in mine}
+        self._level: dict[int, list[tuple[Hashable, int, int]]] = defaultdict(list)
+        for (user, p), n in counts.items():
+            self._level[p].append((user, self._base[user, p], n))
 
-    def higher(self, priority: int) -> int:
-        """Due jobs at levels above ``priority`` (a level some due job is at)."""
-        return self._higher[priority]
-
-    def base(self, user: Hashable, priority: int) -> int:
-        """The user's fair-share count when their first job at ``priority`` comes up."""
-        return self._base[user, priority]
-
-    def spans(self, job: Target) -> list[tuple[Hashable, int, int]]:
+    def _others(self, job: Target) -> list[tuple[Hashable, int, int]]:
         """(user, t, n) for every other user at the job's level (see the module docstring)."""
-        key = self.base(job.user, job.priority) + job.k
-        return [(v, key - self.base(v, job.priority), self._n[v, job.priority])
-                for v in self._users_at.get(job.priority, []) if v != job.user]
+        key = self._base[job.user, job.priority] + job.k
+        me = job.user
+        return [(v, key - b, n) for v, b, n in self._level[job.priority] if v != me]
 
-    @staticmethod
-    def probes(job: Target, spans: list[tuple[Hashable, int, int]]) -> list[Probe]:
-        """The rows whose age decides a tie: v's t-th job where ``0 <= t < n``."""
-        return [(v, job.priority, t) for v, t, n in spans if 0 <= t < n]
+    def ties(self, jobs: Iterable[Target]) -> dict[Level, tuple[int, int]]:
+        """For each other user's level, the rows (lo, hi) whose age decides a tie with one
+        of ``jobs``: v's t-th job where ``0 <= t < n``."""
+        ranges: dict[Level, tuple[int, int]] = {}
+        for job in jobs:
+            p = job.priority
+            for v, t, n in self._others(job):
+                if 0 <= t < n:
+                    found = ranges.get((v, p))
+                    if found is None:
+                        ranges[v, p] = (t, t)
+                    elif t < found[0]:
+                        ranges[v, p] = (t, found[1])
+                    elif t > found[1]:
+                        ranges[v, p] = (found[0], t)
+        return ranges
 
-    def position(self, job: Target, spans: list[tuple[Hashable, int, int]],
-                 nth: dict[Probe, datetime | None]) -> int:
-        """1-based position of ``job`` given its :meth:`spans` and the created_at of each of
-        its probes."""
-        ahead = self.higher(job.priority) + job.k
-        for v, t, n in spans:
+    def position(self, job: Target, rows: Rows) -> int:
+        """1-based position of ``job``, given the rows of its :meth:`ties`."""
+        ahead = self._higher[job.priority] + job.k
+        p, created_at = job.priority, job.created_at
+        for v, t, n in self._others(job):
             if t >= n:
                 ahead += n
             elif t >= 0:
-                older = nth.get((v, job.priority, t))
-                ahead += t + (1 if older is not None and older < job.created_at else 0)
+                lo, created = rows.get((v, p), (0, []))
+                i = t - lo
+                ahead += t + (0 <= i < len(created) and created[i] < created_at)
         return ahead + 1
 
 
@@ -139,9 +145,8 @@ async def _positions(
     shape = QueueShape(((r["user_id"], r["priority"], r["n"]) for r in
                         await conn.fetch(_LEVELS)), running)
     due = await _targets(conn, [r for r in rows if r["due"]])
-    spans = {job.id: shape.spans(job) for job in due}
-    nth = await _nth(conn, {p for job in due for p in shape.probes(job, spans[job.id])})
-    positions = {job.id: shape.position(job, spans[job.id], nth) for job in due}
+    rows_read = await _read_ranges(conn, shape.ties(due))
+    positions = {job.id: shape.position(job, rows_read) for job in due}
     waiting = [r for r in rows if not r["due"]]
     if waiting:
         ahead = await conn.fetch(_WAITING_AHEAD, [r["id"] for r in waiting],
@@ -160,24 +165,16 @@ async def _targets(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list
             for r in rows]
 
 
-async def _nth(conn: asyncpg.Connection, probes: set[Probe]) -> dict[Probe, datetime | None]:
-    """The created_at of each probed row; the probes of one user and level are read as one
-    range (the targets of a page sit side by side, so their probes do too)."""
-    spans: dict[tuple[Hashable, int], tuple[int, int]] = {}
-    for user, priority, t in probes:
-        lo, hi = spans.get((user, priority), (t, t))
-        spans[user, priority] = (min(lo, t), max(hi, t))
-    if not spans:
+async def _read_ranges(conn: asyncpg.Connection, ranges: dict[Level, tuple[int, int]]) -> Rows:
+    """The created_at of the rows of each range, one index range per user and level (the
+    targets of a page sit side by side, so their ties do too)."""
+    if not ranges:
         return {}
-    keys = list(spans)
+    keys = list(ranges)
     rows = await conn.fetch(_RANGES, [k[0] for k in keys], [k[1] for k in keys],
-                            [spans[k][0] for k in keys],
-                            [spans[k][1] - spans[k][0] + 1 for k in keys])
-    found: dict[tuple[Hashable, int], list[datetime]] = defaultdict(list)
+                            [ranges[k][0] for k in keys],
+                            [ranges[k][1] - ranges[k][0] + 1 for k in keys])
+    found: dict[Level, list[datetime]] = defaultdict(list)
     for r in rows:
         found[keys[r["n"] - 1]].append(r["created_at"])
-    nth: dict[Probe, datetime | None] = {}
-    for key, created in found.items():
-        lo = spans[key][0]
-        nth.update({(key[0], key[1], lo + i): c for i, c in enumerate(sorted(created))})
-    return nth
+    return {key: (ranges[key][0], sorted(found[key])) for key in keys}
