@@ -1,8 +1,9 @@
 """``python -m backend_svc``: run the backend until SIGTERM; ``python -m backend_svc admin …``:
 administer it on its database (see :mod:`backend_svc.admin`)."""
 
-import asyncio
 import sys
+
+import uvloop
 
 from backend_svc.service import BackendService
 from backend_svc.settings import BackendSettings
@@ -17,7 +18,7 @@ def main() -> int:
         return admin_main(sys.argv[2:])
     settings = BackendSettings()
     configure_logging(settings.log_format, settings.log_level, service="backend")
-    return asyncio.run(serve_until_signalled(BackendService(settings)))
+    return uvloop.run(serve_until_signalled(BackendService(settings)))
 
 
 if __name__ == "__main__":

@@ -45,12 +45,18 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _release_as_is(conn: asyncpg.Connection) -> None:
+    """Pool release without asyncpg's reset query (one round trip per release): pooled
+    connections keep no session state (no LISTEN, SET or session advisory lock; those live on
+    :func:`connect`'s own connections), and an open transaction is still rolled back."""
+
+
 async def create_pool(dsn: str, *, max_size: int, deadline_s: float) -> asyncpg.Pool:
     """A connection pool whose connections encode and decode JSON columns as Python values."""
 
     async def attempt() -> asyncpg.Pool:
         pool = await asyncpg.create_pool(
-            dsn, min_size=1, max_size=max_size, init=_init_connection
+            dsn, min_size=1, max_size=max_size, init=_init_connection, reset=_release_as_is
         )
         assert pool is not None
         return pool

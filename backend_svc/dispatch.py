@@ -1,10 +1,10 @@
 """One scheduling pass, and the duty that runs it: queued jobs handed to solve workers.
 
-A pass reads the due queued jobs, the running counts and the workers' capacity, asks
-:func:`backend_svc.scheduler.plan` what to start, marks those jobs ``scheduled`` (attempt+1,
-worker, lease) and commits; only then it publishes each :class:`RunJob` to its worker's queue
-with a confirm. A publish that fails is only logged: the lease expires and the reaper queues
-the job again.
+A pass reads the running counts, the workers' capacity and a bounded window of each user's due
+queued jobs (never the whole queue), asks :func:`backend_svc.scheduler.plan_window` what to
+start, marks those jobs ``scheduled`` (attempt+1, worker, lease) and commits; only then it
+publishes each :class:`RunJob` to its worker's queue with a confirm. A publish that fails is
+only logged: the lease expires and the reaper queues the job again.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from backend_svc.duty import ExclusiveDuty
 from backend_svc.jobs import ACTIVE_STATES, JOB_SELECT, candidate, job_event, job_from_row
 from backend_svc.leases import REAPER_LOCK, reap
 from backend_svc.registry import satisfies, version_key
-from backend_svc.scheduler import Assignment, Limits, plan
+from backend_svc.scheduler import Assignment, Candidate, Limits, plan_window
 from backend_svc.settings import BackendSettings
 from common.amqp.publisher import Publisher
 from common.contracts.base import Principal
@@ -38,6 +38,21 @@ _DETAILS = (
     "FROM jobs j JOIN app_versions v ON v.id = j.app_version_id JOIN apps a ON a.id = v.app_id "
     "LEFT JOIN cases c ON c.id = j.input_case_id WHERE j.id = ANY($1::uuid[])"
 )
+# Users with queued jobs, one index probe each (a loose scan of jobs_queued_by_user).
+_QUEUED_USERS = (
+    "WITH RECURSIVE u AS ((SELECT user_id FROM jobs WHERE state = 'queued' "
+    "ORDER BY user_id LIMIT 1) UNION ALL SELECT (SELECT j.user_id FROM jobs j "
+    "WHERE j.state = 'queued' AND j.user_id > u.user_id ORDER BY j.user_id LIMIT 1) "
+    "FROM u WHERE u.user_id IS NOT NULL) SELECT user_id FROM u WHERE user_id IS NOT NULL"
+)
+# The first $2 due queued jobs of each user $1, in the user's order.
+_WINDOW = (
+    "SELECT w.* FROM unnest($1::uuid[], $2::int[]) AS u(user_id, n) CROSS JOIN LATERAL ("
+    "SELECT j.id, j.user_id, v.app_id, j.priority, j.created_at FROM jobs j "
+    "JOIN app_versions v ON v.id = j.app_version_id WHERE j.state = 'queued' "
+    "AND j.user_id = u.user_id AND (j.not_before IS NULL OR j.not_before <= now()) "
+    "ORDER BY j.priority DESC, j.created_at LIMIT u.n) w"
+)
 
 
 async def schedule(
@@ -45,7 +60,7 @@ async def schedule(
 ) -> list[tuple[str, RunJob]]:
     """Run one pass and commit it; return (worker, RunJob) of every attempt scheduled."""
     async with pool.acquire() as conn, conn.transaction():
-        chosen = await _plan(conn, limits, lease_ttl_s)
+        chosen, _ = await plan_pass(conn, limits, lease_ttl_s)
         if not chosen:
             return []
         await conn.execute(
@@ -64,16 +79,11 @@ async def schedule(
     return [(worker, run) for worker, run in runs if run is not None]
 
 
-async def _plan(
+async def plan_pass(
     conn: asyncpg.Connection, limits: Limits, fresh_s: float
-) -> list[Assignment]:
-    queued = await conn.fetch(
-        "SELECT j.id, j.user_id, v.app_id, j.priority, j.created_at FROM jobs j "
-        "JOIN app_versions v ON v.id = j.app_version_id "
-        "WHERE j.state = 'queued' AND (j.not_before IS NULL OR j.not_before <= now())"
-    )
-    if not queued:
-        return []
+) -> tuple[list[Assignment], int]:
+    """What to start now, over bounded windows of the queue; and how many queued jobs it
+    read to decide (the sum of the final windows)."""
     active = await conn.fetch(
         "SELECT j.user_id, v.app_id, j.worker FROM jobs j "
         "JOIN app_versions v ON v.id = j.app_version_id WHERE j.state = ANY($1::text[])",
@@ -87,8 +97,52 @@ async def _plan(
         by_app[r["app_id"]] = by_app.get(r["app_id"], 0) + 1
         by_worker[r["worker"]] = by_worker.get(r["worker"], 0) + 1
     free = await _free_slots(conn, by_worker, fresh_s)
-    return plan([candidate(r) for r in queued], running_by_user=by_user,
-                running_by_app=by_app, free_slots=free, limits=limits)
+    capacity = sum(n for n in free.values() if n > 0)
+    users = [r["user_id"] for r in await conn.fetch(_QUEUED_USERS)] if capacity else []
+    if not users:
+        return [], 0
+    window = QueueWindow(users, first=min(capacity + 1, max(2, -(-capacity // len(users)) + 1)))
+    while True:
+        await window.fill(conn)
+        result = plan_window(window.candidates(), running_by_user=by_user,
+                             running_by_app=by_app, free_slots=free, limits=limits)
+        if not window.grow(result.drained):
+            return result.chosen, window.read
+
+
+class QueueWindow:
+    """The first few due queued jobs of each user, in the user's scheduling order; a user's
+    window grows (x4) when a pass used it all up and more may be queued behind it."""
+
+    def __init__(self, users: list[Hashable], *, first: int):
+        self._size = dict.fromkeys(users, first)
+        self._rows: dict[Hashable, list[Candidate]] = {}
+        self._stale = list(users)
+
+    async def fill(self, conn: asyncpg.Connection) -> None:
+        """Read the windows of the users added or grown since the last fill."""
+        if not self._stale:
+            return
+        rows = await conn.fetch(_WINDOW, self._stale, [self._size[u] for u in self._stale])
+        for user in self._stale:
+            self._rows[user] = []
+        for r in rows:
+            self._rows[r["user_id"]].append(candidate(r))
+        self._stale = []
+
+    @property
+    def read(self) -> int:
+        return sum(len(rows) for rows in self._rows.values())
+
+    def candidates(self) -> list[Candidate]:
+        return [c for rows in self._rows.values() for c in rows]
+
+    def grow(self, drained: set[Hashable]) -> bool:
+        """Grow the windows that were cut short and used up; False when none was."""
+        self._stale = [u for u in drained if len(self._rows[u]) == self._size[u]]
+        for user in self._stale:
+            self._size[user] *= 4
+        return bool(self._stale)
 
 
 async def _free_slots(

@@ -16,7 +16,8 @@ import asyncpg
 from backend_svc import audit, cases, policy
 from backend_svc.changes import parse_uuid, record_change
 from backend_svc.policy import Action
-from backend_svc.scheduler import Candidate, order
+from backend_svc.queue import ACTIVE_STATES, queue_positions
+from backend_svc.scheduler import Candidate
 from common.contracts.base import Principal
 from common.contracts.jobs import JobEvent, JobOut, SubmitJob
 from common.errors import BadRequest, Conflict, NotFound
@@ -26,7 +27,6 @@ JOB_SELECT = (
     "FROM jobs j JOIN users u ON u.id = j.user_id "
     "JOIN app_versions v ON v.id = j.app_version_id JOIN apps a ON a.id = v.app_id"
 )
-ACTIVE_STATES = ("scheduled", "running")
 
 
 @dataclass(frozen=True)
@@ -145,29 +145,8 @@ async def find_job(
         raise NotFound("job not found")
     position = None
     if row["state"] == "queued":
-        position = (await queue_positions(conn)).get(row["id"])
+        position = (await queue_positions(conn, [row["id"]])).get(row["id"])
     return FoundJob(job_from_row(row, position), str(row["user_id"]))
-
-
-async def queue_positions(conn: asyncpg.Connection) -> dict[Any, int]:
-    """Position (1 = next) of every queued job in scheduling order.
-
-    Jobs whose ``not_before`` has passed come first, in the scheduler's order; those still
-    waiting follow by start time.
-    """
-    rows = await conn.fetch(
-        "SELECT j.id, j.user_id, v.app_id, j.priority, j.created_at, j.not_before, "
-        "coalesce(j.not_before <= now(), true) AS due FROM jobs j "
-        "JOIN app_versions v ON v.id = j.app_version_id WHERE j.state = 'queued'"
-    )
-    running = {r["user_id"]: r["n"] for r in await conn.fetch(
-        "SELECT user_id, count(*) AS n FROM jobs WHERE state = ANY($1::text[]) GROUP BY 1",
-        list(ACTIVE_STATES),
-    )}
-    due = order([candidate(r) for r in rows if r["due"]], running)
-    later = sorted((r for r in rows if not r["due"]), key=lambda r: (r["not_before"], r["id"]))
-    ids = [c.id for c in due] + [r["id"] for r in later]
-    return {job_id: n for n, job_id in enumerate(ids, start=1)}
 
 
 def candidate(row: asyncpg.Record) -> Candidate:
@@ -180,17 +159,27 @@ async def list_jobs(
     limit: int, offset: int,
 ) -> tuple[list[JobOut], int]:
     """Jobs (of ``user_id`` when given), newest first, with queue positions, and the total."""
-    where = ("($1::uuid IS NULL OR j.user_id = $1) AND ($2::text IS NULL OR j.state = $2) "
-             "AND ($3::text IS NULL OR a.name = $3)")
-    args = (parse_uuid(user_id) if user_id else None, state, app)
+    where, args = _filters(user_id, state, app)
     rows = await conn.fetch(f"{JOB_SELECT} WHERE {where} ORDER BY j.created_at DESC, j.id "
-                            f"LIMIT $4 OFFSET $5", *args, limit, offset)
+                            f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}", *args, limit, offset)
     total = await conn.fetchval(
         "SELECT count(*) FROM jobs j JOIN app_versions v ON v.id = j.app_version_id "
         f"JOIN apps a ON a.id = v.app_id WHERE {where}", *args,
     )
-    positions = await queue_positions(conn) if any(r["state"] == "queued" for r in rows) else {}
+    positions = await queue_positions(conn, [r["id"] for r in rows if r["state"] == "queued"])
     return [job_from_row(r, positions.get(r["id"])) for r in rows], int(total)
+
+
+def _filters(user_id: str | None, state: str | None, app: str | None) -> tuple[str, list[Any]]:
+    """The WHERE clause of the filters given, and its arguments. Only those given appear, so
+    the statement's plan (prepared once, reused) can use the index of each."""
+    owner = parse_uuid(user_id) if user_id else None
+    if user_id and owner is None:
+        return "false", []  # not a user id: nobody's jobs
+    given = [("j.user_id", owner), ("j.state", state), ("a.name", app)]
+    present = [(column, value) for column, value in given if value is not None]
+    where = " AND ".join(f"{column} = ${n}" for n, (column, _) in enumerate(present, start=1))
+    return where or "true", [value for _, value in present]
 
 
 async def cancel(conn: asyncpg.Connection, actor: Principal, found: FoundJob) -> JobOut:

@@ -3,8 +3,8 @@
 Order (pure, see :class:`FairQueue`): priority (high first), then fair share (the user with
 fewer running jobs first, counting those started in the same tick), then age. :func:`plan`
 walks that order, skipping jobs whose user or app is at its running limit, and places each
-job on the worker with the most free slots. :class:`Scheduler` runs :func:`plan` as an
-exclusive duty (one replica, advisory lock) on every wake-up and poll interval.
+job on the worker with the most free slots. :mod:`backend_svc.dispatch` runs it on a bounded
+window of each user's queue (:func:`plan_window`) as an exclusive duty.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ class FairQueue:
         for job in sorted(candidates, key=lambda c: (-c.priority, c.created_at)):
             self._jobs.setdefault(job.user, deque()).append(job)
         self._seq = itertools.count()
+        self.drained: set[Hashable] = set()  # users whose every candidate was popped
         self._heap: list[tuple[int, int, datetime, int, Hashable]] = []
         for user in self._jobs:
             self._push(user)
@@ -73,7 +74,10 @@ class FairQueue:
         if not self._heap:
             return None
         user = heapq.heappop(self._heap)[-1]
-        return self._jobs[user].popleft()
+        job = self._jobs[user].popleft()
+        if not self._jobs[user]:
+            self.drained.add(user)
+        return job
 
     def advance(self, user: Hashable, *, started: bool) -> None:
         if started:
@@ -93,6 +97,14 @@ def order(
     return ordered
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What :func:`plan_window` chose, and the users whose candidates it used up."""
+
+    chosen: list[Assignment]
+    drained: set[Hashable]
+
+
 def plan(
     candidates: Iterable[Candidate], *, running_by_user: Mapping[Hashable, int],
     running_by_app: Mapping[Hashable, int], free_slots: Mapping[str, int], limits: Limits,
@@ -102,12 +114,28 @@ def plan(
     A job is skipped while its app is at ``limits.per_app``; a user is left out once at
     ``limits.per_user``. Each job goes to the worker with the most free slots.
     """
+    return plan_window(candidates, running_by_user=running_by_user,
+                       running_by_app=running_by_app, free_slots=free_slots,
+                       limits=limits).chosen
+
+
+def plan_window(
+    candidates: Iterable[Candidate], *, running_by_user: Mapping[Hashable, int],
+    running_by_app: Mapping[Hashable, int], free_slots: Mapping[str, int], limits: Limits,
+) -> Plan:
+    """:func:`plan`, also saying which users' candidates were all considered.
+
+    Given only the first few queued jobs of each user (in the user's order), the result is
+    the same as over the whole queue unless a user whose window was cut short is in
+    ``drained``: a user's later jobs are only reached after all of their earlier ones.
+    """
     slots = {w: n for w, n in free_slots.items() if n > 0}
     by_app: Counter[Hashable] = Counter(running_by_app)
     queue = FairQueue(candidates, running_by_user)
     chosen: list[Assignment] = []
     while slots and (job := queue.pop()) is not None:
         if queue.running(job.user) >= limits.per_user:
+            queue.drained.discard(job.user)  # their later jobs cannot start either
             continue  # the user is full: drop them for this tick
         if by_app[job.app] >= limits.per_app:
             queue.advance(job.user, started=False)
@@ -119,4 +147,4 @@ def plan(
         by_app[job.app] += 1
         queue.advance(job.user, started=True)
         chosen.append(Assignment(job, worker))
-    return chosen
+    return Plan(chosen, queue.drained)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
+
+import uvloop
 
 from common.logging import configure_logging
 from common.service import serve_until_signalled
@@ -14,7 +15,7 @@ from portal_svc.settings import PortalSettings
 def main() -> None:
     settings = PortalSettings()
     configure_logging(settings.log_format, settings.log_level, service="portal")
-    sys.exit(asyncio.run(serve_until_signalled(PortalService(settings))))
+    sys.exit(uvloop.run(serve_until_signalled(PortalService(settings))))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from portal_svc.pages import jobs as jobs_pages
 from portal_svc.pages import registry as registry_pages
 from portal_svc.pages import site as pages
 from portal_svc.settings import PortalSettings
+from portal_svc.token_cache import TOKEN_CACHE, TokenCache
 
 SERVICE = "portal"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -61,6 +62,7 @@ def make_app(
     )
     app[SETTINGS] = settings
     app[BACKEND] = backend
+    app[TOKEN_CACHE] = TokenCache()
     app[OPERATIONS] = api.OPERATIONS
     app[live.JOB_HUB] = live.JobEventHub()  # fed by PortalService's JobEventConsumer
     app.on_shutdown.append(_close_job_hub)

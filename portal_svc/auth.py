@@ -1,7 +1,8 @@
 """Who is calling: the portal authenticates, the backend decides what the caller may do.
 
 API calls carry ``Authorization: Bearer <token>``; browser pages keep the same kind of token in
-their encrypted session. Either way the backend resolves the token to a user, and views pass
+their encrypted session. Either way the backend resolves the token to a user (answers kept up to
+a second, see :mod:`portal_svc.token_cache`), and views pass
 the resulting :class:`~common.contracts.base.Principal` as the ``actor`` of their RPC calls.
 
 Errors from the backend arrive as plain ModelportErrors (code and status, not subclasses), so
@@ -18,6 +19,7 @@ from common.contracts.base import Principal
 from common.contracts.users import TokenIssued, UserOut
 from common.errors import ModelportError, Unauthenticated
 from portal_svc.appkeys import BACKEND
+from portal_svc.token_cache import TOKEN_CACHE
 
 MAX_TOKEN_CHARS = 200
 INVALID_TOKEN = "missing, invalid or expired token"
@@ -57,7 +59,7 @@ async def resolve(request: web.Request, token: str | None) -> Caller:
     if not token or len(token) > MAX_TOKEN_CHARS:
         raise Unauthenticated(INVALID_TOKEN)
     try:
-        user = await request.app[BACKEND].resolve_token(token)
+        user = await request.app[TOKEN_CACHE].resolve(token, request.app[BACKEND].resolve_token)
     except ModelportError as exc:
         if exc.status != Unauthenticated.status:
             raise
@@ -68,6 +70,14 @@ async def resolve(request: web.Request, token: str | None) -> Caller:
 async def api_caller(request: web.Request) -> Caller:
     """The caller of an API request, from its bearer token; Unauthenticated otherwise."""
     return await resolve(request, bearer_token(request))
+
+
+async def revoke(request: web.Request, token: str) -> None:
+    """Revoke ``token`` (log out); this portal stops accepting it at once, others within
+    the token cache's second."""
+    request.app[TOKEN_CACHE].forget(token)
+    await request.app[BACKEND].revoke_token(token)
+    request.app[TOKEN_CACHE].forget(token)  # a lookup may have finished meanwhile
 
 
 async def login(request: web.Request, username: str, password: str) -> TokenIssued:

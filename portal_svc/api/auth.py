@@ -7,7 +7,6 @@ from aiohttp import web
 from portal_svc import auth
 from portal_svc.api.io import json_reply, read_json
 from portal_svc.api.models import LoginRequest, LoginResponse, User
-from portal_svc.appkeys import BACKEND
 from portal_svc.openapi import ApiRoutes
 
 routes = ApiRoutes(tags=("auth",))
@@ -34,5 +33,5 @@ async def me(request: web.Request) -> web.Response:
 @routes.route("POST", "/api/v1/auth/logout", summary="Revoke the token of this request", status=204)
 async def logout(request: web.Request) -> web.Response:
     caller = await auth.api_caller(request)
-    await request.app[BACKEND].revoke_token(caller.token)
+    await auth.revoke(request, caller.token)
     return web.Response(status=204)

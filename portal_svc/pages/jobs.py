@@ -10,9 +10,10 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
+from common.errors import BadRequest
 from portal_svc import auth, web_session
 from portal_svc.api.io import json_reply
-from portal_svc.api.jobs_models import Job
+from portal_svc.api.jobs_models import Job, JobPage
 from portal_svc.appkeys import BACKEND, JSON_ERRORS
 from portal_svc.files import job_files
 from portal_svc.live import jobs as live
@@ -21,14 +22,35 @@ from portal_svc.pages.site import page_caller, page_context, xhr_caller
 routes = web.RouteTableDef()
 JOBS_PAGE = "/jobs"
 PAGE_SIZE = 100
+MAX_PAGE = 100_000
 
 
 @routes.get(JOBS_PAGE)
 async def jobs_page(request: web.Request) -> web.StreamResponse:
-    caller = await page_caller(request)
-    page = await request.app[BACKEND].list_jobs(caller.principal, limit=PAGE_SIZE)
-    context = await page_context(request, caller, "jobs", jobs=page.jobs, total=page.total)
+    """A page of ``PAGE_SIZE`` jobs, newest first (``?page=N``, from 1): only the first
+    takes in jobs submitted while it is open; every row follows its own job. Asked with
+    ``Accept: application/json`` (by the page's script when its live stream opens), the same
+    jobs as the API's page, so the script refreshes every row with one request."""
+    wants_json = request.headers.get("Accept", "").startswith("application/json")
+    caller = await (_script_caller(request) if wants_json else page_caller(request))
+    number = _page_number(request)
+    offset = (number - 1) * PAGE_SIZE
+    page = await request.app[BACKEND].list_jobs(caller.principal, limit=PAGE_SIZE,
+                                                offset=offset)
+    if wants_json:
+        return json_reply(JobPage.of(page))
+    context = await page_context(request, caller, "jobs", jobs=page.jobs, total=page.total,
+                                 page=number, first=offset + 1, last=offset + len(page.jobs))
     return aiohttp_jinja2.render_template("jobs.html", request, context)
+
+
+def _page_number(request: web.Request) -> int:
+    """``?page=`` as a number from 1 (1 when absent); BadRequest otherwise."""
+    text = request.query.get("page", "1")
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+        raise BadRequest(f"page must be a whole number from 1 to {MAX_PAGE}",
+                         code="invalid_request")
+    return int(text)
 
 
 @routes.get("/events/jobs")

@@ -84,7 +84,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     token = await web_session.session_token(request)
     if token is not None:
         try:
-            await request.app[BACKEND].revoke_token(token)
+            await auth.revoke(request, token)
         except ModelportError as exc:  # the session ends anyway; the token expires on its own
             log.warning("logout_revoke_failed", code=exc.code)
     await web_session.end_session(request)

@@ -75,7 +75,7 @@
     if (found) { return found; }
     var table = document.querySelector("[data-live-jobs]");
     var template = document.getElementById("job-row-template");
-    if (!table || !template) { return null; }
+    if (!table || !template || table.getAttribute("data-live-new") === "false") { return null; }
     var row = template.content.firstElementChild.cloneNode(true);
     fillNewRow(row, job);
     table.querySelector("tbody").prepend(row);
@@ -91,6 +91,19 @@
         var root = job && rowFor(job);
         if (root) { applyJob(root, job); }
         return job;
+      });
+  }
+
+  function refreshPage() {  // every row of a list page, and jobs new since it was made
+    return fetch(window.location.pathname + window.location.search,
+                 { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (resp) { return resp.ok ? resp.json() : null; })
+      .then(function (page) {
+        if (!page) { return; }
+        page.jobs.slice().reverse().forEach(function (job) {  // oldest first: newest on top
+          var root = rowFor(job);
+          if (root) { applyJob(root, job); }
+        });
       });
   }
 
@@ -169,6 +182,7 @@
     source.onopen = function () {
       status.textContent = "live";
       status.className = "live-status small on";
+      if (document.querySelector("[data-live-jobs]")) { refreshPage(); return; }
       document.querySelectorAll("[data-job]").forEach(function (root) {  // what changed unseen
         var id = root.getAttribute("data-job");
         if (id && TERMINAL.indexOf(root.getAttribute("data-state")) < 0) { refresh(id); }
