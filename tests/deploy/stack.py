@@ -32,7 +32,7 @@ FILES = ("-f", "docker-compose.yml", "-f", "deploy/compose.local-images.yml")
 TERMINAL = {"succeeded", "failed", "cancelled"}
 LOGIN = re.compile(r"log in as (\S+) / (\S+)")
 BUILD_TIMEOUT_S = 1800
-UP_TIMEOUT_S = 600
+UP_TIMEOUT_S = 1200
 
 
 def build_images() -> dict[str, str]:

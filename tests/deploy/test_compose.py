@@ -14,7 +14,7 @@ import pytest
 
 from tests.deploy.stack import REPO, compose_stack, run, run_transport
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3000)]
 SERVICE_IMAGE_LIMIT_MB = 250
 INFRA = ("MODELPORT_POSTGRES_IMAGE", "MODELPORT_RABBITMQ_IMAGE", "MODELPORT_S3_IMAGE")
 

@@ -27,9 +27,9 @@ import pytest
 from modelport.devstack.plan import free_port
 from tests.deploy.stack import REPO, docker_gid, leftovers, run, run_transport
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3000)]
 SERVICES = ("backend", "portal", "session", "solve")
-DEPLOY_TIMEOUT_S = 600
+DEPLOY_TIMEOUT_S = 1200
 
 
 def _swarm_state() -> str:
