@@ -182,6 +182,11 @@ said = app.result("said", type="string")
 
 
 @app.procedure(kind="session")
+def explode(ctx):
+    raise RuntimeError("the app broke")
+
+
+@app.procedure(kind="session")
 def speak(ctx):
     print('{"v":1,"type":"stopped","autosaved":true}')  # looks like a message: stays a log
     ctx.log("logged by the app")
@@ -207,3 +212,10 @@ async def test_an_app_printing_in_a_session_procedure_reaches_the_log_not_the_ch
         logged = await live.host.wait_for(lambda m: m.type == "log" and m.source == "app", 10)
         assert logged.line == "logged by the app"
         assert not [m for m in live.host.messages if m.type == "stopped"]
+        status, answer = await live.call("POST", "api/procedures/explode")
+        assert status == 500 and answer["error"] == {
+            "code": "app_exception", "message": "explode failed: RuntimeError: the app broke"}
+        traced = await live.host.wait_for(
+            lambda m: m.type == "log" and m.source == "agent" and "RuntimeError" in m.line, 10)
+        assert traced.line
+        assert await live.value("said") == "yes"

@@ -12,7 +12,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from common.settings import S3Settings
+from tests.agent.session_support import next_ws
 from tests.cli.helpers import TRANSPORT, cli, signed_in
+from tests.portal.jobs_support import WorkerDriver, jobs_stack
 from tests.support.stack import EXAMPLES, Stack
 
 pytestmark = pytest.mark.timeout(180)
@@ -84,6 +87,69 @@ async def test_a_desktop_session_keeps_its_cases_on_the_platform(stack: Stack) -
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def launch(stack: Stack) -> tuple[asyncio.subprocess.Process, str]:
+    env = {**os.environ, **signed_in(stack), "PYTHONUNBUFFERED": "1"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "modelport", "desktop", str(TRANSPORT), "--no-browser",
+        "--autosave", "0", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=env)
+    assert proc.stdout is not None
+    url = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode().strip()
+    assert url.startswith("http://127.0.0.1:"), url
+    return proc, url
+
+
+def solved_case() -> bytes:
+    """The result case a solve worker would store: transport solved on its defaults."""
+    import io
+
+    from modelport.appkit import load_app, run, save_case
+
+    app = load_app(TRANSPORT).app
+    data = app.default_data()
+    buffer = io.BytesIO()
+    save_case(app, buffer, {**data, **run(app, "solve", data)})
+    return buffer.getvalue()
+
+
+async def test_solve_on_a_desktop_runs_as_a_platform_job_and_loads_its_result(
+    pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path, config_dir: Path,
+    quiet_server_logs: None,
+) -> None:
+    async with jobs_stack(pg_dsn, amqp_url, s3_settings, tmp_path / "stack") as (stack, driver):
+        proc, url = await launch(stack)
+        try:
+            await _solve_through(stack, driver, url)
+            proc.send_signal(signal.SIGINT)
+            assert await asyncio.wait_for(proc.wait(), 60) == 0
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+
+async def _solve_through(stack: Stack, driver: WorkerDriver, url: str) -> None:
+    ws_url = url.replace("http://", "ws://") + "ws"
+    async with aiohttp.ClientSession() as http, http.ws_connect(ws_url) as socket:
+        await next_ws(socket, "hello")
+        async with http.post(url + "api/procedures/solve") as pressed:
+            body = await pressed.json()
+            assert pressed.status == 202, body
+        job_id = body["job"]["job_id"]
+        assert await driver.state(job_id) == "queued"
+        await driver.start(job_id)
+        await driver.progress(job_id, 0.5, "half way")
+        half = await next_ws(socket, "job", 30, progress=0.5)
+        assert half["state"] == "running" and half["message"] == "half way"
+        await driver.succeed(job_id, output=solved_case())
+        loaded = await next_ws(socket, "job", 30, loaded=True)
+        assert loaded["state"] == "succeeded" and not loaded["error"]
+        async with http.get(url + "api/data/total_cost") as cost:
+            assert (await cost.json())["value"] == pytest.approx(153.675)
+    inputs = [c for c in await _cases(stack) if c["name"] == "solve input"]
+    assert len(inputs) == 1  # the session's data went up as the job's input case
 
 
 def test_the_desktop_command_is_registered() -> None:

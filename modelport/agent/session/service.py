@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -25,10 +26,16 @@ from modelport.agent.session_protocol import (
     decode_content,
     encode_content,
 )
-from modelport.appkit import LoadedApp, load_case, run
+from modelport.appkit import AppKitError, LoadedApp, load_case, run
 
 AUTOSAVE_NAME = "autosave"
 MAX_EARLY_JOBS = 8
+
+
+class ProcedureFailed(Exception):
+    """A session procedure raised; the API answers 500 ``app_exception`` with its message."""
+
+    code = "app_exception"
 
 
 class Busy(Exception):
@@ -139,9 +146,15 @@ class SessionService:
         if decl.kind == "solve":
             return {"job": asdict(await self.submit(name))}
         async with self._lock:
-            outputs = await asyncio.to_thread(
-                run, self.loaded.app, name, self.data.inputs,
-                on_log=lambda line: self.platform.log(line, "app"))
+            try:
+                outputs = await asyncio.to_thread(
+                    run, self.loaded.app, name, self.data.inputs,
+                    on_log=lambda line: self.platform.log(line, "app"))
+            except AppKitError:
+                raise  # bad inputs or outputs: 422 naming identifier and element
+            except Exception as exc:
+                self.platform.log(traceback.format_exc(), "agent")
+                raise ProcedureFailed(f"{name} failed: {type(exc).__name__}: {exc}") from None
             changed = self.data.take_outputs(outputs)
             if changed:
                 await self._announce(changed)

@@ -17,7 +17,7 @@ from aiohttp import WSMsgType, web
 
 from modelport.agent.session.data import UnknownIdentifier
 from modelport.agent.session.platform import PlatformError
-from modelport.agent.session.service import Busy, SessionService
+from modelport.agent.session.service import Busy, ProcedureFailed, SessionService
 from modelport.agent.session_protocol import MAX_CONTENT_BYTES
 from modelport.appkit import AppKitError, DataError, UnknownProcedure
 from modelport.case import CaseError
@@ -57,6 +57,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error(422, exc.code, exc.message)
     except Busy as exc:
         return error(409, exc.code, str(exc))
+    except ProcedureFailed as exc:
+        return error(500, exc.code, str(exc))
     except PlatformError as exc:
         return error(PLATFORM_STATUS.get(exc.code, 502), exc.code, exc.message)
 
