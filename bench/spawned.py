@@ -24,7 +24,7 @@ from pathlib import Path
 import aiohttp
 from cryptography.fernet import Fernet
 
-from common.s3server import WeedServer
+from modelport.devstack.weed import WeedServer
 from tests.support import infra
 from tests.support.ports import free_port
 

@@ -18,7 +18,7 @@ from aiohttp import web
 from common.contracts.base import Principal
 from common.contracts.users import TokenIssued, UserOut
 from common.errors import ModelportError, Unauthenticated
-from portal_svc.keys import BACKEND
+from portal_svc.appkeys import BACKEND
 from portal_svc.token_cache import TOKEN_CACHE
 
 MAX_TOKEN_CHARS = 200
