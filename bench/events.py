@@ -4,12 +4,13 @@ Starts backend_svc and portal_svc as their own processes (bench/spawned.py) on a
 database and vhost, queues ``--changes`` jobs straight in the database, binds a queue of its
 own to ``modelport.events`` (``modelport.job.#``), then makes ``--changes`` state changes from
 ``--writers`` concurrent connections: each cancels one queued job in its own transaction with
-the job's audit row and outbox event, as backend does. The backend's outbox relay publishes
+the job's audit row and outbox event, as backend does (``--per-commit N``: N jobs per
+transaction, as a bulk change would). The backend's outbox relay publishes
 them. For each event: latency from its change's commit to its arrival here; events/s from the
 first commit to the last arrival; and a check that every event arrived exactly once (by id).
 Prints figures only; the last line is ``events: rate=… p50_ms=… p99_ms=… missing=… dup=…``.
 
-    .venv/bin/python bench/events.py [--changes 10000] [--writers 8]
+    .venv/bin/python bench/events.py [--changes 10000] [--writers 8] [--per-commit 1]
 """
 
 from __future__ import annotations
@@ -69,25 +70,31 @@ class Arrivals:
             pass  # reported as missing
 
 
-async def cancel_one(pool: asyncpg.Pool, job: asyncpg.Record) -> tuple[str, float]:
-    """Cancel a queued job with its audit row and event; (event id, commit time)."""
+async def cancel(pool: asyncpg.Pool, jobs: list[asyncpg.Record]) -> list[tuple[str, float]]:
+    """Cancel queued jobs in one transaction, each with its audit row and event; (event id,
+    commit time) of each."""
+    ids = []
     async with pool.acquire() as conn:
         async with conn.transaction():
-            await conn.execute("UPDATE jobs SET state = 'cancelled', reason = 'cancelled', "
-                               "finished_at = now(), updated_at = now() WHERE id = $1", job["id"])
-            data = JobEvent(job_id=str(job["id"]), user=job["username"], app="bench",
-                            attempt=0, state="cancelled", reason="cancelled",
-                            interrupted=False).model_dump(mode="json")
-            await audit.record(conn, Principal.SYSTEM, "job.cancel", str(job["id"]), data)
-            event = await record_event(conn, JobEvent.CANCELLED, data, subject=str(job["id"]))
-        return event.id, time.perf_counter()
+            for job in jobs:
+                await conn.execute("UPDATE jobs SET state = 'cancelled', reason = 'cancelled', "
+                                   "finished_at = now(), updated_at = now() WHERE id = $1",
+                                   job["id"])
+                data = JobEvent(job_id=str(job["id"]), user=job["username"], app="bench",
+                                attempt=0, state="cancelled", reason="cancelled",
+                                interrupted=False).model_dump(mode="json")
+                await audit.record(conn, Principal.SYSTEM, "job.cancel", str(job["id"]), data)
+                event = await record_event(conn, JobEvent.CANCELLED, data,
+                                           subject=str(job["id"]))
+                ids.append(event.id)
+        committed = time.perf_counter()
+    return [(event_id, committed) for event_id in ids]
 
 
-async def writer(pool: asyncpg.Pool, jobs: list[asyncpg.Record],
+async def writer(pool: asyncpg.Pool, jobs: list[asyncpg.Record], per_commit: int,
                  commits: dict[str, float]) -> None:
-    for job in jobs:
-        event_id, committed = await cancel_one(pool, job)
-        commits[event_id] = committed
+    for start in range(0, len(jobs), per_commit):
+        commits.update(await cancel(pool, jobs[start:start + per_commit]))
 
 
 async def bench(args: argparse.Namespace, tmp: Path) -> None:
@@ -109,7 +116,7 @@ async def bench(args: argparse.Namespace, tmp: Path) -> None:
             await queue.consume(arrivals.on_message, no_ack=True)
             commits: dict[str, float] = {}
             began = time.perf_counter()
-            await asyncio.gather(*(writer(pool, jobs[i::args.writers], commits)
+            await asyncio.gather(*(writer(pool, jobs[i::args.writers], args.per_commit, commits)
                                    for i in range(args.writers)))
             written = time.perf_counter() - began
             await arrivals.wait(ARRIVAL_DEADLINE_S)
@@ -128,8 +135,9 @@ def report(args: argparse.Namespace, commits: dict[str, float], arrivals: Arriva
     dup = sum(n - 1 for n in arrivals.ids.values() if n > 1)
     strays = len(set(arrivals.ids) - set(commits))
     rate = len(came) / (last - began) if came else 0.0
-    print(f"{len(commits)} state changes (job cancelled) from {args.writers} writers in "
-          f"{written:.1f} s ({len(commits) / written:.0f} commits/s); relay batch "
+    print(f"{len(commits)} state changes (job cancelled) from {args.writers} writers, "
+          f"{args.per_commit} per commit, in {written:.1f} s "
+          f"({len(commits) / written:.0f} changes/s); relay batch "
           f"{args.outbox_batch}; services' log level {args.log_level}")
     print(f"  events: {len(came)} arrived in {last - began:.1f} s from the first commit: "
           f"{rate:.0f} events/s")
@@ -146,6 +154,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=10_000)
     parser.add_argument("--writers", type=int, default=8)
+    parser.add_argument("--per-commit", type=int, default=1,
+                        help="state changes per transaction (a bulk change)")
     parser.add_argument("--outbox-batch", type=int, default=100, help="the relay's batch")
     parser.add_argument("--log-level", default="info", help="of the services")
     parser.add_argument("--services-root", type=Path, default=ROOT,

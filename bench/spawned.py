@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-from common.s3server import WeedServer
 from cryptography.fernet import Fernet
 
+from modelport.devstack.weed import WeedServer
 from tests.support import infra
 from tests.support.ports import free_port
 
