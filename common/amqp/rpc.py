@@ -22,12 +22,15 @@ from aio_pika.exceptions import DeliveryError
 from pydantic import BaseModel, ValidationError
 
 from common.amqp import topology
+from common.contracts.method import AnyMethod, Method, Rep, Req, handlers_of
 from common.errors import BadRequest, ModelportError, NotFound, RpcTimeout, Unavailable
 from common.logging import bind_correlation, current_correlation_id
 
 log = structlog.get_logger(__name__)
 R = TypeVar("R", bound=BaseModel)
 Handler = Callable[[Any], Awaitable[BaseModel]]
+Guard = Callable[[AnyMethod, BaseModel], None]
+"""Called before every handler of a declared method; raises to refuse (the policy hook)."""
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -67,6 +70,13 @@ class RpcClient:
         future = self._pending.pop(message.correlation_id or "", None)
         if future is not None and not future.done():
             future.set_result(message.body)
+
+    async def call_method(
+        self, method: Method[Req, Rep], request: Req, *, timeout_s: float | None = None
+    ) -> Rep:
+        """Call a declared method on the service that serves it; return its reply contract."""
+        return await self.call(method.server, method.name, request, method.reply,
+                               timeout_s=timeout_s)
 
     async def call(
         self, server: str, method: str, request: BaseModel, reply_type: type[R],
@@ -111,13 +121,18 @@ class RpcClient:
 class _Method:
     request_type: type[BaseModel]
     handler: Handler
+    declared: AnyMethod | None = None
 
 
 class RpcServer:
     """Serves registered methods from one queue; stops taking work on :meth:`drain`."""
 
-    def __init__(self, connection: AbstractRobustConnection, queue_name: str, *, prefetch: int):
+    def __init__(
+        self, connection: AbstractRobustConnection, queue_name: str, *, prefetch: int,
+        guard: Guard | None = None,
+    ):
         self._connection = connection
+        self._guard = guard
         self._queue_name = queue_name
         self._prefetch = prefetch
         self._methods: dict[str, _Method] = {}
@@ -127,6 +142,25 @@ class RpcServer:
 
     def register(self, method: str, request_type: type[BaseModel], handler: Handler) -> None:
         self._methods[method] = _Method(request_type, handler)
+
+    def serve(self, method: AnyMethod, handler: Handler) -> None:
+        """Serve a declared method; it must be declared for this server's queue."""
+        if method.server != self._queue_name:
+            raise ValueError(f"{method.name} is served on {method.server}, not {self._queue_name}")
+        if method.name in self._methods:
+            raise ValueError(f"{method.name} is served twice on {self._queue_name}")
+        self._methods[method.name] = _Method(method.request, handler, method)
+
+    def serve_all(self, *owners: object) -> None:
+        """Serve every handler the owners mark with :func:`~common.contracts.method.implements`."""
+        for owner in owners:
+            for method, handler in handlers_of(owner):
+                self.serve(method, handler)
+
+    @property
+    def served(self) -> list[str]:
+        """Names of the methods this server answers."""
+        return sorted(self._methods)
 
     @property
     def in_flight(self) -> int:
@@ -193,6 +227,8 @@ class RpcServer:
                 request = method.request_type.model_validate_json(message.body)
             except ValidationError as exc:
                 raise BadRequest(validation_message(exc), code="invalid_request") from None
+            if method.declared is not None and self._guard is not None:
+                self._guard(method.declared, request)
             result = await method.handler(request)
             return {"ok": True, "result": result.model_dump(mode="json")}
         except ModelportError as exc:
