@@ -16,9 +16,13 @@ then takes the stack down with its volumes.
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
-from tests.deploy.stack import ComposeStack, build_images, seconds_since
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.deploy.stack import ComposeStack, build_images, seconds_since  # noqa: E402
 
 
 def main() -> None:

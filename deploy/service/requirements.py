@@ -1,7 +1,8 @@
 """Print the service image's requirements, one a line: the project's dependencies from
 pyproject.toml minus what only the runtime or the CLI needs (the solver, the data-frame
-libraries, the terminal UI; the services read cases with pyarrow alone). Standard library
-only, so the image build runs it before anything is installed:
+libraries, the terminal UI; the services read cases with pyarrow alone; click stays for
+``python -m backend_svc admin``). Standard library only, so the image build runs it before
+anything is installed:
 
     python3 deploy/service/requirements.py pyproject.toml > requirements.txt
 """
@@ -10,7 +11,7 @@ import re
 import sys
 import tomllib
 
-NOT_IN_SERVICES = {"highspy", "numpy", "pandas", "rich", "click"}
+NOT_IN_SERVICES = {"highspy", "numpy", "pandas", "rich"}
 
 
 def name(requirement: str) -> str:

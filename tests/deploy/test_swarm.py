@@ -68,7 +68,7 @@ def _portal_ports(stack: str) -> list[int]:
     """The host ports of the portal's tasks (host mode: one free port each)."""
     out = run("docker", "ps", "--filter", f"label=com.docker.swarm.service.name={stack}_portal",
               "--format", "{{.Ports}}")
-    return sorted(int(m) for m in re.findall(r":(\d+)->8080/tcp", out))
+    return sorted({int(m) for m in re.findall(r":(\d+)->8080/tcp", out)})  # IPv4 and IPv6
 
 
 def _all_running(stack: str) -> bool:
