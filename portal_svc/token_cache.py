@@ -3,8 +3,9 @@
 Every API request carries a bearer token that the backend resolves to a user (an RPC and a
 database round trip). :class:`TokenCache` keeps each answer for ``ttl_s`` (at most 1 s, so a
 token revoked anywhere stops working within a second), keyed by the token's sha256 (the token
-itself is not kept), and lets concurrent requests with the same token share one lookup. Only
-successes are kept; a refused token is asked again each time. Logging out through this portal
+itself is not kept; the second counts from when the lookup was asked), and lets concurrent
+requests with the same token share one lookup. Only successes are kept; a refused token is
+asked again each time. Logging out through this portal
 forgets the token at once.
 """
 
@@ -47,27 +48,28 @@ class TokenCache:
             return kept[1]
         task = self._pending.get(key)
         if task is None:
-            task = asyncio.create_task(self._look_up(key, token, lookup))
+            asked = self._clock()  # the answer is as old as the question: count from here
+            task = asyncio.create_task(self._look_up(key, token, lookup, asked))
             task.add_done_callback(_retrieve)
             self._pending[key] = task
         return await asyncio.shield(task)
 
     async def _look_up(self, key: bytes, token: str,
-                       lookup: Callable[[str], Awaitable[UserOut]]) -> UserOut:
+                       lookup: Callable[[str], Awaitable[UserOut]], asked: float) -> UserOut:
         try:
             user = await lookup(token)
         finally:
             self._pending.pop(key, None)
-        self._keep(key, user)
+        self._keep(key, user, asked + self._ttl_s)
         return user
 
-    def _keep(self, key: bytes, user: UserOut) -> None:
+    def _keep(self, key: bytes, user: UserOut, until: float) -> None:
         if len(self._users) >= self._max:
             now = self._clock()
             self._users = {k: v for k, v in self._users.items() if v[0] > now}
             while len(self._users) >= self._max:
                 del self._users[next(iter(self._users))]
-        self._users[key] = (self._clock() + self._ttl_s, user)
+        self._users[key] = (until, user)
 
     def forget(self, token: str) -> None:
         """Drop ``token`` (it was just revoked here)."""

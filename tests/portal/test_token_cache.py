@@ -115,3 +115,18 @@ async def test_entries_are_bounded() -> None:
     assert len(cache._users) == 3
     await cache.resolve("tok4", backend.lookup)  # the newest is still kept
     assert backend.calls.count("tok4") == 1
+
+
+async def test_the_ttl_counts_from_when_the_lookup_was_asked() -> None:
+    """A revocation right after the backend answered still takes effect within the TTL."""
+    clock, backend = Clock(), Backend()
+    backend.gate = asyncio.Event()
+    cache = TokenCache(1.0, clock=clock)
+    asked = asyncio.create_task(cache.resolve("tok1", backend.lookup))
+    await asyncio.sleep(0)
+    clock.now += 0.4  # a slow answer
+    backend.gate.set()
+    await asked
+    clock.now += 0.61  # 1.01 s after the question
+    await cache.resolve("tok1", backend.lookup)
+    assert backend.calls == ["tok1", "tok1"]
