@@ -14,8 +14,8 @@ import pytest
 from playwright.async_api import Page, async_playwright, expect
 
 from tests.agent.session_support import Live, running
+from tests.support.engines import chromium_path
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "session-agent"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -32,10 +32,9 @@ async def session() -> AsyncIterator[Live]:
 
 @pytest.fixture
 def chromium() -> Path:
-    """Debian's Chromium; missing, the test fails (it is never skipped)."""
-    assert CHROMIUM.exists(), f"the browser tests need Chromium at {CHROMIUM}"
+    """The Chromium the set-up found; missing, the test fails (it is never skipped)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return CHROMIUM
+    return chromium_path()
 
 
 @pytest.fixture

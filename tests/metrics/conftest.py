@@ -17,7 +17,7 @@ from session_svc.service import SessionService
 from session_svc.settings import SessionSettings
 from solve_svc.service import SolveService
 from solve_svc.settings import SolveSettings
-from tests.docker.conftest import SESSION, _final_sweep, docker_engine  # noqa: F401
+from tests.docker.conftest import SESSION, _final_sweep  # noqa: F401
 from tests.e2e.platform import sweep
 from tests.support.stack import Stack, running_stack
 
@@ -42,7 +42,7 @@ class Services:
 
 @pytest.fixture
 async def services(pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path,
-                   docker_engine: str) -> AsyncIterator[Services]:  # noqa: F811
+                   docker_engine: str) -> AsyncIterator[Services]:
     label = f"{SESSION}-{uuid.uuid4().hex[:8]}"
     async with running_stack(pg_dsn, amqp_url, s3_settings, tmp_path) as stack:
         session = SessionService(SessionSettings(
