@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from common.contracts.base import Principal
-from common.contracts.users import TokenIssued, UserOut
+from common.contracts.users import TokenIssued, UserMethods, UserOut
 from common.errors import ModelportError, Unauthenticated
 from portal_svc.keys import BACKEND
 
@@ -57,7 +57,7 @@ async def resolve(request: web.Request, token: str | None) -> Caller:
     if not token or len(token) > MAX_TOKEN_CHARS:
         raise Unauthenticated(INVALID_TOKEN)
     try:
-        user = await request.app[BACKEND].resolve_token(token)
+        user = await request.app[BACKEND].call(UserMethods.RESOLVE_TOKEN, token=token)
     except ModelportError as exc:
         if exc.status != Unauthenticated.status:
             raise
@@ -77,7 +77,8 @@ async def login(request: web.Request, username: str, password: str) -> TokenIssu
     so the answer does not tell which names exist.
     """
     try:
-        return await request.app[BACKEND].login(username, password)
+        return await request.app[BACKEND].call(
+            UserMethods.LOGIN, username=username, password=password)
     except ModelportError as exc:
         if exc.status != Unauthenticated.status:
             raise

@@ -12,6 +12,9 @@ import aiohttp_jinja2
 import structlog
 from aiohttp import web
 
+from common.contracts.jobs import JobMethods
+from common.contracts.registry import RegistryMethods
+from common.contracts.users import UserMethods
 from common.errors import BadRequest, ModelportError, Unauthenticated
 from portal_svc import auth, web_session
 from portal_svc.keys import BACKEND, JSON_ERRORS
@@ -84,7 +87,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     token = await web_session.session_token(request)
     if token is not None:
         try:
-            await request.app[BACKEND].revoke_token(token)
+            await request.app[BACKEND].call(UserMethods.REVOKE_TOKEN, token=token)
         except ModelportError as exc:  # the session ends anyway; the token expires on its own
             log.warning("logout_revoke_failed", code=exc.code)
     await web_session.end_session(request)
@@ -94,8 +97,9 @@ async def logout(request: web.Request) -> web.StreamResponse:
 @routes.get(HOME_PATH)
 async def dashboard(request: web.Request) -> web.StreamResponse:
     caller = await page_caller(request)
-    apps = await request.app[BACKEND].list_apps(caller.principal)
-    recent = await request.app[BACKEND].list_jobs(caller.principal, limit=DASHBOARD_JOBS)
+    apps = await request.app[BACKEND].call(RegistryMethods.LIST_APPS, actor=caller.principal)
+    recent = await request.app[BACKEND].call(
+        JobMethods.LIST, actor=caller.principal, limit=DASHBOARD_JOBS)
     context = await page_context(request, caller, "dashboard", apps=apps.apps, jobs=recent.jobs)
     return aiohttp_jinja2.render_template("dashboard.html", request, context)
 

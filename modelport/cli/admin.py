@@ -19,7 +19,7 @@ from common.amqp import topology
 from common.amqp.connection import connect
 from common.amqp.rpc import RpcClient, validation_message
 from common.contracts.base import Principal
-from common.contracts.users import CreateUser, Methods, UserOut
+from common.contracts.users import CreateUser, UserMethods, UserOut
 from common.errors import ModelportError, RpcTimeout
 from common.logging import configure_logging
 from modelport.cli.settings import CliSettings, masked_url
@@ -73,7 +73,7 @@ async def _call_backend(settings: CliSettings, request: CreateUser) -> UserOut:
         client = RpcClient(connection, timeout_s=settings.rpc_timeout_s)
         await client.start()
         try:
-            return await client.call(topology.BACKEND_RPC, Methods.CREATE_USER, request, UserOut)
+            return await client.call_method(UserMethods.CREATE, request)
         finally:
             await client.stop()
     except RpcTimeout:

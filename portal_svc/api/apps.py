@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from common.contracts.registry import RegistryMethods
 from portal_svc import auth
 from portal_svc.api.io import json_reply, read_query
 from portal_svc.api.registry_models import App, AppList, AppVersion, UploadAppQuery
@@ -33,14 +34,16 @@ async def upload_app(request: web.Request) -> web.Response:
 @routes.route("GET", "/api/v1/apps", summary="List apps with their versions", response=AppList)
 async def list_apps(request: web.Request) -> web.Response:
     caller = await auth.api_caller(request)
-    return json_reply(AppList.of(await request.app[BACKEND].list_apps(caller.principal)))
+    return json_reply(AppList.of(await request.app[BACKEND].call(
+        RegistryMethods.LIST_APPS, actor=caller.principal)))
 
 
 @routes.route("GET", "/api/v1/apps/{name}", summary="Show an app and its versions",
               response=App, errors=(404,))
 async def get_app(request: web.Request) -> web.Response:
     caller = await auth.api_caller(request)
-    found = await request.app[BACKEND].get_app(caller.principal, request.match_info["name"])
+    found = await request.app[BACKEND].call(
+        RegistryMethods.GET_APP, actor=caller.principal, name=request.match_info["name"])
     return json_reply(App.of(found))
 
 
@@ -51,7 +54,8 @@ async def activate_app(request: web.Request) -> web.Response:
     """Also how to roll back: activate the earlier version."""
     caller = await auth.api_caller(request)
     name, version = request.match_info["name"], request.match_info["version"]
-    found = await request.app[BACKEND].activate_app(caller.principal, name, version)
+    found = await request.app[BACKEND].call(
+        RegistryMethods.ACTIVATE_APP, actor=caller.principal, name=name, version=version)
     return json_reply(App.of(found))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from common.contracts.users import UserMethods
 from portal_svc import auth
 from portal_svc.api.io import json_reply, read_json
 from portal_svc.api.models import LoginRequest, LoginResponse, User
@@ -21,18 +22,17 @@ async def login(request: web.Request) -> web.Response:
     """Wrong password and unknown user get the same 401 answer."""
     body = await read_json(request, LoginRequest)
     issued = await auth.login(request, body.username, body.password.get_secret_value())
-    token = issued.token.get_secret_value()
-    return json_reply(LoginResponse(token=token, user=User.from_contract(issued.user)))
+    return json_reply(LoginResponse.of(issued))
 
 
 @routes.route("GET", "/api/v1/me", summary="The signed-in user", response=User)
 async def me(request: web.Request) -> web.Response:
     caller = await auth.api_caller(request)
-    return json_reply(User.from_contract(caller.user))
+    return json_reply(User.of(caller.user))
 
 
 @routes.route("POST", "/api/v1/auth/logout", summary="Revoke the token of this request", status=204)
 async def logout(request: web.Request) -> web.Response:
     caller = await auth.api_caller(request)
-    await request.app[BACKEND].revoke_token(caller.token)
+    await request.app[BACKEND].call(UserMethods.REVOKE_TOKEN, token=caller.token)
     return web.Response(status=204)

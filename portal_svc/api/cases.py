@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from common.contracts.cases import CaseMethods
 from portal_svc import auth
 from portal_svc.api.io import json_reply, read_json, read_query
 from portal_svc.api.registry_models import (
@@ -41,9 +42,9 @@ async def upload_case(request: web.Request) -> web.Response:
 async def list_cases(request: web.Request) -> web.Response:
     caller = await auth.api_caller(request)
     query = read_query(request, ListCasesQuery)
-    page = await request.app[BACKEND].list_cases(
-        caller.principal, app=query.app, limit=query.limit, offset=query.offset
-    )
+    page = await request.app[BACKEND].call(
+        CaseMethods.LIST, actor=caller.principal, app=query.app, limit=query.limit,
+        offset=query.offset)
     return json_reply(CasePage.of(page))
 
 
@@ -51,7 +52,8 @@ async def list_cases(request: web.Request) -> web.Response:
 async def get_case(request: web.Request) -> web.Response:
     """404 for a case that does not exist or that you may not see."""
     caller = await auth.api_caller(request)
-    found = await request.app[BACKEND].get_case(caller.principal, request.match_info["case_id"])
+    found = await request.app[BACKEND].call(
+        CaseMethods.GET, actor=caller.principal, case_id=request.match_info["case_id"])
     return json_reply(Case.of(found.case))
 
 
@@ -70,9 +72,9 @@ async def download_case(request: web.Request) -> web.StreamResponse:
 async def rename_case(request: web.Request) -> web.Response:
     caller = await auth.api_caller(request)
     body = await read_json(request, RenameCaseRequest)
-    case = await request.app[BACKEND].rename_case(
-        caller.principal, request.match_info["case_id"], body.name
-    )
+    case = await request.app[BACKEND].call(
+        CaseMethods.RENAME, actor=caller.principal, case_id=request.match_info["case_id"],
+        name=body.name)
     return json_reply(Case.of(case))
 
 
@@ -81,9 +83,9 @@ async def rename_case(request: web.Request) -> web.Response:
 async def share_case(request: web.Request) -> web.Response:
     caller = await auth.api_caller(request)
     body = await read_json(request, ShareCaseRequest)
-    case = await request.app[BACKEND].share_case(
-        caller.principal, request.match_info["case_id"], body.group
-    )
+    case = await request.app[BACKEND].call(
+        CaseMethods.SHARE, actor=caller.principal, case_id=request.match_info["case_id"],
+        group=body.group)
     return json_reply(Case.of(case))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from common.contracts.groups import GroupMethods
 from portal_svc import auth
 from portal_svc.api.io import json_reply, read_json
 from portal_svc.api.registry_models import AddMemberRequest, CreateGroupRequest, Group, GroupList
@@ -18,7 +19,8 @@ routes = ApiRoutes(tags=("groups",))
 async def create_group(request: web.Request) -> web.Response:
     caller = await auth.api_caller(request)
     body = await read_json(request, CreateGroupRequest)
-    group = await request.app[BACKEND].create_group(caller.principal, body.name)
+    group = await request.app[BACKEND].call(
+        GroupMethods.CREATE, actor=caller.principal, name=body.name)
     return json_reply(Group.of(group), status=201)
 
 
@@ -27,9 +29,9 @@ async def create_group(request: web.Request) -> web.Response:
 async def add_member(request: web.Request) -> web.Response:
     caller = await auth.api_caller(request)
     body = await read_json(request, AddMemberRequest)
-    group = await request.app[BACKEND].add_group_member(
-        caller.principal, request.match_info["name"], body.username
-    )
+    group = await request.app[BACKEND].call(
+        GroupMethods.ADD_MEMBER, actor=caller.principal, group=request.match_info["name"],
+        username=body.username)
     return json_reply(Group.of(group))
 
 
@@ -37,4 +39,5 @@ async def add_member(request: web.Request) -> web.Response:
               response=GroupList)
 async def list_groups(request: web.Request) -> web.Response:
     caller = await auth.api_caller(request)
-    return json_reply(GroupList.of(await request.app[BACKEND].list_groups(caller.principal)))
+    return json_reply(GroupList.of(await request.app[BACKEND].call(
+        GroupMethods.LIST, actor=caller.principal)))

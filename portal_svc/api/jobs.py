@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from common.contracts.jobs import JobMethods
 from portal_svc import auth, job_files, live
 from portal_svc.api.io import json_reply, read_json, read_query
 from portal_svc.api.jobs_models import Job, JobPage, ListJobsQuery, LogQuery, SubmitJobRequest
@@ -23,7 +24,8 @@ async def submit_job(request: web.Request) -> web.Response:
     out-of-range priority and limits. Nothing is queued on any refusal."""
     caller = await auth.api_caller(request)
     body = await read_json(request, SubmitJobRequest)
-    job = await request.app[BACKEND].submit_job(caller.principal, **body.model_dump())
+    job = await request.app[BACKEND].call(
+        JobMethods.SUBMIT, actor=caller.principal, **body.model_dump())
     response = json_reply(Job.of(job), status=202)
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     return response
@@ -35,7 +37,8 @@ async def list_jobs(request: web.Request) -> web.Response:
     """Newest first; `total` counts every job matching the filters."""
     caller = await auth.api_caller(request)
     query = read_query(request, ListJobsQuery)
-    page = await request.app[BACKEND].list_jobs(caller.principal, **query.model_dump())
+    page = await request.app[BACKEND].call(
+        JobMethods.LIST, actor=caller.principal, **query.model_dump())
     return json_reply(JobPage.of(page))
 
 
@@ -43,7 +46,8 @@ async def list_jobs(request: web.Request) -> web.Response:
 async def get_job(request: web.Request) -> web.Response:
     """404 for a job that does not exist or is someone else's."""
     caller = await auth.api_caller(request)
-    job = await request.app[BACKEND].get_job(caller.principal, request.match_info["job_id"])
+    job = await request.app[BACKEND].call(
+        JobMethods.GET, actor=caller.principal, job_id=request.match_info["job_id"])
     return json_reply(Job.of(job))
 
 
@@ -51,7 +55,8 @@ async def get_job(request: web.Request) -> web.Response:
 async def cancel_job(request: web.Request) -> web.Response:
     """A queued job ends `cancelled` at once; a running one is killed (within 2 s)."""
     caller = await auth.api_caller(request)
-    job = await request.app[BACKEND].cancel_job(caller.principal, request.match_info["job_id"])
+    job = await request.app[BACKEND].call(
+        JobMethods.CANCEL, actor=caller.principal, job_id=request.match_info["job_id"])
     return json_reply(Job.of(job))
 
 
@@ -60,7 +65,8 @@ async def cancel_job(request: web.Request) -> web.Response:
 async def interrupt_job(request: web.Request) -> web.Response:
     """The solve stops and the job succeeds, marked `interrupted`, with its best solution."""
     caller = await auth.api_caller(request)
-    job = await request.app[BACKEND].interrupt_job(caller.principal, request.match_info["job_id"])
+    job = await request.app[BACKEND].call(
+        JobMethods.INTERRUPT, actor=caller.principal, job_id=request.match_info["job_id"])
     return json_reply(Job.of(job))
 
 

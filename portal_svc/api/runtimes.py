@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from common.contracts.registry import RegistryMethods
 from portal_svc import auth
 from portal_svc.api.io import json_reply
 from portal_svc.api.registry_models import PlatformKey, Runtime, RuntimeList
@@ -40,7 +41,7 @@ async def upload_runtime(request: web.Request) -> web.Response:
 @routes.route("GET", "/api/v1/runtimes", summary="List runtimes", response=RuntimeList)
 async def list_runtimes(request: web.Request) -> web.Response:
     caller = await auth.api_caller(request)
-    found = await request.app[BACKEND].list_runtimes(caller.principal)
+    found = await request.app[BACKEND].call(RegistryMethods.LIST_RUNTIMES, actor=caller.principal)
     return json_reply(RuntimeList.of(found))
 
 
@@ -48,7 +49,8 @@ async def list_runtimes(request: web.Request) -> web.Response:
               errors=(404,))
 async def get_runtime(request: web.Request) -> web.Response:
     caller = await auth.api_caller(request)
-    found = await request.app[BACKEND].get_runtime(caller.principal, request.match_info["version"])
+    found = await request.app[BACKEND].call(
+        RegistryMethods.GET_RUNTIME, actor=caller.principal, version=request.match_info["version"])
     return json_reply(Runtime.of(found))
 
 

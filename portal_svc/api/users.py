@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from common.contracts.users import UserMethods
 from portal_svc import auth
 from portal_svc.api.io import json_reply, read_json, read_query
 from portal_svc.api.models import CreateUserRequest, ListUsersQuery, User, UserPage
@@ -20,10 +21,9 @@ routes = ApiRoutes(tags=("users",))
 async def list_users(request: web.Request) -> web.Response:
     caller = await auth.api_caller(request)
     query = read_query(request, ListUsersQuery)
-    page = await request.app[BACKEND].list_users(
-        caller.principal, limit=query.limit, offset=query.offset
-    )
-    return json_reply(UserPage(users=[User.from_contract(u) for u in page.users], total=page.total))
+    page = await request.app[BACKEND].call(
+        UserMethods.LIST, actor=caller.principal, limit=query.limit, offset=query.offset)
+    return json_reply(UserPage(users=[User.of(u) for u in page.users], total=page.total))
 
 
 @routes.route(
@@ -33,8 +33,8 @@ async def list_users(request: web.Request) -> web.Response:
 async def create_user(request: web.Request) -> web.Response:
     caller = await auth.api_caller(request)
     body = await read_json(request, CreateUserRequest)
-    user = await request.app[BACKEND].create_user(
-        caller.principal, username=body.username, password=body.password.get_secret_value(),
-        display_name=body.display_name, is_admin=body.is_admin,
-    )
-    return json_reply(User.from_contract(user), status=201)
+    user = await request.app[BACKEND].call(
+        UserMethods.CREATE, actor=caller.principal, username=body.username,
+        password=body.password.get_secret_value(), display_name=body.display_name,
+        is_admin=body.is_admin)
+    return json_reply(User.of(user), status=201)
