@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -22,13 +22,12 @@ from aio_pika.exceptions import DeliveryError
 from pydantic import BaseModel, ValidationError
 
 from common.amqp import topology
-from common.contracts.method import AnyMethod, Method, Rep, Req, handlers_of
+from common.contracts.method import AnyMethod, Handler, Method, Rep, Req, handlers_of
 from common.errors import BadRequest, ModelportError, NotFound, RpcTimeout, Unavailable
 from common.logging import bind_correlation, current_correlation_id
 
 log = structlog.get_logger(__name__)
 R = TypeVar("R", bound=BaseModel)
-Handler = Callable[[Any], Awaitable[BaseModel]]
 Guard = Callable[[AnyMethod, BaseModel], None]
 """Called before every handler of a declared method; raises to refuse (the policy hook)."""
 

@@ -8,7 +8,7 @@ from common.contracts.registry import RegistryMethods
 from portal_svc import auth
 from portal_svc.api.io import json_reply, read_query
 from portal_svc.api.registry_models import App, AppList, AppVersion, UploadAppQuery
-from portal_svc.keys import BACKEND
+from portal_svc.api.relay import relay
 from portal_svc.openapi import ApiRoutes
 from portal_svc.stores import stores
 
@@ -33,18 +33,13 @@ async def upload_app(request: web.Request) -> web.Response:
 
 @routes.route("GET", "/api/v1/apps", summary="List apps with their versions", response=AppList)
 async def list_apps(request: web.Request) -> web.Response:
-    caller = await auth.api_caller(request)
-    return json_reply(AppList.of(await request.app[BACKEND].call(
-        RegistryMethods.LIST_APPS, actor=caller.principal)))
+    return await relay(request, RegistryMethods.LIST_APPS, AppList)
 
 
 @routes.route("GET", "/api/v1/apps/{name}", summary="Show an app and its versions",
               response=App, errors=(404,))
 async def get_app(request: web.Request) -> web.Response:
-    caller = await auth.api_caller(request)
-    found = await request.app[BACKEND].call(
-        RegistryMethods.GET_APP, actor=caller.principal, name=request.match_info["name"])
-    return json_reply(App.of(found))
+    return await relay(request, RegistryMethods.GET_APP, App)
 
 
 @routes.route("POST", "/api/v1/apps/{name}/versions/{version}/activate",
@@ -52,11 +47,7 @@ async def get_app(request: web.Request) -> web.Response:
               errors=(400, 403, 404))
 async def activate_app(request: web.Request) -> web.Response:
     """Also how to roll back: activate the earlier version."""
-    caller = await auth.api_caller(request)
-    name, version = request.match_info["name"], request.match_info["version"]
-    found = await request.app[BACKEND].call(
-        RegistryMethods.ACTIVATE_APP, actor=caller.principal, name=name, version=version)
-    return json_reply(App.of(found))
+    return await relay(request, RegistryMethods.ACTIVATE_APP, App)
 
 
 @routes.route("DELETE", "/api/v1/apps/{name}/versions/{version}",

@@ -22,7 +22,8 @@ async def login(request: web.Request) -> web.Response:
     """Wrong password and unknown user get the same 401 answer."""
     body = await read_json(request, LoginRequest)
     issued = await auth.login(request, body.username, body.password.get_secret_value())
-    return json_reply(LoginResponse.of(issued))
+    token = issued.token.get_secret_value()
+    return json_reply(LoginResponse(token=token, user=User.of(issued.user)))
 
 
 @routes.route("GET", "/api/v1/me", summary="The signed-in user", response=User)

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from common.contracts.cases import CaseMethods
 from portal_svc import auth
-from portal_svc.api.io import json_reply, read_json, read_query
+from portal_svc.api.io import json_reply, read_query
 from portal_svc.api.registry_models import (
     Case,
     CaseDiff,
@@ -16,8 +16,8 @@ from portal_svc.api.registry_models import (
     ShareCaseRequest,
     UploadCaseQuery,
 )
+from portal_svc.api.relay import call_as_caller, relay
 from portal_svc.downloads import send_case
-from portal_svc.keys import BACKEND
 from portal_svc.openapi import ApiRoutes
 from portal_svc.stores import stores
 
@@ -40,20 +40,13 @@ async def upload_case(request: web.Request) -> web.Response:
 @routes.route("GET", "/api/v1/cases", summary="List your cases and those shared with you",
               query=ListCasesQuery, response=CasePage, errors=(400,))
 async def list_cases(request: web.Request) -> web.Response:
-    caller = await auth.api_caller(request)
-    query = read_query(request, ListCasesQuery)
-    page = await request.app[BACKEND].call(
-        CaseMethods.LIST, actor=caller.principal, app=query.app, limit=query.limit,
-        offset=query.offset)
-    return json_reply(CasePage.of(page))
+    return await relay(request, CaseMethods.LIST, CasePage, query=ListCasesQuery)
 
 
 @routes.route("GET", CASE, summary="Show a case's metadata", response=Case, errors=(404,))
 async def get_case(request: web.Request) -> web.Response:
     """404 for a case that does not exist or that you may not see."""
-    caller = await auth.api_caller(request)
-    found = await request.app[BACKEND].call(
-        CaseMethods.GET, actor=caller.principal, case_id=request.match_info["case_id"])
+    found = await call_as_caller(request, CaseMethods.GET)
     return json_reply(Case.of(found.case))
 
 
@@ -70,23 +63,13 @@ async def download_case(request: web.Request) -> web.StreamResponse:
 @routes.route("PATCH", CASE, summary="Rename a case", request=RenameCaseRequest, response=Case,
               errors=(400, 403, 404, 413))
 async def rename_case(request: web.Request) -> web.Response:
-    caller = await auth.api_caller(request)
-    body = await read_json(request, RenameCaseRequest)
-    case = await request.app[BACKEND].call(
-        CaseMethods.RENAME, actor=caller.principal, case_id=request.match_info["case_id"],
-        name=body.name)
-    return json_reply(Case.of(case))
+    return await relay(request, CaseMethods.RENAME, Case, body=RenameCaseRequest)
 
 
 @routes.route("POST", CASE + "/share", summary="Share a case read-only with a group, or stop",
               request=ShareCaseRequest, response=Case, errors=(400, 403, 404, 413))
 async def share_case(request: web.Request) -> web.Response:
-    caller = await auth.api_caller(request)
-    body = await read_json(request, ShareCaseRequest)
-    case = await request.app[BACKEND].call(
-        CaseMethods.SHARE, actor=caller.principal, case_id=request.match_info["case_id"],
-        group=body.group)
-    return json_reply(Case.of(case))
+    return await relay(request, CaseMethods.SHARE, Case, body=ShareCaseRequest)
 
 
 @routes.route("DELETE", CASE, summary="Delete a case", status=204, errors=(403, 404, 409))

@@ -39,7 +39,8 @@ class Reply(BaseModel):
 # The login names no token label: the portal labels the tokens it issues itself.
 LoginRequest = public(Authenticate, ApiModel, name="LoginRequest", drop={"token_label"})
 User = public(UserOut, Reply)
-LoginResponse = public(TokenIssued, Reply, name="LoginResponse")
+# The token is handed over in the clear here, once: a plain string, not a write-only secret.
+LoginResponse = public(TokenIssued, Reply, name="LoginResponse", retype={"token": str})
 # ``if_absent`` is the bootstrap admin's, not the API's.
 CreateUserRequest = public(CreateUser, ApiModel, name="CreateUserRequest", drop={"if_absent"})
 ListUsersQuery = public(ListUsers, ApiModel, name="ListUsersQuery")

@@ -27,14 +27,15 @@ _derived: dict[type[BaseModel], type[BaseModel]] = {}
 
 def public(
     contract: type[BaseModel], base: type[BaseModel], *, name: str | None = None,
-    drop: Iterable[str] = (),
+    drop: Iterable[str] = (), retype: dict[str, Any] | None = None,
 ) -> Any:
     """A ``base`` subclass named ``name`` (default: the contract's name without ``Out``) with
-    ``contract``'s fields except :data:`ALWAYS_DROPPED` and ``drop``. Typed ``Any``: its
-    fields are known only at run time."""
+    ``contract``'s fields except :data:`ALWAYS_DROPPED` and ``drop``; ``retype`` gives a
+    field another public type. Typed ``Any``: its fields are known only at run time."""
+    types = retype or {}
     dropped = ALWAYS_DROPPED | set(drop)
     fields: dict[str, Any] = {
-        field: (_public_type(info.annotation, base), copy.copy(info))
+        field: (types.get(field) or _public_type(info.annotation, base), copy.copy(info))
         for field, info in contract.model_fields.items()
         if field not in dropped and not field.endswith("_s3_key")
     }
