@@ -16,7 +16,7 @@ from common.settings import JobDefaults
 from modelport.client.jobs import TERMINAL
 from portal_svc.api.jobs_models import Job
 from portal_svc.auth import Caller
-from portal_svc.live import LiveEvent, visible_to
+from portal_svc.live.jobs import LiveEvent, visible_to
 from solve_svc.settings import SolveSettings
 
 OWNER = Principal(user_id="u-olga", username="olga")

@@ -9,8 +9,8 @@ from portal_svc import auth
 from portal_svc.api.io import json_reply, read_query
 from portal_svc.api.registry_models import App, AppList, AppVersion, UploadAppQuery
 from portal_svc.api.relay import relay
+from portal_svc.files.stores import stores
 from portal_svc.openapi import ApiRoutes
-from portal_svc.stores import stores
 
 routes = ApiRoutes(tags=("apps",))
 

@@ -8,7 +8,7 @@ from common.contracts.users import UserMethods
 from portal_svc import auth
 from portal_svc.api.io import json_reply, read_json
 from portal_svc.api.models import LoginRequest, LoginResponse, User
-from portal_svc.keys import BACKEND
+from portal_svc.appkeys import BACKEND
 from portal_svc.openapi import ApiRoutes
 
 routes = ApiRoutes(tags=("auth",))

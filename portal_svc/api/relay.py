@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from common.contracts.method import AnyMethod
 from portal_svc import auth
 from portal_svc.api.io import json_reply, read_json, read_query
-from portal_svc.keys import BACKEND
+from portal_svc.appkeys import BACKEND
 
 
 async def relay(

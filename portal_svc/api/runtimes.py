@@ -10,8 +10,8 @@ from portal_svc import auth
 from portal_svc.api.io import json_reply
 from portal_svc.api.registry_models import PlatformKey, Runtime, RuntimeList
 from portal_svc.api.relay import relay
+from portal_svc.files.stores import stores
 from portal_svc.openapi import ApiRoutes
-from portal_svc.stores import stores
 
 routes = ApiRoutes(tags=("runtimes",))
 UPLOAD_ERRORS = (400, 403, 409, 413, 415)

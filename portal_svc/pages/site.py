@@ -17,7 +17,7 @@ from common.contracts.registry import RegistryMethods
 from common.contracts.users import UserMethods
 from common.errors import BadRequest, ModelportError, Unauthenticated
 from portal_svc import auth, web_session
-from portal_svc.keys import BACKEND, JSON_ERRORS
+from portal_svc.appkeys import BACKEND, JSON_ERRORS
 
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
