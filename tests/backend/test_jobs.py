@@ -8,7 +8,7 @@ import pytest
 
 from common.amqp.rpc import RpcClient
 from common.contracts.cases import CaseMethods, CaseRef
-from common.contracts.jobs import BlobRef, JobMethods, JobRef
+from common.contracts.jobs import BlobRef, JobMethods, JobRef, attempt_key
 from tests.backend.helpers import SHA, refused
 from tests.backend.jobs_support import (  # noqa: F401
     B,
@@ -24,6 +24,10 @@ from tests.support.events import EventTap
 pytestmark = pytest.mark.usefixtures("jobs_backend")
 
 OUTPUT = BlobRef(s3_key="jobs/x/output", sha256=SHA, size_bytes=5)
+
+
+def _log(job_id: str, attempt: int) -> BlobRef:
+    return BlobRef(s3_key=attempt_key(job_id, attempt, "log"), sha256=SHA, size_bytes=7)
 
 
 async def test_submit_run_progress_finish_with_output_case(
@@ -117,11 +121,15 @@ async def test_lost_lease_requeues_and_second_attempt_succeeds_once(
         await tap.wait_for(lambda e: e["type"] == "modelport.job.lost")
         await worker.report()
         await worker.run_of(job.id, attempt=2)
-        assert not await worker.finished(job.id, attempt=1)  # the lost attempt is stale
+        # the lost attempt is stale: its log is not the job's
+        assert not await worker.finished(job.id, attempt=1, log=_log(job.id, 1))
         reply = await worker.report([(job.id, 1), (job.id, 2)])
         assert [(s.attempt, s.mode) for s in reply.stop] == [(1, "cancel")]
         assert await worker.started(job.id, attempt=2)
-        assert await worker.finished(job.id, attempt=2)
+        assert await worker.finished(job.id, attempt=2, log=_log(job.id, 2))
+        assert not await worker.finished(job.id, attempt=1, log=_log(job.id, 1))  # a zombie
+        won = await rpc.call_method(JobMethods.GET, JobRef(actor=alice, job_id=job.id))
+        assert won.log_s3_key == attempt_key(job.id, 2, "log")
         # max_attempts=2: a second loss of another job fails it for good.
         other = await submit(rpc, alice, procedure="other")
         await worker.report()
