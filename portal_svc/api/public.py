@@ -17,7 +17,8 @@ import types
 from collections.abc import Iterable
 from typing import Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, Field, create_model
+from pydantic.fields import FieldInfo
 
 from common.contracts.base import Contract
 
@@ -35,7 +36,8 @@ def public(
     types = retype or {}
     dropped = ALWAYS_DROPPED | set(drop)
     fields: dict[str, Any] = {
-        field: (types.get(field) or _public_type(info.annotation, base), copy.copy(info))
+        field: _retyped(info, types[field]) if field in types
+        else (_public_type(info.annotation, base), copy.copy(info))
         for field, info in contract.model_fields.items()
         if field not in dropped and not field.endswith("_s3_key")
     }
@@ -45,6 +47,13 @@ def public(
     )
     _derived.setdefault(contract, model)
     return model
+
+
+def _retyped(info: FieldInfo, annotation: Any) -> tuple[Any, FieldInfo]:
+    """The field as ``annotation``, keeping its default and description but none of the
+    contract type's validators or serializers."""
+    default = ... if info.is_required() else info.default
+    return annotation, Field(default, description=info.description)
 
 
 def _public_type(annotation: Any, base: type[BaseModel]) -> Any:
