@@ -14,11 +14,10 @@ from aiohttp import web
 
 from common.contracts.jobs import TERMINAL_STATES, JobMethods, JobOut
 from common.errors import Conflict, ModelportError, NotFound
-from common.storage import ChecksumMismatch
 from portal_svc.api.jobs_models import Job
 from portal_svc.appkeys import BACKEND
 from portal_svc.auth import Caller
-from portal_svc.files.downloads import send_case
+from portal_svc.files.downloads import send_case, stream_verified
 from portal_svc.files.stores import stores
 from portal_svc.live.jobs import JOB_HUB, events, open_stream, visible_to
 
@@ -33,21 +32,9 @@ async def send_log(request: web.Request, caller: Caller, job_id: str) -> web.Str
     if job.log_s3_key is None:
         raise NotFound(f"job {job_id} has no stored log", code="no_log")
     chunks = stores(request).storage.download(job.log_s3_key)
-    first = await _first_chunk(chunks, job_id)
+    first = await _first_chunk(chunks, job_id)  # a missing log is a 404 before any byte
     response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
-    await response.prepare(request)
-    held = first
-    try:
-        async for chunk in chunks:
-            await response.write(held)
-            held = chunk
-    except ChecksumMismatch:  # cut short: the client must not take a changed log as whole
-        if request.transport is not None:
-            request.transport.close()
-        return response
-    await response.write(held)
-    await response.write_eof()
-    return response
+    return await stream_verified(request, response, chunks, first, job_id=job_id)
 
 
 async def _first_chunk(chunks: object, job_id: str) -> bytes:
