@@ -1,8 +1,11 @@
 """Every authorization decision of the platform, in one place.
 
-Handlers call :func:`authorize` (or :func:`authorize_private` for resources whose existence
-is itself private) before they act; later features add their actions and rules here instead
-of scattering checks. The rules today:
+Each RPC method declares its rule (``Method.rule``: an :class:`Action` value, ``public`` or
+``worker``). The RPC server calls :func:`guard` before every handler, which decides the rules
+that need no resource; handlers of owner and shared-group rules call :func:`authorize` (or
+:func:`authorize_private` for resources whose existence is itself private) once they hold the
+row. Later features add their actions and rules here instead of scattering checks. The rules
+today:
 
 - the platform itself (``system``) and admins may do anything;
 - a user may read their own account;
