@@ -49,7 +49,7 @@ def job_from_row(row: asyncpg.Record, position: int | None = None) -> JobOut:
         progress=row["progress"], progress_message=row["progress_message"],
         interrupted=row["interrupted"], queue_position=position, worker=row["worker"],
         created_at=row["created_at"], started_at=row["started_at"],
-        finished_at=row["finished_at"],
+        finished_at=row["finished_at"], log_s3_key=row["log_s3_key"],
     )
 
 

@@ -1,8 +1,11 @@
 """Every authorization decision of the platform, in one place.
 
-Handlers call :func:`authorize` (or :func:`authorize_private` for resources whose existence
-is itself private) before they act; later features add their actions and rules here instead
-of scattering checks. The rules today:
+Each RPC method declares its rule (``Method.rule``: an :class:`Action` value, ``public`` or
+``worker``). The RPC server calls :func:`guard` before every handler, which decides the rules
+that need no resource; handlers of owner and shared-group rules call :func:`authorize` (or
+:func:`authorize_private` for resources whose existence is itself private) once they hold the
+row. Later features add their actions and rules here instead of scattering checks. The rules
+today:
 
 - the platform itself (``system``) and admins may do anything;
 - a user may read their own account;
@@ -21,7 +24,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from pydantic import BaseModel
+
 from common.contracts.base import Principal
+from common.contracts.method import AnyMethod
 from common.errors import Forbidden, NotFound
 
 
@@ -53,6 +59,14 @@ class Action(StrEnum):
     JOB_CANCEL = "job.cancel"
     JOB_INTERRUPT = "job.interrupt"
 
+
+PUBLIC = "public"
+"""Rule of methods without a principal whose request proves itself (a password, a token) or
+asks nothing (ping)."""
+WORKER = "worker"
+"""Rule of worker reports: no principal; they concern only attempts leased to the sender."""
+RULES: frozenset[str] = frozenset({*Action, PUBLIC, WORKER})
+"""Every rule a declared method (:class:`~common.contracts.method.Method`) may name."""
 
 _USER_RULES: dict[Action, str] = {
     Action.USER_READ: "self",  # a user may act on a resource they own
@@ -114,3 +128,24 @@ def authorize_private(
     if not allowed(actor, read, owner_id=owner_id, shared=shared):
         raise NotFound(f"{what} not found")
     authorize(actor, action, owner_id=owner_id, shared=shared)
+
+
+_RESOURCE_RULES = {"self", "self_or_shared"}
+
+
+def guard(method: AnyMethod, request: BaseModel) -> None:
+    """The RPC server's hook: apply ``method.rule`` before its handler runs.
+
+    Rules that need no resource (signed in, admins only) are decided here from the request's
+    ``actor``; rules on a resource (owner, shared group) need the row, so the handler checks
+    them with the same action through :func:`authorize_private`. Raises Forbidden.
+    """
+    if method.rule in (PUBLIC, WORKER):
+        return
+    action = Action(method.rule)
+    if _USER_RULES.get(action) in _RESOURCE_RULES:
+        return
+    actor = getattr(request, "actor", None)
+    if not isinstance(actor, Principal):  # a declaration without an actor: refuse, never guess
+        raise Forbidden(f"{method.name} names no actor for rule {method.rule}")
+    authorize(actor, action)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from datetime import timedelta
 
 import asyncpg
 import structlog
 from aio_pika.abc import AbstractRobustConnection
 
-from backend_svc import db, users
+from backend_svc import db, policy, users
 from backend_svc.dispatch import JobDuties
 from backend_svc.handlers.cases import CaseHandlers
 from backend_svc.handlers.groups import GroupHandlers
@@ -35,9 +36,18 @@ from common.contracts.base import Principal
 from common.errors import Conflict
 from common.health import StatusServer
 from common.metrics import QueueDepths, ServiceMetrics
-from common.ping import register_ping
+from common.ping import serve_ping
 
 log = structlog.get_logger(__name__)
+
+
+def rpc_handlers(
+    pool: asyncpg.Pool, settings: BackendSettings, commands: Publisher, wake: Callable[[], None]
+) -> list[object]:
+    """The owners of every ``@implements`` handler backend serves on ``BACKEND_RPC``."""
+    return [UserHandlers(pool, token_ttl=timedelta(hours=settings.token_ttl_h)),
+            RegistryHandlers(pool), CaseHandlers(pool), GroupHandlers(pool),
+            JobHandlers(pool, commands, settings, wake)]
 
 
 class BackendService:
@@ -87,13 +97,9 @@ class BackendService:
         await self.jobs.start()
         self._stack.push_async_callback(self.jobs.stop)
         self._rpc = RpcServer(self._connection, topology.BACKEND_RPC, prefetch=s.amqp_prefetch,
-                              metrics=self.metrics.rpc_server)
-        register_ping(self._rpc, self.name, self.instance)
-        UserHandlers(self.pool, token_ttl=timedelta(hours=s.token_ttl_h)).register(self._rpc)
-        RegistryHandlers(self.pool).register(self._rpc)
-        CaseHandlers(self.pool).register(self._rpc)
-        GroupHandlers(self.pool).register(self._rpc)
-        JobHandlers(self.pool, commands, s, self.jobs.wake).register(self._rpc)
+                              metrics=self.metrics.rpc_server, guard=policy.guard)
+        serve_ping(self._rpc, self.name, self.instance)
+        self._rpc.serve_all(*rpc_handlers(self.pool, s, commands, self.jobs.wake))
         await self._rpc.start()
         self._stack.push_async_callback(self._rpc.drain, s.shutdown_grace_s)
         self.status = StatusServer(self.name, self.readiness, host=s.status_host,

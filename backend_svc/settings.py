@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
-from common.settings import ServiceSettings
+from common.settings import JobDefaults, ServiceSettings
 
 
-class BackendSettings(ServiceSettings):
+class BackendSettings(ServiceSettings, JobDefaults):
     database_url: SecretStr = Field(
         SecretStr("postgresql://postgres@127.0.0.1:5432/modelport"),
         description="PostgreSQL DSN; the database is created when missing.",
@@ -29,7 +29,6 @@ class BackendSettings(ServiceSettings):
     )
     max_running_per_user: int = Field(8, ge=1, description="Running jobs one user may hold.")
     max_running_per_app: int = Field(32, ge=1, description="Running jobs of one app.")
-    default_memory_mb: int = Field(2048, ge=64, description="Memory of a job that names none.")
     max_attempts: int = Field(3, ge=1, le=100, description="Attempts before a lost job fails.")
     progress_event_interval_s: float = Field(
         1.0, ge=0, description="Least time between two progress events of one job."

@@ -8,14 +8,16 @@ from __future__ import annotations
 import asyncio
 
 from common.amqp.rpc import RpcServer
-from common.contracts.system import PING, Ping, Pong
+from common.contracts.system import PING_ON, Ping, Pong
 
 MAX_PING_DELAY_S = 30.0
 
 
-def register_ping(server: RpcServer, service: str, instance: str) -> None:
+def serve_ping(server: RpcServer, service: str, instance: str) -> None:
+    """Serve the ``system.ping`` declared for ``server``'s queue."""
+
     async def ping(request: Ping) -> Pong:
         await asyncio.sleep(min(max(request.delay_s, 0.0), MAX_PING_DELAY_S))
         return Pong(service=service, instance=instance)
 
-    server.register(PING, Ping, ping)
+    server.serve(PING_ON[server.queue_name], ping)

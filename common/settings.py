@@ -38,6 +38,18 @@ class ServiceSettings(BaseSettings):
     instance_id: str = Field("", description="Name of this replica in logs and events.")
 
 
+class JobDefaults(BaseSettings):
+    """Job facts backend and the solve workers must agree on, declared once for both."""
+
+    model_config = SettingsConfigDict(env_prefix="MODELPORT_", extra="ignore")
+
+    default_memory_mb: int = Field(
+        2048, ge=64, description="Memory limit of a job that names none (backend), and of the "
+        "solve workers' warm containers: a job asking another limit gets a fresh container, so "
+        "jobs that name no memory use the warm pool."
+    )
+
+
 class S3Settings(BaseSettings):
     """Where blobs live. An empty endpoint means AWS's default resolution."""
 

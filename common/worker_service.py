@@ -25,7 +25,7 @@ from common.amqp.consumer import Consumer
 from common.amqp.rpc import RpcServer
 from common.health import StatusServer
 from common.metrics import QueueDepths, ServiceMetrics
-from common.ping import register_ping
+from common.ping import serve_ping
 from common.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -80,7 +80,7 @@ class WorkerService:
         )
         self._rpc = RpcServer(self._connection, self.rpc_queue, prefetch=s.amqp_prefetch,
                               metrics=self.metrics.rpc_server)
-        register_ping(self._rpc, self.name, self.instance)
+        serve_ping(self._rpc, self.name, self.instance)
         self.register_rpc(self._rpc)
         await self._rpc.start()
         self._consumer = Consumer(

@@ -11,12 +11,13 @@ they are told apart by ``status``. Any 401 becomes the portal's own ``unauthenti
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from common.contracts.base import Principal
-from common.contracts.users import TokenIssued, UserOut
+from common.contracts.users import TokenIssued, UserMethods, UserOut
 from common.errors import ModelportError, Unauthenticated
 from portal_svc.appkeys import BACKEND
 from portal_svc.token_cache import TOKEN_CACHE
@@ -59,12 +60,20 @@ async def resolve(request: web.Request, token: str | None) -> Caller:
     if not token or len(token) > MAX_TOKEN_CHARS:
         raise Unauthenticated(INVALID_TOKEN)
     try:
-        user = await request.app[TOKEN_CACHE].resolve(token, request.app[BACKEND].resolve_token)
+        user = await request.app[TOKEN_CACHE].resolve(token, _resolve_with(request))
     except ModelportError as exc:
         if exc.status != Unauthenticated.status:
             raise
         raise Unauthenticated(INVALID_TOKEN) from None
     return Caller(user=user, token=token)
+
+
+def _resolve_with(request: web.Request) -> Callable[[str], Awaitable[UserOut]]:
+    """The backend lookup of a token, for the token cache."""
+    async def lookup(token: str) -> UserOut:
+        return await request.app[BACKEND].call(UserMethods.RESOLVE_TOKEN, token=token)
+
+    return lookup
 
 
 async def api_caller(request: web.Request) -> Caller:
@@ -76,7 +85,7 @@ async def revoke(request: web.Request, token: str) -> None:
     """Revoke ``token`` (log out); this portal stops accepting it at once, others within
     the token cache's second."""
     request.app[TOKEN_CACHE].forget(token)
-    await request.app[BACKEND].revoke_token(token)
+    await request.app[BACKEND].call(UserMethods.REVOKE_TOKEN, token=token)
     request.app[TOKEN_CACHE].forget(token)  # a lookup may have finished meanwhile
 
 
@@ -87,7 +96,8 @@ async def login(request: web.Request, username: str, password: str) -> TokenIssu
     so the answer does not tell which names exist.
     """
     try:
-        return await request.app[BACKEND].login(username, password)
+        return await request.app[BACKEND].call(
+            UserMethods.LOGIN, username=username, password=password)
     except ModelportError as exc:
         if exc.status != Unauthenticated.status:
             raise

@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar
 
 import structlog
 
-from common.contracts.jobs import BlobRef, JobProgress, RunJob
+from common.contracts.jobs import BlobRef, JobProgress, RunJob, attempt_key
 from common.docker import (
     Container,
     DockerHost,
@@ -291,8 +291,8 @@ class Execution:
 
     async def _store(self, local: Path) -> Outcome:
         assert self._result is not None
-        stored = await self.env.storage.upload(f"jobs/{self.job.job_id}/output",
-                                               file_chunks(local))
+        key = attempt_key(self.job.job_id, self.job.attempt, "result")
+        stored = await self.env.storage.upload(key, file_chunks(local))
         ref = BlobRef(s3_key=stored.key, sha256=stored.sha256, size_bytes=stored.size)
         lineage = await asyncio.to_thread(lineage_of, local)
         return Outcome("succeeded", interrupted=self._result.interrupted, output_case=ref,

@@ -19,7 +19,15 @@ import aiodocker
 import structlog
 
 from common.backoff import delays
-from common.contracts.jobs import BlobRef, JobFinished, JobStarted, RunJob
+from common.contracts.jobs import (
+    BlobRef,
+    JobFinished,
+    JobProgress,
+    JobStarted,
+    RunJob,
+    WorkerMethods,
+    attempt_key,
+)
 from common.docker import NoCapacity
 from common.errors import ModelportError
 from common.packages import PackageError
@@ -76,7 +84,7 @@ class Attempt:
         job = self.job
         message = JobStarted(worker=self.env.worker, job_id=job.job_id, attempt=job.attempt)
         try:
-            current = await self.backend.started(message)
+            current = (await self.backend.send(WorkerMethods.STARTED, message)).current
         except ModelportError as exc:  # backend unreachable: the lease will re-queue it
             log.warning("job_start_not_confirmed", error=exc.message)
             return False
@@ -86,7 +94,7 @@ class Attempt:
 
     async def _outcome(self, tmp: Path, joblog: JobLog) -> Outcome | None:
         """The execution's outcome; None when stale. Re-raises a cancel from outside."""
-        progress = ProgressSender(self.backend.progress, self.env.settings.progress_interval_s,
+        progress = ProgressSender(self._send_progress, self.env.settings.progress_interval_s,
                                   lambda: self.stop("stale"))
         self._execution = Execution(self.job, self.env, tmp, joblog, progress)
         if self._stop == "interrupt":
@@ -107,6 +115,9 @@ class Attempt:
         await settle(progress.close())
         return None if self._stop == "stale" else outcome
 
+    async def _send_progress(self, message: JobProgress) -> bool:
+        return (await self.backend.send(WorkerMethods.PROGRESS, message)).current
+
     async def _report_finished(self, outcome: Outcome, log_path: Path) -> None:
         job = self.job
         message = JobFinished(
@@ -119,16 +130,17 @@ class Attempt:
                  interrupted=outcome.interrupted)
         for delay in _bounded(delays(base_s=0.2, cap_s=5.0), FINISH_TRIES):
             try:
-                await self.backend.finished(message)
+                await self.backend.send(WorkerMethods.FINISHED, message)
                 return
             except ModelportError as exc:
                 log.warning("job_finished_not_sent", error=exc.message)
                 await asyncio.sleep(delay)
 
     async def _upload_log(self, path: Path) -> BlobRef | None:
+        key = attempt_key(self.job.job_id, self.job.attempt, "log")
         try:
-            stored = await self.env.storage.upload(f"jobs/{self.job.job_id}/log",
-                                                   file_chunks(path), content_type="text/plain")
+            stored = await self.env.storage.upload(key, file_chunks(path),
+                                                   content_type="text/plain")
         except Exception as exc:  # the outcome still counts without its log
             log.warning("job_log_not_stored", error=str(exc))
             return None

@@ -5,20 +5,15 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from common.settings import ServiceSettings
+from common.settings import JobDefaults, ServiceSettings
 
 
-class SolveSettings(ServiceSettings):
+class SolveSettings(ServiceSettings, JobDefaults):
     """Settings of solve_svc: the shared ones plus how jobs are run."""
 
     status_port: int = Field(8093, ge=0, le=65535, description="/healthz and /readyz port.")
     report_interval_s: float = Field(
         5.0, gt=0, description="Seconds between WorkerReport heartbeats (renew job leases)."
-    )
-    default_memory_mb: int = Field(
-        2048, ge=64, description="Memory limit of the warm pool's containers; a job whose "
-        "memory_mb differs gets a fresh container. Same variable and default as backend's "
-        "(a job that names no memory gets that), so such jobs use the warm pool."
     )
     job_cpus: float = Field(1.0, gt=0, description="CPUs a job container may use.")
     job_pids: int = Field(256, ge=8, description="Processes/threads a job container may run.")

@@ -14,7 +14,7 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 
-from common.contracts.jobs import RunJob, StopJob, WorkerReport
+from common.contracts.jobs import RunJob, StopJob, WorkerMethods, WorkerReport
 from common.errors import ModelportError
 from solve_svc.backend import BackendLink
 from solve_svc.execution import Env
@@ -124,7 +124,7 @@ class Worker:
     async def beat_once(self) -> None:
         """Send one WorkerReport and apply the stops backend answers with."""
         try:
-            reply = await self.backend.report(self.report())
+            reply = await self.backend.send(WorkerMethods.REPORT, self.report())
         except ModelportError as exc:
             log.warning("worker_report_not_sent", error=exc.message)
             return

@@ -10,8 +10,13 @@ from pydantic import BaseModel
 
 from common.amqp.connection import connect
 from common.amqp.rpc import RpcClient, RpcServer
+from common.contracts.method import Method
 from common.contracts.system import Ping, Pong
 from common.errors import BadRequest, ModelportError, NotFound, RpcTimeout, Unavailable
+
+
+def _declared(name: str) -> Method[Ping, Pong]:
+    return Method(name, Ping, Pong, "test.rpc", "public", "A test method.")
 
 
 async def _pong(request: Ping) -> Pong:
@@ -27,8 +32,8 @@ async def _refuse(request: Ping) -> Pong:
 async def rpc_pair(amqp_url: str):
     connection = await connect(amqp_url, deadline_s=10, name="test")
     server = RpcServer(connection, "test.rpc", prefetch=8)
-    server.register("system.ping", Ping, _pong)
-    server.register("system.refuse", Ping, _refuse)
+    server.serve(_declared("system.ping"), _pong)
+    server.serve(_declared("system.refuse"), _refuse)
     await server.start()
     client = RpcClient(connection, timeout_s=5)
     await client.start()
@@ -141,7 +146,7 @@ async def test_drain_lets_in_flight_call_finish(rpc_pair) -> None:
         started.set()
         return await _pong(request)
 
-    server.register("system.hold", Ping, hold)
+    server.serve(_declared("system.hold"), hold)
     call = asyncio.create_task(client.call("test.rpc", "system.hold", Ping(delay_s=0.5), Pong))
     await asyncio.wait_for(started.wait(), 5)
     await server.drain(5)

@@ -7,7 +7,6 @@ import asyncpg
 from backend_svc import cases, policy
 from backend_svc.cases import FoundCase
 from backend_svc.policy import Action
-from common.amqp.rpc import RpcServer
 from common.contracts.base import Principal
 from common.contracts.cases import (
     CaseList,
@@ -20,6 +19,7 @@ from common.contracts.cases import (
     RenameCase,
     ShareCase,
 )
+from common.contracts.method import implements
 
 
 def _authorize(actor: Principal, action: Action, found: FoundCase) -> None:
@@ -35,21 +35,13 @@ class CaseHandlers:
     def __init__(self, pool: asyncpg.Pool):
         self._pool = pool
 
-    def register(self, server: RpcServer) -> None:
-        server.register(CaseMethods.REGISTER, RegisterCase, self.register_case)
-        server.register(CaseMethods.LIST, ListCases, self.list_cases)
-        server.register(CaseMethods.GET, CaseRef, self.get_case)
-        server.register(CaseMethods.RENAME, RenameCase, self.rename_case)
-        server.register(CaseMethods.SHARE, ShareCase, self.share_case)
-        server.register(CaseMethods.DELETE, CaseRef, self.delete_case)
-
+    @implements(CaseMethods.REGISTER)
     async def register_case(self, request: RegisterCase) -> CaseOut:
-        policy.authorize(request.actor, Action.CASE_CREATE)
         async with self._pool.acquire() as conn, conn.transaction():
             return await cases.register_case(conn, request.actor, request)
 
+    @implements(CaseMethods.LIST)
     async def list_cases(self, request: ListCases) -> CaseList:
-        policy.authorize(request.actor, Action.CASE_LIST)
         async with self._pool.acquire() as conn:
             found, total = await cases.list_cases(
                 conn, request.actor.user_id, app=request.app, limit=request.limit,
@@ -57,6 +49,7 @@ class CaseHandlers:
             )
         return CaseList(cases=found, total=total)
 
+    @implements(CaseMethods.GET)
     async def get_case(self, request: CaseRef) -> CaseLocation:
         async with self._pool.acquire() as conn:
             found = await cases.find_case(conn, request.case_id,
@@ -64,16 +57,19 @@ class CaseHandlers:
         _authorize(request.actor, Action.CASE_READ, found)
         return _location(found)
 
+    @implements(CaseMethods.RENAME)
     async def rename_case(self, request: RenameCase) -> CaseOut:
         async with self._pool.acquire() as conn, conn.transaction():
             found = await self._find_for(conn, request.actor, Action.CASE_RENAME, request.case_id)
             return await cases.rename_case(conn, request.actor, found, request.name)
 
+    @implements(CaseMethods.SHARE)
     async def share_case(self, request: ShareCase) -> CaseOut:
         async with self._pool.acquire() as conn, conn.transaction():
             found = await self._find_for(conn, request.actor, Action.CASE_SHARE, request.case_id)
             return await cases.share_case(conn, request.actor, found, request.group)
 
+    @implements(CaseMethods.DELETE)
     async def delete_case(self, request: CaseRef) -> CaseLocation:
         async with self._pool.acquire() as conn, conn.transaction():
             found = await self._find_for(conn, request.actor, Action.CASE_DELETE, request.case_id)

@@ -17,7 +17,6 @@ from backend_svc.jobs import FoundJob
 from backend_svc.policy import Action
 from backend_svc.settings import BackendSettings
 from common.amqp.publisher import Publisher
-from common.amqp.rpc import RpcServer
 from common.contracts.base import Principal
 from common.contracts.jobs import (
     Accepted,
@@ -35,13 +34,19 @@ from common.contracts.jobs import (
     WorkerReport,
     WorkerReportReply,
 )
+from common.contracts.method import implements
+from common.errors import NotFound
+from common.visibility import may_see_job
 
 log = structlog.get_logger(__name__)
 
 
 def _authorize(actor: Principal, action: Action, found: FoundJob) -> None:
-    policy.authorize_private(actor, action, Action.JOB_READ, owner_id=found.user_id,
-                             shared=False, what="job")
+    """NotFound for a job ``actor`` may not see (the rule the portal's live events share);
+    Forbidden when they see it but may not ``action`` it."""
+    if not may_see_job(actor, found.job.user):
+        raise NotFound("job not found")
+    policy.authorize(actor, action, owner_id=found.user_id)
 
 
 class JobHandlers:
@@ -54,19 +59,8 @@ class JobHandlers:
         self._settings = settings
         self._wake = wake
 
-    def register(self, server: RpcServer) -> None:
-        server.register(JobMethods.SUBMIT, SubmitJob, self.submit)
-        server.register(JobMethods.LIST, ListJobs, self.list_jobs)
-        server.register(JobMethods.GET, JobRef, self.get)
-        server.register(JobMethods.CANCEL, JobRef, self.cancel)
-        server.register(JobMethods.INTERRUPT, JobRef, self.interrupt)
-        server.register(WorkerMethods.REPORT, WorkerReport, self.report)
-        server.register(WorkerMethods.STARTED, JobStarted, self.started)
-        server.register(WorkerMethods.PROGRESS, JobProgress, self.progress)
-        server.register(WorkerMethods.FINISHED, JobFinished, self.finished)
-
+    @implements(JobMethods.SUBMIT)
     async def submit(self, request: SubmitJob) -> JobOut:
-        policy.authorize(request.actor, Action.JOB_SUBMIT)
         s = self._settings
         async with self._pool.acquire() as conn, conn.transaction():
             job = await jobs.submit(conn, request.actor, request,
@@ -75,9 +69,9 @@ class JobHandlers:
         self._wake()
         return job
 
+    @implements(JobMethods.LIST)
     async def list_jobs(self, request: ListJobs) -> JobList:
         actor = request.actor
-        policy.authorize(actor, Action.JOB_LIST)
         user_id = actor.user_id
         if policy.allowed(actor, Action.JOB_LIST_ALL):
             user_id = await self._user_id(request.user) if request.user else None
@@ -91,12 +85,14 @@ class JobHandlers:
         user_id = await self._pool.fetchval("SELECT id FROM users WHERE username = $1", username)
         return str(user_id) if user_id else "00000000-0000-0000-0000-000000000000"
 
+    @implements(JobMethods.GET)
     async def get(self, request: JobRef) -> JobOut:
         async with self._pool.acquire() as conn:
             found = await jobs.find_job(conn, request.job_id)
         _authorize(request.actor, Action.JOB_READ, found)
         return found.job
 
+    @implements(JobMethods.CANCEL)
     async def cancel(self, request: JobRef) -> JobOut:
         async with self._pool.acquire() as conn, conn.transaction():
             found = await self._find_for(conn, request, Action.JOB_CANCEL)
@@ -104,6 +100,7 @@ class JobHandlers:
         await self._stop(job, "cancel")
         return job
 
+    @implements(JobMethods.INTERRUPT)
     async def interrupt(self, request: JobRef) -> JobOut:
         async with self._pool.acquire() as conn, conn.transaction():
             found = await self._find_for(conn, request, Action.JOB_INTERRUPT)
@@ -127,6 +124,7 @@ class JobHandlers:
         except Exception as exc:  # the next report's reply carries it
             log.warning("stop_job_publish_failed", job_id=job.id, error=repr(exc))
 
+    @implements(WorkerMethods.REPORT)
     async def report(self, request: WorkerReport) -> WorkerReportReply:
         async with self._pool.acquire() as conn, conn.transaction():
             reply = await workers.report(conn, request, lease_ttl_s=self._settings.lease_ttl_s)
@@ -134,12 +132,14 @@ class JobHandlers:
             self._wake()
         return reply
 
+    @implements(WorkerMethods.STARTED)
     async def started(self, request: JobStarted) -> Accepted:
         async with self._pool.acquire() as conn, conn.transaction():
             current = await attempts.started(conn, request,
                                              lease_ttl_s=self._settings.lease_ttl_s)
         return Accepted(current=current)
 
+    @implements(WorkerMethods.PROGRESS)
     async def progress(self, request: JobProgress) -> Accepted:
         s = self._settings
         async with self._pool.acquire() as conn, conn.transaction():
@@ -147,6 +147,7 @@ class JobHandlers:
                                               event_interval_s=s.progress_event_interval_s)
         return Accepted(current=current)
 
+    @implements(WorkerMethods.FINISHED)
     async def finished(self, request: JobFinished) -> Accepted:
         async with self._pool.acquire() as conn, conn.transaction():
             current = await attempts.finished(conn, request)

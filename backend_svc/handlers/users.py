@@ -6,19 +6,18 @@ from datetime import timedelta
 
 import asyncpg
 
-from backend_svc import policy, users
-from backend_svc.policy import Action
-from common.amqp.rpc import RpcServer
+from backend_svc import users
+from common.contracts.method import implements
 from common.contracts.users import (
     Authenticate,
     CreateUser,
     Empty,
     ListUsers,
-    Methods,
     ResolveToken,
     RevokeToken,
     TokenIssued,
     UserList,
+    UserMethods,
     UserOut,
 )
 from common.errors import Conflict
@@ -29,15 +28,8 @@ class UserHandlers:
         self._pool = pool
         self._token_ttl = token_ttl
 
-    def register(self, server: RpcServer) -> None:
-        server.register(Methods.CREATE_USER, CreateUser, self.create_user)
-        server.register(Methods.LIST_USERS, ListUsers, self.list_users)
-        server.register(Methods.LOGIN, Authenticate, self.login)
-        server.register(Methods.RESOLVE_TOKEN, ResolveToken, self.resolve_token)
-        server.register(Methods.REVOKE_TOKEN, RevokeToken, self.revoke_token)
-
+    @implements(UserMethods.CREATE)
     async def create_user(self, request: CreateUser) -> UserOut:
-        policy.authorize(request.actor, Action.USER_CREATE)
         async with self._pool.acquire() as conn, conn.transaction():
             try:
                 return await users.create_user(
@@ -52,12 +44,13 @@ class UserHandlers:
                     raise
                 return existing
 
+    @implements(UserMethods.LIST)
     async def list_users(self, request: ListUsers) -> UserList:
-        policy.authorize(request.actor, Action.USER_LIST)
         async with self._pool.acquire() as conn:
             found, total = await users.list_users(conn, limit=request.limit, offset=request.offset)
         return UserList(users=found, total=total)
 
+    @implements(UserMethods.LOGIN)
     async def login(self, request: Authenticate) -> TokenIssued:
         async with self._pool.acquire() as conn, conn.transaction():
             user = await users.check_password(
@@ -68,10 +61,12 @@ class UserHandlers:
             )
         return TokenIssued(token=token, user=user)
 
+    @implements(UserMethods.RESOLVE_TOKEN)
     async def resolve_token(self, request: ResolveToken) -> UserOut:
         async with self._pool.acquire() as conn:
             return await users.resolve_token(conn, request.token.get_secret_value())
 
+    @implements(UserMethods.REVOKE_TOKEN)
     async def revoke_token(self, request: RevokeToken) -> Empty:
         async with self._pool.acquire() as conn, conn.transaction():
             await users.revoke_token(conn, request.token.get_secret_value())

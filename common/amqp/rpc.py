@@ -12,7 +12,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -23,14 +23,13 @@ from aio_pika.exceptions import DeliveryError
 from pydantic import BaseModel, ValidationError
 
 from common.amqp import topology
-from common.contracts.method import AnyMethod, Method, Rep, Req, handlers_of
+from common.contracts.method import AnyMethod, Handler, Method, Rep, Req, handlers_of
 from common.errors import BadRequest, ModelportError, NotFound, RpcTimeout, Unavailable
 from common.logging import bind_correlation, current_correlation_id
 from common.metrics import RpcClientMetrics, RpcServerMetrics
 
 log = structlog.get_logger(__name__)
 R = TypeVar("R", bound=BaseModel)
-Handler = Callable[[Any], Awaitable[BaseModel]]
 Guard = Callable[[AnyMethod, BaseModel], None]
 """Called before every handler of a declared method; raises to refuse (the policy hook)."""
 
@@ -131,10 +130,9 @@ class RpcClient:
 
 
 @dataclass(frozen=True)
-class _Method:
-    request_type: type[BaseModel]
+class _Served:
+    declared: AnyMethod
     handler: Handler
-    declared: AnyMethod | None = None
 
 
 class RpcServer:
@@ -149,13 +147,10 @@ class RpcServer:
         self._metrics = metrics
         self._queue_name = queue_name
         self._prefetch = prefetch
-        self._methods: dict[str, _Method] = {}
+        self._methods: dict[str, _Served] = {}
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._channel: AbstractChannel | None = None
         self._consumer_tag: str | None = None
-
-    def register(self, method: str, request_type: type[BaseModel], handler: Handler) -> None:
-        self._methods[method] = _Method(request_type, handler)
 
     def serve(self, method: AnyMethod, handler: Handler) -> None:
         """Serve a declared method; it must be declared for this server's queue."""
@@ -163,13 +158,17 @@ class RpcServer:
             raise ValueError(f"{method.name} is served on {method.server}, not {self._queue_name}")
         if method.name in self._methods:
             raise ValueError(f"{method.name} is served twice on {self._queue_name}")
-        self._methods[method.name] = _Method(method.request, handler, method)
+        self._methods[method.name] = _Served(method, handler)
 
     def serve_all(self, *owners: object) -> None:
         """Serve every handler the owners mark with :func:`~common.contracts.method.implements`."""
         for owner in owners:
             for method, handler in handlers_of(owner):
                 self.serve(method, handler)
+
+    @property
+    def queue_name(self) -> str:
+        return self._queue_name
 
     @property
     def served(self) -> list[str]:
@@ -242,10 +241,10 @@ class RpcServer:
             if method is None:
                 raise NotFound(f"no RPC method {message.type!r} on {self._queue_name}")
             try:
-                request = method.request_type.model_validate_json(message.body)
+                request = method.declared.request.model_validate_json(message.body)
             except ValidationError as exc:
                 raise BadRequest(validation_message(exc), code="invalid_request") from None
-            if method.declared is not None and self._guard is not None:
+            if self._guard is not None:
                 self._guard(method.declared, request)
             result = await method.handler(request)
             return {"ok": True, "result": result.model_dump(mode="json")}

@@ -7,7 +7,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from common.amqp.topology import BACKEND_RPC
 from common.contracts.base import Contract, Principal
+from common.contracts.method import Method, declared_in
 
 GROUP_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,62}$"
 
@@ -27,7 +29,7 @@ class CreateGroup(Contract):
 class GroupMember(Contract):
     actor: Principal
     group: str = Field(max_length=100)
-    username: str = Field(max_length=100)
+    username: str = Field(min_length=1, max_length=100)
 
 
 class ListGroups(Contract):
@@ -39,10 +41,19 @@ class GroupList(Contract):
 
 
 class GroupMethods:
-    CREATE: ClassVar[str] = "groups.create"  # CreateGroup -> GroupOut (admin)
-    ADD_MEMBER: ClassVar[str] = "groups.add_member"  # GroupMember -> GroupOut (admin)
-    REMOVE_MEMBER: ClassVar[str] = "groups.remove_member"  # GroupMember -> GroupOut (admin)
-    LIST: ClassVar[str] = "groups.list"  # ListGroups -> GroupList (admin: all; user: own)
+    """Served by backend_svc on ``topology.BACKEND_RPC``."""
+
+    CREATE = Method("groups.create", CreateGroup, GroupOut, BACKEND_RPC, "group.create",
+                    "Create a group (admins; 409 group_exists).")
+    ADD_MEMBER = Method("groups.add_member", GroupMember, GroupOut, BACKEND_RPC,
+                        "group.manage_members", "Add a user to a group (admins).")
+    REMOVE_MEMBER = Method("groups.remove_member", GroupMember, GroupOut, BACKEND_RPC,
+                           "group.manage_members", "Remove a user from a group (admins).")
+    LIST = Method("groups.list", ListGroups, GroupList, BACKEND_RPC, "group.list",
+                  "Groups: all for admins, one's own for users.")
+
+
+METHODS = declared_in(GroupMethods)
 
 
 class GroupEvent(Contract):

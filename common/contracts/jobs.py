@@ -14,7 +14,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from common.amqp.topology import BACKEND_RPC
 from common.contracts.base import Contract, Principal
+from common.contracts.method import SOLVE_WORKER, Method, declared_in
 
 JobState = Literal["queued", "scheduled", "running", "succeeded", "failed", "cancelled", "lost"]
 TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
@@ -22,6 +24,19 @@ FailReason = Literal[
     "timeout", "oom", "app_exception", "invalid_data", "bad_app", "unknown_procedure",
     "retries_exhausted", "infrastructure", "internal",
 ]
+
+
+AttemptFile = Literal["log", "result"]
+
+
+def attempt_key(job_id: str, attempt: int, name: AttemptFile) -> str:
+    """The S3 key of an attempt's log or result: ``jobs/{job_id}/attempts/{attempt}/{name}``.
+
+    The one place this is spelled: the solve worker writes there, backend keeps the winning
+    attempt's keys on the job (``JobOut.log_s3_key``) and the portal reads what the job names.
+    Per attempt, so a zombie attempt (lease lost, job re-run) cannot overwrite the winner's.
+    """
+    return f"jobs/{job_id}/attempts/{attempt}/{name}"
 
 
 class JobOut(Contract):
@@ -43,24 +58,27 @@ class JobOut(Contract):
     progress: float | None
     progress_message: str | None
     interrupted: bool
-    queue_position: int | None  # among queued jobs, 1 = next; None when not queued
+    queue_position: int | None = Field(description="Among queued jobs, 1 = next.")
     worker: str | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    log_s3_key: str | None = None  # the winning attempt's log; internal (not in the REST API)
 
 
 class SubmitJob(Contract):
     actor: Principal
-    app: str = Field(max_length=100)
-    version: str | None = Field(None, max_length=100)  # None: the active version
-    procedure: str = Field(min_length=1, max_length=100)
-    input_case_id: str | None = Field(None, max_length=64)  # None: the app's default data
-    priority: int = Field(0, ge=-10, le=10)
+    app: str = Field(min_length=1, max_length=100, description="The app to run.")
+    version: str | None = Field(None, max_length=100, description="Default: the active one.")
+    procedure: str = Field("solve", min_length=1, max_length=100)
+    input_case_id: str | None = Field(
+        None, max_length=64, description="The case to run on; default: the app's default data."
+    )
+    priority: int = Field(0, ge=-10, le=10, description="Higher runs first.")
     time_limit_s: int | None = Field(None, ge=1, le=7 * 24 * 3600)
     memory_mb: int | None = Field(None, ge=64, le=256 * 1024)
-    not_before: datetime | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
+    not_before: datetime | None = Field(None, description="Wait in the queue until then.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Passed to the procedure.")
 
 
 class JobRef(Contract):
@@ -70,11 +88,11 @@ class JobRef(Contract):
 
 class ListJobs(Contract):
     actor: Principal
-    state: JobState | None = None
-    app: str | None = Field(None, max_length=100)
-    user: str | None = Field(None, max_length=100)  # admins only; users see their own
-    limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    state: JobState | None = Field(None, description="Only jobs in this state.")
+    app: str | None = Field(None, max_length=100, description="Only jobs of this app.")
+    user: str | None = Field(None, max_length=100, description="Only this user's (admins).")
+    limit: int = Field(50, ge=1, le=500, description="Jobs per page.")
+    offset: int = Field(0, ge=0, description="Jobs to skip.")
 
 
 class JobList(Contract):
@@ -85,11 +103,20 @@ class JobList(Contract):
 class JobMethods:
     """Portal → backend, on ``topology.BACKEND_RPC``."""
 
-    SUBMIT: ClassVar[str] = "jobs.submit"  # SubmitJob -> JobOut
-    LIST: ClassVar[str] = "jobs.list"  # ListJobs -> JobList
-    GET: ClassVar[str] = "jobs.get"  # JobRef -> JobOut (another user's job: 404)
-    CANCEL: ClassVar[str] = "jobs.cancel"  # JobRef -> JobOut
-    INTERRUPT: ClassVar[str] = "jobs.interrupt"  # JobRef -> JobOut
+    SUBMIT = Method(
+        "jobs.submit", SubmitJob, JobOut, BACKEND_RPC, "job.submit",
+        "Queue a job (404 unknown_app / unknown_version / not_found for a case one may not "
+        "see, 400 unknown_procedure or invalid limits).")
+    LIST = Method("jobs.list", ListJobs, JobList, BACKEND_RPC, "job.list",
+                  "One's own jobs (admins: everyone's), newest first, with queue positions.")
+    GET = Method("jobs.get", JobRef, JobOut, BACKEND_RPC, "job.read",
+                 "One job (another user's: 404).")
+    CANCEL = Method("jobs.cancel", JobRef, JobOut, BACKEND_RPC, "job.cancel",
+                    "Cancel a job: queued at once, scheduled/running by StopJob "
+                    "(409 not_cancellable).")
+    INTERRUPT = Method("jobs.interrupt", JobRef, JobOut, BACKEND_RPC, "job.interrupt",
+                       "Interrupt a running job, keeping its best solution "
+                       "(409 not_interruptible).")
 
 
 # --- backend ↔ solve_svc ------------------------------------------------------------------
@@ -181,13 +208,25 @@ class Accepted(Contract):
     current: bool
 
 
-class WorkerMethods:
-    """Solve worker → backend, on ``topology.BACKEND_RPC``."""
+_WORKER = (SOLVE_WORKER,)
 
-    REPORT: ClassVar[str] = "workers.report"  # WorkerReport -> WorkerReportReply
-    STARTED: ClassVar[str] = "jobs.started"  # JobStarted -> Accepted
-    PROGRESS: ClassVar[str] = "jobs.progress"  # JobProgress -> Accepted
-    FINISHED: ClassVar[str] = "jobs.finished"  # JobFinished -> Accepted (idempotent)
+
+class WorkerMethods:
+    """Solve worker → backend, on ``topology.BACKEND_RPC``. No principal: the rule ``worker``
+    trusts the broker user (a worker's reports concern only attempts leased to it)."""
+
+    REPORT = Method("workers.report", WorkerReport, WorkerReportReply, BACKEND_RPC, "worker",
+                    "A solve worker's capacity and heartbeat; the reply lists attempts to stop.",
+                    callers=_WORKER)
+    STARTED = Method("jobs.started", JobStarted, Accepted, BACKEND_RPC, "worker",
+                     "An attempt started (current=false: stale, stop it).", callers=_WORKER)
+    PROGRESS = Method("jobs.progress", JobProgress, Accepted, BACKEND_RPC, "worker",
+                      "Progress of an attempt (rate-limited into events).", callers=_WORKER)
+    FINISHED = Method("jobs.finished", JobFinished, Accepted, BACKEND_RPC, "worker",
+                      "An attempt finished; idempotent per attempt.", callers=_WORKER)
+
+
+METHODS = declared_in(JobMethods) + declared_in(WorkerMethods)
 
 
 class JobEvent(Contract):

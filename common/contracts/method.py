@@ -71,6 +71,11 @@ def implements(method: AnyMethod) -> Callable[[F], F]:
     return mark
 
 
+def declared_in(namespace: type) -> list[AnyMethod]:
+    """The methods a family's namespace class declares, in the order written (its ``METHODS``)."""
+    return [value for value in vars(namespace).values() if isinstance(value, Method)]
+
+
 def handlers_of(owner: object) -> list[tuple[AnyMethod, Handler]]:
     """Every ``(method, bound handler)`` that ``owner``'s class marks with :func:`implements`."""
     found = []

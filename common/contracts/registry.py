@@ -11,7 +11,9 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from common.amqp.topology import BACKEND_RPC
 from common.contracts.base import Contract, Principal
+from common.contracts.method import Method, declared_in
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 VERSION_PATTERN = r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$"
@@ -113,17 +115,35 @@ class AppVersionDeleted(Contract):
 
 
 class RegistryMethods:
-    """RPC method names served by backend_svc on ``topology.BACKEND_RPC``."""
+    """Served by backend_svc on ``topology.BACKEND_RPC``."""
 
-    REGISTER_RUNTIME: ClassVar[str] = "runtimes.register"  # RegisterRuntime -> RuntimeOut
-    LIST_RUNTIMES: ClassVar[str] = "runtimes.list"  # ListRuntimes -> RuntimeList
-    GET_RUNTIME: ClassVar[str] = "runtimes.get"  # RuntimeRef -> RuntimeOut
-    DELETE_RUNTIME: ClassVar[str] = "runtimes.delete"  # RuntimeRef -> RuntimeDeleted (409 in use)
-    PUBLISH_APP: ClassVar[str] = "apps.publish"  # PublishAppVersion -> AppVersionOut
-    LIST_APPS: ClassVar[str] = "apps.list"  # ListApps -> AppList
-    GET_APP: ClassVar[str] = "apps.get"  # AppRef -> AppOut
-    ACTIVATE_APP: ClassVar[str] = "apps.activate"  # AppVersionRef -> AppOut
-    DELETE_APP_VERSION: ClassVar[str] = "apps.delete_version"  # AppVersionRef -> AppVersionDeleted
+    REGISTER_RUNTIME = Method(
+        "runtimes.register", RegisterRuntime, RuntimeOut, BACKEND_RPC, "runtime.register",
+        "Register a verified runtime package (admins; 409 duplicate_version).")
+    LIST_RUNTIMES = Method("runtimes.list", ListRuntimes, RuntimeList, BACKEND_RPC,
+                           "runtime.read", "List runtimes, newest first.")
+    GET_RUNTIME = Method("runtimes.get", RuntimeRef, RuntimeOut, BACKEND_RPC, "runtime.read",
+                         "One runtime (404).")
+    DELETE_RUNTIME = Method(
+        "runtimes.delete", RuntimeRef, RuntimeDeleted, BACKEND_RPC, "runtime.delete",
+        "Delete a runtime, returning its S3 key (admins; 409 in_use while an active app "
+        "version has no other runtime).")
+    PUBLISH_APP = Method(
+        "apps.publish", PublishAppVersion, AppVersionOut, BACKEND_RPC, "app.publish",
+        "Publish an app version (admins; 409 duplicate_version, 400 runtime_unsatisfied).")
+    LIST_APPS = Method("apps.list", ListApps, AppList, BACKEND_RPC, "app.read",
+                       "List apps with their versions.")
+    GET_APP = Method("apps.get", AppRef, AppOut, BACKEND_RPC, "app.read",
+                     "One app with its versions (404).")
+    ACTIVATE_APP = Method("apps.activate", AppVersionRef, AppOut, BACKEND_RPC, "app.activate",
+                          "Activate a version of an app; an older one rolls back (admins).")
+    DELETE_APP_VERSION = Method(
+        "apps.delete_version", AppVersionRef, AppVersionDeleted, BACKEND_RPC,
+        "app.delete_version",
+        "Delete an app version, returning its S3 key (admins; 409 in_use).")
+
+
+METHODS = declared_in(RegistryMethods)
 
 
 class RuntimeRegistered(Contract):

@@ -6,7 +6,9 @@ from datetime import datetime
 
 from pydantic import Field
 
+from common.amqp.topology import BACKEND_RPC
 from common.contracts.base import Contract, Principal, Secret
+from common.contracts.method import BACKEND, PORTAL, Method, declared_in
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,62}$"
 
@@ -31,13 +33,13 @@ class CreateUser(Contract):
 class Authenticate(Contract):
     """Check a password; on success a new API token is issued for the user."""
 
-    username: str = Field(max_length=200)
-    password: Secret = Field(max_length=1024)
+    username: str = Field(min_length=1, max_length=200)
+    password: Secret = Field(min_length=1, max_length=1024)
     token_label: str = Field("login", max_length=100)
 
 
 class TokenIssued(Contract):
-    token: Secret
+    token: Secret = Field(description="Send as `Authorization: Bearer <token>`.")
     user: UserOut
 
 
@@ -51,8 +53,8 @@ class RevokeToken(Contract):
 
 class ListUsers(Contract):
     actor: Principal
-    limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
+    limit: int = Field(100, ge=1, le=1000, description="Users per page.")
+    offset: int = Field(0, ge=0, description="Users to skip.")
 
 
 class UserList(Contract):
@@ -64,11 +66,21 @@ class Empty(Contract):
     pass
 
 
-class Methods:
-    """RPC method names served by backend_svc on ``topology.BACKEND_RPC``."""
+class UserMethods:
+    """Served by backend_svc on ``topology.BACKEND_RPC``."""
 
-    CREATE_USER = "users.create"  # CreateUser -> UserOut
-    LIST_USERS = "users.list"  # ListUsers -> UserList
-    LOGIN = "auth.login"  # Authenticate -> TokenIssued (401 unauthenticated on any mismatch)
-    RESOLVE_TOKEN = "auth.resolve"  # ResolveToken -> UserOut (401 when unknown or revoked)
-    REVOKE_TOKEN = "auth.revoke"  # RevokeToken -> Empty
+    CREATE = Method(
+        "users.create", CreateUser, UserOut, BACKEND_RPC, "user.create",
+        "Create a user (admins and the platform).", callers=(PORTAL, BACKEND))
+    LIST = Method("users.list", ListUsers, UserList, BACKEND_RPC, "user.list",
+                  "List users (admins).")
+    LOGIN = Method("auth.login", Authenticate, TokenIssued, BACKEND_RPC, "public",
+                   "Check a password and issue an API token (401 unauthenticated on any "
+                   "mismatch).")
+    RESOLVE_TOKEN = Method("auth.resolve", ResolveToken, UserOut, BACKEND_RPC, "public",
+                           "The user behind a live token (401 when unknown or revoked).")
+    REVOKE_TOKEN = Method("auth.revoke", RevokeToken, Empty, BACKEND_RPC, "public",
+                          "Revoke a token.")
+
+
+METHODS = declared_in(UserMethods)

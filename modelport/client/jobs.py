@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from common.contracts.jobs import TERMINAL_STATES
 from modelport.client.errors import ClientError
 from modelport.client.portal import SHA256_HEADERS, PortalClient
 from modelport.client.transfer import NoProgress, Progress, save_body
 
 Json = dict[str, Any]
-TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+TERMINAL = TERMINAL_STATES  # the job contract's, so client and platform agree
 LIST_PAGE = 500
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from common.contracts.registry import RegistryMethods
 from portal_svc import auth
 from portal_svc.api.io import json_reply, read_query
 from portal_svc.api.registry_models import App, AppList, AppVersion, UploadAppQuery
-from portal_svc.appkeys import BACKEND
+from portal_svc.api.relay import relay
 from portal_svc.files.stores import stores
 from portal_svc.openapi import ApiRoutes
 
@@ -32,16 +33,13 @@ async def upload_app(request: web.Request) -> web.Response:
 
 @routes.route("GET", "/api/v1/apps", summary="List apps with their versions", response=AppList)
 async def list_apps(request: web.Request) -> web.Response:
-    caller = await auth.api_caller(request)
-    return json_reply(AppList.of(await request.app[BACKEND].list_apps(caller.principal)))
+    return await relay(request, RegistryMethods.LIST_APPS, AppList)
 
 
 @routes.route("GET", "/api/v1/apps/{name}", summary="Show an app and its versions",
               response=App, errors=(404,))
 async def get_app(request: web.Request) -> web.Response:
-    caller = await auth.api_caller(request)
-    found = await request.app[BACKEND].get_app(caller.principal, request.match_info["name"])
-    return json_reply(App.of(found))
+    return await relay(request, RegistryMethods.GET_APP, App)
 
 
 @routes.route("POST", "/api/v1/apps/{name}/versions/{version}/activate",
@@ -49,10 +47,7 @@ async def get_app(request: web.Request) -> web.Response:
               errors=(400, 403, 404))
 async def activate_app(request: web.Request) -> web.Response:
     """Also how to roll back: activate the earlier version."""
-    caller = await auth.api_caller(request)
-    name, version = request.match_info["name"], request.match_info["version"]
-    found = await request.app[BACKEND].activate_app(caller.principal, name, version)
-    return json_reply(App.of(found))
+    return await relay(request, RegistryMethods.ACTIVATE_APP, App)
 
 
 @routes.route("DELETE", "/api/v1/apps/{name}/versions/{version}",

@@ -21,13 +21,13 @@ async def login(request: web.Request) -> web.Response:
     body = await read_json(request, LoginRequest)
     issued = await auth.login(request, body.username, body.password.get_secret_value())
     token = issued.token.get_secret_value()
-    return json_reply(LoginResponse(token=token, user=User.from_contract(issued.user)))
+    return json_reply(LoginResponse(token=token, user=User.of(issued.user)))
 
 
 @routes.route("GET", "/api/v1/me", summary="The signed-in user", response=User)
 async def me(request: web.Request) -> web.Response:
     caller = await auth.api_caller(request)
-    return json_reply(User.from_contract(caller.user))
+    return json_reply(User.of(caller.user))
 
 
 @routes.route("POST", "/api/v1/auth/logout", summary="Revoke the token of this request", status=204)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from common.contracts.cases import CaseMethods
 from portal_svc import auth
-from portal_svc.api.io import json_reply, read_json, read_query
+from portal_svc.api.io import json_reply, read_query
 from portal_svc.api.registry_models import (
     Case,
     CaseDiff,
@@ -15,7 +16,7 @@ from portal_svc.api.registry_models import (
     ShareCaseRequest,
     UploadCaseQuery,
 )
-from portal_svc.appkeys import BACKEND
+from portal_svc.api.relay import call_as_caller, relay
 from portal_svc.files.downloads import send_case
 from portal_svc.files.stores import stores
 from portal_svc.openapi import ApiRoutes
@@ -39,19 +40,13 @@ async def upload_case(request: web.Request) -> web.Response:
 @routes.route("GET", "/api/v1/cases", summary="List your cases and those shared with you",
               query=ListCasesQuery, response=CasePage, errors=(400,))
 async def list_cases(request: web.Request) -> web.Response:
-    caller = await auth.api_caller(request)
-    query = read_query(request, ListCasesQuery)
-    page = await request.app[BACKEND].list_cases(
-        caller.principal, app=query.app, limit=query.limit, offset=query.offset
-    )
-    return json_reply(CasePage.of(page))
+    return await relay(request, CaseMethods.LIST, CasePage, query=ListCasesQuery)
 
 
 @routes.route("GET", CASE, summary="Show a case's metadata", response=Case, errors=(404,))
 async def get_case(request: web.Request) -> web.Response:
     """404 for a case that does not exist or that you may not see."""
-    caller = await auth.api_caller(request)
-    found = await request.app[BACKEND].get_case(caller.principal, request.match_info["case_id"])
+    found = await call_as_caller(request, CaseMethods.GET)
     return json_reply(Case.of(found.case))
 
 
@@ -68,23 +63,13 @@ async def download_case(request: web.Request) -> web.StreamResponse:
 @routes.route("PATCH", CASE, summary="Rename a case", request=RenameCaseRequest, response=Case,
               errors=(400, 403, 404, 413))
 async def rename_case(request: web.Request) -> web.Response:
-    caller = await auth.api_caller(request)
-    body = await read_json(request, RenameCaseRequest)
-    case = await request.app[BACKEND].rename_case(
-        caller.principal, request.match_info["case_id"], body.name
-    )
-    return json_reply(Case.of(case))
+    return await relay(request, CaseMethods.RENAME, Case, body=RenameCaseRequest)
 
 
 @routes.route("POST", CASE + "/share", summary="Share a case read-only with a group, or stop",
               request=ShareCaseRequest, response=Case, errors=(400, 403, 404, 413))
 async def share_case(request: web.Request) -> web.Response:
-    caller = await auth.api_caller(request)
-    body = await read_json(request, ShareCaseRequest)
-    case = await request.app[BACKEND].share_case(
-        caller.principal, request.match_info["case_id"], body.group
-    )
-    return json_reply(Case.of(case))
+    return await relay(request, CaseMethods.SHARE, Case, body=ShareCaseRequest)
 
 
 @routes.route("DELETE", CASE, summary="Delete a case", status=204, errors=(403, 404, 409))

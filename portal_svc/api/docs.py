@@ -1,9 +1,12 @@
-"""``/api/v1/openapi.json``: the OpenAPI 3.1 document of every installed API operation."""
+"""``/api/v1/openapi.json``: the OpenAPI 3.1 document of every installed API operation;
+``/api/v1/asyncapi.json``: the AsyncAPI 3.0 document of every message on the bus (events
+integrators may read, RPC methods), generated from the contracts' catalog."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from common.contracts.catalog import asyncapi_document
 from portal_svc.appkeys import OPERATIONS, SETTINGS
 from portal_svc.openapi import ApiRoutes, openapi_document
 
@@ -18,3 +21,9 @@ async def openapi(request: web.Request) -> web.Response:
     operations = request.app[OPERATIONS]
     document = openapi_document(operations, title=API_TITLE, version=API_VERSION, server_url=server)
     return web.json_response(document)
+
+
+@routes.route("GET", "/api/v1/asyncapi.json", summary="The AsyncAPI document of the message bus",
+              auth=False)
+async def asyncapi(request: web.Request) -> web.Response:
+    return web.json_response(asyncapi_document(API_VERSION))

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from common.contracts.jobs import JobMethods
 from portal_svc import auth
-from portal_svc.api.io import json_reply, read_json, read_query
+from portal_svc.api.io import json_reply, read_query
 from portal_svc.api.jobs_models import Job, JobPage, ListJobsQuery, LogQuery, SubmitJobRequest
-from portal_svc.appkeys import BACKEND
+from portal_svc.api.relay import call_as_caller, relay
 from portal_svc.files import job_files
 from portal_svc.live import jobs as live
 from portal_svc.openapi import ApiRoutes
@@ -23,9 +24,7 @@ async def submit_job(request: web.Request) -> web.Response:
     """Queues the job and answers at once (202, `Location` of the job). 404 for an unknown
     app, version or input case (or a case you may not read); 400 for an unknown procedure or
     out-of-range priority and limits. Nothing is queued on any refusal."""
-    caller = await auth.api_caller(request)
-    body = await read_json(request, SubmitJobRequest)
-    job = await request.app[BACKEND].submit_job(caller.principal, **body.model_dump())
+    job = await call_as_caller(request, JobMethods.SUBMIT, body=SubmitJobRequest)
     response = json_reply(Job.of(job), status=202)
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     return response
@@ -35,35 +34,26 @@ async def submit_job(request: web.Request) -> web.Response:
               query=ListJobsQuery, response=JobPage, errors=(400,))
 async def list_jobs(request: web.Request) -> web.Response:
     """Newest first; `total` counts every job matching the filters."""
-    caller = await auth.api_caller(request)
-    query = read_query(request, ListJobsQuery)
-    page = await request.app[BACKEND].list_jobs(caller.principal, **query.model_dump())
-    return json_reply(JobPage.of(page))
+    return await relay(request, JobMethods.LIST, JobPage, query=ListJobsQuery)
 
 
 @routes.route("GET", JOB, summary="Show a job", response=Job, errors=(404,))
 async def get_job(request: web.Request) -> web.Response:
     """404 for a job that does not exist or is someone else's."""
-    caller = await auth.api_caller(request)
-    job = await request.app[BACKEND].get_job(caller.principal, request.match_info["job_id"])
-    return json_reply(Job.of(job))
+    return await relay(request, JobMethods.GET, Job)
 
 
 @routes.route("POST", JOB + "/cancel", summary="Cancel a job", response=Job, errors=(404, 409))
 async def cancel_job(request: web.Request) -> web.Response:
     """A queued job ends `cancelled` at once; a running one is killed (within 2 s)."""
-    caller = await auth.api_caller(request)
-    job = await request.app[BACKEND].cancel_job(caller.principal, request.match_info["job_id"])
-    return json_reply(Job.of(job))
+    return await relay(request, JobMethods.CANCEL, Job)
 
 
 @routes.route("POST", JOB + "/interrupt", summary="Stop a running job, keeping its best result",
               response=Job, errors=(404, 409))
 async def interrupt_job(request: web.Request) -> web.Response:
     """The solve stops and the job succeeds, marked `interrupted`, with its best solution."""
-    caller = await auth.api_caller(request)
-    job = await request.app[BACKEND].interrupt_job(caller.principal, request.match_info["job_id"])
-    return json_reply(Job.of(job))
+    return await relay(request, JobMethods.INTERRUPT, Job)
 
 
 @routes.route("GET", JOB + "/log", summary="A job's log", query=LogQuery, errors=(400, 404, 409),

@@ -1,12 +1,23 @@
-"""Bodies the REST API reads and writes (the public shapes, apart from the RPC contracts)."""
+"""Bodies the REST API reads and writes: users and logins.
+
+The shapes that carry a contract's fields are derived from it (:mod:`portal_svc.api.public`).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict
 
-from common.contracts.users import USERNAME_PATTERN, UserOut
+from common.contracts.users import (
+    Authenticate,
+    CreateUser,
+    ListUsers,
+    TokenIssued,
+    UserList,
+    UserOut,
+)
+from portal_svc.api.public import public
 
 
 class ApiModel(BaseModel):
@@ -15,43 +26,22 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class LoginRequest(ApiModel):
-    username: str = Field(min_length=1, max_length=200)
-    password: SecretStr = Field(min_length=1, max_length=1024)
+class Reply(BaseModel):
+    """A response body, read from a contract by attribute (its ``v`` is left behind)."""
 
-
-class User(ApiModel):
-    id: str
-    username: str
-    display_name: str
-    is_admin: bool
-    created_at: datetime
+    model_config = ConfigDict(frozen=True, from_attributes=True)
 
     @classmethod
-    def from_contract(cls, user: UserOut) -> User:
-        return cls(
-            id=user.id, username=user.username, display_name=user.display_name,
-            is_admin=user.is_admin, created_at=user.created_at,
-        )
+    def of(cls, contract: object) -> Any:
+        return cls.model_validate(contract)
 
 
-class LoginResponse(ApiModel):
-    token: str = Field(description="Send as `Authorization: Bearer <token>`.")
-    user: User
-
-
-class CreateUserRequest(ApiModel):
-    username: str = Field(pattern=USERNAME_PATTERN)
-    password: SecretStr = Field(min_length=8, max_length=1024)
-    display_name: str = Field("", max_length=200)
-    is_admin: bool = False
-
-
-class ListUsersQuery(ApiModel):
-    limit: int = Field(100, ge=1, le=1000, description="Users per page.")
-    offset: int = Field(0, ge=0, description="Users to skip.")
-
-
-class UserPage(ApiModel):
-    users: list[User]
-    total: int
+# The login names no token label: the portal labels the tokens it issues itself.
+LoginRequest = public(Authenticate, ApiModel, name="LoginRequest", drop={"token_label"})
+User = public(UserOut, Reply)
+# The token is handed over in the clear here, once: a plain string, not a write-only secret.
+LoginResponse = public(TokenIssued, Reply, name="LoginResponse", retype={"token": str})
+# ``if_absent`` is the bootstrap admin's, not the API's.
+CreateUserRequest = public(CreateUser, ApiModel, name="CreateUserRequest", drop={"if_absent"})
+ListUsersQuery = public(ListUsers, ApiModel, name="ListUsersQuery")
+UserPage = public(UserList, Reply, name="UserPage")

@@ -1,25 +1,26 @@
-"""Public shapes of runtimes, apps, cases and groups (built from the backend's contracts)."""
+"""Public shapes of runtimes, apps, cases and groups, derived from the backend's contracts
+(:mod:`portal_svc.api.public`); the case diff and the platform key have no contract."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from common.contracts.cases import CASE_NAME_MAX
-from common.contracts.groups import GROUP_PATTERN
-from portal_svc.api.models import ApiModel
-
-
-class Reply(BaseModel):
-    """A response body, read from a contract by attribute (its ``v`` is left behind)."""
-
-    model_config = ConfigDict(frozen=True, from_attributes=True)
-
-    @classmethod
-    def of(cls, contract: object) -> Any:
-        return cls.model_validate(contract)
+from common.contracts import groups as contracts_groups
+from common.contracts import registry as contracts
+from common.contracts.cases import (
+    CASE_NAME_MAX,
+    CaseList,
+    CaseOut,
+    ListCases,
+    RenameCase,
+    ShareCase,
+)
+from common.contracts.groups import CreateGroup, GroupMember, GroupOut
+from common.contracts.registry import AppOut, AppVersionOut, RuntimeOut
+from portal_svc.api.models import ApiModel, Reply
+from portal_svc.api.public import public
 
 
 class PlatformKey(Reply):
@@ -28,44 +29,11 @@ class PlatformKey(Reply):
     public_key: str = Field(description="Base64 of the 32 raw key bytes.")
 
 
-class Runtime(Reply):
-    id: str
-    version: str
-    manifest: dict[str, Any]
-    sha256: str
-    size_bytes: int
-    signer_key_id: str
-    created_at: datetime
-
-
-class RuntimeList(Reply):
-    runtimes: list[Runtime]
-
-
-class AppVersion(Reply):
-    id: str
-    app: str
-    version: str
-    title: str
-    runtime_requirement: str
-    manifest: dict[str, Any]
-    sha256: str
-    size_bytes: int
-    created_at: datetime
-    active: bool
-
-
-class App(Reply):
-    id: str
-    name: str
-    title: str
-    active_version: str | None
-    versions: list[AppVersion]
-    created_at: datetime
-
-
-class AppList(Reply):
-    apps: list[App]
+Runtime = public(RuntimeOut, Reply)
+RuntimeList = public(contracts.RuntimeList, Reply)
+AppVersion = public(AppVersionOut, Reply)
+App = public(AppOut, Reply)
+AppList = public(contracts.AppList, Reply)
 
 
 class UploadAppQuery(ApiModel):
@@ -74,21 +42,11 @@ class UploadAppQuery(ApiModel):
     )
 
 
-class Case(Reply):
-    id: str
-    owner: str
-    app: str
-    app_version: str | None
-    name: str
-    sha256: str
-    size_bytes: int
-    shared_group: str | None
-    created_at: datetime
-
-
-class CasePage(Reply):
-    cases: list[Case]
-    total: int
+Case = public(CaseOut, Reply)
+CasePage = public(CaseList, Reply, name="CasePage")
+ListCasesQuery = public(ListCases, ApiModel, name="ListCasesQuery")
+RenameCaseRequest = public(RenameCase, ApiModel, name="RenameCaseRequest", drop={"case_id"})
+ShareCaseRequest = public(ShareCase, ApiModel, name="ShareCaseRequest", drop={"case_id"})
 
 
 class UploadCaseQuery(ApiModel):
@@ -97,20 +55,6 @@ class UploadCaseQuery(ApiModel):
         None, min_length=1, max_length=CASE_NAME_MAX,
         description="Defaults to the form's `name` field, then the file's name.",
     )
-
-
-class ListCasesQuery(ApiModel):
-    app: str | None = Field(None, max_length=100, description="Only cases of this app.")
-    limit: int = Field(100, ge=1, le=1000, description="Cases per page.")
-    offset: int = Field(0, ge=0, description="Cases to skip.")
-
-
-class RenameCaseRequest(ApiModel):
-    name: str = Field(min_length=1, max_length=CASE_NAME_MAX)
-
-
-class ShareCaseRequest(ApiModel):
-    group: str | None = Field(description="Share read-only with this group; null stops sharing.")
 
 
 class ElementChange(Reply):
@@ -132,20 +76,7 @@ class CaseDiff(Reply):
     identifiers: list[IdentifierChange]
 
 
-class Group(Reply):
-    id: str
-    name: str
-    members: list[str]
-    created_at: datetime
-
-
-class GroupList(Reply):
-    groups: list[Group]
-
-
-class CreateGroupRequest(ApiModel):
-    name: str = Field(pattern=GROUP_PATTERN)
-
-
-class AddMemberRequest(ApiModel):
-    username: str = Field(min_length=1, max_length=100)
+Group = public(GroupOut, Reply)
+GroupList = public(contracts_groups.GroupList, Reply)
+CreateGroupRequest = public(CreateGroup, ApiModel, name="CreateGroupRequest")
+AddMemberRequest = public(GroupMember, ApiModel, name="AddMemberRequest", drop={"group"})

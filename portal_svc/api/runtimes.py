@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from common.contracts.registry import RegistryMethods
 from portal_svc import auth
 from portal_svc.api.io import json_reply
 from portal_svc.api.registry_models import PlatformKey, Runtime, RuntimeList
-from portal_svc.appkeys import BACKEND
+from portal_svc.api.relay import relay
 from portal_svc.files.stores import stores
 from portal_svc.openapi import ApiRoutes
 
@@ -39,17 +40,13 @@ async def upload_runtime(request: web.Request) -> web.Response:
 
 @routes.route("GET", "/api/v1/runtimes", summary="List runtimes", response=RuntimeList)
 async def list_runtimes(request: web.Request) -> web.Response:
-    caller = await auth.api_caller(request)
-    found = await request.app[BACKEND].list_runtimes(caller.principal)
-    return json_reply(RuntimeList.of(found))
+    return await relay(request, RegistryMethods.LIST_RUNTIMES, RuntimeList)
 
 
 @routes.route("GET", "/api/v1/runtimes/{version}", summary="Show a runtime", response=Runtime,
               errors=(404,))
 async def get_runtime(request: web.Request) -> web.Response:
-    caller = await auth.api_caller(request)
-    found = await request.app[BACKEND].get_runtime(caller.principal, request.match_info["version"])
-    return json_reply(Runtime.of(found))
+    return await relay(request, RegistryMethods.GET_RUNTIME, Runtime)
 
 
 @routes.route("DELETE", "/api/v1/runtimes/{version}", summary="Delete a runtime (admins)",

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from portal_svc import auth
-from portal_svc.api.io import json_reply, read_json, read_query
+from common.contracts.users import UserMethods
 from portal_svc.api.models import CreateUserRequest, ListUsersQuery, User, UserPage
-from portal_svc.appkeys import BACKEND
+from portal_svc.api.relay import relay
 from portal_svc.openapi import ApiRoutes
 
 routes = ApiRoutes(tags=("users",))
@@ -18,12 +17,7 @@ routes = ApiRoutes(tags=("users",))
     response=UserPage, errors=(400, 403),
 )
 async def list_users(request: web.Request) -> web.Response:
-    caller = await auth.api_caller(request)
-    query = read_query(request, ListUsersQuery)
-    page = await request.app[BACKEND].list_users(
-        caller.principal, limit=query.limit, offset=query.offset
-    )
-    return json_reply(UserPage(users=[User.from_contract(u) for u in page.users], total=page.total))
+    return await relay(request, UserMethods.LIST, UserPage, query=ListUsersQuery)
 
 
 @routes.route(
@@ -31,10 +25,4 @@ async def list_users(request: web.Request) -> web.Response:
     response=User, status=201, errors=(400, 403, 409, 413),
 )
 async def create_user(request: web.Request) -> web.Response:
-    caller = await auth.api_caller(request)
-    body = await read_json(request, CreateUserRequest)
-    user = await request.app[BACKEND].create_user(
-        caller.principal, username=body.username, password=body.password.get_secret_value(),
-        display_name=body.display_name, is_admin=body.is_admin,
-    )
-    return json_reply(User.from_contract(user), status=201)
+    return await relay(request, UserMethods.CREATE, User, body=CreateUserRequest, status=201)

@@ -18,8 +18,8 @@ from typing import IO, Any
 import structlog
 from aiohttp import web
 
-from common.contracts.cases import CASE_NAME_MAX, CaseOut
-from common.contracts.registry import AppOut
+from common.contracts.cases import CASE_NAME_MAX, CaseMethods, CaseOut
+from common.contracts.registry import AppOut, RegistryMethods
 from common.errors import BadRequest, RpcTimeout
 from modelport.case import CaseError, Limits, diff_cases
 from portal_svc.auth import Caller
@@ -62,7 +62,8 @@ class CaseStore:
         app = app or body.fields.get("app", "")
         if not app:
             raise BadRequest("say which app the case belongs to ('app')", code="invalid_request")
-        found_app = await self.backend.get_app(caller.principal, app)
+        found_app = await self.backend.call(
+            RegistryMethods.GET_APP, actor=caller.principal, name=app)
         case_name = _case_name(name, body, app)
         case_id = str(uuid.uuid4())
         key = f"cases/{case_id}"
@@ -83,30 +84,30 @@ class CaseStore:
         self, caller: Caller, case_id: str, key: str, app: AppOut, name: str,
         checked: Checked[CaseChecked],
     ) -> CaseOut:
-        return await self.backend.register_case(
-            caller.principal, case_id=case_id, app=app.name, name=name, s3_key=key,
-            app_version=_published(app, checked.result.app_version),
-            sha256=checked.stored.sha256, size_bytes=checked.stored.size,
-        )
+        return await self.backend.call(
+            CaseMethods.REGISTER, actor=caller.principal, case_id=case_id, app=app.name, name=name,
+            s3_key=key, app_version=_published(app, checked.result.app_version),
+            sha256=checked.stored.sha256, size_bytes=checked.stored.size)
 
     async def download(self, caller: Caller, case_id: str) -> CaseDownload:
         """The case's bytes; 404 for a case the caller may not read. The first chunk is
         fetched here, so a missing object fails before any response is sent."""
-        location = await self.backend.get_case(caller.principal, case_id)
+        location = await self.backend.call(CaseMethods.GET, actor=caller.principal, case_id=case_id)
         chunks = self.storage.download(location.s3_key)
         first = await anext(chunks, b"")
         return CaseDownload(location.case, _prepend(first, chunks))
 
     async def delete(self, caller: Caller, case_id: str) -> None:
         """Forget the case, then remove its bytes."""
-        location = await self.backend.delete_case(caller.principal, case_id)
+        location = await self.backend.call(
+            CaseMethods.DELETE, actor=caller.principal, case_id=case_id)
         await self.storage.discard(location.s3_key)
 
     async def diff(self, caller: Caller, old_id: str, new_id: str) -> dict[str, Any]:
         """What changed from case ``old_id`` to ``new_id`` (``CaseDiff.to_dict()``); 400
         ``wrong_app`` when they belong to different apps."""
-        old = await self.backend.get_case(caller.principal, old_id)
-        new = await self.backend.get_case(caller.principal, new_id)
+        old = await self.backend.call(CaseMethods.GET, actor=caller.principal, case_id=old_id)
+        new = await self.backend.call(CaseMethods.GET, actor=caller.principal, case_id=new_id)
         if old.case.app != new.case.app:
             raise BadRequest(f"cannot compare a case of {old.case.app!r} with one of "
                              f"{new.case.app!r}", code="wrong_app")

@@ -7,6 +7,7 @@ the client sees a short transfer instead of a file that looks whole.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import structlog
@@ -29,15 +30,24 @@ async def send_case(request: web.Request, download: CaseDownload) -> web.StreamR
         "Content-Disposition": _attachment(case.name + SUFFIX),
         SHA256_HEADER: case.sha256,
     })
+    return await stream_verified(request, response, download.chunks, case_id=case.id)
+
+
+async def stream_verified(
+    request: web.Request, response: web.StreamResponse, chunks: AsyncIterator[bytes],
+    held: bytes = b"", **about: str,
+) -> web.StreamResponse:
+    """Prepare ``response`` and stream ``chunks`` (after ``held``, a chunk read already) into
+    it, the last chunk held back until the download verified; on a checksum mismatch the
+    connection is cut (logged with ``about``), so the client sees a short transfer."""
     await response.prepare(request)
-    held = b""
     try:
-        async for chunk in download.chunks:
+        async for chunk in chunks:
             if held:
                 await response.write(held)
             held = chunk
     except ChecksumMismatch:
-        log.error("download_cut", case_id=case.id, reason="checksum_mismatch")
+        log.error("download_cut", reason="checksum_mismatch", **about)
         if request.transport is not None:
             request.transport.close()
         return response

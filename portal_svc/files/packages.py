@@ -24,7 +24,7 @@ from typing import TypeVar
 import structlog
 from aiohttp import web
 
-from common.contracts.registry import AppVersionOut, RuntimeOut
+from common.contracts.registry import AppVersionOut, RegistryMethods, RuntimeOut
 from common.errors import Forbidden, RpcTimeout
 from common.packages import AppHeader
 from common.storage import StoredObject
@@ -70,11 +70,11 @@ class Depot:
 
         async def register(found: RuntimeChecked, stored: StoredObject) -> RuntimeOut:
             manifest = found.manifest
-            return await self.backend.register_runtime(
-                caller.principal, version=manifest.runtime_version,
-                manifest=manifest.model_dump(mode="json"), s3_key=stored.key,
-                sha256=stored.sha256, size_bytes=stored.size, signer_key_id=found.signer_key_id,
-            )
+            return await self.backend.call(
+                RegistryMethods.REGISTER_RUNTIME, actor=caller.principal,
+                version=manifest.runtime_version, manifest=manifest.model_dump(mode="json"),
+                s3_key=stored.key, sha256=stored.sha256, size_bytes=stored.size,
+                signer_key_id=found.signer_key_id)
 
         runtime = await self._publish(request, self.keys.max_runtime_bytes, check, key, register)
         log.info("runtime_published", version=runtime.version, size=runtime.size_bytes)
@@ -92,12 +92,11 @@ class Depot:
 
         async def register(header: AppHeader, stored: StoredObject) -> AppVersionOut:
             app = header.app
-            return await self.backend.publish_app(
-                caller.principal, name=app.name, version=app.version, title=app.title,
-                runtime_requirement=app.runtime, manifest=app.model_dump(mode="json"),
-                s3_key=stored.key, sha256=stored.sha256, size_bytes=stored.size,
-                activate=activate,
-            )
+            return await self.backend.call(
+                RegistryMethods.PUBLISH_APP, actor=caller.principal, name=app.name,
+                version=app.version, title=app.title, runtime_requirement=app.runtime,
+                manifest=app.model_dump(mode="json"), s3_key=stored.key, sha256=stored.sha256,
+                size_bytes=stored.size, activate=activate)
 
         version = await self._publish(request, self.keys.max_app_bytes, check, key, register)
         log.info("app_published", app=version.app, version=version.version)
@@ -105,12 +104,14 @@ class Depot:
 
     async def delete_runtime(self, caller: Caller, version: str) -> None:
         """Forget the runtime (409 while in use), then remove its blob."""
-        deleted = await self.backend.delete_runtime(caller.principal, version)
+        deleted = await self.backend.call(
+            RegistryMethods.DELETE_RUNTIME, actor=caller.principal, version=version)
         await self.storage.discard(deleted.s3_key)
 
     async def delete_app_version(self, caller: Caller, name: str, version: str) -> None:
         """Forget the app version (409 while in use), then remove its blob."""
-        deleted = await self.backend.delete_app_version(caller.principal, name, version)
+        deleted = await self.backend.call(
+            RegistryMethods.DELETE_APP_VERSION, actor=caller.principal, name=name, version=version)
         await self.storage.discard(deleted.s3_key)
 
     async def _publish(

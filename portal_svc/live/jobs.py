@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from common.amqp import topology
 from common.contracts.events import CloudEvent
 from common.contracts.jobs import TERMINAL_STATES, JobEvent
+from common.visibility import may_see_job
 from portal_svc.auth import Caller
 
 log = structlog.get_logger(__name__)
@@ -157,13 +158,14 @@ class JobEventHub:
 
 
 def visible_to(caller: Caller, job_id: str | None = None) -> Callable[[LiveEvent], bool]:
-    """Events of the caller's own jobs (any job for an admin), of ``job_id`` only if given."""
-    user, admin = caller.user.username, caller.user.is_admin
+    """Events of the jobs the caller may see (:func:`~common.visibility.may_see_job`, the
+    rule backend applies), of ``job_id`` only if given."""
+    viewer = caller.principal
 
     def wanted(event: LiveEvent) -> bool:
         if job_id is not None and event.job.job_id != job_id:
             return False
-        return admin or event.job.user == user
+        return may_see_job(viewer, event.job.user)
 
     return wanted
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
+from common.contracts.cases import CaseMethods
+from common.contracts.registry import RegistryMethods
 from portal_svc import web_session
 from portal_svc.api.io import json_reply
 from portal_svc.api.registry_models import Case
@@ -25,8 +27,8 @@ CASES_PAGE = "/cases"
 async def cases_page(request: web.Request) -> web.StreamResponse:
     caller = await page_caller(request)
     backend = request.app[BACKEND]
-    page = await backend.list_cases(caller.principal)
-    apps = await backend.list_apps(caller.principal)
+    page = await backend.call(CaseMethods.LIST, actor=caller.principal)
+    apps = await backend.call(RegistryMethods.LIST_APPS, actor=caller.principal)
     context = await page_context(request, caller, "cases", cases=page.cases, total=page.total,
                                  apps=apps.apps)
     return aiohttp_jinja2.render_template("cases.html", request, context)
@@ -51,9 +53,9 @@ async def download_case(request: web.Request) -> web.StreamResponse:
 async def rename_case(request: web.Request) -> web.StreamResponse:
     form = await web_session.check_csrf(request)
     caller = await page_caller(request)
-    case = await request.app[BACKEND].rename_case(
-        caller.principal, request.match_info["case_id"], form.get("name", "").strip()
-    )
+    case = await request.app[BACKEND].call(
+        CaseMethods.RENAME, actor=caller.principal, case_id=request.match_info["case_id"],
+        name=form.get("name", "").strip())
     await web_session.flash(request, f"Renamed to {case.name}.")
     raise web.HTTPSeeOther(CASES_PAGE)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
+from common.contracts.jobs import JobMethods
 from common.errors import BadRequest
 from portal_svc import auth, web_session
 from portal_svc.api.io import json_reply
@@ -35,8 +36,8 @@ async def jobs_page(request: web.Request) -> web.StreamResponse:
     caller = await (_script_caller(request) if wants_json else page_caller(request))
     number = _page_number(request)
     offset = (number - 1) * PAGE_SIZE
-    page = await request.app[BACKEND].list_jobs(caller.principal, limit=PAGE_SIZE,
-                                                offset=offset)
+    page = await request.app[BACKEND].call(JobMethods.LIST, actor=caller.principal,
+                                          limit=PAGE_SIZE, offset=offset)
     if wants_json:
         return json_reply(JobPage.of(page))
     context = await page_context(request, caller, "jobs", jobs=page.jobs, total=page.total,
@@ -63,7 +64,8 @@ async def job_events(request: web.Request) -> web.StreamResponse:
 @routes.get(JOBS_PAGE + "/{job_id}")
 async def job_page(request: web.Request) -> web.StreamResponse:
     caller = await page_caller(request)
-    job = await request.app[BACKEND].get_job(caller.principal, request.match_info["job_id"])
+    job = await request.app[BACKEND].call(
+        JobMethods.GET, actor=caller.principal, job_id=request.match_info["job_id"])
     context = await page_context(request, caller, "jobs", job=job)
     return aiohttp_jinja2.render_template("job.html", request, context)
 
@@ -72,14 +74,16 @@ async def job_page(request: web.Request) -> web.StreamResponse:
 async def job_state(request: web.Request) -> web.StreamResponse:
     """The job's JSON (as the API's), for a script refreshing one row."""
     caller = await _script_caller(request)
-    job = await request.app[BACKEND].get_job(caller.principal, request.match_info["job_id"])
+    job = await request.app[BACKEND].call(
+        JobMethods.GET, actor=caller.principal, job_id=request.match_info["job_id"])
     return json_reply(Job.of(job))
 
 
 @routes.post(JOBS_PAGE + "/{job_id}/cancel")
 async def cancel_job(request: web.Request) -> web.StreamResponse:
     caller = await xhr_caller(request)
-    job = await request.app[BACKEND].cancel_job(caller.principal, request.match_info["job_id"])
+    job = await request.app[BACKEND].call(
+        JobMethods.CANCEL, actor=caller.principal, job_id=request.match_info["job_id"])
     return json_reply(Job.of(job))
 
 

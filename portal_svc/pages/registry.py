@@ -10,6 +10,7 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
+from common.contracts.registry import RegistryMethods
 from portal_svc import web_session
 from portal_svc.api.io import json_reply
 from portal_svc.api.registry_models import AppVersion, Runtime
@@ -23,7 +24,7 @@ routes = web.RouteTableDef()
 @routes.get("/apps")
 async def apps_page(request: web.Request) -> web.StreamResponse:
     caller = await page_caller(request)
-    found = await request.app[BACKEND].list_apps(caller.principal)
+    found = await request.app[BACKEND].call(RegistryMethods.LIST_APPS, actor=caller.principal)
     context = await page_context(request, caller, "apps", apps=found.apps)
     return aiohttp_jinja2.render_template("apps.html", request, context)
 
@@ -41,7 +42,8 @@ async def activate_app(request: web.Request) -> web.StreamResponse:
     await web_session.check_csrf(request)
     caller = await page_caller(request)
     name, version = request.match_info["name"], request.match_info["version"]
-    await request.app[BACKEND].activate_app(caller.principal, name, version)
+    await request.app[BACKEND].call(
+        RegistryMethods.ACTIVATE_APP, actor=caller.principal, name=name, version=version)
     await web_session.flash(request, f"{name} {version} is now the active version.")
     raise web.HTTPSeeOther("/apps")
 
@@ -49,7 +51,7 @@ async def activate_app(request: web.Request) -> web.StreamResponse:
 @routes.get("/runtimes")
 async def runtimes_page(request: web.Request) -> web.StreamResponse:
     caller = await page_caller(request)
-    found = await request.app[BACKEND].list_runtimes(caller.principal)
+    found = await request.app[BACKEND].call(RegistryMethods.LIST_RUNTIMES, actor=caller.principal)
     context = await page_context(request, caller, "runtimes", runtimes=found.runtimes)
     return aiohttp_jinja2.render_template("runtimes.html", request, context)
 

@@ -12,6 +12,8 @@ import aiohttp_jinja2
 import structlog
 from aiohttp import web
 
+from common.contracts.jobs import JobMethods
+from common.contracts.registry import RegistryMethods
 from common.errors import BadRequest, ModelportError, Unauthenticated
 from portal_svc import auth, web_session
 from portal_svc.appkeys import BACKEND, JSON_ERRORS
@@ -94,8 +96,9 @@ async def logout(request: web.Request) -> web.StreamResponse:
 @routes.get(HOME_PATH)
 async def dashboard(request: web.Request) -> web.StreamResponse:
     caller = await page_caller(request)
-    apps = await request.app[BACKEND].list_apps(caller.principal)
-    recent = await request.app[BACKEND].list_jobs(caller.principal, limit=DASHBOARD_JOBS)
+    apps = await request.app[BACKEND].call(RegistryMethods.LIST_APPS, actor=caller.principal)
+    recent = await request.app[BACKEND].call(
+        JobMethods.LIST, actor=caller.principal, limit=DASHBOARD_JOBS)
     context = await page_context(request, caller, "dashboard", apps=apps.apps, jobs=recent.jobs)
     return aiohttp_jinja2.render_template("dashboard.html", request, context)
 

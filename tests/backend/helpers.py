@@ -18,7 +18,7 @@ from common.contracts.registry import (
     RegistryMethods,
     RuntimeOut,
 )
-from common.contracts.users import CreateUser, Methods, UserOut
+from common.contracts.users import CreateUser, UserMethods
 from common.errors import ModelportError
 
 B = topology.BACKEND_RPC
@@ -32,7 +32,7 @@ async def make_user(rpc: RpcClient, name: str, *, is_admin: bool = False) -> Pri
     """A new user, as the principal the portal would send for them."""
     request = CreateUser(actor=Principal.SYSTEM, username=name, password="password-123",
                          is_admin=is_admin)
-    user = await rpc.call(B, Methods.CREATE_USER, request, UserOut)
+    user = await rpc.call_method(UserMethods.CREATE, request)
     return Principal(user_id=user.id, username=user.username, is_admin=user.is_admin)
 
 
@@ -42,7 +42,7 @@ async def add_runtime(rpc: RpcClient, version: str, actor: Principal = ADMIN) ->
         s3_key=f"runtimes/{version}/runtime.tar", sha256=SHA, size_bytes=1234,
         signer_key_id="key-1",
     )
-    return await rpc.call(B, RegistryMethods.REGISTER_RUNTIME, request, RuntimeOut)
+    return await rpc.call_method(RegistryMethods.REGISTER_RUNTIME, request)
 
 
 async def publish(
@@ -54,7 +54,7 @@ async def publish(
         runtime_requirement=requirement, manifest={"name": app, "version": version},
         s3_key=f"apps/{app}/{version}/app.mpapp", sha256=SHA, size_bytes=99, activate=activate,
     )
-    return await rpc.call(B, RegistryMethods.PUBLISH_APP, request, AppVersionOut)
+    return await rpc.call_method(RegistryMethods.PUBLISH_APP, request)
 
 
 async def refused(call: Awaitable[object]) -> ModelportError:

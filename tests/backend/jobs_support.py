@@ -18,7 +18,6 @@ from common.amqp.rpc import RpcClient
 from common.contracts.base import Principal
 from common.contracts.cases import CaseMethods, CaseOut, RegisterCase
 from common.contracts.jobs import (
-    Accepted,
     JobFinished,
     JobMethods,
     JobOut,
@@ -70,22 +69,22 @@ class FakeWorker:
         msg = WorkerReport(worker=self.name, slots_total=self.slots,
                            slots_free=self.slots - len(running) if free is None else free,
                            running=running)
-        return await self.rpc.call(B, WorkerMethods.REPORT, msg, WorkerReportReply)
+        return await self.rpc.call_method(WorkerMethods.REPORT, msg)
 
     async def started(self, job_id: str, attempt: int = 1) -> bool:
         msg = JobStarted(worker=self.name, job_id=job_id, attempt=attempt)
-        return (await self.rpc.call(B, WorkerMethods.STARTED, msg, Accepted)).current
+        return (await self.rpc.call_method(WorkerMethods.STARTED, msg)).current
 
     async def progress(self, job_id: str, fraction: float, attempt: int = 1) -> bool:
         msg = JobProgress(worker=self.name, job_id=job_id, attempt=attempt, fraction=fraction,
                           message=f"at {fraction}")
-        return (await self.rpc.call(B, WorkerMethods.PROGRESS, msg, Accepted)).current
+        return (await self.rpc.call_method(WorkerMethods.PROGRESS, msg)).current
 
     async def finished(self, job_id: str, attempt: int = 1, outcome: str = "succeeded",
                        **extra: Any) -> bool:
         msg = JobFinished(worker=self.name, job_id=job_id, attempt=attempt,
                           outcome=outcome, **extra)  # type: ignore[arg-type]
-        return (await self.rpc.call(B, WorkerMethods.FINISHED, msg, Accepted)).current
+        return (await self.rpc.call_method(WorkerMethods.FINISHED, msg)).current
 
 
 @pytest.fixture
@@ -111,12 +110,12 @@ async def make_case(rpc: RpcClient, owner: Principal, app: str = "transport") ->
     case_id = str(uuid.uuid4())
     request = RegisterCase(actor=owner, case_id=case_id, app=app, name="input",
                            s3_key=f"cases/{case_id}", sha256=SHA, size_bytes=10)
-    return await rpc.call(B, CaseMethods.REGISTER, request, CaseOut)
+    return await rpc.call_method(CaseMethods.REGISTER, request)
 
 
 async def submit(rpc: RpcClient, actor: Principal, **fields: Any) -> JobOut:
     request = SubmitJob(actor=actor, **({"app": "transport", "procedure": "solve"} | fields))
-    return await rpc.call(B, JobMethods.SUBMIT, request, JobOut)
+    return await rpc.call_method(JobMethods.SUBMIT, request)
 
 
 async def job_states(dsn: str) -> dict[str, str]:

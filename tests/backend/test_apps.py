@@ -9,22 +9,19 @@ import pytest
 
 from backend_svc.service import BackendService
 from common.amqp.rpc import RpcClient
-from common.contracts.cases import CaseLocation, CaseMethods, CaseOut, CaseRef, RegisterCase
+from common.contracts.cases import CaseMethods, CaseRef, RegisterCase
 from common.contracts.registry import (
-    AppList,
     AppOut,
     AppRef,
     AppVersionDeleted,
     AppVersionRef,
     ListApps,
     RegistryMethods,
-    RuntimeDeleted,
     RuntimeRef,
 )
 from tests.backend.helpers import (
     ADMIN,
     SHA,
-    B,
     add_runtime,
     insert_work,
     make_user,
@@ -38,18 +35,17 @@ M = RegistryMethods
 
 
 async def _activate(rpc: RpcClient, app: str, version: str) -> AppOut:
-    return await rpc.call(B, M.ACTIVATE_APP, AppVersionRef(actor=ADMIN, name=app,
-                                                           version=version), AppOut)
+    return await rpc.call_method(
+        M.ACTIVATE_APP, AppVersionRef(actor=ADMIN, name=app, version=version))
 
 
 async def _delete(rpc: RpcClient, app: str, version: str) -> AppVersionDeleted:
-    return await rpc.call(B, M.DELETE_APP_VERSION, AppVersionRef(actor=ADMIN, name=app,
-                                                                 version=version),
-                          AppVersionDeleted)
+    return await rpc.call_method(
+        M.DELETE_APP_VERSION, AppVersionRef(actor=ADMIN, name=app, version=version))
 
 
 async def _get(rpc: RpcClient, app: str) -> AppOut:
-    return await rpc.call(B, M.GET_APP, AppRef(actor=ADMIN, name=app), AppOut)
+    return await rpc.call_method(M.GET_APP, AppRef(actor=ADMIN, name=app))
 
 
 async def test_first_version_publishes_exactly_published_and_activated(
@@ -99,10 +95,10 @@ async def test_users_list_and_get_apps(backend: BackendService, rpc: RpcClient) 
     await publish(rpc, "transport", "1.0.0")
     await publish(rpc, "facility", "0.1.0")
     user = await make_user(rpc, "ursula")
-    listed = await rpc.call(B, M.LIST_APPS, ListApps(actor=user), AppList)
+    listed = await rpc.call_method(M.LIST_APPS, ListApps(actor=user))
     assert [(a.name, a.active_version) for a in listed.apps] == [("facility", "0.1.0"),
                                                                   ("transport", "1.0.0")]
-    got = await rpc.call(B, M.GET_APP, AppRef(actor=user, name="transport"), AppOut)
+    got = await rpc.call_method(M.GET_APP, AppRef(actor=user, name="transport"))
     assert got.versions[0].manifest == {"name": "transport", "version": "1.0.0"}
 
 
@@ -149,8 +145,8 @@ async def test_users_may_not_publish_activate_or_delete(
     ref = AppVersionRef(actor=user, name="transport", version="1.1.0")
     before = await snapshot(pg_dsn)
     for call in (publish(rpc, "transport", "2.0.0", actor=user),
-                 rpc.call(B, M.ACTIVATE_APP, ref, AppOut),
-                 rpc.call(B, M.DELETE_APP_VERSION, ref, AppVersionDeleted)):
+                 rpc.call_method(M.ACTIVATE_APP, ref),
+                 rpc.call_method(M.DELETE_APP_VERSION, ref)):
         assert (await refused(call)).status == 403
     assert await snapshot(pg_dsn) == before
 
@@ -167,7 +163,7 @@ async def test_unknown_app_or_version_is_404(
     request = (AppRef(actor=ADMIN, name=name) if version is None
                else AppVersionRef(actor=ADMIN, name=name, version=version))
     before = await snapshot(pg_dsn)
-    error = await refused(rpc.call(B, method, request, AppOut))
+    error = await refused(rpc.call_method(method, request))
     assert (error.status, error.code) == (404, "not_found")
     assert await snapshot(pg_dsn) == before
 
@@ -179,8 +175,7 @@ async def test_activating_a_version_no_runtime_meets_is_400(
     await add_runtime(rpc, "2.0.0")
     await publish(rpc, "transport", "2.0.0", requirement=">=2")
     await publish(rpc, "transport", "1.0.0", requirement="<2", activate=False)
-    await rpc.call(B, M.DELETE_RUNTIME, RuntimeRef(actor=ADMIN, version="1.0.0"),
-                   RuntimeDeleted)
+    await rpc.call_method(M.DELETE_RUNTIME, RuntimeRef(actor=ADMIN, version="1.0.0"))
     before = await snapshot(pg_dsn)
     error = await refused(_activate(rpc, "transport", "1.0.0"))
     assert (error.status, error.code) == (400, "runtime_unsatisfied")
@@ -245,9 +240,9 @@ async def test_last_version_of_an_app_with_cases_is_in_use(
     await add_runtime(rpc, "1.0.0")
     await publish(rpc, "transport", "1.0.0")
     owner = await make_user(rpc, "ursula")
-    await rpc.call(B, CaseMethods.REGISTER, RegisterCase(
+    await rpc.call_method(CaseMethods.REGISTER, RegisterCase(
         actor=owner, case_id=str(uuid.uuid4()), app="transport", name="base", s3_key="k",
-        sha256=SHA, size_bytes=1), CaseOut)
+        sha256=SHA, size_bytes=1))
     before = await snapshot(pg_dsn)
     error = await refused(_delete(rpc, "transport", "1.0.0"))
     assert (error.status, error.code) == (409, "in_use")
@@ -263,12 +258,11 @@ async def test_a_case_outlives_the_version_it_was_made_with(
     await publish(rpc, "transport", "1.1.0", activate=False)
     owner = await make_user(rpc, "ursula")
     case_id = str(uuid.uuid4())
-    await rpc.call(B, CaseMethods.REGISTER, RegisterCase(
+    await rpc.call_method(CaseMethods.REGISTER, RegisterCase(
         actor=owner, case_id=case_id, app="transport", app_version="1.1.0", name="base",
-        s3_key="k", sha256=SHA, size_bytes=1), CaseOut)
+        s3_key="k", sha256=SHA, size_bytes=1))
     await _delete(rpc, "transport", "1.1.0")
-    location = await rpc.call(B, CaseMethods.GET, CaseRef(actor=owner, case_id=case_id),
-                              CaseLocation)
+    location = await rpc.call_method(CaseMethods.GET, CaseRef(actor=owner, case_id=case_id))
     assert (location.case.app, location.case.app_version) == ("transport", None)
 
 

@@ -21,11 +21,10 @@ from common.contracts.cases import (
     RenameCase,
     ShareCase,
 )
-from common.contracts.groups import CreateGroup, GroupMember, GroupMethods, GroupOut
+from common.contracts.groups import CreateGroup, GroupMember, GroupMethods
 from tests.backend.helpers import (
     ADMIN,
     SHA,
-    B,
     add_runtime,
     insert_work,
     make_user,
@@ -53,16 +52,15 @@ async def _register(rpc: RpcClient, actor: Principal, name: str = "base", *,
     request = RegisterCase(actor=actor, case_id=case_id or str(uuid.uuid4()), app=app,
                            app_version=version, name=name, s3_key=f"cases/{name}", sha256=SHA,
                            size_bytes=42)
-    return await rpc.call(B, C.REGISTER, request, CaseOut)
+    return await rpc.call_method(C.REGISTER, request)
 
 
 async def _share(rpc: RpcClient, actor: Principal, case_id: str, group: str | None) -> CaseOut:
-    return await rpc.call(B, C.SHARE, ShareCase(actor=actor, case_id=case_id, group=group),
-                          CaseOut)
+    return await rpc.call_method(C.SHARE, ShareCase(actor=actor, case_id=case_id, group=group))
 
 
 async def _list(rpc: RpcClient, actor: Principal, **extra: object) -> CaseList:
-    return await rpc.call(B, C.LIST, ListCases(actor=actor, **extra), CaseList)
+    return await rpc.call_method(C.LIST, ListCases(actor=actor, **extra))
 
 
 @pytest.fixture
@@ -71,9 +69,9 @@ async def world(backend: BackendService, rpc: RpcClient) -> World:
     await publish(rpc, "transport", "1.0.0")
     users = [await make_user(rpc, n) for n in ("olga", "mona", "stan")]
     admin = await make_user(rpc, "root", is_admin=True)
-    await rpc.call(B, GroupMethods.CREATE, CreateGroup(actor=ADMIN, name="team"), GroupOut)
-    await rpc.call(B, GroupMethods.ADD_MEMBER,
-                   GroupMember(actor=ADMIN, group="team", username="mona"), GroupOut)
+    await rpc.call_method(GroupMethods.CREATE, CreateGroup(actor=ADMIN, name="team"))
+    await rpc.call_method(
+        GroupMethods.ADD_MEMBER, GroupMember(actor=ADMIN, group="team", username="mona"))
     case = await _register(rpc, users[0], version="1.0.0")
     case = await _share(rpc, users[0], case.id, "team")
     return World(*users, admin, case)
@@ -120,12 +118,11 @@ async def test_duplicate_case_id_is_409(world: World, rpc: RpcClient, pg_dsn: st
 
 async def test_get_visibility(world: World, rpc: RpcClient) -> None:
     for actor in (world.owner, world.member, world.admin):
-        location = await rpc.call(B, C.GET, CaseRef(actor=actor, case_id=world.case.id),
-                                  CaseLocation)
+        location = await rpc.call_method(C.GET, CaseRef(actor=actor, case_id=world.case.id))
         assert (location.case, location.s3_key) == (world.case, "cases/base")
     for case_id in (world.case.id, str(uuid.uuid4()), "not-a-uuid"):
-        error = await refused(rpc.call(B, C.GET, CaseRef(actor=world.stranger, case_id=case_id),
-                                       CaseLocation))
+        error = await refused(rpc.call_method(
+            C.GET, CaseRef(actor=world.stranger, case_id=case_id)))
         assert (error.status, error.code, error.message) == (404, "not_found", "case not found")
 
 
@@ -148,8 +145,7 @@ async def test_list_shows_own_and_shared_cases(world: World, rpc: RpcClient) -> 
 
 async def test_rename_by_role(world: World, rpc: RpcClient, pg_dsn: str) -> None:
     def rename(actor: Principal, case_id: str, name: str) -> object:
-        return rpc.call(B, C.RENAME, RenameCase(actor=actor, case_id=case_id, name=name),
-                        CaseOut)
+        return rpc.call_method(C.RENAME, RenameCase(actor=actor, case_id=case_id, name=name))
 
     before = await snapshot(pg_dsn)
     for actor, case_id, status in ((world.member, world.case.id, 403),
@@ -177,8 +173,8 @@ async def test_share_and_unshare(
     assert unshared.shared_group is None
     assert tap.events[0]["type"] == "modelport.case.updated"
     assert tap.events[0]["data"]["extra"] == {"shared_group": None}
-    error = await refused(rpc.call(B, C.GET, CaseRef(actor=world.member, case_id=world.case.id),
-                                   CaseLocation))
+    error = await refused(rpc.call_method(
+        C.GET, CaseRef(actor=world.member, case_id=world.case.id)))
     assert error.status == 404  # no longer shared: hidden again
 
 
@@ -186,7 +182,7 @@ async def test_delete_by_role(
     world: World, rpc: RpcClient, pg_dsn: str, amqp_url: str
 ) -> None:
     def delete(actor: Principal, case_id: str) -> object:
-        return rpc.call(B, C.DELETE, CaseRef(actor=actor, case_id=case_id), CaseLocation)
+        return rpc.call_method(C.DELETE, CaseRef(actor=actor, case_id=case_id))
 
     before = await snapshot(pg_dsn)
     for actor, case_id, status in ((world.member, world.case.id, 403),
@@ -213,8 +209,8 @@ async def test_a_case_an_unfinished_job_reads_is_in_use(
     finished = await _register(rpc, world.owner, "finished")
     await insert_work(pg_dsn, "job", world.owner, version_id, "succeeded", case_id=finished.id)
     before = await snapshot(pg_dsn)
-    error = await refused(rpc.call(B, C.DELETE, CaseRef(actor=world.owner,
-                                                        case_id=world.case.id), CaseLocation))
+    error = await refused(rpc.call_method(
+        C.DELETE, CaseRef(actor=world.owner, case_id=world.case.id)))
     assert (error.status, error.code) == (409, "in_use")
     assert await snapshot(pg_dsn) == before
-    await rpc.call(B, C.DELETE, CaseRef(actor=world.owner, case_id=finished.id), CaseLocation)
+    await rpc.call_method(C.DELETE, CaseRef(actor=world.owner, case_id=finished.id))

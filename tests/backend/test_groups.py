@@ -9,30 +9,28 @@ from common.amqp.rpc import RpcClient
 from common.contracts.base import Principal
 from common.contracts.groups import (
     CreateGroup,
-    GroupList,
     GroupMember,
     GroupMethods,
     GroupOut,
     ListGroups,
 )
-from tests.backend.helpers import ADMIN, B, make_user, refused, snapshot
+from tests.backend.helpers import ADMIN, make_user, refused, snapshot
 from tests.support.events import EventTap
 
 G = GroupMethods
 
 
 async def _create(rpc: RpcClient, name: str, actor: Principal = ADMIN) -> GroupOut:
-    return await rpc.call(B, G.CREATE, CreateGroup(actor=actor, name=name), GroupOut)
+    return await rpc.call_method(G.CREATE, CreateGroup(actor=actor, name=name))
 
 
 async def _member(rpc: RpcClient, method: str, group: str, username: str,
                   actor: Principal = ADMIN) -> GroupOut:
-    return await rpc.call(B, method, GroupMember(actor=actor, group=group, username=username),
-                          GroupOut)
+    return await rpc.call_method(method, GroupMember(actor=actor, group=group, username=username))
 
 
 async def _list(rpc: RpcClient, actor: Principal) -> list[str]:
-    listed = await rpc.call(B, G.LIST, ListGroups(actor=actor), GroupList)
+    listed = await rpc.call_method(G.LIST, ListGroups(actor=actor))
     return [g.name for g in listed.groups]
 
 

@@ -65,7 +65,7 @@ async def _publish_declaring(rpc: RpcClient) -> AppVersionOut:
         runtime_requirement=">=1.0", s3_key="apps/declared/1.0.0/app.mpapp", sha256=SHA,
         size_bytes=9, manifest={"name": "declared", "procedures": [{"name": "solve"}]},
     )
-    return await rpc.call(B, RegistryMethods.PUBLISH_APP, request, AppVersionOut)
+    return await rpc.call_method(RegistryMethods.PUBLISH_APP, request)
 
 
 async def test_bad_submissions_queue_nothing(rpc: RpcClient, pg_dsn: str) -> None:
@@ -86,7 +86,7 @@ async def test_bad_submissions_queue_nothing(rpc: RpcClient, pg_dsn: str) -> Non
         assert (err.status, err.code) == (status, code), fields
     for fields in ({"priority": 11}, {"memory_mb": 1}, {"time_limit_s": 0}, {"procedure": ""}):
         body = {"actor": alice.model_dump(), "app": "transport", "procedure": "solve"} | fields
-        err = await refused(rpc.call(B, JobMethods.SUBMIT, _Raw(**body), SubmitJob))
+        err = await refused(rpc.call(B, JobMethods.SUBMIT.name, _Raw(**body), SubmitJob))
         assert err.status == 400 and next(iter(fields)) in err.message
     system = await refused(submit(rpc, Principal.SYSTEM))
     assert system.status == 400

@@ -10,13 +10,10 @@ from common.contracts.registry import (
     ListRuntimes,
     RegistryMethods,
     RuntimeDeleted,
-    RuntimeList,
-    RuntimeOut,
     RuntimeRef,
 )
 from tests.backend.helpers import (
     ADMIN,
-    B,
     add_runtime,
     make_user,
     publish,
@@ -29,17 +26,16 @@ M = RegistryMethods
 
 
 async def _delete(rpc: RpcClient, version: str) -> RuntimeDeleted:
-    return await rpc.call(B, M.DELETE_RUNTIME, RuntimeRef(actor=ADMIN, version=version),
-                          RuntimeDeleted)
+    return await rpc.call_method(M.DELETE_RUNTIME, RuntimeRef(actor=ADMIN, version=version))
 
 
 async def test_register_list_get(backend: BackendService, rpc: RpcClient) -> None:
     for version in ("1.2.0", "1.10.0", "1.0.0-rc.1"):
         await add_runtime(rpc, version)
     user = await make_user(rpc, "ursula")
-    listed = await rpc.call(B, M.LIST_RUNTIMES, ListRuntimes(actor=user), RuntimeList)
+    listed = await rpc.call_method(M.LIST_RUNTIMES, ListRuntimes(actor=user))
     assert [r.version for r in listed.runtimes] == ["1.10.0", "1.2.0", "1.0.0-rc.1"]
-    got = await rpc.call(B, M.GET_RUNTIME, RuntimeRef(actor=user, version="1.2.0"), RuntimeOut)
+    got = await rpc.call_method(M.GET_RUNTIME, RuntimeRef(actor=user, version="1.2.0"))
     assert (got.manifest, got.signer_key_id, got.size_bytes) == (
         {"version": "1.2.0", "python": "3.11"}, "key-1", 1234)
 
@@ -85,8 +81,7 @@ async def test_users_may_read_but_not_register_or_delete(
     user = await make_user(rpc, "ursula")
     before = await snapshot(pg_dsn)
     for call in (add_runtime(rpc, "2.0.0", actor=user),
-                 rpc.call(B, M.DELETE_RUNTIME, RuntimeRef(actor=user, version="1.0.0"),
-                          RuntimeDeleted)):
+                 rpc.call_method(M.DELETE_RUNTIME, RuntimeRef(actor=user, version="1.0.0"))):
         error = await refused(call)
         assert (error.status, error.code) == (403, "forbidden")
     assert await snapshot(pg_dsn) == before
@@ -97,8 +92,7 @@ async def test_unknown_runtime_is_404(
     backend: BackendService, rpc: RpcClient, pg_dsn: str, method: str
 ) -> None:
     before = await snapshot(pg_dsn)
-    error = await refused(rpc.call(B, method, RuntimeRef(actor=ADMIN, version="9.9.9"),
-                                   RuntimeOut))
+    error = await refused(rpc.call_method(method, RuntimeRef(actor=ADMIN, version="9.9.9")))
     assert (error.status, error.code) == (404, "not_found")
     assert await snapshot(pg_dsn) == before
 

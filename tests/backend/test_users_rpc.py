@@ -10,17 +10,14 @@ from backend_svc.service import BackendService
 from common.amqp import topology
 from common.amqp.rpc import RpcClient
 from common.contracts.base import Principal
-from common.contracts.system import PING, Ping, Pong
+from common.contracts.system import PING_ON, Ping
 from common.contracts.users import (
     Authenticate,
     CreateUser,
-    Empty,
     ListUsers,
-    Methods,
     ResolveToken,
     RevokeToken,
-    TokenIssued,
-    UserList,
+    UserMethods,
     UserOut,
 )
 from common.errors import ModelportError
@@ -33,7 +30,7 @@ B = topology.BACKEND_RPC
 async def _create(rpc: RpcClient, name: str, actor: Principal = Principal.SYSTEM,
                   **extra: object) -> UserOut:
     request = CreateUser(actor=actor, username=name, password="password-123", **extra)
-    return await rpc.call(B, Methods.CREATE_USER, request, UserOut)
+    return await rpc.call_method(UserMethods.CREATE, request)
 
 
 async def _counts(dsn: str) -> tuple[int, int, int, int]:
@@ -48,7 +45,7 @@ async def _counts(dsn: str) -> tuple[int, int, int, int]:
 
 
 async def test_ping(backend: BackendService, rpc: RpcClient) -> None:
-    pong = await rpc.call(B, PING, Ping(), Pong)
+    pong = await rpc.call_method(PING_ON[B], Ping())
     assert pong.service == "backend"
 
 
@@ -88,10 +85,10 @@ async def test_rolled_back_creation_publishes_nothing(
 
 
 async def test_bootstrap_admin_exists_and_logs_in(backend: BackendService, rpc: RpcClient) -> None:
-    issued = await rpc.call(B, Methods.LOGIN,
-                            Authenticate(username="admin", password=ADMIN_PASSWORD), TokenIssued)
+    issued = await rpc.call_method(
+        UserMethods.LOGIN, Authenticate(username="admin", password=ADMIN_PASSWORD))
     assert issued.user.is_admin and issued.token.get_secret_value().startswith("mp_")
-    me = await rpc.call(B, Methods.RESOLVE_TOKEN, ResolveToken(token=issued.token), UserOut)
+    me = await rpc.call_method(UserMethods.RESOLVE_TOKEN, ResolveToken(token=issued.token))
     assert me.username == "admin"
 
 
@@ -107,11 +104,11 @@ async def test_bootstrap_twice_keeps_one_admin(pg_dsn: str, amqp_url: str) -> No
 
 async def test_revoked_token_no_longer_resolves(backend: BackendService, rpc: RpcClient) -> None:
     await _create(rpc, "bob")
-    issued = await rpc.call(B, Methods.LOGIN,
-                            Authenticate(username="bob", password="password-123"), TokenIssued)
-    await rpc.call(B, Methods.REVOKE_TOKEN, RevokeToken(token=issued.token), Empty)
+    issued = await rpc.call_method(
+        UserMethods.LOGIN, Authenticate(username="bob", password="password-123"))
+    await rpc.call_method(UserMethods.REVOKE_TOKEN, RevokeToken(token=issued.token))
     with pytest.raises(ModelportError) as caught:
-        await rpc.call(B, Methods.RESOLVE_TOKEN, ResolveToken(token=issued.token), UserOut)
+        await rpc.call_method(UserMethods.RESOLVE_TOKEN, ResolveToken(token=issued.token))
     assert (caught.value.status, caught.value.code) == (401, "invalid_token")
 
 
@@ -121,8 +118,7 @@ async def test_bad_login_is_401_and_changes_nothing(
 ) -> None:
     before = await _counts(pg_dsn)
     with pytest.raises(ModelportError) as caught:
-        await rpc.call(B, Methods.LOGIN, Authenticate(username=username, password=password),
-                       TokenIssued)
+        await rpc.call_method(UserMethods.LOGIN, Authenticate(username=username, password=password))
     assert (caught.value.status, caught.value.message) == (401, "wrong username or password")
     assert await _counts(pg_dsn) == before
 
@@ -145,7 +141,7 @@ async def test_policy_user_may_not_create_or_list(
     actor = users.principal_of(dave)
     before = await _counts(pg_dsn)
     for call in (_create(rpc, "eve", actor=actor),
-                 rpc.call(B, Methods.LIST_USERS, ListUsers(actor=actor), UserList)):
+                 rpc.call_method(UserMethods.LIST, ListUsers(actor=actor))):
         with pytest.raises(ModelportError) as caught:
             await call
         assert caught.value.status == 403
@@ -155,7 +151,7 @@ async def test_policy_user_may_not_create_or_list(
 async def test_admin_lists_users(backend: BackendService, rpc: RpcClient) -> None:
     await _create(rpc, "frank")
     admin = Principal(user_id=None, username="admin", is_admin=True)
-    listed = await rpc.call(B, Methods.LIST_USERS, ListUsers(actor=admin), UserList)
+    listed = await rpc.call_method(UserMethods.LIST, ListUsers(actor=admin))
     assert [u.username for u in listed.users] == ["admin", "frank"] and listed.total == 2
 
 
@@ -168,7 +164,7 @@ async def test_invalid_username_names_the_field(backend: BackendService, rpc: Rp
         password: str
 
     with pytest.raises(ModelportError) as caught:
-        await rpc.call(B, Methods.CREATE_USER,
-                       Raw(actor={"system": True}, username="Bad Name!", password="password-123"),
-                       UserOut)
+        await rpc.call_method(
+            UserMethods.CREATE,
+            Raw(actor={"system": True}, username="Bad Name!", password="password-123"))
     assert caught.value.status == 400 and "username" in caught.value.message

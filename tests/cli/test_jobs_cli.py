@@ -17,6 +17,9 @@ from tests.portal.jobs_support import WorkerDriver, jobs_stack, transport_case
 from tests.portal.uploads import call
 from tests.support.stack import Stack
 
+# Built once: a case file carries its write time, so two builds a second apart differ.
+RESULT = transport_case()
+
 Jobs = tuple[Stack, WorkerDriver]
 
 
@@ -96,7 +99,7 @@ async def _run_next(driver: WorkerDriver, *, fail: bool = False) -> str:
     if fail:
         await driver.fail(job_id, "app_exception", log=b"Traceback\nValueError: bad data\n")
     else:
-        await driver.succeed(job_id, output=transport_case(), log=b"optimal 153.675\n")
+        await driver.succeed(job_id, output=RESULT, log=b"optimal 153.675\n")
     return job_id
 
 
@@ -112,7 +115,7 @@ async def test_watch_exits_0_on_success_then_result_and_logs(jobs: Jobs, tmp_pat
     out = tmp_path / "result.mpcase"
     got = await cli("job", "result", job_id, "-o", str(out), env=env)
     assert got.exit_code == 0, got.output
-    assert out.read_bytes() == transport_case()
+    assert out.read_bytes() == RESULT
     printed = await cli("job", "logs", job_id, env=env)
     assert printed.exit_code == 0 and printed.stdout == "optimal 153.675\n"
     followed = await cli("job", "logs", job_id, "-f", env=env)

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TypeVar
 
-from pydantic import BaseModel
-
-from common.contracts.base import Principal
-from common.contracts.users import UserList
+from common.contracts.method import Method, Rep, Req
+from common.contracts.users import UserMethods
 from portal_svc.backend_client import BackendClient
-
-R = TypeVar("R", bound=BaseModel)
 
 
 class ExplodingBackend(BackendClient):
@@ -22,20 +17,22 @@ class ExplodingBackend(BackendClient):
     def __init__(self) -> None:
         super().__init__(rpc=None)  # type: ignore[arg-type]
 
-    async def _call(self, method: str, request: BaseModel, reply: type[R], *,
-                    timeout_s: float | None = None) -> R:
+    async def send(self, method: Method[Req, Rep], request: Req, *,
+                   timeout_s: float | None = None) -> Rep:
         raise RuntimeError(self.SECRET)
 
 
 class GatedBackend(BackendClient):
-    """``list_users`` waits at a gate, so a test can hold a request in flight."""
+    """Listing users waits at a gate, so a test can hold a request in flight."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.entered = asyncio.Event()
         self.gate = asyncio.Event()
 
-    async def list_users(self, actor: Principal, *, limit: int = 100, offset: int = 0) -> UserList:
-        self.entered.set()
-        await self.gate.wait()
-        return await super().list_users(actor, limit=limit, offset=offset)
+    async def send(self, method: Method[Req, Rep], request: Req, *,
+                   timeout_s: float | None = None) -> Rep:
+        if method is UserMethods.LIST:
+            self.entered.set()
+            await self.gate.wait()
+        return await super().send(method, request, timeout_s=timeout_s)

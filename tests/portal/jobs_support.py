@@ -15,10 +15,10 @@ import pytest
 
 from common.amqp.connection import connect
 from common.amqp.rpc import RpcClient
-from common.contracts.jobs import Accepted, BlobRef, JobProgress, WorkerMethods
+from common.contracts.jobs import BlobRef, JobProgress, WorkerMethods, attempt_key
 from common.settings import S3Settings
 from common.storage import META_SHA256
-from tests.backend.jobs_support import B, FakeWorker
+from tests.backend.jobs_support import FakeWorker
 from tests.portal.uploads import call, case_bytes, publish_transport
 from tests.support.stack import Stack, running_stack
 
@@ -40,18 +40,18 @@ class WorkerDriver:
     async def progress(self, job_id: str, fraction: float, message: str = "") -> None:
         msg = JobProgress(worker=self.worker.name, job_id=job_id, attempt=1, fraction=fraction,
                           message=message)
-        assert (await self.worker.rpc.call(B, WorkerMethods.PROGRESS, msg, Accepted)).current
+        assert (await self.worker.rpc.call_method(WorkerMethods.PROGRESS, msg)).current
 
     async def succeed(self, job_id: str, output: bytes | None = None,
                       log: bytes = b"solved\n") -> None:
         """Finish the job succeeded, with ``output`` (a case file) and ``log`` stored first."""
-        extra: dict[str, Any] = {"log": await self.store(f"jobs/{job_id}/log", log)}
+        extra: dict[str, Any] = {"log": await self.store(attempt_key(job_id, 1, "log"), log)}
         if output is not None:
-            extra["output_case"] = await self.store(f"jobs/{job_id}/output", output)
+            extra["output_case"] = await self.store(attempt_key(job_id, 1, "result"), output)
         assert await self.worker.finished(job_id, **extra)
 
     async def fail(self, job_id: str, reason: str, log: bytes = b"failed\n") -> None:
-        stored = await self.store(f"jobs/{job_id}/log", log)
+        stored = await self.store(attempt_key(job_id, 1, "log"), log)
         assert await self.worker.finished(job_id, outcome="failed", reason=reason, log=stored)
 
     async def store(self, key: str, data: bytes) -> BlobRef:

@@ -19,7 +19,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
 from common.amqp import topology
 from common.amqp.rpc import RpcClient
-from common.contracts.system import PING, Ping, Pong
+from common.contracts.system import PING_ON, Ping, Pong
 from tests.services.procs import ServiceProcess
 
 
@@ -41,13 +41,13 @@ async def slow_ping_in_flight(
         await queue.consume(on_reply, no_ack=True)
         await channel.default_exchange.publish(
             aio_pika.Message(
-                Ping(delay_s=delay_s).model_dump_json().encode(), type=PING,
+                Ping(delay_s=delay_s).model_dump_json().encode(), type=PING_ON[rpc_queue].name,
                 content_type="application/json", correlation_id=uuid.uuid4().hex,
                 reply_to=topology.DIRECT_REPLY_TO,
             ),
             routing_key=rpc_queue,
         )
-        await client.call(rpc_queue, PING, Ping(), Pong, timeout_s=15)
+        await client.call_method(PING_ON[rpc_queue], Ping(), timeout_s=15)
         assert not reply.done(), "the slow ping finished before the quick one"
         yield reply
     finally:

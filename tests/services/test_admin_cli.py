@@ -8,9 +8,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from common.amqp import topology
 from common.amqp.rpc import RpcClient
-from common.contracts.users import Authenticate, Methods, TokenIssued
+from common.contracts.users import Authenticate, UserMethods
 from tests.services.procs import ServiceProcess, run_cli
 from tests.support.ports import free_port
 
@@ -43,10 +42,8 @@ async def test_create_user_then_duplicate(
     created = await run_cli("admin", "create-user", "--display-name", "Alice A", "alice", env=env)
     assert created.code == 0, created.stderr
     assert "created user alice" in created.stdout
-    login = await rpc_client.call(
-        topology.BACKEND_RPC, Methods.LOGIN,
-        Authenticate(username="alice", password="s3cret-password"), TokenIssued,
-    )
+    login = await rpc_client.call_method(
+        UserMethods.LOGIN, Authenticate(username="alice", password="s3cret-password"))
     assert (login.user.display_name, login.user.is_admin) == ("Alice A", False)
 
     again = await run_cli("admin", "create-user", "alice", env=env)

@@ -10,7 +10,7 @@ from aio_pika.abc import AbstractRobustConnection
 
 from common.amqp import topology
 from common.amqp.rpc import RpcClient
-from common.contracts.system import PING, Ping, Pong
+from common.contracts.system import PING_ON, Ping
 from tests.services.inflight import slow_ping_in_flight
 from tests.services.procs import ServiceProcess, readyz
 from tests.support.ports import free_port
@@ -51,7 +51,7 @@ async def test_worker_exits_cleanly_when_idle(
     await service.start()
     try:
         await service.wait_for_event("service_started")
-        pong = await rpc_client.call(rpc_queue, PING, Ping(), Pong, timeout_s=10)
+        pong = await rpc_client.call_method(PING_ON[rpc_queue], Ping(), timeout_s=10)
         assert pong.service == module.removesuffix("_svc")
         service.signal(signal.SIGINT)
         assert await service.wait() == 0, service.log_tail()
@@ -65,7 +65,7 @@ async def test_modelport_serve_runs_the_service(amqp_url: str, rpc_client: RpcCl
     await service.start()
     try:
         await service.wait_for_event("service_started")
-        pong = await rpc_client.call(topology.SOLVE_RPC, PING, Ping(), Pong, timeout_s=10)
+        pong = await rpc_client.call_method(PING_ON[topology.SOLVE_RPC], Ping(), timeout_s=10)
         assert pong.service == "solve"
         service.signal(signal.SIGTERM)
         assert await service.wait() == 0, service.log_tail()

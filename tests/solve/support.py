@@ -21,12 +21,9 @@ from common.contracts.jobs import (
     Accepted,
     BlobRef,
     JobFinished,
-    JobProgress,
-    JobStarted,
     RunJob,
     StopJob,
     WorkerMethods,
-    WorkerReport,
     WorkerReportReply,
 )
 from common.storage import S3Storage
@@ -44,10 +41,10 @@ class FakeBackend:
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     def register(self, server: RpcServer) -> None:
-        server.register(WorkerMethods.STARTED, JobStarted, self._accept)
-        server.register(WorkerMethods.PROGRESS, JobProgress, self._accept)
-        server.register(WorkerMethods.FINISHED, JobFinished, self._finished)
-        server.register(WorkerMethods.REPORT, WorkerReport, self._report)
+        server.serve(WorkerMethods.STARTED, self._accept)
+        server.serve(WorkerMethods.PROGRESS, self._accept)
+        server.serve(WorkerMethods.FINISHED, self._finished)
+        server.serve(WorkerMethods.REPORT, self._report)
 
     async def _record(self, call: BaseModel) -> None:
         async with self.changed:

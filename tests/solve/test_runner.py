@@ -7,7 +7,14 @@ import io
 
 import pytest
 
-from common.contracts.jobs import JobFinished, JobProgress, JobStarted, StopJob, WorkerReport
+from common.contracts.jobs import (
+    JobFinished,
+    JobProgress,
+    JobStarted,
+    StopJob,
+    WorkerReport,
+    attempt_key,
+)
 from common.docker import ContainerRequest, Limits, create_started, remove
 from common.docker.spec import Kind
 from modelport.case import read_case
@@ -37,7 +44,9 @@ async def test_transport_succeeds_with_result_log_and_progress(harness: Harness)
     done = await h.backend.finished()
     assert (done.outcome, done.reason, done.interrupted) == ("succeeded", None, False)
     assert done.output_case is not None and done.log is not None
-    assert done.output_case.s3_key == f"jobs/{job.job_id}/output"
+    # the keys backend keeps on the job and the portal reads: the shared per-attempt ones
+    assert done.output_case.s3_key == attempt_key(job.job_id, job.attempt, "result")
+    assert done.log.s3_key == attempt_key(job.job_id, job.attempt, "log")
     case = read_case(io.BytesIO(await h.storage.read_bytes(done.output_case.s3_key)))
     assert case.values("total_cost") == pytest.approx(153.675)
     assert done.lineage["app"] == {"name": "transport", "version": "1.0.0"}
