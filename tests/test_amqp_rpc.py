@@ -71,7 +71,7 @@ async def test_each_reply_reaches_its_own_caller(rpc_pair, amqp_url: str) -> Non
     """Three clients on connections of their own, 20 calls each in flight at once, answered
     in reverse order: every call gets the answer to its own payload, none another's."""
     _, server = rpc_pair
-    server.register("system.echo", Echo, _echo)
+    server.serve(Method("system.echo", Echo, Echoed, "test.rpc", "public", "Echo."), _echo)
     connections = [await connect(amqp_url, deadline_s=10, name=f"caller-{i}") for i in range(3)]
     clients = [RpcClient(c, timeout_s=10) for c in connections]
     try:

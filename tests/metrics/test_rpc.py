@@ -12,6 +12,7 @@ from aio_pika.abc import AbstractRobustConnection
 
 from common.amqp.connection import connect
 from common.amqp.rpc import RpcClient, RpcServer
+from common.contracts.method import Method
 from common.contracts.system import Ping, Pong
 from common.errors import BadRequest, ModelportError, NotFound, RpcTimeout, Unavailable
 from common.metrics import ServiceMetrics
@@ -50,7 +51,7 @@ async def pair(amqp_url: str) -> AsyncIterator[Pair]:
     server_metrics, client_metrics = ServiceMetrics("s"), ServiceMetrics("c")
     server = RpcServer(connection, QUEUE, prefetch=8, metrics=server_metrics.rpc_server)
     for name, handler in (("t.ping", _pong), ("t.refuse", _refuse), ("t.crash", _crash)):
-        server.register(name, Ping, handler)
+        server.serve(Method(name, Ping, Pong, QUEUE, "public", "A test method."), handler)
     await server.start()
     client = RpcClient(connection, timeout_s=5, metrics=client_metrics.rpc_client)
     await client.start()
