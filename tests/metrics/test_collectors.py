@@ -30,7 +30,7 @@ from common.settings import S3Settings
 from portal_svc.settings import PortalSettings
 from session_svc.settings import SessionSettings
 from solve_svc.settings import SolveSettings
-from tests.docker.conftest import _final_sweep, docker_engine, host, service  # noqa: F401
+from tests.docker.conftest import _final_sweep, host, service  # noqa: F401
 from tests.metrics.support import sample_value, scrape
 from tests.support import infra
 from tests.support.stack import running_stack

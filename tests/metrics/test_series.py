@@ -16,7 +16,7 @@ from prometheus_client.metrics_core import Metric
 
 from common.amqp.connection import connect
 from common.amqp.rpc import RpcClient
-from common.contracts.system import PING, Ping, Pong
+from common.contracts.system import PING_ON, Ping, Pong
 from common.errors import NotFound
 from tests.metrics.conftest import HOST_SLOTS, Services
 from tests.metrics.support import (
@@ -31,6 +31,8 @@ from tests.portal.uploads import call, publish_transport
 
 pytestmark = pytest.mark.timeout(180)
 Families = dict[str, Metric]
+
+PING = PING_ON["backend.rpc"].name
 
 
 @pytest.fixture
