@@ -18,13 +18,16 @@ from aio_pika.abc import AbstractRobustConnection
 
 from backend_svc import db, users
 from backend_svc.dispatch import JobDuties
+from backend_svc.duty import ExclusiveDuty
 from backend_svc.handlers.cases import CaseHandlers
 from backend_svc.handlers.groups import GroupHandlers
 from backend_svc.handlers.jobs import JobHandlers
 from backend_svc.handlers.registry import RegistryHandlers
+from backend_svc.handlers.sessions import SessionHandlers
 from backend_svc.handlers.users import UserHandlers
 from backend_svc.migrations import apply_migrations, load_migrations
 from backend_svc.relay import OutboxRelay
+from backend_svc.session_workers import SESSION_REAPER_LOCK, reap_sessions
 from backend_svc.settings import BackendSettings
 from common.amqp import topology
 from common.amqp.connection import connect
@@ -80,6 +83,12 @@ class BackendService:
         self.jobs = JobDuties(self.pool, dsn, commands, s)
         await self.jobs.start()
         self._stack.push_async_callback(self.jobs.stop)
+        pool = self.pool
+        session_reaper = ExclusiveDuty(
+            "session-reaper", dsn, SESSION_REAPER_LOCK, lambda: reap_sessions(pool),
+            interval_s=min(s.scheduler_interval_s, s.session_lease_ttl_s / 2))
+        await session_reaper.start()
+        self._stack.push_async_callback(session_reaper.stop)
         self._rpc = RpcServer(self._connection, topology.BACKEND_RPC, prefetch=s.amqp_prefetch)
         register_ping(self._rpc, self.name, self.instance)
         UserHandlers(self.pool, token_ttl=timedelta(hours=s.token_ttl_h)).register(self._rpc)
@@ -87,6 +96,7 @@ class BackendService:
         CaseHandlers(self.pool).register(self._rpc)
         GroupHandlers(self.pool).register(self._rpc)
         JobHandlers(self.pool, commands, s, self.jobs.wake).register(self._rpc)
+        self._rpc.serve_all(SessionHandlers(self.pool, commands, s))
         await self._rpc.start()
         self._stack.push_async_callback(self._rpc.drain, s.shutdown_grace_s)
         self.status = StatusServer(self.name, self.readiness, host=s.status_host,

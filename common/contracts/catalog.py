@@ -12,12 +12,13 @@ from typing import Any
 from pydantic import BaseModel
 
 from common.amqp import topology
-from common.contracts import cases, groups, jobs, registry, system, users
+from common.contracts import cases, groups, jobs, registry, sessions, system, users
 from common.contracts.cases import CaseEvent
 from common.contracts.events import CloudEvent, UserCreated
 from common.contracts.groups import GroupEvent
 from common.contracts.jobs import JobEvent
 from common.contracts.registry import AppVersionEvent, RuntimeDeletedEvent, RuntimeRegistered
+from common.contracts.sessions import SessionEvent
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ EVENTS = [
     EventSpec(JobEvent, JobEvent.CANCELLED, "A job was cancelled."),
     EventSpec(JobEvent, JobEvent.LOST,
               "An attempt's lease expired; the job is queued again or fails."),
-]
+] + [EventSpec(SessionEvent, type_, summary) for type_, summary in sessions.EVENTS]
 
 # Registry, cases and groups: (method, request, reply, summary) on the backend queue.
 _PACKAGE_RPCS: list[tuple[str, type[BaseModel], type[BaseModel], str]] = [
@@ -148,6 +149,8 @@ RPCS = [
 ] + [
     RpcSpec(topology.BACKEND_RPC, method, request, reply, summary)
     for method, request, reply, summary in _PACKAGE_RPCS
+] + [
+    RpcSpec(m.server, m.name, m.request, m.reply, m.summary) for m in sessions.METHODS
 ]
 
 
