@@ -22,6 +22,7 @@ from portal_svc import (
     middlewares,
     openapi,
     pages,
+    proxy,
     registry_pages,
     web_session,
 )
@@ -75,6 +76,7 @@ def make_app(
     app.router.add_routes(registry_pages.routes)
     app.router.add_routes(case_pages.routes)
     app.router.add_routes(jobs_pages.routes)
+    proxy.setup(app, settings.cookie_secret.get_secret_value())
     app.router.add_static("/static/", STATIC_DIR, name="static")
     add_health_routes(app, SERVICE, _readiness(backend, storage))
     return app
