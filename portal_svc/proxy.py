@@ -27,6 +27,7 @@ from common.contracts.base import Principal
 from common.contracts.sessions import SessionOut
 from common.errors import Conflict, NotFound, Unavailable
 from portal_svc import auth, web_session
+from portal_svc.keys import JSON_ERRORS
 from portal_svc.session_calls import call
 from portal_svc.session_grants import Grants
 
@@ -68,6 +69,8 @@ async def no_slash(request: web.Request) -> web.StreamResponse:
 
 @routes.route("*", PREFIX + "/{tail:.*}")
 async def proxy(request: web.Request) -> web.StreamResponse:
+    if "text/html" not in request.headers.get("Accept", ""):
+        request[JSON_ERRORS] = True  # a page's script or an API client: errors in JSON
     session_id, tail = request.match_info["session_id"], request.match_info["tail"]
     if tail.startswith("k/"):
         grant_token, _, rest = tail[2:].partition("/")

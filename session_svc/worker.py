@@ -43,6 +43,8 @@ class Running:
     warned: bool = False
     jobs: set[str] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
+    idle_s: float | None = None  # from the agent's last pong
+    pinging: bool = False
 
 
 class SessionWorker:
@@ -53,7 +55,7 @@ class SessionWorker:
         self.sessions: dict[str, Running] = {}
         self._heartbeat: asyncio.Task[None] | None = None
         self._retired = False
-        self._stops: set[asyncio.Task[None]] = set()
+        self._stops: set[asyncio.Task[None]] = set()  # stops and pings in flight
 
     def begin(self) -> None:
         self._heartbeat = asyncio.create_task(self._beat(), name="session-heartbeat")
@@ -174,11 +176,17 @@ class SessionWorker:
             await asyncio.sleep(self.env.settings.report_interval_s)
 
     async def beat_once(self) -> None:
-        """Ask each ready agent its idle time, warn or cull idle ones, report, apply stops."""
-        runnings = list(self.sessions.values())
-        idles = await asyncio.gather(*(self._idle(r) for r in runnings))
-        held = [HeldSession(session_id=r.held.session_id, attempt=r.held.attempt, idle_s=i)
-                for r, i in zip(runnings, idles, strict=True)]
+        """Report the held sessions (with the idle times last heard), apply the stops backend
+        answers with, and ask each ready agent again (in the background: a slow agent must
+        not delay the heartbeat that keeps every lease)."""
+        held = [HeldSession(session_id=r.held.session_id, attempt=r.held.attempt,
+                            idle_s=r.idle_s) for r in self.sessions.values()]
+        for running in list(self.sessions.values()):
+            if running.ready and not running.stopping and not running.pinging:
+                running.pinging = True
+                task = asyncio.create_task(self._idle(running))
+                self._stops.add(task)
+                task.add_done_callback(self._stops.discard)
         try:
             reply = await self.backend.report(held)
         except ModelportError as exc:
@@ -187,12 +195,14 @@ class SessionWorker:
         for command in reply.stop:
             self.stop(command.session_id, command.attempt, command.reason)
 
-    async def _idle(self, running: Running) -> float | None:
-        if not running.ready or running.stopping:
-            return None
-        pong = await running.channel.ping(PING_TIMEOUT_S)
+    async def _idle(self, running: Running) -> None:
+        try:
+            pong = await running.channel.ping(PING_TIMEOUT_S)
+        finally:
+            running.pinging = False
         if pong is None:
-            return None
+            return
+        running.idle_s = pong.idle_s
         s = self.env.settings
         if pong.idle_s >= s.idle_timeout_s:
             self.stop(running.held.session_id, running.held.attempt, "idle")
@@ -205,7 +215,6 @@ class SessionWorker:
                     "(your data is saved first). Use it to keep it open."))
         elif pong.idle_s < s.idle_timeout_s - s.idle_warning_s:
             running.warned = False
-        return pong.idle_s
 
     async def close(self, grace_s: float) -> None:
         """Stop every session (autosave first) within ``grace_s``; end the heartbeat."""

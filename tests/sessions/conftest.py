@@ -37,7 +37,7 @@ async def sessions(pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path
                    runtime: E2ERuntime, docker_engine: str, label: str,  # noqa: F811
                    session_options: dict[str, object],
                    monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SessionPlatform]:
-    monkeypatch.setenv("MODELPORT_SESSION_LEASE_TTL_S", "2")
+    monkeypatch.setenv("MODELPORT_SESSION_LEASE_TTL_S", "4")
     monkeypatch.setenv("MODELPORT_SCHEDULER_INTERVAL_S", "0.2")
     monkeypatch.setenv("MODELPORT_PROGRESS_EVENT_INTERVAL_S", "0")
     monkeypatch.setenv("MODELPORT_SESSION_CLAIM_TIMEOUT_S", "20")

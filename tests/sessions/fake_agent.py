@@ -94,10 +94,12 @@ async def notices(request):
 
 
 async def connect(request):
-    sock = socket.socket()
+    unix = "path" in request.query
+    sock = socket.socket(socket.AF_UNIX if unix else socket.AF_INET)
     sock.settimeout(float(request.query.get("timeout", "1.5")))
     try:
-        sock.connect((request.query["host"], int(request.query["port"])))
+        await asyncio.to_thread(sock.connect, request.query["path"] if unix else
+                                (request.query["host"], int(request.query["port"])))
         result = "open"
     except OSError as exc:
         result = type(exc).__name__

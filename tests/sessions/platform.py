@@ -96,6 +96,8 @@ def probe_app(tmp: Path) -> Path:
     shutil.copytree(EXAMPLES / "transport", folder)
     toml = folder / "app.toml"
     toml.write_text(toml.read_text().replace('name = "transport"', 'name = "probe"', 1))
+    code = folder / "app.py"
+    code.write_text(code.read_text().replace('App(name="transport"', 'App(name="probe"', 1))
     shutil.copy(FAKE_AGENT, folder / "fake_agent.py")
     return folder
 
