@@ -43,6 +43,10 @@ seed = app.parameter("seed", type="integer", lower=0, default=11)
 is_open = app.result("is_open", facilities, type="binary", title="Facility opened")
 served = app.result("served", [facilities, customers], lower=0, upper=1,
                     title="Share of the customer's demand served by the facility")
+facility_cost = app.result("facility_cost", facilities, unit="$", lower=0,
+                           title="Cost of each opened facility (fixed + serving)")
+assigned = app.result("assigned", customers, type="string",
+                      title="Facility serving most of the customer's demand")
 total_cost = app.result("total_cost", unit="$")
 best_bound = app.result("best_bound", unit="$", title="Proven lower bound")
 status = app.result("status", type="string")
@@ -173,6 +177,11 @@ def extract(h: highspy.Highs, inst: Instance) -> dict[str, Any]:
         for i, j in zip(rows.tolist(), cols.tolist(), strict=True)
     }
     result["total_cost"] = info.objective_function_value
+    serving = (serve * inst.serve_cost).sum(axis=1) + inst.fixed * opened
+    result["facility_cost"] = {f: float(c) for f, c, o in zip(inst.fac, serving.tolist(),
+                                                              opened.tolist(), strict=True) if o}
+    result["assigned"] = {c: inst.fac[int(i)] for c, i in zip(inst.cus, serve.argmax(axis=0),
+                                                              strict=True)}
     return result
 
 
@@ -202,17 +211,20 @@ def solve(ctx: Context) -> dict[str, Any]:
 
 
 app.page("data", "Data", [
-    text("Candidate facilities and customers; **Generate** draws a new instance."),
+    text("Candidate facilities and customers; **Generate** draws a new instance of the size "
+         "and seed below. Edit capacities, fixed costs and demands in the tables."),
     scalar(n_facilities, "Facilities"), scalar(n_customers, "Customers"), scalar(seed, "Seed"),
     button(generate, "Generate"),
-    table(facilities), table(capacity), table(fixed_cost), table(demand),
+    table(capacity, "Capacity"), table(fixed_cost, "Fixed cost"), table(demand, "Demand"),
 ])
 app.page("solve", "Solve", [
     scalar(mip_gap, "Relative gap"), scalar(time_limit, "Time limit (s)"),
     button(solve, "Solve"),
-    table(status, editable=False), table(total_cost, editable=False),
-    table(best_bound, editable=False),
+    table(total_cost, editable=False), table(best_bound, editable=False),
+    table(status, editable=False),
     chart(is_open, "bar", title="Opened facilities"),
-    table(served, "Assignment", editable=False),
+    chart(facility_cost, "bar", title="Cost per opened facility ($)"),
+    table(facility_cost, "Opened facilities and their cost", editable=False),
+    table(assigned, "Who serves each customer", editable=False),
 ])
 app.defaults(generate_data(50, 250, 11))

@@ -66,24 +66,27 @@ def solve(ctx: Context) -> dict[str, Any]:
 
 
 app.page(
-    "inputs",
-    "Inputs",
+    "plan",
+    "Plan",
     [
-        text("Plants ship cases to markets; freight costs are per case and thousand miles."),
-        table(capacity, "Plant capacity"),
+        text("Plants ship cases to markets; freight costs are per case and thousand miles. "
+             "Change the data, then press **Solve**."),
         table(demand, "Market demand"),
-        table(distance, "Distance"),
-        scalar(freight, "Freight ($ per case per thousand miles)"),
+        table(capacity, "Plant capacity"),
+        table(distance, "Distance", columns=plants),
+        scalar(freight, "Freight"),
+        button(solve, "Solve"),
+        table(total_cost, editable=False),
+        chart(shipment, "bar", x=markets, title="Cases shipped per market (by plant)"),
     ],
 )
 app.page(
-    "results",
-    "Results",
+    "shipments",
+    "Shipments",
     [
-        button(solve, "Solve"),
-        table(total_cost, editable=False),
-        table(shipment, "Shipments", editable=False),
-        chart(shipment, "bar", x=markets, title="Cases shipped per market"),
+        table(status, editable=False),
+        table(shipment, "Shipments per route", editable=False, columns=markets),
+        chart(shipment, "bar", x=plants, title="Cases shipped per plant (by market)"),
     ],
 )
 app.defaults(Path(__file__).with_name("data.json"))

@@ -1,4 +1,5 @@
 """Command line of the agent: parse arguments, wire signals and stdout, run one job.
+(``session`` runs a data session instead: see modelport.agent.session.main.)
 
 ``run`` takes the job as arguments. ``serve`` is the same run for a process started before
 its job is known (a warm container's main process): it imports the heavy modules first, then
@@ -38,6 +39,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--options", type=_options, default={},
                      help="a JSON object recorded in the result's lineage")
     commands.add_parser("serve", help="preload, read one run request (JSON) on stdin, run it")
+    commands.add_parser("session", help="preload, then run a data session driven over "
+                                        "stdin/stdout (docs/agent.md §4)")
     return top
 
 
@@ -52,6 +55,7 @@ def _options(text: str) -> dict[str, Any]:
 
 
 PRELOAD = ("modelport.appkit", "modelport.case", "numpy", "pyarrow", "highspy")
+SESSION_PRELOAD = (*PRELOAD, "aiohttp.web", "modelport.agent.session.main")
 REQUEST_KEYS = ("app", "procedure", "input", "output", "options")
 
 
@@ -60,18 +64,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "serve":
         return serve(sys.stdin.buffer)
+    if args.command == "session":
+        preload(SESSION_PRELOAD)
+        from modelport.agent.session.main import main as session_main
+
+        return session_main()
     return _run(args)
+
+
+def preload(names: Sequence[str] = PRELOAD) -> None:
+    """Import the heavy modules now, so the request that follows starts at once."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # not in every runtime: the run imports what it needs
+            pass
 
 
 def serve(stdin: IO[bytes]) -> int:
     """Preload, then run the one request read from ``stdin`` (see the module docstring).
     A request that is not valid JSON or not a run's arguments exits with 2, as ``run``
     does on bad arguments (message on stderr, no protocol line)."""
-    for name in PRELOAD:
-        try:
-            importlib.import_module(name)
-        except ImportError:  # not in every runtime: the run imports what it needs
-            pass
+    preload()
     try:
         argv, env = request_argv(stdin.readline())
     except ValueError as exc:

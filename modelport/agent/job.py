@@ -122,8 +122,8 @@ def _read_inputs(loaded: LoadedApp, path: Path | None) -> tuple[dict[str, Any], 
         digest = file_sha256(path) if path is not None else None
         return prepare_inputs(loaded.app, data), digest
     except DataError as exc:
-        issues = [Issue(identifier=i.identifier, element=list(i.element), message=str(i))
-                  for i in exc.issues]
+        issues = [Issue(identifier=i.identifier, element=list(i.element), message=str(i),
+                        rule=i.rule) for i in exc.issues]
         raise JobFailed("invalid_data", exc.message, issues=issues) from None
     except CaseError as exc:
         raise JobFailed("invalid_data", f"input case: {exc}") from None

@@ -91,6 +91,7 @@ class Issue(BaseModel):
     identifier: str
     element: list[str] = Field(default_factory=list)
     message: str
+    rule: str = "invalid"
 
 
 class ErrorEvent(_Event):

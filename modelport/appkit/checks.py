@@ -39,6 +39,11 @@ def _shape_problem(widget: Table | ScalarInput | Chart, decl: SetDecl | DataDecl
     scalar = isinstance(decl, DataDecl) and decl.is_scalar
     if isinstance(widget, ScalarInput) and (not scalar or decl.kind != "parameter"):
         return f"scalar input needs a scalar parameter, {decl.name} is not one"
+    if isinstance(widget, Table) and widget.columns is not None:
+        if not isinstance(decl, DataDecl) or len(decl.domain) < 2:
+            return f"table columns {widget.columns!r}: {decl.name} is not over two or more sets"
+        if widget.columns not in decl.domain:
+            return f"table columns {widget.columns!r} is not in the domain of {decl.name}"
     if isinstance(widget, Chart):
         if not isinstance(decl, DataDecl) or scalar:
             return f"chart needs an indexed parameter or result, {decl.name} is not one"
@@ -48,12 +53,15 @@ def _shape_problem(widget: Table | ScalarInput | Chart, decl: SetDecl | DataDecl
 
 
 def describe_page(app: App, page: Page) -> dict[str, object]:
-    """The page's JSON form; tables of results are never editable."""
+    """The page's JSON form; tables of results are never editable; a table over two or more
+    sets names its ``columns`` set (the last one unless declared)."""
     widgets = []
     for widget in page.widgets:
         item = widget.describe()
         if isinstance(widget, Table):
             decl = app.identifiers.get(widget.identifier)
             item["editable"] = widget.editable and decl is not None and decl.kind != "result"
+            if item["columns"] is None and isinstance(decl, DataDecl) and len(decl.domain) > 1:
+                item["columns"] = decl.domain[-1]
         widgets.append(item)
     return {"name": page.name, "title": page.title, "widgets": widgets}

@@ -34,17 +34,34 @@ class UnknownProcedure(AppKitError):
     code = "unknown_procedure"
 
 
+RULES = (
+    "not_declared",  # no identifier of that name
+    "read_only",     # an identifier of a kind that cannot be given here (a result as input)
+    "shape",         # not the accepted form (a list for a set, a mapping or rows, ...)
+    "domain",        # an element that is not in its set, or the wrong number of elements
+    "name",          # a set element that is not a non-empty string
+    "duplicate",     # a set element given twice
+    "type",          # a value not of the declared type (or not finite)
+    "lower_bound",
+    "upper_bound",
+    "required",      # a required value is missing
+    "invalid",       # anything else
+)
+
+
 @dataclass(frozen=True)
 class Issue:
     """One problem found in data: where (identifier, element) and what.
 
     ``element`` is the tuple of set elements that locates the value, ``()`` for a scalar
-    or for a problem with the identifier as a whole.
+    or for a problem with the identifier as a whole. ``rule`` names the rule broken, one of
+    RULES (e.g. ``lower_bound``), for programs; ``problem`` says it for people.
     """
 
     identifier: str
     element: tuple[str, ...]
     problem: str
+    rule: str = "invalid"
 
     @property
     def location(self) -> str:
@@ -59,7 +76,8 @@ class Issue:
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready form with the identifier, element list and message."""
-        return {"identifier": self.identifier, "element": list(self.element), "message": str(self)}
+        return {"identifier": self.identifier, "element": list(self.element),
+                "rule": self.rule, "message": str(self)}
 
 
 class DataError(AppKitError):

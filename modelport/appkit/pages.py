@@ -21,11 +21,15 @@ def _name(ref: str | SetDecl | DataDecl | ProcedureDecl) -> str:
 
 @dataclass(frozen=True)
 class Table:
-    """A table of a set, parameter or result; ``editable`` lets the user change inputs."""
+    """A table of a set, parameter or result; ``editable`` lets the user change inputs.
+
+    ``columns`` names the set of the identifier's domain whose elements become the grid's
+    columns (a pivot); None: the last set for identifiers over two or more sets."""
 
     identifier: str
     title: str = ""
     editable: bool = True
+    columns: str | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -33,6 +37,7 @@ class Table:
             "identifier": self.identifier,
             "title": self.title,
             "editable": self.editable,
+            "columns": self.columns,
         }
 
 
@@ -90,9 +95,11 @@ class Button:
 Widget = Table | ScalarInput | Chart | Text | Button
 
 
-def table(ref: str | SetDecl | DataDecl, title: str = "", *, editable: bool = True) -> Table:
-    """A table widget for a set, parameter or result."""
-    return Table(_name(ref), title, editable)
+def table(ref: str | SetDecl | DataDecl, title: str = "", *, editable: bool = True,
+          columns: str | SetDecl | None = None) -> Table:
+    """A table widget for a set, parameter or result; ``columns`` picks the set spread over
+    the columns of an identifier over two or more sets."""
+    return Table(_name(ref), title, editable, None if columns is None else _name(columns))
 
 
 def scalar(ref: str | DataDecl, label: str = "") -> ScalarInput:

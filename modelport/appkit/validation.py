@@ -35,12 +35,12 @@ class _Collector:
         self._counts: dict[str, int] = {}
         self.flagged: set[tuple[str, Key]] = set()
 
-    def add(self, identifier: str, element: Key, problem: str) -> None:
+    def add(self, identifier: str, element: Key, problem: str, rule: str = "invalid") -> None:
         self.flagged.add((identifier, element))
         count = self._counts.get(identifier, 0) + 1
         self._counts[identifier] = count
         if count <= MAX_ISSUES_PER_IDENTIFIER:
-            self.issues.append(Issue(identifier, element, problem))
+            self.issues.append(Issue(identifier, element, problem, rule))
 
     def finish(self) -> list[Issue]:
         extra = [
@@ -54,15 +54,17 @@ class _Collector:
 def check_set(decl: SetDecl, raw: Any, out: _Collector) -> list[str]:
     """Return the set's elements in order, reporting non-strings, empties and duplicates."""
     if isinstance(raw, str) or not isinstance(raw, Sequence):
-        out.add(decl.name, (), f"expected a list of element names, got {type(raw).__name__}")
+        out.add(decl.name, (), f"expected a list of element names, got {type(raw).__name__}",
+                "shape")
         return []
     elements: list[str] = []
     seen: set[str] = set()
     for position, element in enumerate(raw):
         if not isinstance(element, str) or not element:
-            out.add(decl.name, (), f"element #{position + 1} ({show(element)}) is not a name")
+            out.add(decl.name, (), f"element #{position + 1} ({show(element)}) is not a name",
+                    "name")
         elif element in seen:
-            out.add(decl.name, (element,), "duplicate element")
+            out.add(decl.name, (element,), "duplicate element", "duplicate")
         else:
             seen.add(element)
             elements.append(element)
@@ -76,7 +78,8 @@ def _entries(decl: DataDecl, raw: Any, out: _Collector) -> Iterator[tuple[Key, A
     elif isinstance(raw, Sequence) and not isinstance(raw, str):
         yield from _row_entries(decl, raw, out)
     else:
-        out.add(decl.name, (), f"expected a mapping of elements to values, got {show(raw)}")
+        out.add(decl.name, (), f"expected a mapping of elements to values, got {show(raw)}",
+                "shape")
 
 
 def _mapping_entries(
@@ -90,14 +93,15 @@ def _mapping_entries(
         elif len(full) == arity:
             yield full, value
         else:
-            out.add(decl.name, full, f"expected {arity} index element(s), got {len(full)}")
+            out.add(decl.name, full, f"expected {arity} index element(s), got {len(full)}",
+                    "domain")
 
 
 def _row_entries(decl: DataDecl, rows: Sequence[Any], out: _Collector) -> Iterator[tuple[Key, Any]]:
     arity = len(decl.domain)
     for number, row in enumerate(rows, start=1):
         if isinstance(row, str) or not isinstance(row, Sequence) or len(row) != arity + 1:
-            out.add(decl.name, (), f"row #{number} is not {arity} element(s) and a value")
+            out.add(decl.name, (), f"row #{number} is not {arity} element(s) and a value", "shape")
             continue
         yield tuple(row[:arity]), row[arity]
 
@@ -107,10 +111,10 @@ def _check_key(
 ) -> bool:
     for element, set_name in zip(key, decl.domain, strict=True):
         if not isinstance(element, str):
-            out.add(decl.name, key, f"element {show(element)} is not a string")
+            out.add(decl.name, key, f"element {show(element)} is not a string", "domain")
             return False
         if element not in sets.get(set_name, frozenset()):
-            out.add(decl.name, key, f"{element!r} is not an element of set {set_name}")
+            out.add(decl.name, key, f"{element!r} is not an element of set {set_name}", "domain")
             return False
     return True
 
@@ -119,7 +123,7 @@ def _coerce_at(decl: DataDecl, key: Key, value: Any, out: _Collector) -> tuple[b
     try:
         return True, coerce(decl, value)
     except BadValue as exc:
-        out.add(decl.name, key, str(exc))
+        out.add(decl.name, key, str(exc), exc.rule)
         return False, None
 
 
@@ -151,12 +155,12 @@ def _check_required(
         return
     if decl.is_scalar:
         if value is None and (decl.name, ()) not in out.flagged:
-            out.add(decl.name, (), "missing required value")
+            out.add(decl.name, (), "missing required value", "required")
         return
     for key in itertools.product(*(ordered.get(s, []) for s in decl.domain)):
         missing = (key[0] if len(key) == 1 else key) not in value
         if missing and (decl.name, key) not in out.flagged:
-            out.add(decl.name, key, "missing required value")
+            out.add(decl.name, key, "missing required value", "required")
 
 
 def validate(
@@ -211,6 +215,6 @@ def _check_names(
     for name in data:
         decl = declarations.get(name)
         if decl is None:
-            out.add(str(name), (), "not a declared identifier")
+            out.add(str(name), (), "not a declared identifier", "not_declared")
         elif decl.kind not in kinds:
-            out.add(name, (), f"a {decl.kind} cannot be given here")
+            out.add(name, (), f"a {decl.kind} cannot be given here", "read_only")

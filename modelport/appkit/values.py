@@ -15,7 +15,12 @@ from modelport.appkit.declarations import DataDecl, ValueType
 
 
 class BadValue(Exception):
-    """A value that does not fit its declaration; the message says why."""
+    """A value that does not fit its declaration; the message says why, ``rule`` names the
+    rule (``type``, ``lower_bound``, ``upper_bound``; see errors.RULES)."""
+
+    def __init__(self, message: str, rule: str = "type") -> None:
+        super().__init__(message)
+        self.rule = rule
 
 
 def show(value: Any) -> str:
@@ -82,7 +87,9 @@ def coerce(decl: DataDecl, value: Any) -> Any:
     if decl.type is ValueType.STRING:
         return result
     if decl.lower is not None and result < decl.lower:
-        raise BadValue(f"{show(result)} is below the lower bound {show(decl.lower)}")
+        raise BadValue(f"{show(result)} is below the lower bound {show(decl.lower)}",
+                       "lower_bound")
     if decl.upper is not None and result > decl.upper:
-        raise BadValue(f"{show(result)} is above the upper bound {show(decl.upper)}")
+        raise BadValue(f"{show(result)} is above the upper bound {show(decl.upper)}",
+                       "upper_bound")
     return result

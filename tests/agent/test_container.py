@@ -1,4 +1,5 @@
-"""The agent inside the runtime image, with the platform's hardened container flags."""
+"""The agent inside the runtime image, with the platform's hardened container flags: a job
+(``run``) and a data session (``session``)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import aiohttp
 import pytest
 
+from modelport.agent.session_protocol import StopCommand, StoppedEvent
 from modelport.case import read_case
+from tests.agent.session_host import SessionHost
+from tests.agent.session_support import next_ws
 from tests.agent.support import EXAMPLES, Outcome
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,3 +66,52 @@ def test_transport_in_the_runtime_image(runtime_image: str, tmp_path: Path) -> N
     lineage = case.metadata["lineage"]
     assert lineage["runtime"]["version"] == outcome.events[0].runtime_version
     assert lineage["runtime"]["version"]
+
+
+async def test_a_data_session_in_the_runtime_image(runtime_image: str, tmp_path: Path) -> None:
+    """``session`` as a session container's main process: the control channel over
+    ``docker run -i``, the HTTP port published on loopback, the hardened flags otherwise."""
+    name = f"mp-test-session-{tmp_path.name[-12:].lower().replace('_', '-')}"
+    app = tmp_path / "app"
+    shutil.copytree(EXAMPLES / "transport", app)
+    command = [
+        "docker", "run", "-i", "--rm", "--name", name, "--read-only", "--tmpfs", "/tmp",
+        "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--user", str(UID),
+        "--memory", "1g", "--pids-limit", "256", "--label", "org.modelport.test=agent",
+        "-p", "127.0.0.1::8080", "-v", f"{app}:/work/app:ro", runtime_image,
+        "python", "-m", "modelport.agent", "session",
+    ]
+    host = SessionHost(command)
+    try:
+        ready = await host.start(Path("/work/app"), host="0.0.0.0", port=8080,
+                                 base_path="/s/in-container/", autosave_s=0)
+        assert ready.port == 8080 and ready.app == "transport"
+        host.app_dir = app  # the test-side host runs the job agent on the host
+        published = subprocess.run(["docker", "port", name, "8080"], capture_output=True,
+                                   text=True, timeout=30, check=True).stdout.split()[0]
+        base = f"http://{published}/s/in-container/"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(base) as page:
+                assert page.status == 200 and "static/app.js" in await page.text()
+            async with http.patch(base + "api/data/demand", json={"changes": [
+                    {"element": ["new-york"], "value": -1}]}) as refused:
+                assert refused.status == 422
+            async with http.patch(base + "api/data/demand", json={"changes": [
+                    {"element": ["new-york"], "value": 330}]}) as accepted:
+                assert accepted.status == 200
+            async with http.ws_connect(base + "ws") as socket:
+                await next_ws(socket, "hello")
+                async with http.post(base + "api/procedures/solve") as solving:
+                    assert solving.status == 202
+                job = await next_ws(socket, "job", 90, loaded=True)
+                assert job["state"] == "succeeded"
+            async with http.get(base + "api/data/total_cost") as cost:
+                assert (await cost.json())["value"] > 153.675
+        await host.send(StopCommand(reason="test"))
+        stopped = await host.wait_for(lambda m: m.type == "stopped", 30)
+        assert isinstance(stopped, StoppedEvent) and stopped.autosaved
+        assert await host.exit_code(60) == 0
+    finally:
+        await host.close()
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60,
+                       check=False)

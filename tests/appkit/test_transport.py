@@ -50,8 +50,11 @@ def test_transport_manifest_and_description(transport: LoadedApp) -> None:
     assert {p["name"]: p["kind"] for p in described["procedures"]} == {"solve": "solve"}
     widgets = [w for page in described["pages"] for w in page["widgets"]]
     assert {"widget": "button", "procedure": "solve", "label": "Solve"} in widgets
-    shipment_table = next(w for w in widgets if w.get("identifier") == "shipment")
-    assert shipment_table["editable"] is False
+    shipment_table = next(w for w in widgets
+                          if w["widget"] == "table" and w.get("identifier") == "shipment")
+    assert shipment_table["editable"] is False and shipment_table["columns"] == "markets"
+    distance_table = next(w for w in widgets if w.get("identifier") == "distance")
+    assert distance_table["editable"] is True and distance_table["columns"] == "plants"
 
 
 def test_data_and_results_round_trip_through_json(transport: LoadedApp) -> None:

@@ -154,5 +154,6 @@ def test_error_is_json_ready(app: App) -> None:
     assert caught.value.to_dict()["issues"] == [{
         "identifier": "demand",
         "element": ["new-york"],
+        "rule": "lower_bound",
         "message": "demand['new-york']: -3 is below the lower bound 0",
     }]
