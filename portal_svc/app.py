@@ -24,6 +24,7 @@ from portal_svc import (
     pages,
     proxy,
     registry_pages,
+    session_pages,
     web_session,
 )
 from portal_svc.backend_client import BackendClient
@@ -76,6 +77,7 @@ def make_app(
     app.router.add_routes(registry_pages.routes)
     app.router.add_routes(case_pages.routes)
     app.router.add_routes(jobs_pages.routes)
+    app.router.add_routes(session_pages.routes)
     proxy.setup(app, settings.cookie_secret.get_secret_value())
     app.router.add_static("/static/", STATIC_DIR, name="static")
     add_health_routes(app, SERVICE, _readiness(backend, storage))

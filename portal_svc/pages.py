@@ -12,8 +12,10 @@ import aiohttp_jinja2
 import structlog
 from aiohttp import web
 
+from common.contracts import sessions as sessions_api
 from common.errors import BadRequest, ModelportError, Unauthenticated
-from portal_svc import auth, web_session
+from portal_svc import auth, session_calls, web_session
+from portal_svc.api.sessions_models import Session
 from portal_svc.keys import BACKEND, JSON_ERRORS
 
 log = structlog.get_logger(__name__)
@@ -96,7 +98,10 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     caller = await page_caller(request)
     apps = await request.app[BACKEND].list_apps(caller.principal)
     recent = await request.app[BACKEND].list_jobs(caller.principal, limit=DASHBOARD_JOBS)
-    context = await page_context(request, caller, "dashboard", apps=apps.apps, jobs=recent.jobs)
+    live = await session_calls.call(request.app, sessions_api.LIST, actor=caller.principal,
+                                    live=True, limit=DASHBOARD_JOBS)
+    context = await page_context(request, caller, "dashboard", apps=apps.apps, jobs=recent.jobs,
+                                 sessions=[Session.of(s) for s in live.sessions])
     return aiohttp_jinja2.render_template("dashboard.html", request, context)
 
 

@@ -24,7 +24,8 @@ routes = web.RouteTableDef()
 async def apps_page(request: web.Request) -> web.StreamResponse:
     caller = await page_caller(request)
     found = await request.app[BACKEND].list_apps(caller.principal)
-    context = await page_context(request, caller, "apps", apps=found.apps)
+    cases = await request.app[BACKEND].list_cases(caller.principal, limit=1000)
+    context = await page_context(request, caller, "apps", apps=found.apps, cases=cases.cases)
     return aiohttp_jinja2.render_template("apps.html", request, context)
 
 
