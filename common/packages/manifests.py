@@ -147,6 +147,7 @@ class AppManifest(StrictModel):
     runtime: Requirement
     entry: EntryPoint
     description: str | None = Field(default=None, max_length=2000)
+    desktop: bool = False  # may run in a desktop session (modelport desktop); docs/appkit.md
 
     @property
     def entry_module(self) -> str:

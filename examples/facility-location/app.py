@@ -47,9 +47,9 @@ facility_cost = app.result("facility_cost", facilities, unit="$", lower=0,
                            title="Cost of each opened facility (fixed + serving)")
 assigned = app.result("assigned", customers, type="string",
                       title="Facility serving most of the customer's demand")
-total_cost = app.result("total_cost", unit="$")
+total_cost = app.result("total_cost", unit="$", title="Total cost")
 best_bound = app.result("best_bound", unit="$", title="Proven lower bound")
-status = app.result("status", type="string")
+status = app.result("status", type="string", title="Solver status")
 
 
 def generate_data(n_fac: int, n_cust: int, seed: int) -> dict[str, Any]:
@@ -218,7 +218,7 @@ app.page("data", "Data", [
     table(capacity, "Capacity"), table(fixed_cost, "Fixed cost"), table(demand, "Demand"),
 ])
 app.page("solve", "Solve", [
-    scalar(mip_gap, "Relative gap"), scalar(time_limit, "Time limit (s)"),
+    scalar(mip_gap, "Relative gap"), scalar(time_limit, "Time limit"),
     button(solve, "Solve"),
     table(total_cost, editable=False), table(best_bound, editable=False),
     table(status, editable=False),

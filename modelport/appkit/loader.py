@@ -2,8 +2,10 @@
 
 ``app.toml`` holds ``name``, ``version``, ``title``, ``runtime`` (a requirement such as
 ``">=1.0"``), ``entry`` (``"module:attribute"``, e.g. ``"app:app"``; dotted names allowed on
-both sides) and optionally ``description``. The packer (``common.packages``, see
-docs/package-formats.md §4.1) checks these fields strictly; this loader needs only them.
+both sides) and optionally ``description`` and ``desktop`` (true: the app may run in a
+desktop session, ``modelport desktop``, so its code leaves the platform decrypted). The packer
+(``common.packages``, see docs/package-formats.md §4.1) checks these fields strictly; this
+loader needs only them.
 The app's folder is its import root.
 """
 
@@ -37,6 +39,7 @@ class AppManifest:
     title: str
     runtime: str
     entry: str
+    desktop: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,10 @@ def read_manifest(folder: str | Path) -> AppManifest:
     if not ENTRY_RE.match(raw["entry"]):
         raise AppKitError(f"{path}: field 'entry' must look like 'module:attribute'",
                           code="bad_manifest")
-    return AppManifest(**{field: raw[field] for field in FIELDS})
+    desktop = raw.get("desktop", False)
+    if not isinstance(desktop, bool):
+        raise AppKitError(f"{path}: field 'desktop' must be true or false", code="bad_manifest")
+    return AppManifest(**{field: raw[field] for field in FIELDS}, desktop=desktop)
 
 
 def load_app(folder: str | Path) -> LoadedApp:

@@ -8,6 +8,7 @@ from modelport.cli.admin import admin
 from modelport.cli.app import app
 from modelport.cli.auth import login, logout
 from modelport.cli.case import case
+from modelport.cli.desktop import desktop
 from modelport.cli.dev import dev
 from modelport.cli.job import job
 from modelport.cli.keys import keys
@@ -31,3 +32,4 @@ cli.add_command(runtime)
 cli.add_command(app)
 cli.add_command(case)
 cli.add_command(job)
+cli.add_command(desktop)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 from pathlib import Path
@@ -87,8 +88,9 @@ async def test_a_data_session_in_the_runtime_image(runtime_image: str, tmp_path:
                                  base_path="/s/in-container/", autosave_s=0)
         assert ready.port == 8080 and ready.app == "transport"
         host.app_dir = app  # the test-side host runs the job agent on the host
-        published = subprocess.run(["docker", "port", name, "8080"], capture_output=True,
-                                   text=True, timeout=30, check=True).stdout.split()[0]
+        published = (await asyncio.to_thread(
+            subprocess.run, ["docker", "port", name, "8080"], capture_output=True, text=True,
+            timeout=30, check=True)).stdout.split()[0]
         base = f"http://{published}/s/in-container/"
         async with aiohttp.ClientSession() as http:
             async with http.get(base) as page:
@@ -113,5 +115,5 @@ async def test_a_data_session_in_the_runtime_image(runtime_image: str, tmp_path:
         assert await host.exit_code(60) == 0
     finally:
         await host.close()
-        subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60,
-                       check=False)
+        await asyncio.to_thread(subprocess.run, ["docker", "rm", "-f", name],
+                                capture_output=True, timeout=60, check=False)

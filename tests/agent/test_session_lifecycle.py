@@ -3,7 +3,6 @@ over-long lines, autosave on an interval and on stop (and SIGTERM), EOF."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import signal
 import socket

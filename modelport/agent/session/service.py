@@ -28,6 +28,7 @@ from modelport.agent.session_protocol import (
 from modelport.appkit import LoadedApp, load_case, run
 
 AUTOSAVE_NAME = "autosave"
+MAX_EARLY_JOBS = 8
 
 
 class Busy(Exception):
@@ -55,6 +56,11 @@ class JobStatus:
     loaded: bool = False
     error: str = ""
 
+    @property
+    def over(self) -> bool:
+        """Nothing more will happen to it: loaded, failed to load, failed or cancelled."""
+        return self.loaded or bool(self.error) or self.state in ("failed", "cancelled")
+
 
 class SessionService:
     """A session's state and the operations the WebUI and the host ask for."""
@@ -72,6 +78,8 @@ class SessionService:
         self.hub = LiveHub()
         self.job: JobStatus | None = None
         self._lock = asyncio.Lock()
+        self._submitting = asyncio.Lock()
+        self._early: dict[str, list[JobEvent]] = {}
         self._clock = clock
         self._last_activity = clock()
         self._saved_revision = data.revision
@@ -141,21 +149,28 @@ class SessionService:
 
     async def submit(self, procedure: str) -> JobStatus:
         """Submit a job of ``procedure`` on the current inputs; one job at a time."""
-        if self.job is not None and not self.job.loaded and not self.job.error \
-                and self.job.state not in ("failed", "cancelled"):
-            raise Busy(f"job {self.job.job_id} of {self.job.procedure} is still {self.job.state}")
-        async with self._lock:
-            content = encode_content(self.data.case_bytes(inputs_only=True))
-        submitted = await self.platform.submit_job(
-            SubmitJobParams(procedure=procedure, content=content, options={}))
-        self.job = JobStatus(submitted.job_id, procedure)
+        async with self._submitting:
+            if self.job is not None and not self.job.over:
+                raise Busy(f"job {self.job.job_id} of {self.job.procedure} is still "
+                           f"{self.job.state}")
+            async with self._lock:
+                content = encode_content(self.data.case_bytes(inputs_only=True))
+            submitted = await self.platform.submit_job(
+                SubmitJobParams(procedure=procedure, content=content, options={}))
+            self.job = JobStatus(submitted.job_id, procedure)
         await self._job_changed()
+        for early in self._early.pop(submitted.job_id, []):  # news that beat the reply
+            await self.on_job(early)
+        self._early.clear()
         return self.job
 
     async def on_job(self, event: JobEvent) -> None:
         """Job news from the host; a success loads the result into the session."""
         job = self.job
         if job is None or job.job_id != event.job_id:
+            held = self._early.get(event.job_id, [])
+            if len(self._early) < MAX_EARLY_JOBS and len(held) < MAX_EARLY_JOBS * 8:
+                self._early[event.job_id] = [*held, event]
             return
         job.state, job.message = event.state, event.message
         job.progress = event.progress if event.progress is not None else job.progress

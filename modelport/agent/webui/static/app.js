@@ -264,7 +264,11 @@ function tableWidget(widget) {
   if (decl.kind !== "set" && decl.domain.length === 0) {   // a scalar result: show the value
     const value = el("div", { class: "mp-scalar-value", "data-identifier": decl.name });
     box.append(value);
-    const refresh = () => { value.textContent = format(state.values[decl.name]); };
+    const refresh = () => {
+      const v = state.values[decl.name];
+      value.textContent = typeof v === "number"
+        ? v.toLocaleString("en-US", { maximumFractionDigits: 4 }) : format(v);
+    };
     refresh();
     return [box, { identifiers: new Set([decl.name]), refresh }];
   }
