@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 @pytest.fixture
 def session_options() -> dict[str, object]:
     return {"agent_command": REAL_AGENT, "warm_sessions": 1, "session_memory_mb": 512,
-            "autosave_s": 1.0}
+            "autosave_s": 1.0, "start_timeout_s": 150.0}
 
 
 @pytest.fixture
