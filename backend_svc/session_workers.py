@@ -150,13 +150,15 @@ async def stopped(conn: asyncpg.Connection, msg: SessionStopped) -> bool:
     row = await current_row(conn, msg.worker, msg.session_id, msg.attempt)
     if row is None:
         return False
+    session = session_from_row(row)
     autosave = parse_uuid(msg.autosave_case_id)
     if autosave is not None:
-        await conn.execute("UPDATE sessions SET autosave_case_id = $2 WHERE id = $1",
-                           row["id"], autosave)
-    session = session_from_row(row).model_copy(
-        update={"autosave_case_id": str(autosave) if autosave else
-                session_from_row(row).autosave_case_id})
+        owned = await conn.fetchval(  # only a case of the session's owner and app
+            "UPDATE sessions s SET autosave_case_id = c.id FROM cases c JOIN app_versions v "
+            "ON v.app_id = c.app_id WHERE s.id = $1 AND c.id = $2 AND c.owner_id = s.user_id "
+            "AND v.id = s.app_version_id RETURNING c.id", row["id"], autosave)
+        if owned is not None:
+            session = session.model_copy(update={"autosave_case_id": str(autosave)})
     reason = row["stop_reason"] or msg.reason or "stopped"
     await end(conn, worker_principal(msg.worker), session, "stopped", reason)
     return True

@@ -175,6 +175,9 @@ class SessionService(WorkerService):
     async def stop(self) -> None:
         """Stop taking sessions, stop the held ones (autosaved) in the grace period, close."""
         self._stopping = True
+        if self._consumer is not None:  # no new session from here on (another replica takes it)
+            await self._consumer.drain(self.settings.shutdown_grace_s)
+            self._consumer = None
         if self._own_queue is not None:
             await self._own_queue.drain(0)
             self._own_queue = None

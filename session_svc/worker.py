@@ -147,9 +147,9 @@ class SessionWorker:
         elif running.ready:
             with contextlib.suppress(ConnectionError):
                 await running.channel.send(StopCommand(reason=reason))
-            stopped = await running.channel.wait_stopped(timeout)
-            if stopped is not None and stopped.case_id:
-                running.held.autosave_case_id = stopped.case_id
+            # the autosave's id is the one backend answered its save_case with (OwnerActs),
+            # not what the agent's ``stopped`` line claims
+            await running.channel.wait_stopped(timeout)
         await self._forget(running)
         try:
             await self.backend.stopped(running.held, reason)
