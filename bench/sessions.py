@@ -9,6 +9,8 @@ removed at the end). Measures, in the same run:
    /api/v1/sessions, then the proxy asked until it answers), p50/p95 over ``--runs`` serial
    launches of ``transport``: cold (no warm pool: a fresh container per session) and warm (a
    waiting container of the sessions' warm pool, refilled between runs);
+   (the launch waits for the ``modelport.session.ready`` event, then asks the proxy: polling
+   the proxy meanwhile would load the very services being measured);
 2. the same image and agent started by a raw ``docker run -i`` (host network, the app
    bind-mounted, ``start`` on stdin) until its HTTP port answers;
 3. five sessions launched at once (warm pool of five): time until all answer through the proxy;
@@ -84,8 +86,12 @@ async def launch(s: SessionPlatform, http: aiohttp.ClientSession) -> tuple[float
                          headers=headers) as reply:
         session = await reply.json()
         assert reply.status == 201, session
-    await answered(http, s.stack.url(f"/s/{session['id']}/"), headers)
-    return time.perf_counter() - began, str(session["id"])
+    session_id = str(session["id"])
+    await s.platform.tap.wait_for(  # the worker reports ready once the agent answers HTTP
+        lambda e: e["subject"] == session_id and e["type"] == "modelport.session.ready",
+        DEADLINE_S)
+    await answered(http, s.stack.url(f"/s/{session_id}/"), headers)
+    return time.perf_counter() - began, session_id
 
 
 async def stop(s: SessionPlatform, http: aiohttp.ClientSession, session_id: str) -> None:
