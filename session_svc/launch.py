@@ -93,6 +93,11 @@ async def launch(env: Env, job: SessionLaunch, channel: ControlChannel,
     caller removes it on failure). Raises LaunchError."""
     s = env.settings
     began = time.perf_counter()
+    steps: dict[str, float] = {}
+
+    def mark(step: str) -> None:
+        steps[step] = round((time.perf_counter() - began) * 1000, 1)
+
     try:
         with env.pool.reserved(f"mp-{KIND}-{job.session_id}-{job.attempt}",
                                Need(memory_mb=s.session_memory_mb)) as reservation:
@@ -107,13 +112,17 @@ async def launch(env: Env, job: SessionLaunch, channel: ControlChannel,
                     tar.cancel()
                     raise
                 hold.append(container)
+                mark("container")
                 await put_archive(container, _chunks(await tar))
+                mark("files")
             await channel.open(container)
             await channel.send(_start(job, s))
             ready = await channel.wait_ready(s.start_timeout_s)
+            mark("agent_ready")
             info = await host.docker.containers.container(container.id).show()
             endpoint = f"http://{container_ip(info, s.network)}:{ready.port}"
             await _answers(endpoint + base_path(job.session_id), s.start_timeout_s)
+            mark("http")
     except NoCapacity:
         raise LaunchError("no_capacity") from None
     except PackageError as exc:
@@ -125,7 +134,7 @@ async def launch(env: Env, job: SessionLaunch, channel: ControlChannel,
     except TimeoutError:
         raise LaunchError("start_timeout") from None
     log.info("session_launched", session_id=job.session_id, host=host.name,
-             warm=container.serving, ms=round((time.perf_counter() - began) * 1000, 1))
+             warm=container.serving, **steps)
     return Started(container, host, endpoint)
 
 
