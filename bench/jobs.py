@@ -34,8 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common.logging import configure_logging  # noqa: E402
-from common.s3server import WeedServer  # noqa: E402
 from common.settings import S3Settings  # noqa: E402
+from modelport.devstack.weed import WeedServer  # noqa: E402
 from solve_svc.service import SolveService  # noqa: E402
 from tests.e2e.platform import Platform, running_platform, sweep  # noqa: E402
 from tests.e2e.runtime import E2ERuntime, e2e_runtime  # noqa: E402

@@ -41,8 +41,8 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common.logging import configure_logging  # noqa: E402
-from common.s3server import WeedServer  # noqa: E402
 from common.settings import PackageSettings, S3Settings  # noqa: E402
+from modelport.devstack.weed import WeedServer  # noqa: E402
 from session_svc.service import SessionService  # noqa: E402
 from session_svc.settings import SessionSettings  # noqa: E402
 from tests.e2e.runtime import E2ERuntime, e2e_runtime  # noqa: E402

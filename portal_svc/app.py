@@ -14,25 +14,19 @@ import jinja2
 from aiohttp import web
 
 from common.health import add_health_routes
-from portal_svc import (
-    api,
-    case_pages,
-    jobs_pages,
-    live,
-    middlewares,
-    openapi,
-    pages,
-    proxy,
-    registry_pages,
-    session_pages,
-    web_session,
-)
+from portal_svc import api, middlewares, openapi, proxy, web_session
+from portal_svc.appkeys import BACKEND, OPERATIONS, SETTINGS, STORES
 from portal_svc.backend_client import BackendClient
-from portal_svc.keys import BACKEND, OPERATIONS, SETTINGS, STORES
-from portal_svc.package_keys import PackageKeys
+from portal_svc.files.bucket import PortalStorage
+from portal_svc.files.stores import Stores
+from portal_svc.files.trust import PackageKeys
+from portal_svc.live import jobs as live
+from portal_svc.pages import cases as case_pages
+from portal_svc.pages import jobs as jobs_pages
+from portal_svc.pages import registry as registry_pages
+from portal_svc.pages import sessions as session_pages
+from portal_svc.pages import site as pages
 from portal_svc.settings import PortalSettings
-from portal_svc.storage import PortalStorage
-from portal_svc.stores import Stores
 
 SERVICE = "portal"
 STATIC_DIR = Path(__file__).parent / "static"

@@ -17,7 +17,7 @@ from aiohttp import web
 from common.contracts.base import Principal
 from common.contracts.users import TokenIssued, UserOut
 from common.errors import ModelportError, Unauthenticated
-from portal_svc.keys import BACKEND
+from portal_svc.appkeys import BACKEND
 
 MAX_TOKEN_CHARS = 200
 INVALID_TOKEN = "missing, invalid or expired token"

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from common.errors import ModelportError
 from common.logging import bind_correlation
-from portal_svc.keys import JSON_ERRORS, REQUEST_ID
+from portal_svc.appkeys import JSON_ERRORS, REQUEST_ID
 from portal_svc.openapi import Handler
 
 log = structlog.get_logger(__name__)

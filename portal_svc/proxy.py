@@ -27,7 +27,7 @@ from common.contracts.base import Principal
 from common.contracts.sessions import SessionOut
 from common.errors import Conflict, NotFound, Unavailable
 from portal_svc import auth, web_session
-from portal_svc.keys import JSON_ERRORS
+from portal_svc.appkeys import JSON_ERRORS
 from portal_svc.session_calls import call
 from portal_svc.session_grants import Grants
 

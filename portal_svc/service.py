@@ -13,10 +13,10 @@ from common.amqp.rpc import RpcClient
 from common.settings import PackageSettings, S3Settings
 from portal_svc.app import make_app
 from portal_svc.backend_client import BackendClient
-from portal_svc.live import JOB_HUB, JobEventConsumer
-from portal_svc.package_keys import PackageKeys
+from portal_svc.files.bucket import PortalStorage
+from portal_svc.files.trust import PackageKeys
+from portal_svc.live.jobs import JOB_HUB, JobEventConsumer
 from portal_svc.settings import PortalSettings
-from portal_svc.storage import PortalStorage
 
 log = structlog.get_logger(__name__)
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from common.amqp.rpc import validation_message
 from common.contracts.method import Method, Rep, Req
 from common.errors import BadRequest, Unavailable
-from portal_svc.keys import BACKEND
+from portal_svc.appkeys import BACKEND
 
 _LINK_ERRORS = (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, OSError)
 

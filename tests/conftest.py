@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from common.s3server import WeedServer
 from common.settings import S3Settings
+from modelport.devstack.weed import WeedServer
 from tests.support import infra
 
 

@@ -21,10 +21,10 @@ from typing import IO
 from rich.console import Console
 from rich.text import Text
 
-from common.s3server import WeedServer
 from modelport.devstack import procs
 from modelport.devstack.plan import ServiceSpec, free_port, port_in_use
 from modelport.devstack.state import ProcessRecord, StackRecord, StateDir
+from modelport.devstack.weed import WeedServer
 
 S3_NAME = "s3"
 S3_ATTEMPTS = 5

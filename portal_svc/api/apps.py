@@ -7,9 +7,9 @@ from aiohttp import web
 from portal_svc import auth
 from portal_svc.api.io import json_reply, read_query
 from portal_svc.api.registry_models import App, AppList, AppVersion, UploadAppQuery
-from portal_svc.keys import BACKEND
+from portal_svc.appkeys import BACKEND
+from portal_svc.files.stores import stores
 from portal_svc.openapi import ApiRoutes
-from portal_svc.stores import stores
 
 routes = ApiRoutes(tags=("apps",))
 

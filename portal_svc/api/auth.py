@@ -7,7 +7,7 @@ from aiohttp import web
 from portal_svc import auth
 from portal_svc.api.io import json_reply, read_json
 from portal_svc.api.models import LoginRequest, LoginResponse, User
-from portal_svc.keys import BACKEND
+from portal_svc.appkeys import BACKEND
 from portal_svc.openapi import ApiRoutes
 
 routes = ApiRoutes(tags=("auth",))

@@ -15,10 +15,10 @@ from portal_svc.api.registry_models import (
     ShareCaseRequest,
     UploadCaseQuery,
 )
-from portal_svc.downloads import send_case
-from portal_svc.keys import BACKEND
+from portal_svc.appkeys import BACKEND
+from portal_svc.files.downloads import send_case
+from portal_svc.files.stores import stores
 from portal_svc.openapi import ApiRoutes
-from portal_svc.stores import stores
 
 routes = ApiRoutes(tags=("cases",))
 CASE = "/api/v1/cases/{case_id}"

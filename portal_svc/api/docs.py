@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from portal_svc.keys import OPERATIONS, SETTINGS
+from portal_svc.appkeys import OPERATIONS, SETTINGS
 from portal_svc.openapi import ApiRoutes, openapi_document
 
 API_TITLE = "Modelport API"

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from portal_svc import auth, job_files, live
+from portal_svc import auth
 from portal_svc.api.io import json_reply, read_json, read_query
 from portal_svc.api.jobs_models import Job, JobPage, ListJobsQuery, LogQuery, SubmitJobRequest
-from portal_svc.keys import BACKEND
+from portal_svc.appkeys import BACKEND
+from portal_svc.files import job_files
+from portal_svc.live import jobs as live
 from portal_svc.openapi import ApiRoutes
 
 routes = ApiRoutes(tags=("jobs",))

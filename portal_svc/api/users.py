@@ -7,7 +7,7 @@ from aiohttp import web
 from portal_svc import auth
 from portal_svc.api.io import json_reply, read_json, read_query
 from portal_svc.api.models import CreateUserRequest, ListUsersQuery, User, UserPage
-from portal_svc.keys import BACKEND
+from portal_svc.appkeys import BACKEND
 from portal_svc.openapi import ApiRoutes
 
 routes = ApiRoutes(tags=("users",))

@@ -14,9 +14,9 @@ from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
 from common.errors import NotFound, TooLarge
-from common.s3server import WeedServer
 from common.settings import S3Settings
 from common.storage import META_SHA256, ChecksumMismatch, S3Storage
+from modelport.devstack.weed import WeedServer
 
 MB = 1024 * 1024
 

@@ -20,7 +20,7 @@ from common.contracts.jobs import JobEvent
 from common.contracts.users import UserOut
 from common.settings import S3Settings
 from portal_svc.auth import Caller
-from portal_svc.live import JobEventHub, LiveEvent, Subscriber, visible_to
+from portal_svc.live.jobs import JobEventHub, LiveEvent, Subscriber, visible_to
 from tests.portal.jobs_support import WorkerDriver, jobs_stack
 from tests.portal.uploads import call
 from tests.support.sse import SseReader

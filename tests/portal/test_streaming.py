@@ -13,9 +13,9 @@ import pytest
 
 from common.errors import BadRequest, TooLarge
 from common.settings import S3Settings
-from portal_svc.bridge import QUEUE_CHUNKS
-from portal_svc.storage import PortalStorage
-from portal_svc.streaming import CheckStoppedEarly, store_checked
+from portal_svc.files.bridge import QUEUE_CHUNKS
+from portal_svc.files.bucket import PortalStorage
+from portal_svc.files.streaming import CheckStoppedEarly, store_checked
 
 CHUNK = 64 * 1024
 

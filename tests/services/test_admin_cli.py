@@ -1,9 +1,11 @@
-"""``modelport admin create-user`` against a real backend process."""
+"""``modelport admin create-user`` (= ``python -m backend_svc admin``) on a real database,
+and the user it makes signing in through a real backend."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 
 from common.amqp import topology
@@ -29,14 +31,15 @@ async def backend(amqp_url: str, pg_dsn: str) -> AsyncIterator[ServiceProcess]:
         await process.kill()
 
 
-def cli_env(amqp_url: str, password: str = "s3cret-password") -> dict[str, str]:
-    return {"MODELPORT_AMQP_URL": amqp_url, "MODELPORT_NEW_PASSWORD": password}
+def cli_env(pg_dsn: str, password: str = "s3cret-password") -> dict[str, str]:
+    return {"MODELPORT_DATABASE_URL": pg_dsn, "MODELPORT_NEW_PASSWORD": password,
+            "MODELPORT_AMQP_URL": f"amqp://nobody:nothing@127.0.0.1:{free_port()}/"}
 
 
 async def test_create_user_then_duplicate(
-    backend: ServiceProcess, amqp_url: str, rpc_client: RpcClient
+    backend: ServiceProcess, pg_dsn: str, rpc_client: RpcClient
 ) -> None:
-    env = cli_env(amqp_url)
+    env = cli_env(pg_dsn)
     created = await run_cli("admin", "create-user", "--display-name", "Alice A", "alice", env=env)
     assert created.code == 0, created.stderr
     assert "created user alice" in created.stdout
@@ -52,32 +55,35 @@ async def test_create_user_then_duplicate(
     assert "s3cret-password" not in again.stderr + again.stdout
 
 
-async def test_create_admin(backend: ServiceProcess, amqp_url: str) -> None:
-    result = await run_cli("admin", "create-user", "--admin", "root2", env=cli_env(amqp_url))
+async def test_create_admin_writes_audit_and_event_in_one_go(pg_dsn: str) -> None:
+    """No backend and no broker needed: the database is the authority."""
+    result = await run_cli("admin", "create-user", "--admin", "root2", env=cli_env(pg_dsn))
     assert result.code == 0, result.stderr
     assert "created administrator root2" in result.stdout
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        is_admin = await conn.fetchval("SELECT is_admin FROM users WHERE username = 'root2'")
+        audited = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'user.create'")
+        events = await conn.fetchval(
+            "SELECT count(*) FROM outbox WHERE type = 'modelport.user.created'")
+    finally:
+        await conn.close()
+    assert (is_admin, audited, events) == (True, 1, 1)
 
 
-async def test_invalid_input_is_a_usage_error(amqp_url: str) -> None:
-    result = await run_cli("admin", "create-user", "Bad Name", env=cli_env(amqp_url, "short"))
+async def test_invalid_input_is_a_usage_error(pg_dsn: str) -> None:
+    result = await run_cli("admin", "create-user", "Bad Name", env=cli_env(pg_dsn, "short"))
     assert result.code == 2
     assert "username" in result.stderr and "password" in result.stderr
 
 
-async def test_no_backend_fails_fast_and_clearly(amqp_url: str) -> None:
-    result = await run_cli("admin", "create-user", "carol", env=cli_env(amqp_url))
-    assert result.code == 1
-    assert "no backend" in result.stderr
-    assert "s3cret-password" not in result.stderr
-
-
-async def test_unreachable_broker_is_named_without_its_password() -> None:
+async def test_unreachable_database_is_named_without_its_password() -> None:
     env = {
-        **cli_env(f"amqp://guest:hidden@127.0.0.1:{free_port()}/"),
+        **cli_env(f"postgresql://mp:hidden-pw@127.0.0.1:{free_port()}/nothing"),
         "MODELPORT_CONNECT_DEADLINE_S": "0.5",
     }
     result = await run_cli("admin", "create-user", "carol", env=env)
     assert result.code == 1
-    assert "cannot reach RabbitMQ at amqp://guest:***@127.0.0.1" in result.stderr
-    assert "hidden" not in result.stderr
-    assert result.stdout == ""
+    assert "database" in result.stderr
+    assert "hidden-pw" not in result.stderr + result.stdout
+    assert "s3cret-password" not in result.stderr + result.stdout

@@ -19,10 +19,10 @@ from common.contracts.jobs import BlobRef, RunJob, StopJob
 from common.docker import DockerHost, DockerSettings, HostConfig, adopt_or_sweep
 from common.packages import generate_platform_key, pack_app, platform_key_from_pem
 from common.packages.keys import save_private_key
-from common.s3server import WeedServer
 from common.settings import PackageSettings, S3Settings
 from common.storage import S3Storage
 from modelport.appkit import load_app, run, save_case
+from modelport.devstack.weed import WeedServer
 from solve_svc.service import SolveService
 from solve_svc.settings import SolveSettings
 from tests.docker.conftest import SESSION, _final_sweep, docker_engine  # noqa: F401

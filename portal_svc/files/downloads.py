@@ -14,7 +14,7 @@ from aiohttp import web
 
 from common.storage import ChecksumMismatch
 from modelport.case import SUFFIX
-from portal_svc.case_store import CaseDownload
+from portal_svc.files.cases import CaseDownload
 
 log = structlog.get_logger(__name__)
 SHA256_HEADER = "X-Checksum-SHA256"

@@ -17,8 +17,8 @@ from common.contracts.sessions import SessionOut
 from common.errors import ModelportError
 from portal_svc import web_session
 from portal_svc.api.sessions_models import Session
-from portal_svc.keys import BACKEND
-from portal_svc.pages import page_caller, page_context
+from portal_svc.appkeys import BACKEND
+from portal_svc.pages.site import page_caller, page_context
 from portal_svc.session_calls import call
 
 routes = web.RouteTableDef()

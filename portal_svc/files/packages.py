@@ -30,11 +30,11 @@ from common.packages import AppHeader
 from common.storage import StoredObject
 from portal_svc.auth import Caller
 from portal_svc.backend_client import BackendClient
-from portal_svc.bodies import open_upload
-from portal_svc.checks import RuntimeChecked, app_check, runtime_check
-from portal_svc.package_keys import PackageKeys
-from portal_svc.storage import STAGING_PREFIX, PortalStorage
-from portal_svc.streaming import Check, store_checked
+from portal_svc.files.bodies import open_upload
+from portal_svc.files.bucket import STAGING_PREFIX, PortalStorage
+from portal_svc.files.checks import RuntimeChecked, app_check, runtime_check
+from portal_svc.files.streaming import Check, store_checked
+from portal_svc.files.trust import PackageKeys
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")

@@ -2,7 +2,7 @@
 
 :func:`store_checked` is the single implementation behind every upload (runtimes, apps,
 cases; API and browser). The request body is read once, in chunks. Each chunk is passed to a
-check running in a worker thread (through a bounded :class:`~portal_svc.bridge.ChunkBridge`)
+check running in a worker thread (through a bounded :class:`~portal_svc.files.bridge.ChunkBridge`)
 and to an S3 multipart upload. The multipart upload is completed only after the check has
 read the last byte and passed, so an object exists in S3 only if its bytes were accepted;
 any failure (the check, the body, the size limit, S3) aborts it and leaves nothing behind.
@@ -17,7 +17,7 @@ from typing import IO, Generic, TypeVar
 
 from common.errors import ModelportError
 from common.storage import S3Storage, StoredObject
-from portal_svc.bridge import ChunkBridge, ReaderGone
+from portal_svc.files.bridge import ChunkBridge, ReaderGone
 
 T = TypeVar("T")
 Check = Callable[[IO[bytes]], T]

@@ -10,11 +10,13 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
-from portal_svc import auth, job_files, live, web_session
+from portal_svc import auth, web_session
 from portal_svc.api.io import json_reply
 from portal_svc.api.jobs_models import Job
-from portal_svc.keys import BACKEND, JSON_ERRORS
-from portal_svc.pages import page_caller, page_context, xhr_caller
+from portal_svc.appkeys import BACKEND, JSON_ERRORS
+from portal_svc.files import job_files
+from portal_svc.live import jobs as live
+from portal_svc.pages.site import page_caller, page_context, xhr_caller
 
 routes = web.RouteTableDef()
 JOBS_PAGE = "/jobs"

@@ -14,11 +14,11 @@ from aiohttp import web
 from common.contracts.jobs import TERMINAL_STATES, JobOut
 from common.errors import Conflict, ModelportError, NotFound
 from common.storage import ChecksumMismatch
+from portal_svc.appkeys import BACKEND
 from portal_svc.auth import Caller
-from portal_svc.downloads import send_case
-from portal_svc.keys import BACKEND
-from portal_svc.live import JOB_HUB, events, open_stream, visible_to
-from portal_svc.stores import stores
+from portal_svc.files.downloads import send_case
+from portal_svc.files.stores import stores
+from portal_svc.live.jobs import JOB_HUB, events, open_stream, visible_to
 
 
 def log_key(job_id: str) -> str:

@@ -10,8 +10,8 @@ from portal_svc.backend_client import BackendClient
 from portal_svc.settings import PortalSettings
 
 if TYPE_CHECKING:
+    from portal_svc.files.stores import Stores
     from portal_svc.openapi import Operation
-    from portal_svc.stores import Stores
 
 SETTINGS = web.AppKey("settings", PortalSettings)
 BACKEND = web.AppKey("backend", BackendClient)

@@ -24,10 +24,10 @@ from common.errors import BadRequest, RpcTimeout
 from modelport.case import CaseError, Limits, diff_cases
 from portal_svc.auth import Caller
 from portal_svc.backend_client import BackendClient
-from portal_svc.bodies import UploadBody, open_upload
-from portal_svc.checks import CaseChecked, case_check, case_error, read_checked_case
-from portal_svc.storage import PortalStorage
-from portal_svc.streaming import Checked, store_checked
+from portal_svc.files.bodies import UploadBody, open_upload
+from portal_svc.files.bucket import PortalStorage
+from portal_svc.files.checks import CaseChecked, case_check, case_error, read_checked_case
+from portal_svc.files.streaming import Checked, store_checked
 
 log = structlog.get_logger(__name__)
 SPOOL_BYTES = 16 << 20

@@ -16,7 +16,7 @@ from common.contracts import sessions as sessions_api
 from common.errors import BadRequest, ModelportError, Unauthenticated
 from portal_svc import auth, session_calls, web_session
 from portal_svc.api.sessions_models import Session
-from portal_svc.keys import BACKEND, JSON_ERRORS
+from portal_svc.appkeys import BACKEND, JSON_ERRORS
 
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()

@@ -12,10 +12,10 @@ from aiohttp import web
 from portal_svc import web_session
 from portal_svc.api.io import json_reply
 from portal_svc.api.registry_models import Case
-from portal_svc.downloads import send_case
-from portal_svc.keys import BACKEND
-from portal_svc.pages import page_caller, page_context, xhr_caller
-from portal_svc.stores import stores
+from portal_svc.appkeys import BACKEND
+from portal_svc.files.downloads import send_case
+from portal_svc.files.stores import stores
+from portal_svc.pages.site import page_caller, page_context, xhr_caller
 
 routes = web.RouteTableDef()
 CASES_PAGE = "/cases"

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from common.errors import Unavailable
+from portal_svc.appkeys import STORES
 from portal_svc.backend_client import BackendClient
-from portal_svc.case_store import CaseStore
-from portal_svc.depot import Depot
-from portal_svc.keys import STORES
-from portal_svc.package_keys import PackageKeys
-from portal_svc.storage import PortalStorage
+from portal_svc.files.bucket import PortalStorage
+from portal_svc.files.cases import CaseStore
+from portal_svc.files.packages import Depot
+from portal_svc.files.trust import PackageKeys
 
 
 @dataclass(frozen=True)
