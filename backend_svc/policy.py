@@ -18,6 +18,9 @@ today:
 - groups are managed by admins; a user sees the groups they belong to;
 - any signed-in user may submit jobs; a job is read, cancelled and interrupted by its owner
   (and admins); reads of another user's job answer "not found". Only admins list everyone's.
+- any signed-in user may open data sessions (up to the per-user limit); a session is read and
+  stopped by its owner and admins only, and everyone else is told "not found" (the API, the
+  proxy under ``/s/{id}/`` and its WebSocket alike). Only admins list everyone's.
 """
 
 from __future__ import annotations
@@ -58,6 +61,11 @@ class Action(StrEnum):
     JOB_READ = "job.read"
     JOB_CANCEL = "job.cancel"
     JOB_INTERRUPT = "job.interrupt"
+    SESSION_CREATE = "session.create"
+    SESSION_LIST = "session.list"  # every user; scoped to their own unless SESSION_LIST_ALL
+    SESSION_LIST_ALL = "session.list_all"
+    SESSION_READ = "session.read"
+    SESSION_STOP = "session.stop"
 
 
 PUBLIC = "public"
@@ -84,6 +92,10 @@ _USER_RULES: dict[Action, str] = {
     Action.JOB_READ: "self",
     Action.JOB_CANCEL: "self",
     Action.JOB_INTERRUPT: "self",
+    Action.SESSION_CREATE: "signed_in",
+    Action.SESSION_LIST: "signed_in",
+    Action.SESSION_READ: "self",
+    Action.SESSION_STOP: "self",
 }
 
 

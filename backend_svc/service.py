@@ -19,14 +19,17 @@ from aio_pika.abc import AbstractRobustConnection
 
 from backend_svc import db, policy, users
 from backend_svc.dispatch import JobDuties
+from backend_svc.duty import ExclusiveDuty
 from backend_svc.handlers.cases import CaseHandlers
 from backend_svc.handlers.groups import GroupHandlers
 from backend_svc.handlers.jobs import JobHandlers
 from backend_svc.handlers.registry import RegistryHandlers
+from backend_svc.handlers.sessions import SessionHandlers
 from backend_svc.handlers.users import UserHandlers
 from backend_svc.metrics import BackendGauges
 from backend_svc.migrations import apply_migrations, load_migrations
 from backend_svc.relay import OutboxRelay
+from backend_svc.session_workers import SESSION_REAPER_LOCK, reap_sessions
 from backend_svc.settings import BackendSettings
 from common.amqp import topology
 from common.amqp.connection import connect
@@ -47,7 +50,7 @@ def rpc_handlers(
     """The owners of every ``@implements`` handler backend serves on ``BACKEND_RPC``."""
     return [UserHandlers(pool, token_ttl=timedelta(hours=settings.token_ttl_h)),
             RegistryHandlers(pool), CaseHandlers(pool), GroupHandlers(pool),
-            JobHandlers(pool, commands, settings, wake)]
+            JobHandlers(pool, commands, settings, wake), SessionHandlers(pool, commands, settings)]
 
 
 class BackendService:
@@ -96,6 +99,12 @@ class BackendService:
         self.jobs = JobDuties(self.pool, dsn, commands, s)
         await self.jobs.start()
         self._stack.push_async_callback(self.jobs.stop)
+        pool = self.pool
+        session_reaper = ExclusiveDuty(
+            "session-reaper", dsn, SESSION_REAPER_LOCK, lambda: reap_sessions(pool),
+            interval_s=min(s.scheduler_interval_s, s.session_lease_ttl_s / 2))
+        await session_reaper.start()
+        self._stack.push_async_callback(session_reaper.stop)
         self._rpc = RpcServer(self._connection, topology.BACKEND_RPC, prefetch=s.amqp_prefetch,
                               metrics=self.metrics.rpc_server, guard=policy.guard)
         serve_ping(self._rpc, self.name, self.instance)

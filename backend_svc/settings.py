@@ -33,3 +33,14 @@ class BackendSettings(ServiceSettings, JobDefaults):
     progress_event_interval_s: float = Field(
         1.0, ge=0, description="Least time between two progress events of one job."
     )
+    max_sessions_per_user: int = Field(
+        3, ge=1, le=100, description="Live data sessions one user may hold; one more is "
+        "refused (409 session_limit) until one stops."
+    )
+    session_lease_ttl_s: float = Field(
+        30.0, gt=0, description="Lease of a started session; renewed by the worker's reports."
+    )
+    session_claim_timeout_s: float = Field(
+        60.0, gt=0, description="A requested session no worker claims in this time fails "
+        "(reason no_worker)."
+    )

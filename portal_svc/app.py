@@ -15,7 +15,7 @@ from aiohttp import web
 
 from common.health import add_health_routes
 from common.metrics import ServiceMetrics, add_metrics_route
-from portal_svc import api, middlewares, openapi, web_session
+from portal_svc import api, middlewares, openapi, proxy, web_session
 from portal_svc.appkeys import BACKEND, OPERATIONS, SETTINGS, STORES
 from portal_svc.backend_client import BackendClient
 from portal_svc.files.bucket import PortalStorage
@@ -25,6 +25,7 @@ from portal_svc.live import jobs as live
 from portal_svc.pages import cases as case_pages
 from portal_svc.pages import jobs as jobs_pages
 from portal_svc.pages import registry as registry_pages
+from portal_svc.pages import sessions as session_pages
 from portal_svc.pages import site as pages
 from portal_svc.settings import PortalSettings
 from portal_svc.token_cache import TOKEN_CACHE, TokenCache
@@ -78,6 +79,8 @@ def make_app(
     app.router.add_routes(registry_pages.routes)
     app.router.add_routes(case_pages.routes)
     app.router.add_routes(jobs_pages.routes)
+    app.router.add_routes(session_pages.routes)
+    proxy.setup(app, settings.cookie_secret.get_secret_value())
     app.router.add_static("/static/", STATIC_DIR, name="static")
     add_health_routes(app, SERVICE, _readiness(backend, storage))
     add_metrics_route(app, metrics, settings.metrics_token.get_secret_value())

@@ -1,34 +1,204 @@
-"""SessionService: the session worker, a thin :class:`~common.worker_service.WorkerService`."""
+"""SessionService: the session worker. On top of :class:`~common.worker_service.WorkerService`
+it opens S3, the Docker host pool, the sessions network (with its host firewall) and the
+platform key; sweeps session containers of an earlier life; takes StartSession from
+``session.commands`` and StopSession from its own queue; follows job events for the
+sessions' jobs; heartbeats to backend.
+
+Stop (SIGTERM): stop taking sessions, stop the held ones (each autosaves) within
+``shutdown_grace_s``, then close everything.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 from typing import ClassVar
 
 import structlog
-from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from pydantic import ValidationError
 
 from common.amqp import topology
+from common.amqp.consumer import Consumer
+from common.amqp.rpc import RpcClient
+from common.contracts.sessions import StartSession, StopSession
+from common.docker import DockerHost, DockerSettings, HostPool, WarmPool, adopt_or_sweep
+from common.docker.spec import KIND
+from common.packages import PlatformPrivateKey, TrustedKeys, load_platform_key
+from common.settings import PackageSettings, S3Settings
+from common.storage import S3Storage
 from common.worker_service import WorkerService
+from session_svc.backend import BackendLink
+from session_svc.launch import Env, limits_of
+from session_svc.network import bridge_name, ensure_network, install_firewall
 from session_svc.settings import SessionSettings
+from session_svc.worker import SessionWorker
 
 log = structlog.get_logger(__name__)
+JOB_EVENTS = "modelport.job.#"
+
+
+class WorkerQueueConsumer(Consumer):
+    """A :class:`Consumer` of a worker's own queue (``topology.declare_worker_queue``)."""
+
+    async def start(self) -> None:
+        self._channel = await self._connection.channel(publisher_confirms=True)
+        await self._channel.set_qos(prefetch_count=self._prefetch)
+        await topology.declare_base(self._channel)
+        self._queue = await topology.declare_worker_queue(self._channel, self._queue_name)
+        self._consumer_tag = await self._queue.consume(self._on_message)
 
 
 class SessionService(WorkerService):
-    """Serves ``system.ping`` on ``session.rpc`` and consumes ``session.commands``."""
+    """Serves ``system.ping`` on ``session.rpc``; runs the sessions backend asks for."""
 
     name = "session"
     rpc_queue: ClassVar[str] = topology.SESSION_RPC
     commands_queue: ClassVar[str] = topology.SESSION_COMMANDS
 
-    def __init__(self, settings: SessionSettings):
+    def __init__(self, settings: SessionSettings, *, docker: DockerSettings | None = None,
+                 s3: S3Settings | None = None, packages: PackageSettings | None = None):
         super().__init__(settings)
         self.settings: SessionSettings = settings
+        self.docker_settings = docker or DockerSettings()
+        self.s3_settings = s3 or S3Settings()
+        self.package_settings = packages or PackageSettings()
+        self.worker_queue = topology.session_worker_queue(self.instance)
+        self.pool: HostPool | None = None
+        self.worker: SessionWorker | None = None
+        self._storage: S3Storage | None = None
+        self._warm: dict[str, WarmPool] = {}
+        self._rpc_client: RpcClient | None = None
+        self._own_queue: WorkerQueueConsumer | None = None
+        self._events: AbstractChannel | None = None
+        self._following = asyncio.Event()  # commands wait for it: the worker exists
+
+    async def start(self) -> None:
+        """Start the sessions machinery, then take commands; raises when a part cannot start
+        (unreadable platform key, S3, broker or Docker unreachable, firewall refused).
+        Without a platform key the worker runs no sessions and says so in its log."""
+        key_file = self.package_settings.platform_key_file
+        key = load_platform_key(key_file) if key_file else None
+        if key is not None:
+            await self._prepare(key)
+        else:
+            log.warning("sessions_disabled", reason="MODELPORT_PLATFORM_KEY_FILE is not set")
+        await super().start()
+        if key is not None:
+            await self._follow()
+            log.info("session_worker_ready", queue=self.worker_queue)
+        self._following.set()
+
+    async def _prepare(self, key: PlatformPrivateKey) -> None:
+        s = self.settings
+        self._storage = S3Storage(self.s3_settings, connect_deadline_s=s.connect_deadline_s)
+        await self._storage.start()
+        self.pool = HostPool(self.docker_settings)
+        await self.pool.start()
+        for host in self.pool.hosts:
+            await ensure_network(host, s.network)
+        if s.firewall:
+            await install_firewall(bridge_name(s.network))
+        await self._sweep()
+        self._warm = {h.name: self._warm_pool(h) for h in self.pool.hosts}
+        env = Env(self.pool, self._warm, self._storage, key, s,
+                  TrustedKeys.load_optional(self.package_settings.trusted_keys))
+        self._env = env
+
+    def _warm_pool(self, host: DockerHost) -> WarmPool:
+        return WarmPool(host, size=self.settings.warm_sessions, limits=limits_of(self.settings),
+                        serve_cmd=self.settings.agent_command, network=self.settings.network)
+
+    async def _follow(self) -> None:
+        """The RPC client, the worker, its own queue and the job events."""
+        assert self._connection is not None
+        self._rpc_client = RpcClient(self._connection, timeout_s=self.settings.rpc_timeout_s)
+        await self._rpc_client.start()
+        self.worker = SessionWorker(self.instance, self._env,
+                                    BackendLink(self._rpc_client, self.instance))
+        self.worker.begin()
+        self._own_queue = WorkerQueueConsumer(self._connection, self.worker_queue,
+                                              self._on_own, prefetch=self.settings.amqp_prefetch)
+        await self._own_queue.start()
+        self._events = await self._connection.channel()
+        await topology.declare_base(self._events)
+        queue = await self._events.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(topology.EVENTS, routing_key=JOB_EVENTS)
+        await queue.consume(self._on_job_event, no_ack=True)
 
     async def handle_command(self, message: AbstractIncomingMessage) -> None:
-        """Placeholder: log the command and let the consumer ack it.
+        """StartSession from ``session.commands``: acked once claimed here (or not ours)."""
+        await self._following.wait()
+        if self.worker is None or message.type != StartSession.TYPE:
+            log.warning("session_command_ignored", type=message.type)
+            return
+        try:
+            start = StartSession.model_validate_json(message.body)
+        except ValidationError as exc:
+            log.warning("session_command_invalid", error=str(exc))
+            return
+        await self.worker.start(start.session_id)
 
-        The real commands (start/stop/snapshot a data session) arrive in later
-        issues; nothing sends any yet.
-        """
-        log.info("session_command_ignored", type=message.type, message_id=message.message_id)
+    async def _on_own(self, message: AbstractIncomingMessage) -> None:
+        if self.worker is None or message.type != StopSession.TYPE:
+            return
+        try:
+            stop = StopSession.model_validate_json(message.body)
+        except ValidationError as exc:
+            log.warning("session_stop_invalid", error=str(exc))
+            return
+        self.worker.stop(stop.session_id, stop.attempt, stop.reason)
+
+    async def _on_job_event(self, message: AbstractIncomingMessage) -> None:
+        if self.worker is None:
+            return
+        with contextlib.suppress(ValueError, KeyError):
+            await self.worker.job_news(json.loads(message.body)["data"])
+
+    async def _sweep(self) -> None:
+        """Remove session containers of an earlier life (their agents lost their channel and
+        backend's lease expiry marks them lost) and idle ones of our warm pool."""
+        assert self.pool is not None
+        for host in self.pool.hosts:
+            with contextlib.suppress(Exception):  # a host that is down is swept next start
+                keep = [_name(c) for c in await host.ours(all_states=True)
+                        if not self._ours(c)]
+                await adopt_or_sweep(host, keep)
+
+    def _ours(self, item: dict[str, object]) -> bool:
+        labels = item.get("Labels") or {}
+        assert isinstance(labels, dict)
+        mode = (item.get("HostConfig") or {})
+        on_network = isinstance(mode, dict) and mode.get("NetworkMode") == self.settings.network
+        return labels.get(KIND) == "session" or (labels.get(KIND) == "warm" and on_network)
+
+    async def stop(self) -> None:
+        """Stop taking sessions, stop the held ones (autosaved) in the grace period, close."""
+        self._stopping = True
+        if self._consumer is not None:  # no new session from here on (another replica takes it)
+            await self._consumer.drain(self.settings.shutdown_grace_s)
+            self._consumer = None
+        if self._own_queue is not None:
+            await self._own_queue.drain(0)
+            self._own_queue = None
+        if self.worker is not None:
+            await self.worker.close(self.settings.shutdown_grace_s)
+        if self._events is not None:
+            with contextlib.suppress(Exception):
+                await self._events.close()
+        for warm in self._warm.values():
+            await warm.close()
+        if self._rpc_client is not None:
+            await self._rpc_client.stop()
+        if self.pool is not None:
+            await self.pool.stop()
+        if self._storage is not None:
+            await self._storage.stop()
+        await super().stop()
+
+
+def _name(item: dict[str, object]) -> str:
+    names = item.get("Names") or ["/"]
+    assert isinstance(names, list)
+    return str(names[0]).lstrip("/")

@@ -112,7 +112,7 @@ class SolveService(WorkerService):
         if not path:
             log.warning("no_trusted_keys", hint="runtimes missing on a host cannot be loaded "
                         "until MODELPORT_TRUSTED_KEYS is set")
-        return TrustedKeys.load(path) if path else TrustedKeys()
+        return TrustedKeys.load_optional(path)
 
     def _warm_pool(self, host: DockerHost) -> WarmPool:
         limits = Limits(memory_mb=self.settings.default_memory_mb, cpus=self.settings.job_cpus,

@@ -19,6 +19,7 @@ SOLVE_RPC = "solve.rpc"
 SESSION_COMMANDS = "session.commands"
 SOLVE_COMMANDS = "solve.commands"
 SOLVE_WORKER_PREFIX = "solve.worker."
+SESSION_WORKER_PREFIX = "session.worker."
 WORKER_QUEUE_EXPIRES_MS = 10 * 60_000
 
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
@@ -70,6 +71,11 @@ def solve_worker_queue(instance: str) -> str:
     """The queue of one solve worker replica: RunJob and StopJob for the attempts it holds
     arrive there (routing key = queue name on ``COMMANDS``)."""
     return f"{SOLVE_WORKER_PREFIX}{instance}"
+
+
+def session_worker_queue(instance: str) -> str:
+    """The queue of one session worker replica: StopSession for the sessions it holds."""
+    return f"{SESSION_WORKER_PREFIX}{instance}"
 
 
 async def declare_worker_queue(channel: AbstractChannel, name: str) -> AbstractQueue:

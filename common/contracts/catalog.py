@@ -13,13 +13,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from common.amqp import topology
-from common.contracts import cases, groups, jobs, registry, system, users
+from common.contracts import cases, groups, jobs, registry, sessions, system, users
 from common.contracts.cases import CaseEvent
 from common.contracts.events import CloudEvent, UserCreated
 from common.contracts.groups import GroupEvent
 from common.contracts.jobs import JobEvent
 from common.contracts.method import AnyMethod
 from common.contracts.registry import AppVersionEvent, RuntimeDeletedEvent, RuntimeRegistered
+from common.contracts.sessions import SessionEvent
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,11 @@ EVENTS = [
     EventSpec(JobEvent, JobEvent.CANCELLED, "A job was cancelled."),
     EventSpec(JobEvent, JobEvent.LOST,
               "An attempt's lease expired; the job is queued again or fails."),
-]
+] + [EventSpec(SessionEvent, type_, summary) for type_, summary in sessions.EVENTS]
 
 ALL_METHODS: list[AnyMethod] = [
     *system.METHODS, *users.METHODS, *registry.METHODS, *cases.METHODS, *groups.METHODS,
-    *jobs.METHODS,
+    *jobs.METHODS, *sessions.METHODS,
 ]
 """Every RPC method on the bus. A family adds its ``METHODS`` here once."""
 

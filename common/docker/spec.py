@@ -3,7 +3,8 @@
 Every container we start runs as user 10001 on a read-only root with a tmpfs at /tmp and a
 per-container volume at /work (the archive API needs a volume there: it refuses any path on a
 read-only root, even a tmpfs), drops every capability, cannot gain privileges, has no swap, no
-network and bounded memory, CPU and pids, and never receives secrets in its environment.
+network (a session joins the isolated sessions network instead, docs/sessions.md) and bounded
+memory, CPU and pids, and never receives secrets in its environment.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class ContainerRequest:
     limits: Limits = field(default_factory=Limits)
     env: Mapping[str, str] = field(default_factory=dict)
     stdin: bool = False  # keep the main process's stdin open for one attach
+    network: str | None = None  # a Docker network to join (sessions); None: no network
 
     @property
     def name(self) -> str:
@@ -98,6 +100,7 @@ def container_spec(request: ContainerRequest) -> dict[str, Any]:
     lim = request.limits
     memory = lim.memory_mb * 1024 * 1024
     stdin = {"OpenStdin": True, "StdinOnce": True, "AttachStdin": True} if request.stdin else {}
+    network = request.network or "none"
     return {
         **stdin,
         "Image": request.image,
@@ -106,7 +109,7 @@ def container_spec(request: ContainerRequest) -> dict[str, Any]:
         "WorkingDir": WORKDIR,
         "Env": check_env(request.env),
         "Labels": labels_for(request),
-        "NetworkDisabled": True,
+        "NetworkDisabled": request.network is None,
         "HostConfig": {
             "ReadonlyRootfs": True,
             "Tmpfs": {"/tmp": f"rw,nosuid,nodev,noexec,size={lim.tmp_mb}m"},
@@ -117,7 +120,7 @@ def container_spec(request: ContainerRequest) -> dict[str, Any]:
             "MemorySwap": memory,
             "NanoCpus": int(lim.cpus * 1e9),
             "PidsLimit": lim.pids,
-            "NetworkMode": "none",
+            "NetworkMode": network,
             "Privileged": False,
             "RestartPolicy": {"Name": "no"},
             "LogConfig": {"Type": "json-file", "Config": {"max-size": "20m", "max-file": "2"}},

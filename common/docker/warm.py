@@ -41,13 +41,15 @@ class WarmPool:
 
     def __init__(self, host: DockerHost, *, size: int, limits: Limits | None = None,
                  idle_cmd: Sequence[str] = IDLE_CMD, serve_cmd: Sequence[str] | None = None,
-                 max_backoff_s: float = 30.0, metrics: WarmMetrics | None = None) -> None:
+                 max_backoff_s: float = 30.0, metrics: WarmMetrics | None = None,
+                 network: str | None = None) -> None:
         self.host, self.size, self.limits = host, size, limits or Limits()
         self._idle_cmd = list(idle_cmd)
         # with serve_cmd, idle containers run it (stdin open) and come out ``serving``;
         # a fresh container made when none is idle still runs idle_cmd
         self._serve_cmd = list(serve_cmd) if serve_cmd else None
         self._max_backoff_s = max_backoff_s
+        self._network = network  # every container of this pool joins it (sessions)
         self._runtimes: dict[str, _Runtime] = {}
         self._changed = asyncio.Condition()
         self._metrics = metrics
@@ -94,7 +96,7 @@ class WarmPool:
                     return taken
         self._count(hit=False)
         request = ContainerRequest(service, kind, id, attempt, runtime, image, self._idle_cmd,
-                                   limits or self.limits)
+                                   limits or self.limits, network=self._network)
         return await create_started(self.host, request)
 
     def _count(self, *, hit: bool) -> None:
@@ -150,7 +152,8 @@ class WarmPool:
     async def _start_idle(self, runtime: str, image: str) -> Container:
         request = ContainerRequest(self.host.service, "warm", uuid.uuid4().hex[:12], 0,
                                    runtime, image, self._serve_cmd or self._idle_cmd,
-                                   self.limits, stdin=self._serve_cmd is not None)
+                                   self.limits, stdin=self._serve_cmd is not None,
+                                   network=self._network)
         container = await create_started(self.host, request)
         return dataclasses.replace(container, serving=self._serve_cmd is not None)
 

@@ -307,6 +307,11 @@ class TrustedKeys:
         except (OSError, UnicodeDecodeError) as exc:
             raise BadKey(f"{path}: cannot read trusted keys ({exc})") from None
 
+    @classmethod
+    def load_optional(cls, path: str) -> TrustedKeys:
+        """The keys at ``path``; none (every runtime refused) when ``path`` is empty."""
+        return cls.load(path) if path else cls()
+
     def __contains__(self, key_id: object) -> bool:
         return key_id in self._keys
 

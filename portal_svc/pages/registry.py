@@ -10,6 +10,7 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
+from common.contracts.cases import CaseMethods
 from common.contracts.registry import RegistryMethods
 from portal_svc import web_session
 from portal_svc.api.io import json_reply
@@ -25,7 +26,8 @@ routes = web.RouteTableDef()
 async def apps_page(request: web.Request) -> web.StreamResponse:
     caller = await page_caller(request)
     found = await request.app[BACKEND].call(RegistryMethods.LIST_APPS, actor=caller.principal)
-    context = await page_context(request, caller, "apps", apps=found.apps)
+    cases = await request.app[BACKEND].call(CaseMethods.LIST, actor=caller.principal, limit=1000)
+    context = await page_context(request, caller, "apps", apps=found.apps, cases=cases.cases)
     return aiohttp_jinja2.render_template("apps.html", request, context)
 
 

@@ -1,0 +1,196 @@
+"""RPC handlers of data sessions: the portal's (create, list, get, stop) and the session
+workers' (claim, ready, failed, stopped, report, and the owner's acts). Another user's
+session answers 404. Every method is declared in :mod:`common.contracts.sessions`.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+import structlog
+
+from backend_svc import jobs, policy, session_acts, session_workers, sessions, workers
+from backend_svc.policy import Action
+from backend_svc.sessions import FoundSession
+from backend_svc.settings import BackendSettings
+from common.amqp import topology
+from common.amqp.publisher import Publisher
+from common.contracts import sessions as api
+from common.contracts.base import Principal
+from common.contracts.cases import CaseOut
+from common.contracts.jobs import Accepted, JobOut, StopJob
+from common.contracts.method import implements
+from common.contracts.sessions import (
+    ClaimSession,
+    CreateSession,
+    ListSessions,
+    SessionCase,
+    SessionCaseRef,
+    SessionCases,
+    SessionFailed,
+    SessionJob,
+    SessionJobRef,
+    SessionLaunch,
+    SessionList,
+    SessionListCases,
+    SessionOut,
+    SessionReady,
+    SessionRef,
+    SessionSaveCase,
+    SessionStopped,
+    SessionSubmitJob,
+    SessionWorkerReply,
+    SessionWorkerReport,
+    StartSession,
+    StopSession,
+)
+
+log = structlog.get_logger(__name__)
+
+
+def _authorize(actor: Principal, action: Action, found: FoundSession) -> None:
+    policy.authorize_private(actor, action, Action.SESSION_READ, owner_id=found.user_id,
+                             shared=False, what="session")
+
+
+class SessionHandlers:
+    """Serve with ``RpcServer.serve_all(handlers)``."""
+
+    def __init__(self, pool: asyncpg.Pool, commands: Publisher, settings: BackendSettings):
+        self._pool = pool
+        self._commands = commands
+        self._settings = settings
+
+    # --- portal ------------------------------------------------------------------------
+
+    @implements(api.CREATE)
+    async def create(self, request: CreateSession) -> SessionOut:
+        policy.authorize(request.actor, Action.SESSION_CREATE)
+        s = self._settings
+        async with self._pool.acquire() as conn, conn.transaction():
+            session = await sessions.create(conn, request.actor, request,
+                                            max_per_user=s.max_sessions_per_user,
+                                            claim_timeout_s=s.session_claim_timeout_s)
+        await self._send(topology.SESSION_COMMANDS, StartSession(session_id=session.id),
+                         f"{StartSession.TYPE}:{session.id}")
+        return session
+
+    @implements(api.LIST)
+    async def list_sessions(self, request: ListSessions) -> SessionList:
+        actor = request.actor
+        policy.authorize(actor, Action.SESSION_LIST)
+        user_id = actor.user_id
+        if policy.allowed(actor, Action.SESSION_LIST_ALL):
+            user_id = await self._user_id(request.user) if request.user else None
+        async with self._pool.acquire() as conn:
+            found, total = await sessions.list_sessions(
+                conn, user_id=user_id, live=request.live, limit=request.limit,
+                offset=request.offset)
+        return SessionList(sessions=found, total=total)
+
+    async def _user_id(self, username: str) -> str:
+        user_id = await self._pool.fetchval("SELECT id FROM users WHERE username = $1", username)
+        return str(user_id) if user_id else "00000000-0000-0000-0000-000000000000"
+
+    @implements(api.GET)
+    async def get(self, request: SessionRef) -> SessionOut:
+        async with self._pool.acquire() as conn:
+            found = await sessions.find_session(conn, request.session_id)
+        _authorize(request.actor, Action.SESSION_READ, found)
+        return found.session
+
+    @implements(api.STOP)
+    async def stop(self, request: SessionRef) -> SessionOut:
+        reason = "user" if request.actor.user_id else "admin"
+        async with self._pool.acquire() as conn, conn.transaction():
+            found = await sessions.find_session(conn, request.session_id, lock=True)
+            _authorize(request.actor, Action.SESSION_STOP, found)
+            if request.actor.is_admin and request.actor.user_id != found.user_id:
+                reason = "admin"
+            session = await sessions.stop(conn, request.actor, found, reason)
+        if session.state == "stopping" and session.worker is not None:
+            stop = StopSession(session_id=session.id, attempt=session.attempt, reason=reason)
+            await self._send(topology.session_worker_queue(session.worker), stop,
+                             f"{StopSession.TYPE}:{session.id}:{session.attempt}")
+        return session
+
+    async def _send(self, queue: str, message: StartSession | StopSession, id_: str) -> None:
+        """Publish a command; a failure is only logged (the lease or report settles it)."""
+        try:
+            await self._commands.publish(message.model_dump_json().encode(), routing_key=queue,
+                                         message_id=id_, message_type=message.TYPE)
+        except Exception as exc:
+            log.warning("session_command_not_sent", type=message.TYPE, error=repr(exc))
+
+    # --- session workers ---------------------------------------------------------------
+
+    @implements(api.CLAIM)
+    async def claim(self, request: ClaimSession) -> SessionLaunch:
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await session_workers.claim(
+                conn, request, lease_ttl_s=self._settings.session_lease_ttl_s)
+
+    @implements(api.READY)
+    async def ready(self, request: SessionReady) -> Accepted:
+        async with self._pool.acquire() as conn, conn.transaction():
+            current = await session_workers.ready(
+                conn, request, lease_ttl_s=self._settings.session_lease_ttl_s)
+        return Accepted(current=current)
+
+    @implements(api.FAILED)
+    async def failed(self, request: SessionFailed) -> Accepted:
+        async with self._pool.acquire() as conn, conn.transaction():
+            return Accepted(current=await session_workers.failed(conn, request))
+
+    @implements(api.STOPPED)
+    async def stopped(self, request: SessionStopped) -> Accepted:
+        async with self._pool.acquire() as conn, conn.transaction():
+            return Accepted(current=await session_workers.stopped(conn, request))
+
+    @implements(api.REPORT)
+    async def report(self, request: SessionWorkerReport) -> SessionWorkerReply:
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await session_workers.report(
+                conn, request, lease_ttl_s=self._settings.session_lease_ttl_s)
+
+    # --- what a session asks, as its owner -----------------------------------------------
+
+    @implements(api.SAVE_CASE)
+    async def save_case(self, request: SessionSaveCase) -> CaseOut:
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await session_acts.save_case(conn, request)
+
+    @implements(api.OPEN_CASE)
+    async def open_case(self, request: SessionCaseRef) -> SessionCase:
+        async with self._pool.acquire() as conn:
+            return await session_acts.open_case(conn, request)
+
+    @implements(api.LIST_CASES)
+    async def list_cases(self, request: SessionListCases) -> SessionCases:
+        async with self._pool.acquire() as conn:
+            return await session_acts.list_cases(conn, request)
+
+    @implements(api.SUBMIT_JOB)
+    async def submit_job(self, request: SessionSubmitJob) -> JobOut:
+        s = self._settings
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await session_acts.submit_job(conn, request,
+                                                 default_memory_mb=s.default_memory_mb,
+                                                 max_attempts=s.max_attempts)
+
+    @implements(api.JOB)
+    async def job(self, request: SessionJobRef) -> SessionJob:
+        async with self._pool.acquire() as conn:
+            return await session_acts.job(conn, request, request.job_id)
+
+    @implements(api.CANCEL_JOB)
+    async def cancel_job(self, request: SessionJobRef) -> JobOut:
+        async with self._pool.acquire() as conn, conn.transaction():
+            who, found = await session_acts.owned_job(conn, request, request.job_id, lock=True)
+            job = await jobs.cancel(conn, who.owner, found)
+        if job.worker is not None and job.state in jobs.ACTIVE_STATES:
+            stop = StopJob(job_id=job.id, attempt=job.attempt, mode="cancel")
+            try:
+                await workers.send(self._commands, job.worker, stop)
+            except Exception as exc:  # the solve worker's next report carries it
+                log.warning("stop_job_publish_failed", job_id=job.id, error=repr(exc))
+        return job

@@ -1,0 +1,67 @@
+"""``/api/v1/sessions``: open, list, show and stop data sessions. A session's pages are at
+its ``url`` (``/s/{id}/``, the portal's proxy)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from common.contracts import sessions as api
+from portal_svc import auth
+from portal_svc.api.io import json_reply, read_json, read_query
+from portal_svc.api.sessions_models import (
+    CreateSessionRequest,
+    ListSessionsQuery,
+    Session,
+    SessionPage,
+)
+from portal_svc.openapi import ApiRoutes
+from portal_svc.session_calls import call
+
+routes = ApiRoutes(tags=("sessions",))
+SESSION = "/api/v1/sessions/{session_id}"
+
+
+@routes.route("POST", "/api/v1/sessions", summary="Open a data session of an app",
+              request=CreateSessionRequest, response=Session, status=201,
+              errors=(400, 404, 409))
+async def create_session(request: web.Request) -> web.Response:
+    """Answers at once (201, state `requested`, `Location` of the session); follow its `state`
+    until `ready`, then open its `url`. 404 for an unknown app or version, or a case you may
+    not read; 400 `case_app_mismatch` for a case of another app; 409 `session_limit` when you
+    hold the most sessions allowed. Nothing is created on any refusal."""
+    caller = await auth.api_caller(request)
+    body = await read_json(request, CreateSessionRequest)
+    session = await call(request.app, api.CREATE, actor=caller.principal, **body.model_dump())
+    response = json_reply(Session.of(session), status=201)
+    response.headers["Location"] = f"/api/v1/sessions/{session.id}"
+    return response
+
+
+@routes.route("GET", "/api/v1/sessions", summary="List your sessions (anyone's for an admin)",
+              query=ListSessionsQuery, response=SessionPage, errors=(400,))
+async def list_sessions(request: web.Request) -> web.Response:
+    """Newest first; `total` counts every session matching the filters."""
+    caller = await auth.api_caller(request)
+    query = read_query(request, ListSessionsQuery)
+    page = await call(request.app, api.LIST, actor=caller.principal, **query.model_dump())
+    return json_reply(SessionPage(sessions=[Session.of(s) for s in page.sessions],
+                                  total=page.total))
+
+
+@routes.route("GET", SESSION, summary="Show a session", response=Session, errors=(404,))
+async def get_session(request: web.Request) -> web.Response:
+    """404 for a session that does not exist or is someone else's."""
+    caller = await auth.api_caller(request)
+    session = await call(request.app, api.GET, actor=caller.principal,
+                         session_id=request.match_info["session_id"])
+    return json_reply(Session.of(session))
+
+
+@routes.route("DELETE", SESSION, summary="Stop a session", response=Session, errors=(404,))
+async def stop_session(request: web.Request) -> web.Response:
+    """Its data is autosaved, then it stops (`stopping`, then `stopped`). Stopping a session
+    that is over changes nothing. 404 for someone else's."""
+    caller = await auth.api_caller(request)
+    session = await call(request.app, api.STOP, actor=caller.principal,
+                         session_id=request.match_info["session_id"])
+    return json_reply(Session.of(session))

@@ -1,0 +1,107 @@
+"""What a session worker says to backend: the methods of :mod:`common.contracts.sessions`.
+
+Each call raises what ``RpcClient.call_method`` raises (RpcTimeout, Unavailable, the server's
+ModelportError), and Unavailable (``backend_unavailable``) while the broker link is down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import aiormq
+
+from common.amqp.rpc import RpcClient
+from common.contracts import sessions as api
+from common.contracts.cases import CaseOut
+from common.contracts.jobs import BlobRef, JobOut
+from common.contracts.method import Method, Rep, Req
+from common.contracts.sessions import (
+    ClaimSession,
+    HeldSession,
+    SessionCase,
+    SessionCaseRef,
+    SessionCases,
+    SessionFailed,
+    SessionJob,
+    SessionJobRef,
+    SessionLaunch,
+    SessionListCases,
+    SessionReady,
+    SessionSaveCase,
+    SessionStopped,
+    SessionSubmitJob,
+    SessionWorkerReply,
+    SessionWorkerReport,
+)
+from common.errors import Unavailable
+
+_LINK_ERRORS = (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, OSError)
+
+
+@dataclass
+class Held:
+    """A session this worker holds: who it acts for is decided by backend from these."""
+
+    worker: str
+    session_id: str
+    attempt: int
+    autosave_case_id: str | None = None
+
+    def who(self) -> dict[str, Any]:
+        return {"worker": self.worker, "session_id": self.session_id, "attempt": self.attempt}
+
+
+class BackendLink:
+    def __init__(self, rpc: RpcClient, worker: str) -> None:
+        self._rpc, self.worker = rpc, worker
+
+    async def _call(self, method: Method[Req, Rep], request: Req) -> Rep:
+        try:
+            return await self._rpc.call_method(method, request)
+        except _LINK_ERRORS as exc:
+            raise Unavailable("backend cannot be reached: the broker link is down",
+                              code="backend_unavailable") from exc
+
+    async def claim(self, session_id: str) -> SessionLaunch:
+        return await self._call(api.CLAIM, ClaimSession(worker=self.worker,
+                                                        session_id=session_id))
+
+    async def ready(self, held: Held, host: str, endpoint: str) -> bool:
+        msg = SessionReady(**held.who(), host=host, endpoint=endpoint)
+        return (await self._call(api.READY, msg)).current
+
+    async def failed(self, held: Held, reason: str, message: str) -> bool:
+        msg = SessionFailed(**held.who(), reason=reason, message=message[:2000])
+        return (await self._call(api.FAILED, msg)).current
+
+    async def stopped(self, held: Held, reason: str) -> bool:
+        msg = SessionStopped(**held.who(), reason=reason,
+                             autosave_case_id=held.autosave_case_id)
+        return (await self._call(api.STOPPED, msg)).current
+
+    async def report(self, sessions: list[HeldSession]) -> SessionWorkerReply:
+        return await self._call(api.REPORT, SessionWorkerReport(worker=self.worker,
+                                                                sessions=sessions))
+
+    async def save_case(self, held: Held, *, name: str, blob: BlobRef, case_id: str | None,
+                        autosave: bool) -> CaseOut:
+        return await self._call(api.SAVE_CASE, SessionSaveCase(
+            **held.who(), name=name, blob=blob, case_id=case_id, autosave=autosave))
+
+    async def open_case(self, held: Held, case_id: str) -> SessionCase:
+        return await self._call(api.OPEN_CASE, SessionCaseRef(**held.who(), case_id=case_id))
+
+    async def list_cases(self, held: Held) -> SessionCases:
+        return await self._call(api.LIST_CASES, SessionListCases(**held.who()))
+
+    async def submit_job(self, held: Held, *, procedure: str, blob: BlobRef,
+                         options: dict[str, Any]) -> JobOut:
+        return await self._call(api.SUBMIT_JOB, SessionSubmitJob(
+            **held.who(), procedure=procedure, blob=blob, options=options))
+
+    async def job(self, held: Held, job_id: str) -> SessionJob:
+        return await self._call(api.JOB, SessionJobRef(**held.who(), job_id=job_id))
+
+    async def cancel_job(self, held: Held, job_id: str) -> JobOut:
+        return await self._call(api.CANCEL_JOB, SessionJobRef(**held.who(), job_id=job_id))
