@@ -90,7 +90,8 @@ async def run_as_job(request: web.Request) -> web.StreamResponse:
         priority = int(form.get("priority") or 0)
         job = await request.app[BACKEND].call(
             JobMethods.SUBMIT, actor=caller.principal, app=form.get("app", ""),
-            procedure=form.get("procedure") or "", input_case_id=form.get("case_id") or None, priority=priority)
+            procedure=form.get("procedure") or "", input_case_id=form.get("case_id") or None,
+            priority=priority)
     except (ModelportError, ValueError) as exc:
         if isinstance(exc, ModelportError) and exc.status >= 500:
             raise
