@@ -27,8 +27,7 @@ from common.contracts.base import Principal
 from common.contracts.sessions import SessionOut
 from common.errors import Conflict, NotFound, Unavailable
 from portal_svc import auth, web_session
-from portal_svc.appkeys import JSON_ERRORS
-from portal_svc.session_calls import call
+from portal_svc.appkeys import BACKEND, JSON_ERRORS
 from portal_svc.session_grants import Grants
 
 log = structlog.get_logger(__name__)
@@ -117,7 +116,7 @@ async def _visible(request: web.Request, principal: Principal,
                    session_id: str) -> SessionOut:
     """The session when ``principal`` may see it and it serves; NotFound (any stranger),
     Unavailable ``session_not_ready`` while it starts, Conflict ``session_ended``."""
-    session = await call(request.app, api.GET, actor=principal, session_id=session_id)
+    session = await request.app[BACKEND].call(api.GET, actor=principal, session_id=session_id)
     if session.state == "ready" and session.endpoint:
         return session
     if session.state in ("requested", "starting"):

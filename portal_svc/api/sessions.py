@@ -14,8 +14,8 @@ from portal_svc.api.sessions_models import (
     Session,
     SessionPage,
 )
+from portal_svc.appkeys import BACKEND
 from portal_svc.openapi import ApiRoutes
-from portal_svc.session_calls import call
 
 routes = ApiRoutes(tags=("sessions",))
 SESSION = "/api/v1/sessions/{session_id}"
@@ -31,7 +31,8 @@ async def create_session(request: web.Request) -> web.Response:
     hold the most sessions allowed. Nothing is created on any refusal."""
     caller = await auth.api_caller(request)
     body = await read_json(request, CreateSessionRequest)
-    session = await call(request.app, api.CREATE, actor=caller.principal, **body.model_dump())
+    session = await request.app[BACKEND].call(api.CREATE, actor=caller.principal,
+                                              **body.model_dump())
     response = json_reply(Session.of(session), status=201)
     response.headers["Location"] = f"/api/v1/sessions/{session.id}"
     return response
@@ -43,7 +44,7 @@ async def list_sessions(request: web.Request) -> web.Response:
     """Newest first; `total` counts every session matching the filters."""
     caller = await auth.api_caller(request)
     query = read_query(request, ListSessionsQuery)
-    page = await call(request.app, api.LIST, actor=caller.principal, **query.model_dump())
+    page = await request.app[BACKEND].call(api.LIST, actor=caller.principal, **query.model_dump())
     return json_reply(SessionPage(sessions=[Session.of(s) for s in page.sessions],
                                   total=page.total))
 
@@ -52,7 +53,7 @@ async def list_sessions(request: web.Request) -> web.Response:
 async def get_session(request: web.Request) -> web.Response:
     """404 for a session that does not exist or is someone else's."""
     caller = await auth.api_caller(request)
-    session = await call(request.app, api.GET, actor=caller.principal,
+    session = await request.app[BACKEND].call(api.GET, actor=caller.principal,
                          session_id=request.match_info["session_id"])
     return json_reply(Session.of(session))
 
@@ -62,6 +63,6 @@ async def stop_session(request: web.Request) -> web.Response:
     """Its data is autosaved, then it stops (`stopping`, then `stopped`). Stopping a session
     that is over changes nothing. 404 for someone else's."""
     caller = await auth.api_caller(request)
-    session = await call(request.app, api.STOP, actor=caller.principal,
+    session = await request.app[BACKEND].call(api.STOP, actor=caller.principal,
                          session_id=request.match_info["session_id"])
     return json_reply(Session.of(session))

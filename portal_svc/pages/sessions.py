@@ -20,7 +20,6 @@ from portal_svc import web_session
 from portal_svc.api.sessions_models import Session
 from portal_svc.appkeys import BACKEND
 from portal_svc.pages.site import page_caller, page_context
-from portal_svc.session_calls import call
 
 routes = web.RouteTableDef()
 SESSIONS_PAGE = "/sessions"
@@ -33,14 +32,14 @@ def shown(session: SessionOut) -> Session:
 
 async def live_sessions(request: web.Request, caller: Any, limit: int = 10) -> list[Session]:
     """The caller's sessions that are not over (the dashboard's list)."""
-    page = await call(request.app, api.LIST, actor=caller.principal, live=True, limit=limit)
+    page = await request.app[BACKEND].call(api.LIST, actor=caller.principal, live=True, limit=limit)
     return [shown(s) for s in page.sessions]
 
 
 @routes.get(SESSIONS_PAGE)
 async def sessions_page(request: web.Request) -> web.StreamResponse:
     caller = await page_caller(request)
-    page = await call(request.app, api.LIST, actor=caller.principal, limit=100)
+    page = await request.app[BACKEND].call(api.LIST, actor=caller.principal, limit=100)
     context = await page_context(request, caller, "sessions",
                                  sessions=[shown(s) for s in page.sessions], total=page.total)
     return aiohttp_jinja2.render_template("sessions.html", request, context)
@@ -51,13 +50,14 @@ async def open_session(request: web.Request) -> web.StreamResponse:
     """The **Open** button: request a session, then show its page (which follows it)."""
     form = await web_session.check_csrf(request)
     caller = await page_caller(request)
-    fields = {"app": form.get("app", ""), "case_id": form.get("case_id") or None}
     try:
-        session = await call(request.app, api.CREATE, actor=caller.principal, **fields)
+        session = await request.app[BACKEND].call(
+            api.CREATE, actor=caller.principal, app=form.get("app", ""),
+            case_id=form.get("case_id") or None)
     except ModelportError as exc:
         if exc.status >= 500:
             raise
-        await web_session.flash(request, f"Could not open {fields['app']}: {exc.message}")
+        await web_session.flash(request, f"Could not open {form.get('app', '')}: {exc.message}")
         raise web.HTTPSeeOther(form.get("back") or "/apps") from None
     raise web.HTTPSeeOther(f"{SESSIONS_PAGE}/{session.id}")
 
@@ -65,7 +65,7 @@ async def open_session(request: web.Request) -> web.StreamResponse:
 @routes.get(SESSIONS_PAGE + "/{session_id}")
 async def session_page(request: web.Request) -> web.StreamResponse:
     caller = await page_caller(request)
-    session = await call(request.app, api.GET, actor=caller.principal,
+    session = await request.app[BACKEND].call(api.GET, actor=caller.principal,
                          session_id=request.match_info["session_id"])
     context = await page_context(request, caller, "sessions", session=shown(session))
     return aiohttp_jinja2.render_template("session.html", request, context)
@@ -75,7 +75,7 @@ async def session_page(request: web.Request) -> web.StreamResponse:
 async def stop_session(request: web.Request) -> web.StreamResponse:
     form = await web_session.check_csrf(request)
     caller = await page_caller(request)
-    session = await call(request.app, api.STOP, actor=caller.principal,
+    session = await request.app[BACKEND].call(api.STOP, actor=caller.principal,
                          session_id=request.match_info["session_id"])
     await web_session.flash(request, f"Stopping the {session.app} session; its data is saved.")
     raise web.HTTPSeeOther(form.get("back") or f"{SESSIONS_PAGE}/{session.id}")
