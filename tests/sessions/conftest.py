@@ -11,7 +11,7 @@ import pytest
 
 from common.settings import S3Settings
 from tests.backend.conftest import rpc  # noqa: F401
-from tests.docker.conftest import SESSION, _final_sweep, docker_engine  # noqa: F401
+from tests.docker.conftest import SESSION, _final_sweep  # noqa: F401
 from tests.e2e.runtime import E2ERuntime, e2e_runtime
 from tests.sessions.platform import SessionPlatform, session_platform
 
