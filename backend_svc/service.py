@@ -80,7 +80,8 @@ class BackendService:
         self.jobs = JobDuties(self.pool, dsn, commands, s)
         await self.jobs.start()
         self._stack.push_async_callback(self.jobs.stop)
-        self._rpc = RpcServer(self._connection, topology.BACKEND_RPC, prefetch=s.amqp_prefetch)
+        self._rpc = RpcServer(self._connection, topology.BACKEND_RPC, prefetch=s.amqp_prefetch,
+                              roles=s.broker_roles)
         register_ping(self._rpc, self.name, self.instance)
         UserHandlers(self.pool, token_ttl=timedelta(hours=s.token_ttl_h)).register(self._rpc)
         RegistryHandlers(self.pool).register(self._rpc)

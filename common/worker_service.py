@@ -71,7 +71,8 @@ class WorkerService:
             s.amqp_url.get_secret_value(), deadline_s=s.connect_deadline_s,
             name=f"{self.name}:{self.instance}",
         )
-        self._rpc = RpcServer(self._connection, self.rpc_queue, prefetch=s.amqp_prefetch)
+        self._rpc = RpcServer(self._connection, self.rpc_queue, prefetch=s.amqp_prefetch,
+                              roles=s.broker_roles)
         register_ping(self._rpc, self.name, self.instance)
         self.register_rpc(self._rpc)
         await self._rpc.start()

@@ -1,7 +1,8 @@
 """RPC handlers for solve jobs: the portal's (submit, list, get, cancel, interrupt) and the
 solve workers' (report, started, progress, finished). Another user's job answers 404.
 
-Worker messages carry no principal: the broker vhost is their trust boundary.
+Worker messages carry no principal: they are sent only by solve-worker broker users, and the
+worker name in each must belong to its sender (common/amqp/identity.py, docs/security.md).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from backend_svc.settings import BackendSettings
 from common.amqp.publisher import Publisher
 from common.amqp.rpc import RpcServer
 from common.contracts.base import Principal
+from common.contracts.method import SOLVE_WORKER
 from common.contracts.jobs import (
     Accepted,
     JobFinished,
@@ -37,6 +39,7 @@ from common.contracts.jobs import (
 )
 
 log = structlog.get_logger(__name__)
+_WORKER = (SOLVE_WORKER,)
 
 
 def _authorize(actor: Principal, action: Action, found: FoundJob) -> None:
@@ -60,10 +63,10 @@ class JobHandlers:
         server.register(JobMethods.GET, JobRef, self.get)
         server.register(JobMethods.CANCEL, JobRef, self.cancel)
         server.register(JobMethods.INTERRUPT, JobRef, self.interrupt)
-        server.register(WorkerMethods.REPORT, WorkerReport, self.report)
-        server.register(WorkerMethods.STARTED, JobStarted, self.started)
-        server.register(WorkerMethods.PROGRESS, JobProgress, self.progress)
-        server.register(WorkerMethods.FINISHED, JobFinished, self.finished)
+        server.register(WorkerMethods.REPORT, WorkerReport, self.report, callers=_WORKER)
+        server.register(WorkerMethods.STARTED, JobStarted, self.started, callers=_WORKER)
+        server.register(WorkerMethods.PROGRESS, JobProgress, self.progress, callers=_WORKER)
+        server.register(WorkerMethods.FINISHED, JobFinished, self.finished, callers=_WORKER)
 
     async def submit(self, request: SubmitJob) -> JobOut:
         policy.authorize(request.actor, Action.JOB_SUBMIT)

@@ -22,6 +22,7 @@ from aio_pika.exceptions import DeliveryError
 from pydantic import BaseModel, ValidationError
 
 from common.amqp import topology
+from common.amqp.identity import CallerCheck, broker_user, calling_as
 from common.contracts.method import AnyMethod, Method, Rep, Req, handlers_of
 from common.errors import BadRequest, ModelportError, NotFound, RpcTimeout, Unavailable
 from common.logging import bind_correlation, current_correlation_id
@@ -98,6 +99,7 @@ class RpcClient:
             correlation_id=call_id,
             reply_to=topology.DIRECT_REPLY_TO,
             expiration=timeout,
+            user_id=broker_user(self._connection),
             headers={topology.CORRELATION_HEADER: current_correlation_id() or call_id},
         )
         try:
@@ -122,6 +124,7 @@ class _Method:
     request_type: type[BaseModel]
     handler: Handler
     declared: AnyMethod | None = None
+    callers: tuple[str, ...] | None = None
 
 
 class RpcServer:
@@ -129,10 +132,11 @@ class RpcServer:
 
     def __init__(
         self, connection: AbstractRobustConnection, queue_name: str, *, prefetch: int,
-        guard: Guard | None = None,
+        guard: Guard | None = None, roles: dict[str, str] | None = None,
     ):
         self._connection = connection
         self._guard = guard
+        self._callers = CallerCheck(roles)
         self._queue_name = queue_name
         self._prefetch = prefetch
         self._methods: dict[str, _Method] = {}
@@ -140,8 +144,11 @@ class RpcServer:
         self._channel: AbstractChannel | None = None
         self._consumer_tag: str | None = None
 
-    def register(self, method: str, request_type: type[BaseModel], handler: Handler) -> None:
-        self._methods[method] = _Method(request_type, handler)
+    def register(
+        self, method: str, request_type: type[BaseModel], handler: Handler,
+        *, callers: tuple[str, ...] | None = None,
+    ) -> None:
+        self._methods[method] = _Method(request_type, handler, callers=callers)
 
     def serve(self, method: AnyMethod, handler: Handler) -> None:
         """Serve a declared method; it must be declared for this server's queue."""
@@ -149,7 +156,7 @@ class RpcServer:
             raise ValueError(f"{method.name} is served on {method.server}, not {self._queue_name}")
         if method.name in self._methods:
             raise ValueError(f"{method.name} is served twice on {self._queue_name}")
-        self._methods[method.name] = _Method(method.request, handler, method)
+        self._methods[method.name] = _Method(method.request, handler, method, method.callers)
 
     def serve_all(self, *owners: object) -> None:
         """Serve every handler the owners mark with :func:`~common.contracts.method.implements`."""
@@ -167,6 +174,9 @@ class RpcServer:
         return len(self._in_flight)
 
     async def start(self) -> None:
+        if not self._callers.enforced:
+            log.warning("broker_roles_unset", queue=self._queue_name,
+                        detail="callers are not checked: any broker user may call any method")
         self._channel = await self._connection.channel()
         await self._channel.set_qos(prefetch_count=self._prefetch)
         await topology.declare_base(self._channel)
@@ -213,6 +223,7 @@ class RpcServer:
                         json.dumps(reply).encode(),
                         content_type="application/json",
                         correlation_id=message.correlation_id,
+                        user_id=broker_user(self._connection),
                     ),
                     routing_key=message.reply_to,
                 )
@@ -227,9 +238,12 @@ class RpcServer:
                 request = method.request_type.model_validate_json(message.body)
             except ValidationError as exc:
                 raise BadRequest(validation_message(exc), code="invalid_request") from None
+            caller = self._callers.check(message.type or "", method.callers,
+                                         message.user_id or "", request)
             if method.declared is not None and self._guard is not None:
                 self._guard(method.declared, request)
-            result = await method.handler(request)
+            with calling_as(caller):
+                result = await method.handler(request)
             return {"ok": True, "result": result.model_dump(mode="json")}
         except ModelportError as exc:
             log.info("rpc_refused", code=exc.code, message=exc.message)
