@@ -1,4 +1,10 @@
-"""Password hashing with argon2id (argon2-cffi's defaults)."""
+"""Password hashing with argon2id (argon2-cffi's defaults), bounded in concurrency.
+
+argon2 is meant to be slow and memory-hungry, so it runs in threads, at most
+``max_concurrent`` at once; callers hold no database connection while they wait or hash
+(:mod:`backend_svc.signin`), so a flood of sign-ins cannot starve other requests of
+connections.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +18,49 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
+class Busy(Exception):
+    """More checks are waiting than allowed: shed this one instead of queueing it."""
+
+
+class PasswordWork:
+    """argon2 checks, at most ``max_concurrent`` at a time and ``max_waiting`` queued.
+
+    Shedding the excess matters as much as the bound: a queued check holds one of the RPC
+    server's prefetch slots, so an unbounded queue would starve every other method."""
+
+    def __init__(self, max_concurrent: int, max_waiting: int):
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._max_waiting = max_waiting
+        self._waiting = 0
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """True when ``password`` matches; a missing hash is checked against a dummy (timing).
+
+        Raises Busy when ``max_waiting`` checks are queued already."""
+        if self._slots.locked() and self._waiting >= self._max_waiting:
+            raise Busy()
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            return await asyncio.to_thread(_check, password_hash, password)
+        finally:
+            self._slots.release()
+
+
+def _check(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 async def hash_password(password: str) -> str:
     return await asyncio.to_thread(_hasher.hash, password)
 
 
 async def verify_password(password_hash: str | None, password: str) -> bool:
-    """True when ``password`` matches; a missing hash is checked against a dummy (timing)."""
-
-    def check() -> bool:
-        try:
-            return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
-        except (VerificationError, InvalidHashError):
-            return False
-
-    return await asyncio.to_thread(check)
+    """Unbounded :meth:`PasswordWork.verify`, for callers outside the sign-in path."""
+    return await asyncio.to_thread(_check, password_hash, password)

@@ -24,7 +24,9 @@ from backend_svc.handlers.jobs import JobHandlers
 from backend_svc.handlers.registry import RegistryHandlers
 from backend_svc.handlers.users import UserHandlers
 from backend_svc.migrations import apply_migrations, load_migrations
+from backend_svc.passwords import PasswordWork
 from backend_svc.relay import OutboxRelay
+from backend_svc.signin import LockoutPolicy, SignIn
 from backend_svc.settings import BackendSettings
 from common.amqp import topology
 from common.amqp.connection import connect
@@ -83,7 +85,11 @@ class BackendService:
         self._rpc = RpcServer(self._connection, topology.BACKEND_RPC, prefetch=s.amqp_prefetch,
                               roles=s.broker_roles)
         register_ping(self._rpc, self.name, self.instance)
-        UserHandlers(self.pool, token_ttl=timedelta(hours=s.token_ttl_h)).register(self._rpc)
+        token_ttl = timedelta(hours=s.token_ttl_h)
+        signin = SignIn(self.pool, PasswordWork(s.password_workers, s.password_queue), LockoutPolicy(
+            s.login_lockout_after, s.login_lockout_base_s, s.login_lockout_max_s),
+            token_ttl=token_ttl)
+        UserHandlers(self.pool, signin=signin).register(self._rpc)
         RegistryHandlers(self.pool).register(self._rpc)
         CaseHandlers(self.pool).register(self._rpc)
         GroupHandlers(self.pool).register(self._rpc)

@@ -26,6 +26,7 @@ from portal_svc.pages import jobs as jobs_pages
 from portal_svc.pages import registry as registry_pages
 from portal_svc.pages import site as pages
 from portal_svc.settings import PortalSettings
+from portal_svc.throttle import LOGIN_THROTTLE, LoginThrottle
 
 SERVICE = "portal"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -55,6 +56,7 @@ def make_app(
     )
     app[SETTINGS] = settings
     app[BACKEND] = backend
+    app[LOGIN_THROTTLE] = LoginThrottle(settings.login_ip_limit, settings.login_ip_window_s)
     app[OPERATIONS] = api.OPERATIONS
     app[live.JOB_HUB] = live.JobEventHub()  # fed by PortalService's JobEventConsumer
     app.on_shutdown.append(_close_job_hub)

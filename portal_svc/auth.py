@@ -18,6 +18,7 @@ from common.contracts.base import Principal
 from common.contracts.users import TokenIssued, UserOut
 from common.errors import ModelportError, Unauthenticated
 from portal_svc.appkeys import BACKEND
+from portal_svc.throttle import LOGIN_THROTTLE, client_address
 
 MAX_TOKEN_CHARS = 200
 INVALID_TOKEN = "missing, invalid or expired token"
@@ -76,8 +77,10 @@ async def login(request: web.Request, username: str, password: str) -> TokenIssu
     Raises Unauthenticated with one message whether the user is unknown or the password wrong,
     so the answer does not tell which names exist.
     """
+    address = client_address(request)
+    request.app[LOGIN_THROTTLE].hit(address)
     try:
-        return await request.app[BACKEND].login(username, password)
+        return await request.app[BACKEND].login(username, password, client_ip=address)
     except ModelportError as exc:
         if exc.status != Unauthenticated.status:
             raise

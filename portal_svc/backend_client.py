@@ -85,9 +85,10 @@ class BackendClient:
         self._connection = connection
         self._server = server
 
-    async def login(self, username: str, password: str) -> TokenIssued:
-        """Check a password and get a new API token; 401 ``unauthenticated`` on any mismatch."""
-        request = _build(Authenticate, username=username, password=password)
+    async def login(self, username: str, password: str, *, client_ip: str = "") -> TokenIssued:
+        """Check a password and get a new API token; 401 ``unauthenticated`` on any mismatch,
+        429 while the name is locked."""
+        request = _build(Authenticate, username=username, password=password, client_ip=client_ip)
         return await self._call(Methods.LOGIN, request, TokenIssued)
 
     async def resolve_token(self, token: str) -> UserOut:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import asyncpg
 
 from backend_svc import policy, users
 from backend_svc.policy import Action
+from backend_svc.signin import SignIn
 from common.amqp.rpc import RpcServer
 from common.contracts.users import (
     Authenticate,
@@ -25,9 +24,9 @@ from common.errors import Conflict
 
 
 class UserHandlers:
-    def __init__(self, pool: asyncpg.Pool, *, token_ttl: timedelta):
+    def __init__(self, pool: asyncpg.Pool, *, signin: SignIn):
         self._pool = pool
-        self._token_ttl = token_ttl
+        self._signin = signin
 
     def register(self, server: RpcServer) -> None:
         server.register(Methods.CREATE_USER, CreateUser, self.create_user)
@@ -59,14 +58,7 @@ class UserHandlers:
         return UserList(users=found, total=total)
 
     async def login(self, request: Authenticate) -> TokenIssued:
-        async with self._pool.acquire() as conn, conn.transaction():
-            user = await users.check_password(
-                conn, request.username, request.password.get_secret_value()
-            )
-            token = await users.issue_token(
-                conn, user, label=request.token_label, ttl=self._token_ttl
-            )
-        return TokenIssued(token=token, user=user)
+        return await self._signin.login(request)
 
     async def resolve_token(self, request: ResolveToken) -> UserOut:
         async with self._pool.acquire() as conn:
