@@ -86,7 +86,9 @@ class BackendService:
                               roles=s.broker_roles)
         register_ping(self._rpc, self.name, self.instance)
         token_ttl = timedelta(hours=s.token_ttl_h)
-        signin = SignIn(self.pool, PasswordWork(s.password_workers, s.password_queue), LockoutPolicy(
+        work = PasswordWork(s.password_workers, s.password_queue)
+        self._stack.callback(work.close)
+        signin = SignIn(self.pool, work, LockoutPolicy(
             s.login_lockout_after, s.login_lockout_base_s, s.login_lockout_max_s),
             token_ttl=token_ttl)
         UserHandlers(self.pool, signin=signin).register(self._rpc)
