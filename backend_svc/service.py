@@ -26,8 +26,8 @@ from backend_svc.handlers.users import UserHandlers
 from backend_svc.migrations import apply_migrations, load_migrations
 from backend_svc.passwords import PasswordWork
 from backend_svc.relay import OutboxRelay
-from backend_svc.signin import LockoutPolicy, SignIn
 from backend_svc.settings import BackendSettings
+from backend_svc.signin import LockoutPolicy, SignIn
 from common.amqp import topology
 from common.amqp.connection import connect
 from common.amqp.publisher import Publisher

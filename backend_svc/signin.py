@@ -1,12 +1,13 @@
 """Password sign-in with lockout, its argon2 work outside any transaction (docs/security.md).
 
 One sign-in: (1) a short read of the lockout and the password hash on a pooled connection,
-given back at once; (2) argon2 in a thread, bounded by :class:`PasswordWork`, holding no
-connection (when too many wait already, 429 ``signin_busy`` at once); (3) a short transaction writing the outcome: on success the failures are cleared
-and a token issued, on failure the failure is counted (locking the name with back-off after
-``lockout_after`` in a row) and audited with the client's address. A locked name is refused
-with 429 and ``retry_after_s`` without any argon2 work, and audited too. The lockout lives in
-the database, so it holds across every portal and backend replica.
+given back at once; (2) argon2, bounded by :class:`PasswordWork`, holding no connection (when
+too many wait already, 429 ``signin_busy`` at once); (3) a short transaction writing the
+outcome: on success the failures are cleared and a token issued, on failure the failure is
+counted (locking the name with back-off after ``LockoutPolicy.after`` in a row) and audited
+with the client's address. A locked name is refused with 429 and ``retry_after_s`` without
+any argon2 work, and audited too. The lockout lives in the database, so it holds across every
+portal and backend replica.
 """
 
 from __future__ import annotations

@@ -20,7 +20,6 @@ from backend_svc.settings import BackendSettings
 from common.amqp.publisher import Publisher
 from common.amqp.rpc import RpcServer
 from common.contracts.base import Principal
-from common.contracts.method import SOLVE_WORKER
 from common.contracts.jobs import (
     Accepted,
     JobFinished,
@@ -37,6 +36,7 @@ from common.contracts.jobs import (
     WorkerReport,
     WorkerReportReply,
 )
+from common.contracts.method import SOLVE_WORKER
 
 log = structlog.get_logger(__name__)
 _WORKER = (SOLVE_WORKER,)

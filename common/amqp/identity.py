@@ -14,8 +14,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from aio_pika.abc import AbstractConnection
+from aio_pika.abc import AbstractRobustConnection
 from pydantic import BaseModel
+from yarl import URL
 
 from common.contracts.base import Principal
 from common.contracts.method import BACKEND, PORTAL, SESSION_WORKER, SOLVE_WORKER
@@ -26,9 +27,10 @@ END_USER_SENDERS = (PORTAL, SESSION_WORKER)
 """Roles that may carry an end user's actor (the session worker acts for a session's owner)."""
 
 
-def broker_user(connection: AbstractConnection) -> str:
+def broker_user(connection: AbstractRobustConnection) -> str:
     """The user name this connection logged in with (the ``user_id`` its messages carry)."""
-    return connection.url.user or ""
+    url: URL | None = getattr(connection, "url", None)  # aio_pika's Connection, not its ABC
+    return (url.user or "") if url is not None else ""
 
 
 def owns_worker_name(user: str, worker: str) -> bool:

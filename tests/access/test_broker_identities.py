@@ -6,9 +6,6 @@ request's sender (the AMQP ``user_id``, validated by RabbitMQ) against the metho
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-
 import aio_pika
 import aiormq
 import pytest
