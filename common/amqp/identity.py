@@ -27,10 +27,11 @@ END_USER_SENDERS = (PORTAL, SESSION_WORKER)
 """Roles that may carry an end user's actor (the session worker acts for a session's owner)."""
 
 
-def broker_user(connection: AbstractRobustConnection) -> str:
-    """The user name this connection logged in with (the ``user_id`` its messages carry)."""
+def broker_user(connection: AbstractRobustConnection) -> str | None:
+    """The user name this connection logged in with (the ``user_id`` its messages carry);
+    None when the URL names none (the broker's default user: the property is then left out)."""
     url: URL | None = getattr(connection, "url", None)  # aio_pika's Connection, not its ABC
-    return (url.user or "") if url is not None else ""
+    return (url.user or None) if url is not None else None
 
 
 def owns_worker_name(user: str, worker: str) -> bool:
