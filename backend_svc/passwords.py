@@ -18,7 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
-NICE = 10
+NICE = 19
 """How much lower the sign-in workers' CPU priority is (interactive requests come first)."""
 
 

@@ -28,6 +28,8 @@ from common.errors import TooManyRequests, Unauthenticated
 log = structlog.get_logger(__name__)
 LOCKED = "too many failed sign-ins; try again later"
 BUSY = "sign-in is busy; try again in a moment"
+FAILURES_FORGOTTEN_H = 24
+"""A failure more than this long after the previous one counts from one again."""
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,10 @@ class SignIn:
         async with self._pool.acquire() as conn, conn.transaction():
             failures = await conn.fetchval(
                 "INSERT INTO login_failures (username, failures) VALUES ($1, 1) "
-                "ON CONFLICT (username) DO UPDATE SET failures = login_failures.failures + 1, "
-                "last_failure_at = now() RETURNING failures", name)
+                "ON CONFLICT (username) DO UPDATE SET last_failure_at = now(), failures = CASE "
+                "WHEN login_failures.last_failure_at < now() - make_interval(hours => $2) "
+                "THEN 1 ELSE login_failures.failures + 1 END RETURNING failures",
+                name, FAILURES_FORGOTTEN_H)
             lock_s = self._policy.lockout_s(failures)
             if lock_s is not None:
                 await conn.execute(

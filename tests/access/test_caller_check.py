@@ -69,3 +69,22 @@ def test_plan_makes_one_user_per_role_with_fresh_passwords() -> None:
                                        "mp-solve-worker", "mp-int-acme"]
     assert len({u.password for u in users}) == 5 and all(len(u.password) >= 24 for u in users)
     assert broker_users.roles_map(users)["mp-solve-worker"] == SOLVE_WORKER
+
+
+async def test_password_checks_beyond_the_queue_are_shed_at_once() -> None:
+    import asyncio
+
+    from backend_svc.passwords import Busy, PasswordWork, hash_password
+
+    work = PasswordWork(1, 0)
+    try:
+        stored = await hash_password("right-password")
+        first = asyncio.create_task(work.verify(stored, "right-password"))
+        await asyncio.sleep(0)  # let it take the only slot
+        with pytest.raises(Busy):
+            await work.verify(stored, "right-password")
+        assert await first
+        assert not await work.verify(stored, "wrong-password")  # the slot is free again
+        assert not await work.verify(None, "anything")  # unknown user: checked, never true
+    finally:
+        work.close()
