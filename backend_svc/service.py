@@ -28,9 +28,11 @@ from backend_svc.handlers.sessions import SessionHandlers
 from backend_svc.handlers.users import UserHandlers
 from backend_svc.metrics import BackendGauges
 from backend_svc.migrations import apply_migrations, load_migrations
+from backend_svc.passwords import PasswordWork
 from backend_svc.relay import OutboxRelay
 from backend_svc.session_workers import SESSION_REAPER_LOCK, reap_sessions
 from backend_svc.settings import BackendSettings
+from backend_svc.signin import LockoutPolicy, SignIn
 from common.amqp import topology
 from common.amqp.connection import connect
 from common.amqp.publisher import Publisher
@@ -45,10 +47,11 @@ log = structlog.get_logger(__name__)
 
 
 def rpc_handlers(
-    pool: asyncpg.Pool, settings: BackendSettings, commands: Publisher, wake: Callable[[], None]
+    pool: asyncpg.Pool, settings: BackendSettings, commands: Publisher, wake: Callable[[], None],
+    signin: SignIn,
 ) -> list[object]:
     """The owners of every ``@implements`` handler backend serves on ``BACKEND_RPC``."""
-    return [UserHandlers(pool, token_ttl=timedelta(hours=settings.token_ttl_h)),
+    return [UserHandlers(pool, signin=signin),
             RegistryHandlers(pool), CaseHandlers(pool), GroupHandlers(pool),
             JobHandlers(pool, commands, settings, wake), SessionHandlers(pool, commands, settings)]
 
@@ -105,10 +108,16 @@ class BackendService:
             interval_s=min(s.scheduler_interval_s, s.session_lease_ttl_s / 2))
         await session_reaper.start()
         self._stack.push_async_callback(session_reaper.stop)
+        work = PasswordWork(s.password_workers, s.password_queue)
+        self._stack.callback(work.close)
+        signin = SignIn(self.pool, work, LockoutPolicy(
+            s.login_lockout_after, s.login_lockout_base_s, s.login_lockout_max_s),
+            token_ttl=timedelta(hours=s.token_ttl_h))
         self._rpc = RpcServer(self._connection, topology.BACKEND_RPC, prefetch=s.amqp_prefetch,
-                              metrics=self.metrics.rpc_server, guard=policy.guard)
+                              metrics=self.metrics.rpc_server, guard=policy.guard,
+                              roles=s.broker_roles)
         serve_ping(self._rpc, self.name, self.instance)
-        self._rpc.serve_all(*rpc_handlers(self.pool, s, commands, self.jobs.wake))
+        self._rpc.serve_all(*rpc_handlers(self.pool, s, commands, self.jobs.wake, signin))
         await self._rpc.start()
         self._stack.push_async_callback(self._rpc.drain, s.shutdown_grace_s)
         self.status = StatusServer(self.name, self.readiness, host=s.status_host,

@@ -20,6 +20,21 @@ class BackendSettings(ServiceSettings, JobDefaults):
         1.0, gt=0, description="Relay's poll interval when no NOTIFY arrives."
     )
     token_ttl_h: int = Field(24 * 7, ge=1, description="Lifetime of a login token, in hours.")
+    login_lockout_after: int = Field(
+        5, ge=1, description="Wrong passwords in a row after which an account is locked."
+    )
+    login_lockout_base_s: float = Field(
+        30.0, gt=0, description="First lockout; each further failure after it doubles it."
+    )
+    login_lockout_max_s: float = Field(900.0, gt=0, description="Longest lockout.")
+    password_workers: int = Field(
+        1, ge=1, le=64, description="Password hashes checked at once (argon2 is CPU and "
+        "memory heavy; the rest wait, holding no database connection)."
+    )
+    password_queue: int = Field(
+        4, ge=0, le=1000, description="Password checks that may wait for a worker; more are "
+        "refused at once (429 signin_busy), so waiting sign-ins cannot fill the RPC prefetch."
+    )
     status_port: int = Field(8091, ge=0, le=65535, description="/healthz and /readyz port.")
     lease_ttl_s: float = Field(
         30.0, gt=0, description="Lease of a scheduled or running job; renewed by reports."

@@ -14,7 +14,7 @@ import asyncpg
 
 from backend_svc import audit
 from backend_svc.outbox import record_event
-from backend_svc.passwords import hash_password, verify_password
+from backend_svc.passwords import hash_password
 from common.contracts.base import Principal
 from common.contracts.events import UserCreated
 from common.contracts.users import UserOut
@@ -79,15 +79,13 @@ async def list_users(conn: asyncpg.Connection, *, limit: int, offset: int) -> tu
     return [user_from_row(r) for r in rows], int(total)
 
 
-async def check_password(conn: asyncpg.Connection, username: str, password: str) -> UserOut:
-    """The user whose password this is; Unauthenticated (same message either way) if none."""
-    row = await conn.fetchrow(
+async def password_row(conn: asyncpg.Connection, username: str) -> asyncpg.Record | None:
+    """The enabled user's row with its ``password_hash`` (checked by :mod:`backend_svc.signin`
+    after this connection is given back)."""
+    return await conn.fetchrow(
         f"SELECT {_USER_COLUMNS}, password_hash FROM users WHERE username = $1 AND NOT disabled",
         username,
     )
-    if not await verify_password(row["password_hash"] if row else None, password) or row is None:
-        raise Unauthenticated(BAD_LOGIN)
-    return user_from_row(row)
 
 
 async def issue_token(

@@ -23,7 +23,11 @@ class ModelportError(Exception):
             self.status = status
 
     def to_dict(self) -> dict[str, object]:
-        return {"code": self.code, "message": self.message, "status": self.status}
+        data: dict[str, object] = {"code": self.code, "message": self.message,
+                                   "status": self.status}
+        if isinstance(self, TooManyRequests):
+            data["retry_after_s"] = self.retry_after_s
+        return data
 
     @staticmethod
     def from_dict(data: dict[str, object]) -> ModelportError:
@@ -32,6 +36,11 @@ class ModelportError(Exception):
         status = data.get("status", 500)
         status = status if isinstance(status, int) else 500
         kind = _BY_STATUS.get(status, ModelportError)
+        if kind is TooManyRequests:
+            retry = data.get("retry_after_s")
+            return TooManyRequests(str(data.get("message", "")),
+                                   code=str(data.get("code", kind.code)),
+                                   retry_after_s=retry if isinstance(retry, int) else 1)
         return kind(str(data.get("message", "")), code=str(data.get("code", kind.code)),
                     status=status)
 
@@ -60,6 +69,16 @@ class TooLarge(ModelportError):
     code, status = "too_large", 413
 
 
+class TooManyRequests(ModelportError):
+    """Refused for now; ``retry_after_s`` (whole seconds, at least 1) is when to try again."""
+
+    code, status = "too_many_requests", 429
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after_s: int = 1):
+        super().__init__(message, code=code)
+        self.retry_after_s = max(1, retry_after_s)
+
+
 class Unavailable(ModelportError):
     code, status = "unavailable", 503
 
@@ -70,5 +89,6 @@ class RpcTimeout(Unavailable):
 
 _BY_STATUS: dict[int, type[ModelportError]] = {
     kind.status: kind
-    for kind in (BadRequest, Unauthenticated, Forbidden, NotFound, Conflict, TooLarge, Unavailable)
+    for kind in (BadRequest, Unauthenticated, Forbidden, NotFound, Conflict, TooLarge,
+                 TooManyRequests, Unavailable)
 }

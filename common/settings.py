@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,6 +36,21 @@ class ServiceSettings(BaseSettings):
     status_host: str = Field("127.0.0.1", description="Bind address of the status server.")
     status_port: int = Field(0, ge=0, le=65535, description="/healthz and /readyz; 0 = any free.")
     instance_id: str = Field("", description="Name of this replica in logs and events.")
+    broker_roles: dict[str, str] | None = Field(
+        None, description="JSON map of broker user → role (portal, backend, session_worker, "
+        "solve_worker) used to check who may call each RPC method (docs/security.md). Unset: "
+        "the single-user development set-up, where callers are not checked."
+    )
+
+    @field_validator("broker_roles")
+    @classmethod
+    def _known_roles(cls, roles: dict[str, str] | None) -> dict[str, str] | None:
+        from common.contracts.method import ROLES
+
+        unknown = sorted({r for r in (roles or {}).values() if r not in ROLES})
+        if unknown:
+            raise ValueError(f"unknown roles {unknown}; known: {', '.join(ROLES)}")
+        return roles
 
 
 class JobDefaults(BaseSettings):

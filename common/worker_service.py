@@ -79,7 +79,7 @@ class WorkerService:
             name=f"{self.name}:{self.instance}",
         )
         self._rpc = RpcServer(self._connection, self.rpc_queue, prefetch=s.amqp_prefetch,
-                              metrics=self.metrics.rpc_server)
+                              metrics=self.metrics.rpc_server, roles=s.broker_roles)
         serve_ping(self._rpc, self.name, self.instance)
         self.register_rpc(self._rpc)
         await self._rpc.start()

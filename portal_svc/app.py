@@ -28,6 +28,7 @@ from portal_svc.pages import registry as registry_pages
 from portal_svc.pages import sessions as session_pages
 from portal_svc.pages import site as pages
 from portal_svc.settings import PortalSettings
+from portal_svc.throttle import LOGIN_THROTTLE, LoginThrottle
 from portal_svc.token_cache import TOKEN_CACHE, TokenCache
 
 SERVICE = "portal"
@@ -64,6 +65,7 @@ def make_app(
     app[SETTINGS] = settings
     app[BACKEND] = backend
     app[TOKEN_CACHE] = TokenCache()
+    app[LOGIN_THROTTLE] = LoginThrottle(settings.login_ip_limit, settings.login_ip_window_s)
     app[OPERATIONS] = api.OPERATIONS
     app[live.JOB_HUB] = live.JobEventHub()  # fed by PortalService's JobEventConsumer
     app.on_shutdown.append(_close_job_hub)

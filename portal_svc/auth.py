@@ -20,6 +20,7 @@ from common.contracts.base import Principal
 from common.contracts.users import TokenIssued, UserMethods, UserOut
 from common.errors import ModelportError, Unauthenticated
 from portal_svc.appkeys import BACKEND
+from portal_svc.throttle import LOGIN_THROTTLE, client_address
 from portal_svc.token_cache import TOKEN_CACHE
 
 MAX_TOKEN_CHARS = 200
@@ -95,9 +96,12 @@ async def login(request: web.Request, username: str, password: str) -> TokenIssu
     Raises Unauthenticated with one message whether the user is unknown or the password wrong,
     so the answer does not tell which names exist.
     """
+    address = client_address(request)
+    request.app[LOGIN_THROTTLE].hit(address)
     try:
         return await request.app[BACKEND].call(
-            UserMethods.LOGIN, username=username, password=password)
+            UserMethods.LOGIN, username=username, password=password,
+            client_ip=address)
     except ModelportError as exc:
         if exc.status != Unauthenticated.status:
             raise

@@ -15,7 +15,7 @@ import aiohttp_jinja2
 import structlog
 from aiohttp import web
 
-from common.errors import ModelportError
+from common.errors import ModelportError, TooManyRequests
 from common.logging import bind_correlation
 from portal_svc.appkeys import JSON_ERRORS, REQUEST_ID
 from portal_svc.openapi import Handler
@@ -71,7 +71,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _http_error(request, exc)
     except ModelportError as exc:
         log.info("request_refused", code=exc.code, status=exc.status)
-        return _error(request, exc.status, exc.code, exc.message)
+        response = _error(request, exc.status, exc.code, exc.message)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
     except Exception:
         log.exception("request_failed")
         return _error(request, 500, "internal", INTERNAL_MESSAGE)

@@ -38,6 +38,11 @@ class PortalSettings(ServiceSettings):
         "<token>'; empty = /metrics is open to whoever reaches the port.",
     )
 
+    login_ip_limit: int = Field(
+        30, ge=1, description="Sign-in attempts one client address may make per window."
+    )
+    login_ip_window_s: float = Field(60.0, gt=0, description="The per-address sign-in window.")
+
     @field_validator("cookie_secret")
     @classmethod
     def _fernet_key(cls, value: SecretStr) -> SecretStr:

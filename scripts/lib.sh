@@ -272,3 +272,16 @@ mp_ensure_compose() {
     docker compose version >/dev/null 2>&1 || mp_die "docker compose does not run from $dir"
     MP_OUTCOME="installed $MP_COMPOSE_VERSION into $dir"
 }
+
+# --- Broker users ---------------------------------------------------------------------------
+
+# mp_broker_users VHOST OUT [INTEGRATOR…]: one RabbitMQ user per service role and per
+# integrator, with generated passwords and least permissions on VHOST (docs/security.md);
+# passwords and MODELPORT_BROKER_ROLES are written to OUT (mode 0600). Re-running re-keys them.
+mp_broker_users() {
+    local vhost="$1" out="$2" args=() name
+    shift 2
+    for name in "$@"; do args+=(--integrator "$name"); done
+    (cd "$MP_ROOT" && "$MP_VENV/bin/python" -m common.amqp.broker_users --vhost "$vhost" \
+        --out "$out" "${args[@]}")
+}

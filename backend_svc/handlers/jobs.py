@@ -1,7 +1,8 @@
 """RPC handlers for solve jobs: the portal's (submit, list, get, cancel, interrupt) and the
 solve workers' (report, started, progress, finished). Another user's job answers 404.
 
-Worker messages carry no principal: the broker vhost is their trust boundary.
+Worker messages carry no principal: they are sent only by solve-worker broker users, and the
+worker name in each must belong to its sender (common/amqp/identity.py, docs/security.md).
 """
 
 from __future__ import annotations

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import asyncpg
 
 from backend_svc import users
+from backend_svc.signin import SignIn
 from common.contracts.method import implements
 from common.contracts.users import (
     Authenticate,
@@ -24,9 +23,9 @@ from common.errors import Conflict
 
 
 class UserHandlers:
-    def __init__(self, pool: asyncpg.Pool, *, token_ttl: timedelta):
+    def __init__(self, pool: asyncpg.Pool, *, signin: SignIn):
         self._pool = pool
-        self._token_ttl = token_ttl
+        self._signin = signin
 
     @implements(UserMethods.CREATE)
     async def create_user(self, request: CreateUser) -> UserOut:
@@ -52,14 +51,7 @@ class UserHandlers:
 
     @implements(UserMethods.LOGIN)
     async def login(self, request: Authenticate) -> TokenIssued:
-        async with self._pool.acquire() as conn, conn.transaction():
-            user = await users.check_password(
-                conn, request.username, request.password.get_secret_value()
-            )
-            token = await users.issue_token(
-                conn, user, label=request.token_label, ttl=self._token_ttl
-            )
-        return TokenIssued(token=token, user=user)
+        return await self._signin.login(request)
 
     @implements(UserMethods.RESOLVE_TOKEN)
     async def resolve_token(self, request: ResolveToken) -> UserOut:

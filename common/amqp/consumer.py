@@ -16,6 +16,7 @@ import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 
 from common.amqp import topology
+from common.amqp.identity import broker_user
 from common.logging import bind_correlation
 
 log = structlog.get_logger(__name__)
@@ -92,6 +93,7 @@ class Consumer:
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=message.message_id,
             type=message.type,
+            user_id=broker_user(self._connection),
         )
 
     async def _republish(self, message: AbstractIncomingMessage, attempts: int) -> None:

@@ -6,6 +6,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 
 from common.amqp import topology
+from common.amqp.identity import broker_user
 from common.contracts.events import CloudEvent
 
 
@@ -43,6 +44,7 @@ class Publisher:
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 message_id=message_id,
                 type=message_type,
+                user_id=broker_user(self._connection),
                 headers=headers or {},  # type: ignore[arg-type]
             ),
             routing_key=routing_key,

@@ -23,6 +23,7 @@ from aio_pika.exceptions import DeliveryError
 from pydantic import BaseModel, ValidationError
 
 from common.amqp import topology
+from common.amqp.identity import CallerCheck, broker_user, calling_as
 from common.contracts.method import AnyMethod, Handler, Method, Rep, Req, handlers_of
 from common.errors import BadRequest, ModelportError, NotFound, RpcTimeout, Unavailable
 from common.logging import bind_correlation, current_correlation_id
@@ -110,6 +111,7 @@ class RpcClient:
             correlation_id=call_id,
             reply_to=topology.DIRECT_REPLY_TO,
             expiration=timeout,
+            user_id=broker_user(self._connection),
             headers={topology.CORRELATION_HEADER: current_correlation_id() or call_id},
         )
         try:
@@ -141,10 +143,12 @@ class RpcServer:
     def __init__(
         self, connection: AbstractRobustConnection, queue_name: str, *, prefetch: int,
         guard: Guard | None = None, metrics: RpcServerMetrics | None = None,
+        roles: dict[str, str] | None = None,
     ):
         self._connection = connection
         self._guard = guard
         self._metrics = metrics
+        self._callers = CallerCheck(roles)
         self._queue_name = queue_name
         self._prefetch = prefetch
         self._methods: dict[str, _Served] = {}
@@ -180,6 +184,9 @@ class RpcServer:
         return len(self._in_flight)
 
     async def start(self) -> None:
+        if not self._callers.enforced:
+            log.warning("broker_roles_unset", queue=self._queue_name,
+                        detail="callers are not checked: any broker user may call any method")
         self._channel = await self._connection.channel()
         await self._channel.set_qos(prefetch_count=self._prefetch)
         await topology.declare_base(self._channel)
@@ -230,6 +237,7 @@ class RpcServer:
                         json.dumps(reply).encode(),
                         content_type="application/json",
                         correlation_id=message.correlation_id,
+                        user_id=broker_user(self._connection),
                     ),
                     routing_key=message.reply_to,
                 )
@@ -244,9 +252,12 @@ class RpcServer:
                 request = method.declared.request.model_validate_json(message.body)
             except ValidationError as exc:
                 raise BadRequest(validation_message(exc), code="invalid_request") from None
+            caller = self._callers.check(message.type or "", method.declared.callers,
+                                         message.user_id or "", request)
             if self._guard is not None:
                 self._guard(method.declared, request)
-            result = await method.handler(request)
+            with calling_as(caller):
+                result = await method.handler(request)
             return {"ok": True, "result": result.model_dump(mode="json")}
         except ModelportError as exc:
             log.info("rpc_refused", code=exc.code, message=exc.message)

@@ -36,6 +36,7 @@ class Authenticate(Contract):
     username: str = Field(min_length=1, max_length=200)
     password: Secret = Field(min_length=1, max_length=1024)
     token_label: str = Field("login", max_length=100)
+    client_ip: str = Field("", max_length=64)  # where the sign-in came from, for the audit
 
 
 class TokenIssued(Contract):

@@ -120,7 +120,8 @@ async def test_bad_login_is_401_and_changes_nothing(
     with pytest.raises(ModelportError) as caught:
         await rpc.call_method(UserMethods.LOGIN, Authenticate(username=username, password=password))
     assert (caught.value.status, caught.value.message) == (401, "wrong username or password")
-    assert await _counts(pg_dsn) == before
+    users, tokens, outbox, audit = before  # only the refusal's audit row (docs/security.md)
+    assert await _counts(pg_dsn) == (users, tokens, outbox, audit + 1)
 
 
 async def test_duplicate_user_is_409_and_changes_nothing(
