@@ -130,20 +130,33 @@ class StopJob(Contract):
     mode: Literal["cancel", "interrupt"]
 
 
+class ForeignContainer(Contract):
+    """A job or warm container another solve worker made, seen on one of our Docker hosts."""
+
+    name: str
+    owner_worker: str  # "" for a container made before owner labels existed
+    job_id: str | None = None  # None: an idle warm container
+    attempt: int = 0
+
+
 class WorkerReport(Contract):
     """Solve worker → backend, periodically: capacity and the attempts it holds (heartbeat).
 
     Backend renews the lease of each listed attempt and answers with the attempts the worker
-    should stop (cancelled meanwhile, or no longer its own)."""
+    should stop (cancelled meanwhile, or no longer its own), and which ``foreign`` containers
+    are orphans the worker may remove (their attempt is no longer leased, or their idle
+    owner stopped reporting)."""
 
     worker: str
     slots_total: int
     slots_free: int
     running: list[tuple[str, int]]  # (job_id, attempt)
+    foreign: list[ForeignContainer] = Field(default_factory=list, max_length=1000)
 
 
 class WorkerReportReply(Contract):
     stop: list[StopJob]
+    reclaim: list[str] = Field(default_factory=list)  # names of foreign containers to remove
 
 
 class JobStarted(Contract):

@@ -40,8 +40,9 @@ class WarmPool:
 
     def __init__(self, host: DockerHost, *, size: int, limits: Limits | None = None,
                  idle_cmd: Sequence[str] = IDLE_CMD, serve_cmd: Sequence[str] | None = None,
-                 max_backoff_s: float = 30.0) -> None:
+                 max_backoff_s: float = 30.0, owner: str = "") -> None:
         self.host, self.size, self.limits = host, size, limits or Limits()
+        self.owner = owner  # the label OWNER of every container this pool makes
         self._idle_cmd = list(idle_cmd)
         # with serve_cmd, idle containers run it (stdin open) and come out ``serving``;
         # a fresh container made when none is idle still runs idle_cmd
@@ -84,7 +85,7 @@ class WarmPool:
                 if taken is not None:
                     return taken
         request = ContainerRequest(service, kind, id, attempt, runtime, image, self._idle_cmd,
-                                   limits or self.limits)
+                                   limits or self.limits, owner=self.owner)
         return await create_started(self.host, request)
 
     async def _take(self, container: Container, name: str) -> Container | None:
@@ -136,7 +137,8 @@ class WarmPool:
     async def _start_idle(self, runtime: str, image: str) -> Container:
         request = ContainerRequest(self.host.service, "warm", uuid.uuid4().hex[:12], 0,
                                    runtime, image, self._serve_cmd or self._idle_cmd,
-                                   self.limits, stdin=self._serve_cmd is not None)
+                                   self.limits, stdin=self._serve_cmd is not None,
+                                   owner=self.owner)
         container = await create_started(self.host, request)
         return dataclasses.replace(container, serving=self._serve_cmd is not None)
 
