@@ -61,6 +61,8 @@ class SubmitJob(Contract):
     memory_mb: int | None = Field(None, ge=64, le=256 * 1024)
     not_before: datetime | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+    # the client's Idempotency-Key: the same key and request give the same job (per user)
+    idempotency_key: str | None = Field(None, min_length=1, max_length=200)
 
 
 class JobRef(Contract):
