@@ -24,6 +24,7 @@ Json = dict[str, Any]
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 LIST_PAGE = 500
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+SUBMIT_RETRIES = 2  # a submit that found the portal unreachable is sent again, same key
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,13 @@ class Jobs:
         self._portal = portal
 
     async def submit(self, app: str, *, idempotency_key: str | None = None,
-                     retries: int = 2, **fields: Any) -> Json:
+                     **fields: Any) -> Json:
         """Queue a job of ``app`` (fields as in ``POST /api/v1/jobs``, None left out).
 
         Sent with an ``Idempotency-Key`` (``idempotency_key``, else a fresh one), so the up
-        to ``retries`` retries after an unreachable portal (or a caller's own retry with the
+        to ``SUBMIT_RETRIES`` retries after an unreachable portal (or a caller's own retry with the
         same key) give the job of the first try, never a second job."""
+        retries = SUBMIT_RETRIES
         body = {"app": app, **{k: v for k, v in fields.items() if v is not None}}
         headers = {IDEMPOTENCY_HEADER: idempotency_key or uuid.uuid4().hex}
         for attempt in range(retries + 1):

@@ -22,8 +22,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 async def _until_containers(p: Platform, want: list[str], timeout_s: float = 30.0) -> None:
+    """Polls ``docker ps`` (every 0.2 s) until the label's containers are ``want``."""
     async with asyncio.timeout(timeout_s):
-        while p.containers() != want:
+        while True:
+            if p.containers() == want:
+                return
             await asyncio.sleep(0.2)
 
 
