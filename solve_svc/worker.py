@@ -111,9 +111,10 @@ class Worker:
             log.warning("worker_retire_not_sent", error="no reply in time")
 
     def report(self) -> WorkerReport:
-        """Capacity from the host pool (healthy hosts; none once retired) and the attempts
-        held."""
-        healthy = [s for s in self.env.pool.states() if s.healthy and not self._retired]
+        """Capacity from the host pool (healthy, not drained hosts; none once retired) and
+        the attempts held."""
+        healthy = [s for s in self.env.pool.states()
+                   if s.healthy and not s.drained and not self._retired]
         return WorkerReport(
             worker=self.env.worker, slots_total=sum(s.slots for s in healthy),
             slots_free=sum(max(s.free_slots, 0) for s in healthy),
