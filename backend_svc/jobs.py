@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from backend_svc import audit, cases, policy
+from backend_svc import audit, cases, idempotency, policy
 from backend_svc.changes import parse_uuid, record_change
 from backend_svc.policy import Action
 from backend_svc.queue import ACTIVE_STATES, queue_positions
@@ -62,14 +62,20 @@ async def submit(
     conn: asyncpg.Connection, actor: Principal, request: SubmitJob, *,
     default_memory_mb: int, max_attempts: int,
 ) -> JobOut:
-    """Queue a job for ``actor``; event modelport.job.queued.
+    """Queue a job for ``actor``; event modelport.job.queued. With an ``idempotency_key``
+    already used by this user for the same request, return that job instead (nothing new).
 
     Raises NotFound ``unknown_app`` / ``unknown_version`` / ``not_found`` (a case the actor
-    may not see), BadRequest ``no_owner`` / ``unknown_procedure`` / ``case_app_mismatch``.
+    may not see), BadRequest ``no_owner`` / ``unknown_procedure`` / ``case_app_mismatch``,
+    Conflict ``idempotency_key_reused`` (the key came with a different request).
     """
     user_id = parse_uuid(actor.user_id)
     if user_id is None:
         raise BadRequest("a job belongs to a user; the caller is none", code="no_owner")
+    if request.idempotency_key is not None:
+        earlier = await idempotency.claim(conn, user_id, request)
+        if earlier is not None:
+            return (await find_job(conn, str(earlier))).job
     version = await _app_version(conn, request.app, request.version)
     _check_procedure(version["manifest"], request.procedure)
     case_id = await _input_case(conn, actor, request.input_case_id, request.app)
@@ -81,6 +87,8 @@ async def submit(
         request.time_limit_s, request.memory_mb or default_memory_mb, request.not_before,
         request.options,
     )
+    if request.idempotency_key is not None:
+        await idempotency.bind(conn, user_id, request.idempotency_key, job_id)
     job = (await find_job(conn, str(job_id))).job
     await record_change(conn, actor, "job.submit", subject=job.id,
                         event_type=JobEvent.QUEUED, event=job_event(job))

@@ -10,7 +10,13 @@ from backend_svc.changes import parse_uuid
 from backend_svc.jobs import ACTIVE_STATES
 from common.amqp.publisher import Publisher
 from common.amqp.topology import solve_worker_queue
-from common.contracts.jobs import RunJob, StopJob, WorkerReport, WorkerReportReply
+from common.contracts.jobs import (
+    ForeignContainer,
+    RunJob,
+    StopJob,
+    WorkerReport,
+    WorkerReportReply,
+)
 
 
 async def report(
@@ -49,7 +55,33 @@ async def report(
             "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $2) "
             "WHERE id = ANY($1::uuid[])", renew, lease_ttl_s,
         )
-    return WorkerReportReply(stop=stop)
+    reclaim = await orphans(conn, msg.foreign, lease_ttl_s=lease_ttl_s)
+    return WorkerReportReply(stop=stop, reclaim=reclaim)
+
+
+async def orphans(conn: asyncpg.Connection, seen: list[ForeignContainer], *,
+                  lease_ttl_s: float) -> list[str]:
+    """Names of the ``seen`` containers nobody alive owns: a job container whose attempt is
+    not the job's current one under an unexpired lease (its worker died, or the job moved
+    on), an idle warm container whose worker has not reported for ``lease_ttl_s``."""
+    if not seen:
+        return []
+    ids = [p for p in (parse_uuid(c.job_id) for c in seen if c.job_id) if p is not None]
+    leased = {(str(r["id"]), r["attempt"]) for r in await conn.fetch(
+        "SELECT id, attempt FROM jobs WHERE id = ANY($1::uuid[]) AND state = ANY($2::text[]) "
+        "AND lease_expires_at > now()", ids, list(ACTIVE_STATES))}
+    owners = sorted({c.owner_worker for c in seen if c.job_id is None})
+    alive = {r["name"] for r in await conn.fetch(
+        "SELECT name FROM workers WHERE name = ANY($1::text[]) "
+        "AND last_report_at > now() - make_interval(secs => $2)", owners, lease_ttl_s)}
+    return [c.name for c in seen if not _owned(c, leased, alive)]
+
+
+def _owned(seen: ForeignContainer, leased: set[tuple[str, int]], alive: set[str]) -> bool:
+    if seen.job_id is None:
+        return seen.owner_worker in alive
+    parsed = parse_uuid(seen.job_id)
+    return parsed is not None and (str(parsed), seen.attempt) in leased
 
 
 async def _rows(conn: asyncpg.Connection, running: list[tuple[str, int]]) -> dict[str, Any]:

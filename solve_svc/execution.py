@@ -53,6 +53,7 @@ from solve_svc.files import (
     prepare_inputs,
 )
 from solve_svc.joblog import JobLog, file_chunks
+from solve_svc.reclaim import owner_of
 from solve_svc.settings import SolveSettings
 from solve_svc.shield import settle
 
@@ -74,6 +75,11 @@ class Env:
     settings: SolveSettings
     max_case_bytes: int = 512 * 1024 * 1024
     trusted_keys: TrustedKeys = field(default_factory=TrustedKeys)  # verify runtimes to load
+
+    @property
+    def owner(self) -> str:
+        """The OWNER label of this worker's containers."""
+        return owner_of(self.worker)
 
 
 @dataclass
@@ -192,7 +198,7 @@ class Execution:
     async def _container(self, host: DockerHost, image: str) -> Container:
         s, job = self.env.settings, self.job
         limits = Limits(memory_mb=job.memory_mb, cpus=s.job_cpus, pids=s.job_pids)
-        warm = self.env.warm.get(host.name) or WarmPool(host, size=0)
+        warm = self.env.warm.get(host.name) or WarmPool(host, size=0, owner=self.env.owner)
         self.container = await warm.acquire(
             job.runtime_version, image, kind=SERVICE_KIND, id=job.job_id, attempt=job.attempt,
             service=host.service, limits=limits)

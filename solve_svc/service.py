@@ -1,6 +1,8 @@
 """SolveService: the solve worker. On top of :class:`~common.worker_service.WorkerService`
-it opens S3, the Docker host pool and the platform key, sweeps job containers left by an
-earlier life, consumes its own queue ``solve.worker.<instance>`` and heartbeats to backend.
+it opens S3, the Docker host pool and the platform key, sweeps the containers it left in an
+earlier life under the same instance id (only its own: see :mod:`solve_svc.reclaim`),
+consumes its own queue ``solve.worker.<instance>`` and heartbeats to backend (reporting
+other workers' containers it sees, and removing those backend calls orphans).
 
 Stop (SIGTERM): stop taking RunJob, give running attempts ``shutdown_grace_s`` to finish,
 cut the rest (their containers removed, nothing reported: backend's lease expiry re-queues
@@ -9,7 +11,6 @@ them), then close everything.
 
 from __future__ import annotations
 
-import contextlib
 from typing import ClassVar
 
 import structlog
@@ -17,16 +18,17 @@ import structlog
 from common.amqp import topology
 from common.amqp.consumer import Consumer
 from common.amqp.rpc import RpcClient
-from common.docker import DockerHost, DockerSettings, HostPool, WarmPool, adopt_or_sweep
+from common.docker import DockerHost, DockerSettings, HostPool, WarmPool
 from common.docker.metrics import register_docker_metrics
-from common.docker.spec import KIND, Limits
+from common.docker.spec import Limits
 from common.packages import PlatformPrivateKey, TrustedKeys, load_platform_key
 from common.settings import PackageSettings, S3Settings
 from common.storage import S3Storage
 from common.worker_service import WorkerService
 from solve_svc.agent_exec import AGENT_SERVE
 from solve_svc.backend import BackendLink
-from solve_svc.execution import SERVICE_KIND, Env
+from solve_svc.execution import Env
+from solve_svc.reclaim import Reclaimer, owner_of
 from solve_svc.settings import SolveSettings
 from solve_svc.worker import Worker
 
@@ -90,7 +92,8 @@ class SolveService(WorkerService):
         await self._storage.start()
         self.pool = HostPool(self.docker_settings)
         await self.pool.start()
-        await self._sweep()
+        reclaimer = Reclaimer(self.pool, self.instance)
+        await reclaimer.sweep_own()
         self._warm = {h.name: self._warm_pool(h) for h in self.pool.hosts}
         self._rpc_client = RpcClient(self._connection, timeout_s=self.settings.rpc_timeout_s,
                                      metrics=self.metrics.rpc_client)
@@ -98,7 +101,8 @@ class SolveService(WorkerService):
         env = Env(self.instance, self.pool, self._warm, self._storage, key, self.settings,
                   max_case_bytes=self.package_settings.max_case_mb * 1024 * 1024,
                   trusted_keys=self._trusted_keys())
-        self.worker = Worker(env, BackendLink(self._rpc_client), self.settings.report_interval_s)
+        self.worker = Worker(env, BackendLink(self._rpc_client), self.settings.report_interval_s,
+                             reclaimer)
         self.worker.start()
         self._queue_consumer = WorkerQueueConsumer(
             self._connection, self.worker_queue, self.worker.handle,
@@ -118,17 +122,8 @@ class SolveService(WorkerService):
         limits = Limits(memory_mb=self.settings.default_memory_mb, cpus=self.settings.job_cpus,
                         pids=self.settings.job_pids)
         return WarmPool(host, size=self.docker_settings.warm_per_runtime, limits=limits,
-                        serve_cmd=AGENT_SERVE, metrics=self._warm_metrics)
-
-    async def _sweep(self) -> None:
-        """Remove job containers of an earlier life (their attempts were re-queued by lease
-        expiry); other kinds under our label (sessions, warm pools) are left alone."""
-        assert self.pool is not None
-        for host in self.pool.hosts:
-            with contextlib.suppress(Exception):  # a host that is down is swept next start
-                keep = [_name(c) for c in await host.ours(all_states=True)
-                        if (c.get("Labels") or {}).get(KIND) != SERVICE_KIND]
-                await adopt_or_sweep(host, keep)
+                        serve_cmd=AGENT_SERVE, metrics=self._warm_metrics,
+                        owner=owner_of(self.instance))
 
     async def stop(self) -> None:
         """Stop taking jobs, let attempts finish within the grace period, close everything."""
@@ -156,8 +151,3 @@ class SolveService(WorkerService):
             await self._storage.stop()
             self._storage = None
 
-
-def _name(item: dict[str, object]) -> str:
-    names = item.get("Names") or ["/"]
-    assert isinstance(names, list)
-    return str(names[0]).lstrip("/")

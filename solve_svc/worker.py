@@ -18,6 +18,7 @@ from common.contracts.jobs import RunJob, StopJob, WorkerMethods, WorkerReport
 from common.errors import ModelportError
 from solve_svc.backend import BackendLink
 from solve_svc.execution import Env
+from solve_svc.reclaim import Reclaimer
 from solve_svc.runner import Attempt
 
 log = structlog.get_logger(__name__)
@@ -27,8 +28,10 @@ Key = tuple[str, int]
 class Worker:
     """Runs attempts as tasks; :meth:`handle` is the consumer's message handler."""
 
-    def __init__(self, env: Env, backend: BackendLink, report_interval_s: float) -> None:
+    def __init__(self, env: Env, backend: BackendLink, report_interval_s: float,
+                 reclaimer: Reclaimer | None = None) -> None:
         self.env, self.backend, self._interval_s = env, backend, report_interval_s
+        self._reclaimer = reclaimer
         self.attempts: dict[Key, Attempt] = {}
         self._tasks: dict[Key, asyncio.Task[None]] = {}
         self._heartbeat: asyncio.Task[None] | None = None
@@ -108,9 +111,10 @@ class Worker:
             log.warning("worker_retire_not_sent", error="no reply in time")
 
     def report(self) -> WorkerReport:
-        """Capacity from the host pool (healthy hosts; none once retired) and the attempts
-        held."""
-        healthy = [s for s in self.env.pool.states() if s.healthy and not self._retired]
+        """Capacity from the host pool (healthy, not drained hosts; none once retired) and
+        the attempts held."""
+        healthy = [s for s in self.env.pool.states()
+                   if s.healthy and not s.drained and not self._retired]
         return WorkerReport(
             worker=self.env.worker, slots_total=sum(s.slots for s in healthy),
             slots_free=sum(max(s.free_slots, 0) for s in healthy),
@@ -122,11 +126,16 @@ class Worker:
             await asyncio.sleep(self._interval_s)
 
     async def beat_once(self) -> None:
-        """Send one WorkerReport and apply the stops backend answers with."""
+        """Send one WorkerReport (with the other workers' containers seen on our hosts), apply
+        the stops backend answers with and remove the orphans it names."""
+        foreign = await self._reclaimer.foreign() if self._reclaimer is not None else []
+        report = self.report().model_copy(update={"foreign": foreign[:1000]})
         try:
-            reply = await self.backend.send(WorkerMethods.REPORT, self.report())
+            reply = await self.backend.send(WorkerMethods.REPORT, report)
         except ModelportError as exc:
             log.warning("worker_report_not_sent", error=exc.message)
             return
         for command in reply.stop:
             self.stop(command)
+        if self._reclaimer is not None and reply.reclaim:
+            await self._reclaimer.reclaim(reply.reclaim)

@@ -79,6 +79,9 @@ class SubmitJob(Contract):
     memory_mb: int | None = Field(None, ge=64, le=256 * 1024)
     not_before: datetime | None = Field(None, description="Wait in the queue until then.")
     options: dict[str, Any] = Field(default_factory=dict, description="Passed to the procedure.")
+    idempotency_key: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="The client's Idempotency-Key: the same key and request give the same job.")
 
 
 class JobRef(Contract):
@@ -157,20 +160,33 @@ class StopJob(Contract):
     mode: Literal["cancel", "interrupt"]
 
 
+class ForeignContainer(Contract):
+    """A job or warm container another solve worker made, seen on one of our Docker hosts."""
+
+    name: str
+    owner_worker: str  # "" for a container made before owner labels existed
+    job_id: str | None = None  # None: an idle warm container
+    attempt: int = 0
+
+
 class WorkerReport(Contract):
     """Solve worker → backend, periodically: capacity and the attempts it holds (heartbeat).
 
     Backend renews the lease of each listed attempt and answers with the attempts the worker
-    should stop (cancelled meanwhile, or no longer its own)."""
+    should stop (cancelled meanwhile, or no longer its own), and which ``foreign`` containers
+    are orphans the worker may remove (their attempt is no longer leased, or their idle
+    owner stopped reporting)."""
 
     worker: str
     slots_total: int
     slots_free: int
     running: list[tuple[str, int]]  # (job_id, attempt)
+    foreign: list[ForeignContainer] = Field(default_factory=list, max_length=1000)
 
 
 class WorkerReportReply(Contract):
     stop: list[StopJob]
+    reclaim: list[str] = Field(default_factory=list)  # names of foreign containers to remove
 
 
 class JobStarted(Contract):

@@ -18,10 +18,12 @@ from common.docker.containers import (
     adopt_or_sweep,
     create_started,
     exec_run,
+    found,
     kill,
     logs,
     put_archive,
     remove,
+    sweep_owned,
     wait,
 )
 from common.docker.errors import BadPackage, ExecTimeout, ImageMismatch, NoCapacity, UnsafeSpec
@@ -38,6 +40,6 @@ __all__ = [
     "ExecResult", "ExecTimeout", "ExitStatus", "HostConfig", "HostPool", "HostState",
     "ImageMismatch", "Limits", "LogLine", "Need", "NoCapacity", "Reservation", "UnsafeSpec",
     "WarmPool", "adopt_or_sweep", "choose_host", "container_name", "container_spec",
-    "create_started", "ensure_image", "exec_run", "has_image", "kill", "logs", "put_archive",
-    "remove", "wait",
+    "create_started", "ensure_image", "exec_run", "found", "has_image", "kill", "logs",
+    "put_archive", "remove", "sweep_owned", "wait",
 ]

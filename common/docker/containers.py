@@ -16,7 +16,7 @@ from aiodocker.volumes import DockerVolume
 
 from common.docker.errors import ExecTimeout
 from common.docker.host import DockerHost
-from common.docker.spec import SERVICE, ContainerRequest, container_spec, volume_spec
+from common.docker.spec import OWNER, SERVICE, ContainerRequest, container_spec, volume_spec
 
 log = structlog.get_logger(__name__)
 Body = bytes | AsyncIterator[bytes]
@@ -237,6 +237,29 @@ def _volume_of(item: dict[str, Any]) -> str:
     return ""
 
 
+def found(host: DockerHost, item: dict[str, Any]) -> Container:
+    """The :class:`Container` of a container summary from the list API."""
+    name = str((item.get("Names") or ["/"])[0]).lstrip("/")
+    return Container(host, str(item["Id"]), name, _volume_of(item) or name)
+
+
+async def sweep_owned(host: DockerHost, owner: str) -> list[str]:
+    """Remove every container of ``owner`` (label OWNER, any state) on this host with its
+    volume, plus ``owner``'s volumes no container uses; return the removed names. Containers
+    of other owners are not touched, whatever their state."""
+    removed = []
+    for item in await host.ours(all_states=True, owner=owner):
+        container = found(host, item)
+        log.warning("docker_orphan_removed", host=host.name, container=container.name)
+        await remove(container)
+        removed.append(container.name)
+    listed = await host.docker.volumes.list(
+        filters={"label": [f"{SERVICE}={host.service}", f"{OWNER}={owner}"]})
+    for volume in listed.get("Volumes") or []:
+        await _delete_volume(host, volume["Name"], in_use_ok=True)
+    return removed
+
+
 async def adopt_or_sweep(host: DockerHost, expected_names: Iterable[str]) -> list[Container]:
     """After a restart: return our containers whose names are expected (by backend's state)
     and remove every other one of our service on this host, with its volume, plus our
@@ -244,13 +267,12 @@ async def adopt_or_sweep(host: DockerHost, expected_names: Iterable[str]) -> lis
     expected = set(expected_names)
     adopted: list[Container] = []
     for item in await host.ours(all_states=True):
-        name = str((item.get("Names") or ["/"])[0]).lstrip("/")
-        found = Container(host, str(item["Id"]), name, _volume_of(item) or name)
-        if name in expected:
-            adopted.append(found)
+        container = found(host, item)
+        if container.name in expected:
+            adopted.append(container)
         else:
-            log.warning("docker_orphan_removed", host=host.name, container=name)
-            await remove(found)
+            log.warning("docker_orphan_removed", host=host.name, container=container.name)
+            await remove(container)
     await _sweep_volumes(host, {c.volume for c in adopted})
     return adopted
 

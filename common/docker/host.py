@@ -13,7 +13,7 @@ import aiohttp
 import structlog
 
 from common.docker.settings import HostConfig
-from common.docker.spec import MEMORY, SERVICE
+from common.docker.spec import MEMORY, OWNER, SERVICE
 
 log = structlog.get_logger(__name__)
 IDLE_PREFIX = "/mp-warm-"
@@ -85,9 +85,12 @@ class DockerHost:
             log.warning("docker_ping_failed", host=self.name, error=str(exc))
             return False
 
-    async def ours(self, *, all_states: bool = False) -> list[dict[str, Any]]:
-        """Container summaries (list API) carrying our service label."""
+    async def ours(self, *, all_states: bool = False, owner: str | None = None
+                   ) -> list[dict[str, Any]]:
+        """Container summaries (list API) carrying our service label (and ``owner``'s)."""
         filters = {"label": [f"{SERVICE}={self.service}"]}
+        if owner is not None:
+            filters["label"].append(f"{OWNER}={owner}")
         if not all_states:
             filters["status"] = ["running", "created", "restarting"]
         return await self.docker._query_json(

@@ -1,4 +1,5 @@
-"""Where a container goes: the least-loaded healthy host with room. Pure, no engine."""
+"""Where a container goes: a healthy, not drained host with room, in the least-loaded zone,
+then the least-loaded host of it. Pure, no engine."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ class HostState:
     memory_mb: int
     used_slots: int = 0
     used_memory_mb: int = 0
+    zone: str = ""
+    drained: bool = False  # takes no new work; what runs there finishes
 
     @property
     def free_slots(self) -> int:
@@ -34,7 +37,7 @@ class HostState:
         return self.memory_mb - self.used_memory_mb
 
     def fits(self, need: Need) -> bool:
-        return (self.healthy and self.free_slots >= need.slots
+        return (self.healthy and not self.drained and self.free_slots >= need.slots
                 and self.free_memory_mb >= need.memory_mb)
 
     @property
@@ -42,10 +45,25 @@ class HostState:
         return self.used_slots / self.slots if self.slots else 1.0
 
 
+def zone_loads(hosts: Iterable[HostState]) -> dict[str, float]:
+    """Used over total slots of each zone's healthy, not drained hosts."""
+    used: dict[str, int] = {}
+    total: dict[str, int] = {}
+    for h in hosts:
+        if h.healthy and not h.drained:
+            used[h.zone] = used.get(h.zone, 0) + h.used_slots
+            total[h.zone] = total.get(h.zone, 0) + h.slots
+    return {z: used[z] / total[z] if total[z] else 1.0 for z in total}
+
+
 def choose_host(hosts: Iterable[HostState], need: Need) -> HostState | None:
-    """The healthy host with room for ``need`` and the lowest slot load; ties go to the one
-    with more free memory, then to the first name. None when no host fits."""
-    fitting = [h for h in hosts if h.fits(need)]
+    """The host with room for ``need`` in the zone with the lowest slot load (so successive
+    jobs spread over zones), then with the lowest slot load; ties go to the one with more
+    free memory, then to the first name. None when no host fits."""
+    listed = list(hosts)
+    fitting = [h for h in listed if h.fits(need)]
     if not fitting:
         return None
-    return min(fitting, key=lambda h: (h.load, -h.free_memory_mb, h.name))
+    zones = zone_loads(listed)
+    return min(fitting, key=lambda h: (zones.get(h.zone, 1.0), h.load, -h.free_memory_mb,
+                                       h.name))

@@ -37,6 +37,7 @@ class _Tracked:
     healthy: bool = False
     usage: Usage = field(default_factory=lambda: Usage(frozenset(), ()))
     reserved: dict[str, Need] = field(default_factory=dict)
+    drained: bool = False
 
     def state(self) -> HostState:
         outside = [(n, m) for n, m in self.usage.memory_by_name if n not in self.reserved]
@@ -46,6 +47,7 @@ class _Tracked:
             used_slots=len(outside) + sum(n.slots for n in self.reserved.values()),
             used_memory_mb=sum(m for _, m in outside)
             + sum(n.memory_mb for n in self.reserved.values()),
+            zone=cfg.zone, drained=self.drained,
         )
 
 
@@ -56,7 +58,7 @@ class HostPool:
     def __init__(self, settings: DockerSettings, hosts: list[DockerHost] | None = None) -> None:
         self.settings = settings
         made = hosts or [DockerHost(c, service=settings.service) for c in settings.hosts]
-        self._tracked = {h.name: _Tracked(h) for h in made}
+        self._tracked = {h.name: _Tracked(h, drained=h.config.drained) for h in made}
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> HostPool:
@@ -87,6 +89,16 @@ class HostPool:
 
     def host(self, name: str) -> DockerHost:
         return self._tracked[name].host
+
+    def drain(self, name: str) -> None:
+        """Place no new work on host ``name``; what runs there goes on and finishes."""
+        self._tracked[name].drained = True
+        log.info("docker_host_drained", host=name)
+
+    def resume(self, name: str) -> None:
+        """Place work on a drained host again."""
+        self._tracked[name].drained = False
+        log.info("docker_host_resumed", host=name)
 
     def states(self) -> list[HostState]:
         """Capacity and use of every host as last seen plus current reservations."""

@@ -28,8 +28,12 @@ class HostConfig(BaseModel):
     tls_key: str = Field("", description="Client key (PEM) for TLS.")
     slots: int = Field(4, ge=0, description="Containers (jobs + sessions) run at once.")
     memory_mb: int = Field(8192, ge=0, description="Memory that container limits may add to.")
+    zone: str = Field("default", description="Availability zone (lowercase letters, digits, "
+                      "'-'); placement spreads work over zones.")
+    drained: bool = Field(False, description="Start drained: no new work placed here "
+                          "(HostPool.drain/resume change it while running).")
 
-    @field_validator("name")
+    @field_validator("name", "zone")
     @classmethod
     def _slug(cls, value: str) -> str:
         if not _NAME.match(value):

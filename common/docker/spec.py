@@ -18,12 +18,13 @@ from common.docker.errors import UnsafeSpec
 
 Kind = Literal["job", "session", "warm"]
 LABEL = "org.modelport"
-SERVICE, KIND, ID, ATTEMPT, RUNTIME, MEMORY = (
-    f"{LABEL}.{k}" for k in ("service", "kind", "id", "attempt", "runtime", "memory_mb")
+SERVICE, KIND, ID, ATTEMPT, RUNTIME, MEMORY, OWNER = (
+    f"{LABEL}.{k}" for k in ("service", "kind", "id", "attempt", "runtime", "memory_mb", "owner")
 )
 USER = "10001:10001"
 WORKDIR = "/work"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_NAME = re.compile(r"^mp-(?P<kind>job|session|warm)-(?P<id>.+)-(?P<attempt>\d+)$")
 _SECRET = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_?KEY"
                      r"|_KEY$|^KEY$|DSN|AMQP_URL|DATABASE_URL)", re.IGNORECASE)
 
@@ -57,6 +58,7 @@ class ContainerRequest:
     env: Mapping[str, str] = field(default_factory=dict)
     stdin: bool = False  # keep the main process's stdin open for one attach
     network: str | None = None  # a Docker network to join (sessions); None: no network
+    owner: str = ""  # the process that made it (``solve/<instance>``); its sweeps touch only these
 
     @property
     def name(self) -> str:
@@ -70,9 +72,19 @@ def container_name(kind: str, id_: str, attempt: int) -> str:
     return f"mp-{kind}-{id_}-{attempt}"
 
 
+def parse_container_name(name: str) -> tuple[str, str, int] | None:
+    """``(kind, id, attempt)`` of a name made by :func:`container_name` (a warm container
+    taken for a job is renamed to the job's name but keeps its ``warm`` labels, so the name is
+    what tells whose it is); None for any other name."""
+    found = _NAME.match(name.lstrip("/"))
+    if found is None:
+        return None
+    return found["kind"], found["id"], int(found["attempt"])
+
+
 def labels_for(request: ContainerRequest) -> dict[str, str]:
     """The labels that let a restarted service find, count and reconcile the container."""
-    return {
+    labels = {
         SERVICE: request.service,
         KIND: request.kind,
         ID: request.id,
@@ -80,6 +92,9 @@ def labels_for(request: ContainerRequest) -> dict[str, str]:
         RUNTIME: request.runtime,
         MEMORY: str(request.limits.memory_mb),
     }
+    if request.owner:
+        labels[OWNER] = request.owner
+    return labels
 
 
 def check_env(env: Mapping[str, str]) -> list[str]:

@@ -42,8 +42,9 @@ class WarmPool:
     def __init__(self, host: DockerHost, *, size: int, limits: Limits | None = None,
                  idle_cmd: Sequence[str] = IDLE_CMD, serve_cmd: Sequence[str] | None = None,
                  max_backoff_s: float = 30.0, metrics: WarmMetrics | None = None,
-                 network: str | None = None) -> None:
+                 network: str | None = None, owner: str = "") -> None:
         self.host, self.size, self.limits = host, size, limits or Limits()
+        self.owner = owner  # the label OWNER of every container this pool makes
         self._idle_cmd = list(idle_cmd)
         # with serve_cmd, idle containers run it (stdin open) and come out ``serving``;
         # a fresh container made when none is idle still runs idle_cmd
@@ -96,7 +97,7 @@ class WarmPool:
                     return taken
         self._count(hit=False)
         request = ContainerRequest(service, kind, id, attempt, runtime, image, self._idle_cmd,
-                                   limits or self.limits, network=self._network)
+                                   limits or self.limits, network=self._network, owner=self.owner)
         return await create_started(self.host, request)
 
     def _count(self, *, hit: bool) -> None:
@@ -153,7 +154,7 @@ class WarmPool:
         request = ContainerRequest(self.host.service, "warm", uuid.uuid4().hex[:12], 0,
                                    runtime, image, self._serve_cmd or self._idle_cmd,
                                    self.limits, stdin=self._serve_cmd is not None,
-                                   network=self._network)
+                                   network=self._network, owner=self.owner)
         container = await create_started(self.host, request)
         return dataclasses.replace(container, serving=self._serve_cmd is not None)
 

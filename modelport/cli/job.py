@@ -6,6 +6,7 @@ when the job does, with exit status 0 when it succeeded and 1 when it failed or 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,17 +47,24 @@ def job() -> None:
               help="Higher runs first.")
 @click.option("--time-limit", type=click.IntRange(min=1), help="Seconds before the job fails.")
 @click.option("--watch", is_flag=True, help="Follow the job live until it ends.")
+@click.option("--idempotency-key", help="Sent as Idempotency-Key: submitting again with the "
+              "same key (and the same job) gives the first job, never a second one "
+              "[default: a new key per run, used for this run's retries].")
 def submit(app_name: str, version: str | None, procedure: str, case_file: Path | None,
-           case_id: str | None, priority: int, time_limit: int | None, watch: bool) -> None:
+           case_id: str | None, priority: int, time_limit: int | None, watch: bool,
+           idempotency_key: str | None) -> None:
     """Queue a job of APP; prints its id on stdout. Without --case/--case-id it runs on the
-    app's default data. With --watch, exits 0 when it succeeded, 1 when it failed."""
+    app's default data. With --watch, exits 0 when it succeeded, 1 when it failed.
+    A submit that could not reach the portal is retried with the same Idempotency-Key, so
+    it never queues the job twice."""
     if case_file is not None and case_id is not None:
         raise click.UsageError("give --case or --case-id, not both")
     if case_file is not None:
         case_id = _upload(case_file, app_name)
     fields = {"version": version, "procedure": procedure, "input_case_id": case_id,
               "priority": priority, "time_limit_s": time_limit}
-    queued = call(lambda portal: Jobs(portal).submit(app_name, **fields))
+    key = idempotency_key or uuid.uuid4().hex
+    queued = call(lambda portal: Jobs(portal).submit(app_name, idempotency_key=key, **fields))
     click.echo(str(queued.get("id")))
     note(f"job queued (position {queued.get('queue_position') or '-'})")
     if watch:

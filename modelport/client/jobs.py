@@ -7,7 +7,9 @@ Errors are the portal client's (ApiError, PortalUnreachable, ChecksumMismatch).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +17,15 @@ from typing import Any
 from urllib.parse import quote
 
 from common.contracts.jobs import TERMINAL_STATES
-from modelport.client.errors import ClientError
+from modelport.client.errors import ClientError, PortalUnreachable
 from modelport.client.portal import SHA256_HEADERS, PortalClient
 from modelport.client.transfer import NoProgress, Progress, save_body
 
 Json = dict[str, Any]
 TERMINAL = TERMINAL_STATES  # the job contract's, so client and platform agree
 LIST_PAGE = 500
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+SUBMIT_RETRIES = 2  # a submit that found the portal unreachable is sent again, same key
 
 
 @dataclass(frozen=True)
@@ -37,10 +41,24 @@ class Jobs:
     def __init__(self, portal: PortalClient) -> None:
         self._portal = portal
 
-    async def submit(self, app: str, **fields: Any) -> Json:
-        """Queue a job of ``app`` (fields as in ``POST /api/v1/jobs``, None left out)."""
+    async def submit(self, app: str, *, idempotency_key: str | None = None,
+                     **fields: Any) -> Json:
+        """Queue a job of ``app`` (fields as in ``POST /api/v1/jobs``, None left out).
+
+        Sent with an ``Idempotency-Key`` (``idempotency_key``, else a fresh one), so the up
+        to ``SUBMIT_RETRIES`` retries after an unreachable portal (or a caller's own retry with the
+        same key) give the job of the first try, never a second job."""
+        retries = SUBMIT_RETRIES
         body = {"app": app, **{k: v for k, v in fields.items() if v is not None}}
-        return await self._portal._json("POST", "/jobs", json=body)
+        headers = {IDEMPOTENCY_HEADER: idempotency_key or uuid.uuid4().hex}
+        for attempt in range(retries + 1):
+            try:
+                return await self._portal._json("POST", "/jobs", json=body, headers=headers)
+            except PortalUnreachable:
+                if attempt == retries:
+                    raise
+                await asyncio.sleep(0.5 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     async def list(self, *, state: str | None = None, app: str | None = None) -> list[Json]:
         """Your jobs (everyone's for an admin), newest first, up to one page of 500."""

@@ -3,9 +3,12 @@ and ``/api/v1/events/jobs``, the caller's job events as server-sent events."""
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from common.contracts.jobs import JobMethods
+from common.errors import BadRequest
 from portal_svc import auth
 from portal_svc.api.io import json_reply, read_query
 from portal_svc.api.jobs_models import Job, JobPage, ListJobsQuery, LogQuery, SubmitJobRequest
@@ -16,15 +19,33 @@ from portal_svc.openapi import ApiRoutes
 
 routes = ApiRoutes(tags=("jobs",))
 JOB = "/api/v1/jobs/{job_id}"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")  # visible ASCII, as HTTP tokens are
+
+
+def idempotency_key(request: web.Request) -> str | None:
+    """The request's Idempotency-Key, or None; 400 for an empty, long or non-ASCII one."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not _KEY.match(key):
+        raise BadRequest(f"{IDEMPOTENCY_HEADER} must be 1 to 200 visible ASCII characters "
+                         "(no spaces)", code="bad_idempotency_key")
+    return key
 
 
 @routes.route("POST", "/api/v1/jobs", summary="Submit a solve job", request=SubmitJobRequest,
-              response=Job, status=202, errors=(400, 404, 413))
+              response=Job, status=202, errors=(400, 404, 409, 413))
 async def submit_job(request: web.Request) -> web.Response:
     """Queues the job and answers at once (202, `Location` of the job). 404 for an unknown
     app, version or input case (or a case you may not read); 400 for an unknown procedure or
-    out-of-range priority and limits. Nothing is queued on any refusal."""
-    job = await call_as_caller(request, JobMethods.SUBMIT, body=SubmitJobRequest)
+    out-of-range priority and limits. Nothing is queued on any refusal.
+
+    With an `Idempotency-Key` header (yours, kept at least 24 h), a retry of the same
+    request answers the job of the first try (202, same id, its current state) instead of
+    queueing another; the same key with a different request is refused with 409."""
+    job = await call_as_caller(request, JobMethods.SUBMIT, body=SubmitJobRequest,
+                               idempotency_key=idempotency_key(request))
     response = json_reply(Job.of(job), status=202)
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     return response

@@ -7,6 +7,7 @@ queues it again, the second worker runs it, and the job succeeds exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,12 +54,14 @@ async def test_kill_9_reruns_the_job_elsewhere_and_it_succeeds_once(
         assert kinds.count("succeeded") == 1 and kinds.count("started") == 2, kinds
         assert kinds[-1] == "succeeded"
 
-        # The killed worker's container outlives it: solve-b does not remove it, and its
-        # engine count (containers under the label) charges it as a used slot ...
-        assert p.containers() == [orphan]
+        # The killed worker's container outlives it, but not for long: solve-b sees it on
+        # the shared host, and once backend no longer leases attempt 1 (the job moved on)
+        # its report's reply names it an orphan and solve-b removes it, freeing the slot.
+        async with asyncio.timeout(10):
+            while True:
+                if not p.containers():
+                    break
+                await asyncio.sleep(0.2)
         assert survivor.pool is not None
         await survivor.pool.refresh()
-        assert [(s.used_slots, s.free_slots) for s in survivor.pool.states()] == [(1, 0)]
-        # ... until a solve_svc starts on the same service label and sweeps job containers.
-        await p.start_worker("solve-c", slots=1)
-        assert p.containers() == []
+        assert [(s.used_slots, s.free_slots) for s in survivor.pool.states()] == [(0, 1)]

@@ -18,6 +18,7 @@ from common.contracts.jobs import (
 from common.docker import ContainerRequest, Limits, create_started, remove
 from common.docker.spec import Kind
 from modelport.case import read_case
+from solve_svc.reclaim import Reclaimer, owner_of
 from tests.solve.conftest import Harness
 from tests.solve.support import job_id
 
@@ -174,22 +175,25 @@ async def test_shutdown_cuts_a_running_attempt_and_reports_nothing(harness: Harn
     assert await h.containers() == []
 
 
-async def test_start_sweeps_job_containers_only(harness: Harness) -> None:
+async def test_start_sweeps_only_its_own_containers(harness: Harness) -> None:
     h = harness
     assert h.service.pool is not None
     host = h.service.pool.hosts[0]
     image = h.blobs.runtime.image_id
+    own = owner_of(h.service.instance)
 
-    def request(kind: Kind) -> ContainerRequest:
+    def request(kind: Kind, owner: str) -> ContainerRequest:
         return ContainerRequest(host.service, kind, job_id(), 1, "test", image,
-                                ["sleep", "infinity"], Limits(memory_mb=64))
+                                ["sleep", "infinity"], Limits(memory_mb=64), owner=owner)
 
-    orphan = await create_started(host, request("job"))
-    session = await create_started(host, request("session"))
+    mine = [await create_started(host, request(k, own)) for k in ("job", "warm")]
+    others = [await create_started(host, request("job", owner_of("another-replica"))),
+              await create_started(host, request("job", "")),
+              await create_started(host, request("session", ""))]
     try:
-        await h.service._sweep()
-        names = [str(c["Names"][0]).lstrip("/") for c in await h.containers()]
-        assert names == [session.name]
+        await Reclaimer(h.service.pool, h.service.instance).sweep_own()
+        names = sorted(str(c["Names"][0]).lstrip("/") for c in await h.containers())
+        assert names == sorted(c.name for c in others)
     finally:
-        await remove(orphan)
-        await remove(session)
+        for container in mine + others:
+            await remove(container)
