@@ -15,7 +15,7 @@ from common.amqp.rpc import RpcClient
 from common.contracts.base import Principal
 from common.contracts.jobs import JobFinished, JobMethods, JobOut, JobRef, WorkerMethods
 from common.contracts.method import BACKEND, PORTAL, SOLVE_WORKER
-from common.contracts.users import CreateUser, Methods, UserOut
+from common.contracts.users import CreateUser, UserMethods, UserOut
 from common.errors import Forbidden
 from tests.access.conftest import Identities, client_as
 from tests.backend.helpers import add_runtime, make_user, publish, refused, snapshot
@@ -24,6 +24,8 @@ from tests.backend.jobs_support import FakeWorker, submit
 B = topology.BACKEND_RPC
 REFUSED = (aiormq.exceptions.ChannelAccessRefused, aiormq.exceptions.ChannelPreconditionFailed,
            aiormq.exceptions.ChannelInvalidStateError, aio_pika.exceptions.ChannelClosed)
+
+CREATE, FINISHED, GET = UserMethods.CREATE.name, WorkerMethods.FINISHED.name, JobMethods.GET.name
 
 
 def _create_admin(actor: Principal = Principal.SYSTEM) -> CreateUser:
@@ -76,9 +78,9 @@ async def test_integrator_cannot_publish_commands_or_worker_reports(
     before = await _users(pg_dsn)
     url = identities.url("integrator")
     body = _create_admin().model_dump_json().encode()
-    for exchange, key, method in [(topology.COMMANDS, B, Methods.CREATE_USER),
-                                  ("", B, Methods.CREATE_USER),
-                                  ("", B, WorkerMethods.FINISHED),
+    for exchange, key, method in [(topology.COMMANDS, B, CREATE),
+                                  ("", B, CREATE),
+                                  ("", B, FINISHED),
                                   (topology.EVENTS, "modelport.user.created", "")]:
         error = await _raw_publish(url, exchange, key, body, method)
         assert isinstance(error, aiormq.exceptions.ChannelAccessRefused), (exchange, key, error)
@@ -98,7 +100,7 @@ async def test_integrator_cannot_publish_commands_or_worker_reports(
         await connection.close()
     # The same request from the portal would have reached backend (and is refused there:
     # only backend acts as the system), so the broker was what stopped the integrator.
-    error = await refused(portal_rpc.call(B, Methods.CREATE_USER, _create_admin(), UserOut))
+    error = await refused(portal_rpc.call(B, CREATE, _create_admin(), UserOut))
     assert error.code == "system_actor_refused"
     assert await _users(pg_dsn) == before == ["admin"]
 
@@ -108,15 +110,15 @@ async def test_forged_user_id_is_refused_by_rabbitmq(
 ) -> None:
     backend_user = identities.users[BACKEND].name
     error = await _raw_publish(identities.url(PORTAL), "", B,
-                               _create_admin().model_dump_json().encode(), Methods.CREATE_USER,
+                               _create_admin().model_dump_json().encode(), CREATE,
                                user_id=backend_user)
     assert isinstance(error, aiormq.exceptions.ChannelPreconditionFailed), error
     assert "user_id property set to" in str(error)
     # Its own name passes the broker; backend then holds the portal role to its rules.
-    error = await refused(portal_rpc.call(B, Methods.CREATE_USER, _create_admin(), UserOut))
+    error = await refused(portal_rpc.call(B, CREATE, _create_admin(), UserOut))
     assert error.code == "system_actor_refused"
     admin = Principal(username="admin", is_admin=True)
-    made = await portal_rpc.call(B, Methods.CREATE_USER,
+    made = await portal_rpc.call(B, CREATE,
                                  _create_admin(admin).model_copy(update={"is_admin": False}),
                                  UserOut)
     assert made.username == "mallory" and not made.is_admin
@@ -133,17 +135,17 @@ async def test_portal_calling_a_worker_method_is_refused_and_changes_nothing(
             before = await snapshot(pg_dsn)
             forged = JobFinished(worker=worker_user, job_id=job.id, attempt=1,
                                  outcome="succeeded")
-            error = await refused(portal_rpc.call(B, WorkerMethods.FINISHED, forged, JobOut))
+            error = await refused(portal_rpc.call(B, FINISHED, forged, JobOut))
             assert isinstance(error, Forbidden) and error.code == "caller_not_allowed"
-            assert error.message == (f"the portal role may not call {WorkerMethods.FINISHED} "
+            assert error.message == (f"the portal role may not call {FINISHED} "
                                      "(allowed: solve_worker)")
             assert await snapshot(pg_dsn) == before
-            got = await portal_rpc.call(B, JobMethods.GET, JobRef(actor=alice, job_id=job.id),
+            got = await portal_rpc.call(B, GET, JobRef(actor=alice, job_id=job.id),
                                         JobOut)
             assert got.state == "running"
             # The worker itself may, which shows the refusal was the sender's role.
             assert await worker.finished(job.id)
-    assert (await portal_rpc.call(B, JobMethods.GET, JobRef(actor=alice, job_id=job.id),
+    assert (await portal_rpc.call(B, GET, JobRef(actor=alice, job_id=job.id),
                                   JobOut)).state == "succeeded"
 
 
@@ -158,13 +160,13 @@ async def test_a_worker_cannot_finish_an_attempt_leased_to_another(
                 before = await snapshot(pg_dsn)
                 # B naming A: refused by backend (the name belongs to another broker user).
                 as_a = JobFinished(worker=a_user, job_id=job.id, attempt=1, outcome="failed")
-                error = await refused(b_rpc.call(B, WorkerMethods.FINISHED, as_a, JobOut))
+                error = await refused(b_rpc.call(B, FINISHED, as_a, JobOut))
                 assert error.code == "worker_not_yours"
                 assert a_user in error.message and b_user in error.message
                 # B under its own name: not its attempt, so stale and ignored.
                 async with FakeWorker(identities.url("solve_b"), b_rpc, b_user) as b:
                     assert not await b.finished(job.id, outcome="failed")
                 assert await snapshot(pg_dsn) == before
-                got = await portal_rpc.call(B, JobMethods.GET,
+                got = await portal_rpc.call(B, GET,
                                             JobRef(actor=alice, job_id=job.id), JobOut)
                 assert got.state == "running" and got.worker == a_user

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.docker.conftest import SESSION, _final_sweep, docker_engine  # noqa: F401
+from tests.docker.conftest import SESSION, _final_sweep  # noqa: F401
 from tests.e2e.conftest import runtime  # noqa: F401
 
 
