@@ -1,64 +1,20 @@
-"""A session's files on the worker host: the app package decrypted and extracted, and the
-case it opens with, as the tar put into the container's /work (``app/…``, ``case.mpcase``).
-
-The container never sees a credential: the worker downloads and decrypts, the container only
-receives plain files through the archive API.
-"""
+"""A session's files on the worker host: the tar put into the container's /work, the app and
+the case it opens with (``app/…``, ``case.mpcase``; see :mod:`common.docker.workdir`)."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import tarfile
 from pathlib import Path
 
 from common.contracts.jobs import BlobRef
-from common.errors import ModelportError
-from common.packages import PlatformPrivateKey, unpack_app
+from common.docker.workdir import APP_DIR, work_tar
+from common.packages import PlatformPrivateKey
 from common.storage import S3Storage
 
-APP_DIR, CASE_FILE = "app", "case.mpcase"
-
-
-class BadBlob(ModelportError):
-    """A blob whose bytes are not the ones its reference names."""
-
-    code, status = "bad_blob", 500
-
-
-async def download(storage: S3Storage, blob: BlobRef, path: Path) -> None:
-    """Stream ``blob`` into ``path``; raises BadBlob when its sha256 is not the reference's."""
-    digest = hashlib.sha256()
-    with open(path, "wb") as f:  # noqa: ASYNC230 - local writes, chunk by chunk
-        async for chunk in storage.download(blob.s3_key):
-            digest.update(chunk)
-            f.write(chunk)
-    if digest.hexdigest() != blob.sha256:
-        raise BadBlob(f"{blob.s3_key}: sha256 differs from its reference")
+CASE_FILE = "case.mpcase"
+__all__ = ["APP_DIR", "CASE_FILE", "session_tar"]
 
 
 async def session_tar(storage: S3Storage, key: PlatformPrivateKey, app: BlobRef,
                       case: BlobRef | None, tmp: Path) -> Path:
     """Download and decrypt the app, download the case; return the tar for /work."""
-    await download(storage, app, tmp / "app.mpapp")
-    await asyncio.to_thread(unpack_app, tmp / "app.mpapp", key, tmp / APP_DIR)
-    (tmp / "app.mpapp").unlink()
-    if case is not None:
-        await download(storage, case, tmp / CASE_FILE)
-    tar_path = tmp / "work.tar"
-    await asyncio.to_thread(_write_tar, tmp, tar_path, case is not None)
-    return tar_path
-
-
-def _write_tar(tmp: Path, tar_path: Path, with_case: bool) -> None:
-    with tarfile.open(tar_path, "w", format=tarfile.PAX_FORMAT) as tar:
-        tar.add(tmp / APP_DIR, arcname=APP_DIR, filter=_readable)
-        if with_case:
-            tar.add(tmp / CASE_FILE, arcname=CASE_FILE, filter=_readable)
-
-
-def _readable(info: tarfile.TarInfo) -> tarfile.TarInfo:
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    info.mode = 0o755 if info.isdir() else 0o644
-    return info
+    return await work_tar(storage, key, app, case, CASE_FILE, tmp)

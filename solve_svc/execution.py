@@ -33,6 +33,7 @@ from common.docker import (
     remove,
 )
 from common.docker.spec import Kind
+from common.docker.workdir import APP_DIR
 from common.packages import PlatformPrivateKey, TrustedKeys
 from common.storage import S3Storage
 from modelport.agent.protocol import (
@@ -45,7 +46,6 @@ from modelport.agent.protocol import (
 )
 from solve_svc.agent_exec import AgentExec, AgentServe, Stream, signal_process
 from solve_svc.files import (
-    APP_DIR,
     INPUT_FILE,
     OUTPUT_FILE,
     BadResult,
