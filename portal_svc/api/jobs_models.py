@@ -9,7 +9,8 @@ from common.contracts.jobs import JobList, JobOut, ListJobs, SubmitJob
 from portal_svc.api.models import ApiModel, Reply
 from portal_svc.api.public import public
 
-SubmitJobRequest = public(SubmitJob, ApiModel, name="SubmitJobRequest")
+# the idempotency key travels in the Idempotency-Key header, not the body
+SubmitJobRequest = public(SubmitJob, ApiModel, name="SubmitJobRequest", drop=("idempotency_key",))
 ListJobsQuery = public(ListJobs, ApiModel, name="ListJobsQuery")
 Job = public(JobOut, Reply)
 JobPage = public(JobList, Reply, name="JobPage")
