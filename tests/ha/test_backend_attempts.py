@@ -15,7 +15,6 @@ from common.contracts.jobs import (
     BlobRef,
     ForeignContainer,
     JobMethods,
-    JobOut,
     JobRef,
     WorkerMethods,
     WorkerReport,
@@ -42,7 +41,7 @@ def _blob(key: str) -> BlobRef:
 async def _report(rpc: RpcClient, worker: str, foreign: list[ForeignContainer]
                   ) -> WorkerReportReply:
     msg = WorkerReport(worker=worker, slots_total=0, slots_free=0, running=[], foreign=foreign)
-    return await rpc.call(B, WorkerMethods.REPORT, msg, WorkerReportReply)
+    return await rpc.call_method(WorkerMethods.REPORT, msg)
 
 
 async def test_report_names_orphans_only_when_nobody_alive_owns_them(
@@ -129,7 +128,7 @@ async def test_a_zombie_attempt_finishing_late_changes_nothing(
         assert not await zombie.progress(job.id, 0.9, attempt=1)
         assert not await zombie.started(job.id, attempt=1)
         assert await _row(pg_dsn, job.id) == won
-        out = await rpc.call(B, JobMethods.GET, JobRef(actor=alice, job_id=job.id), JobOut)
+        out = await rpc.call_method(JobMethods.GET, JobRef(actor=alice, job_id=job.id))
         assert out.output_case_id == str(won["output_case_id"]) and out.state == "succeeded"
         # one terminal event, the winner's
         await tap.wait_for(lambda e: e["type"] == "modelport.job.succeeded")
