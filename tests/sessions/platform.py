@@ -17,7 +17,6 @@ from typing import Any
 
 import aiohttp
 
-from common.amqp import topology
 from common.docker import DockerHost, HostConfig
 from common.settings import PackageSettings, S3Settings
 from session_svc.network import bridge_name, remove_firewall, remove_network
@@ -141,7 +140,7 @@ async def publish(stack: Stack, runtime: E2ERuntime, tmp: Path, amqp_url: str) -
     from common.amqp.connection import connect
     from common.amqp.rpc import RpcClient
     from common.contracts.base import Principal
-    from common.contracts.registry import RegisterRuntime, RegistryMethods, RuntimeOut
+    from common.contracts.registry import RegisterRuntime, RegistryMethods
 
     connection = await connect(amqp_url, deadline_s=10, name="test-publish")
     rpc = RpcClient(connection, timeout_s=10)
@@ -149,10 +148,10 @@ async def publish(stack: Stack, runtime: E2ERuntime, tmp: Path, amqp_url: str) -
     try:
         manifest = {"runtime_version": runtime.version, "image_digest": runtime.image_id,
                     "image_reference": runtime.tag}
-        await rpc.call(topology.BACKEND_RPC, RegistryMethods.REGISTER_RUNTIME, RegisterRuntime(
+        await rpc.call_method(RegistryMethods.REGISTER_RUNTIME, RegisterRuntime(
             actor=Principal.SYSTEM, version=runtime.version, manifest=manifest,
             s3_key="runtimes/not-uploaded", sha256="0" * 64, size_bytes=1,
-            signer_key_id="test"), RuntimeOut)
+            signer_key_id="test"))
     finally:
         await rpc.stop()
         await connection.close()
