@@ -144,13 +144,19 @@ class Platform:
                              report_interval_s=0.3, progress_interval_s=0.05,
                              shutdown_grace_s=2.0)
 
+    def package_settings(self) -> PackageSettings:
+        """A worker's keys: the platform key, and the runtime's signer as trusted (so a host
+        without the image loads it, verified)."""
+        return PackageSettings(platform_key_file=str(self.platform_key_file),
+                               trusted_keys=str(self.runtime.trusted_keys))
+
     async def start_worker(self, name: str | None = None, *, slots: int = 4,
                            warm: int = 0) -> SolveService:
         """An in-process solve_svc on this platform (stopped at the end)."""
         service = SolveService(
             self.solve_settings(name or f"solve-{uuid.uuid4().hex[:6]}"),
             docker=self.docker_settings(slots, warm), s3=self.stack.s3_settings,
-            packages=PackageSettings(platform_key_file=str(self.platform_key_file)))
+            packages=self.package_settings())
         await service.start()
         self.workers.append(service)
         return service

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from common.docker import DockerSettings, HostConfig, HostState, Need, Reservation, choose_host
-from common.settings import PackageSettings, S3Settings
+from common.settings import S3Settings
 from solve_svc.service import SolveService
 from tests.e2e.platform import Platform, running_platform
 from tests.e2e.runtime import E2ERuntime
@@ -61,7 +61,7 @@ async def _worker(p: Platform, url_b: str) -> tuple[SolveService, list[str]]:
                             service=p.label)
     service = SolveService(p.solve_settings("solve-zones"), docker=docker,
                            s3=p.stack.s3_settings,
-                           packages=PackageSettings(platform_key_file=str(p.platform_key_file)))
+                           packages=p.package_settings())
     await service.start()
     p.workers.append(service)
     assert service.pool is not None
