@@ -34,7 +34,7 @@ async def call_as_caller(
     """``method``'s reply contract, called as the authenticated caller (see :func:`relay`)."""
     caller = await auth.api_caller(request)
     wanted = method.request.model_fields
-    given = {k: v for k, v in request.match_info.items() if k in wanted}
+    given: dict[str, Any] = {k: v for k, v in request.match_info.items() if k in wanted}
     if body is not None:
         given |= (await read_json(request, body)).model_dump()
     if query is not None:
