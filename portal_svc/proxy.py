@@ -142,7 +142,8 @@ async def _visible(request: web.Request, principal: Principal,
 
     A serving session's answer is kept for a second (:class:`ShortCache`): a page's burst of
     requests asks the backend once, and a stop or a revoked right shows within a second."""
-    return await request.app[SERVING].get(_key(principal, session_id), lambda: _serving(request, principal, session_id))
+    return await request.app[SERVING].get(
+        _key(principal, session_id), lambda: _serving(request, principal, session_id))
 
 
 async def _serving(request: web.Request, principal: Principal, session_id: str) -> SessionOut:
