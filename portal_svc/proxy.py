@@ -29,10 +29,12 @@ from common.errors import Conflict, NotFound, Unavailable
 from portal_svc import auth, web_session
 from portal_svc.appkeys import BACKEND, JSON_ERRORS
 from portal_svc.session_grants import Grants
+from portal_svc.short_cache import ShortCache
 
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
 GRANTS = web.AppKey("session_grants", Grants)
+SERVING = web.AppKey("sessions_serving", ShortCache[tuple[str, bool, str], SessionOut])
 HTTP = web.AppKey("proxy_http", aiohttp.ClientSession)
 SANDBOX = "sandbox allow-scripts allow-forms allow-downloads; frame-ancestors 'self'"
 HOP_BY_HOP = frozenset({
@@ -43,11 +45,13 @@ NOT_FORWARDED = HOP_BY_HOP | {"cookie", "authorization", "x-csrf-token", "origin
 NOT_RETURNED = HOP_BY_HOP - {"content-length"} | {"set-cookie", "access-control-allow-origin",
                                                    "access-control-allow-credentials"}
 PREFIX = "/s/{session_id}"
+UNREACHABLE = "session_unreachable"
 
 
 def setup(app: web.Application, secret: str) -> None:
     """Add the proxy's routes, grants and its HTTP client (closed with the app)."""
     app[GRANTS] = Grants(secret)
+    app[SERVING] = ShortCache()
     app.router.add_routes(routes)
     app.cleanup_ctx.append(_client)
 
@@ -87,9 +91,9 @@ async def _first(request: web.Request, session_id: str, tail: str) -> web.Stream
     else:
         cookie = False
     caller = await auth.resolve(request, token)
-    session = await _visible(request, caller.principal, session_id)
     if not cookie:
-        return await _forward(request, session, tail)
+        return await _pass(request, caller.principal, session_id, tail)
+    session = await _visible(request, caller.principal, session_id)
     if request.method not in ("GET", "HEAD"):
         raise NotFound("session not found")
     grant = request.app[GRANTS].issue(session.id, caller.principal)
@@ -108,14 +112,41 @@ async def _granted(request: web.Request, session_id: str, token: str,
         raise NotFound("session not found")
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
         return _preflight(request)
-    session = await _visible(request, grant.principal, session_id)
-    return await _forward(request, session, rest)
+    return await _pass(request, grant.principal, session_id, rest)
+
+
+async def _pass(request: web.Request, principal: Principal, session_id: str,
+                rest: str) -> web.StreamResponse:
+    """Forward to the session when ``principal`` may see it and it serves. When its agent does
+    not answer, the backend is asked again (the kept answer may be a second old): a session
+    that has ended answers as such, one that still serves ``session_unreachable``."""
+    session = await _visible(request, principal, session_id)
+    try:
+        return await _forward(request, session, rest)
+    except Unavailable as exc:
+        if exc.code != UNREACHABLE:
+            raise
+        request.app[SERVING].forget(_key(principal, session_id))
+        await _serving(request, principal, session_id)
+        raise
+
+
+def _key(principal: Principal, session_id: str) -> tuple[str, bool, str]:
+    return principal.user_id or principal.username, principal.is_admin, session_id
 
 
 async def _visible(request: web.Request, principal: Principal,
                    session_id: str) -> SessionOut:
     """The session when ``principal`` may see it and it serves; NotFound (any stranger),
-    Unavailable ``session_not_ready`` while it starts, Conflict ``session_ended``."""
+    Unavailable ``session_not_ready`` while it starts, Conflict ``session_ended``.
+
+    A serving session's answer is kept for a second (:class:`ShortCache`): a page's burst of
+    requests asks the backend once, and a stop or a revoked right shows within a second."""
+    return await request.app[SERVING].get(
+        _key(principal, session_id), lambda: _serving(request, principal, session_id))
+
+
+async def _serving(request: web.Request, principal: Principal, session_id: str) -> SessionOut:
     session = await request.app[BACKEND].call(api.GET, actor=principal, session_id=session_id)
     if session.state == "ready" and session.endpoint:
         return session
@@ -175,7 +206,7 @@ async def _http(request: web.Request, url: str) -> web.StreamResponse:
             allow_redirects=False)
     except aiohttp.ClientError as exc:
         log.info("session_unreachable", error=repr(exc))
-        raise Unavailable("the session does not answer", code="session_unreachable") from None
+        raise Unavailable("the session does not answer", code=UNREACHABLE) from None
     async with upstream:
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         for name, value in upstream.headers.items():
@@ -204,7 +235,7 @@ async def _websocket(request: web.Request, url: str) -> web.StreamResponse:
             protocols=_protocols(request))
     except (aiohttp.ClientError, aiohttp.WSServerHandshakeError) as exc:
         log.info("session_ws_unreachable", error=repr(exc))
-        raise Unavailable("the session does not answer", code="session_unreachable") from None
+        raise Unavailable("the session does not answer", code=UNREACHABLE) from None
     client = web.WebSocketResponse(autoping=True, protocols=_protocols(request))
     await client.prepare(request)
     try:

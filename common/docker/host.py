@@ -28,6 +28,25 @@ class Usage:
     memory_by_name: tuple[tuple[str, int], ...]
 
 
+UNIX = "unix://"
+
+
+def _client(config: HostConfig) -> aiodocker.Docker:
+    """A client whose connection pool has no limit: every session holds a connection (its
+    agent's attached stdin/stdout) for as long as it runs, and aiohttp's default of 100 made
+    the 101st request (a ping, a container start) wait for one to end (host marked down
+    with about 90 sessions open). What runs on a host is bounded by its slots instead."""
+    if config.url.startswith(UNIX):
+        client = aiodocker.Docker(
+            url=config.url, connector=aiohttp.UnixConnector(config.url[len(UNIX):], limit=0))
+        client.docker_host = UNIX + "localhost"  # what aiodocker puts in a socket's URLs
+        return client
+    tls = _ssl_context(config) if config.uses_tls else None
+    url = config.url.replace("tcp://", "https://" if tls else "http://", 1)
+    return aiodocker.Docker(url=url, connector=aiohttp.TCPConnector(ssl=tls or False, limit=0))
+
+
+
 def _ssl_context(config: HostConfig) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=config.tls_ca or None)
     if config.tls_cert:
@@ -57,16 +76,12 @@ class DockerHost:
 
     async def start(self) -> None:
         """Create the client (no request is made yet)."""
-        url = self.config.url
-        if self.config.uses_tls:
-            url = url.replace("tcp://", "https://", 1)
-            self._docker = aiodocker.Docker(url=url, ssl_context=_ssl_context(self.config))
-        else:
-            self._docker = aiodocker.Docker(url=url)
+        self._docker = _client(self.config)
 
     async def stop(self) -> None:
         if self._docker is not None:
             await self._docker.close()
+            await self._docker.connector.close()  # ours (see _client): aiodocker leaves it open
             self._docker = None
 
     @property

@@ -55,7 +55,7 @@ async def test_an_answer_is_kept_for_the_ttl_only() -> None:
 def test_the_ttl_is_at_most_a_second() -> None:
     clock = Clock()
     cache = TokenCache(60, clock=clock)
-    assert cache._ttl_s == MAX_TTL_S == 1.0
+    assert cache.ttl_s == MAX_TTL_S == 1.0
 
 
 async def test_a_burst_shares_one_lookup() -> None:
@@ -112,7 +112,7 @@ async def test_entries_are_bounded() -> None:
     cache = TokenCache(clock=clock, max_entries=3)
     for n in range(5):
         await cache.resolve(f"tok{n}", backend.lookup)
-    assert len(cache._users) == 3
+    assert len(cache) == 3
     await cache.resolve("tok4", backend.lookup)  # the newest is still kept
     assert backend.calls.count("tok4") == 1
 
