@@ -22,10 +22,13 @@ from common.contracts.method import BACKEND, PORTAL, ROLES, SESSION_WORKER, SOLV
 _BASE = "modelport\\.(commands|events|dead-letter)"
 """The exchanges (and dead-letter queue) every service declares idempotently at start."""
 _REPLY = "amq\\.rabbitmq\\.reply-to"
+_UNNAMED = "amq\\.gen-.*|amq_[0-9a-f]{32}"
+"""Exclusive queues bound to the events: named by the server, or by aio-pika's robust channel
+(``amq_<uuid4 hex>``, so that a reconnect declares the same name again)."""
 _OWN = {
     BACKEND: "backend\\.rpc",
-    PORTAL: "amq\\.gen-.*",  # the live views' server-named queues bound to the events
-    SESSION_WORKER: "session\\.(rpc|commands)",
+    PORTAL: _UNNAMED,  # the live views' queues of job events
+    SESSION_WORKER: f"session\\.(rpc|commands|worker\\..*)|{_UNNAMED}",  # + job events
     SOLVE_WORKER: "solve\\.(rpc|commands|worker\\..*)",
 }
 INTEGRATOR_PREFIX = "integrator."
