@@ -3,8 +3,9 @@
 Each secret is one file. Which containers see it is decided by *folders*: the ``secrets``
 step of docker-compose.yml mounts one volume per folder and writes every secret into the
 folders of its readers, so PostgreSQL sees only its password, the services never see the
-publisher's private key, and each service sees only its own broker password (its own folder). For a Swarm, :func:`ensure` writes into one folder and each file
-becomes a Swarm secret (``deploy/swarm.sh``).
+publisher's private key, and each service sees only its own broker password (its own folder).
+For a Swarm, :func:`ensure` writes into one folder and each file becomes a Swarm secret
+(``deploy/swarm.sh``).
 
 A value given in the environment (``.env``) is written on every start and wins; otherwise a
 value is generated once and kept. Nothing has a fixed default.

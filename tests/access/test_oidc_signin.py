@@ -17,12 +17,12 @@ import pytest
 from playwright.async_api import expect
 
 from backend_svc.service import BackendService
-from common.settings import S3Settings
-from portal_svc.service import PortalService
 from common.contracts.method import BACKEND, PORTAL, SESSION_WORKER, SOLVE_WORKER
 from common.contracts.oidc import VerifiedClaims
 from common.contracts.users import UserMethods
 from common.errors import Forbidden
+from common.settings import S3Settings
+from portal_svc.service import PortalService
 from tests.access.conftest import Identities, client_as
 from tests.backend.conftest import backend_settings
 from tests.backend.helpers import refused
