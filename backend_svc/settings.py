@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+import re
 
+from pydantic import Field, SecretStr, field_validator
+
+from common.contracts.groups import GROUP_PATTERN
 from common.settings import JobDefaults, ServiceSettings
 
 
@@ -69,3 +72,11 @@ class BackendSettings(ServiceSettings, JobDefaults):
         "group is set to what the claim says (missing groups are created); other groups are "
         "left alone."
     )
+
+    @field_validator("oidc_group_map")
+    @classmethod
+    def _group_names(cls, mapping: dict[str, str]) -> dict[str, str]:
+        bad = sorted(g for g in mapping.values() if not re.match(GROUP_PATTERN, g))
+        if bad:
+            raise ValueError(f"not valid group names: {bad} (pattern {GROUP_PATTERN})")
+        return mapping

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +17,7 @@ import asyncpg
 import pytest
 from playwright.async_api import expect
 
+from backend_svc.oidc import username_candidates
 from backend_svc.service import BackendService
 from common.contracts.method import BACKEND, PORTAL, SESSION_WORKER, SOLVE_WORKER
 from common.contracts.oidc import VerifiedClaims
@@ -305,3 +307,35 @@ async def test_only_the_portal_role_may_hand_backend_verified_claims(
 
 CLAIMS = VerifiedClaims(issuer="https://idp.example.org", subject="s-1",
                         preferred_username="grace")
+
+
+def test_settings_refuse_an_unsafe_or_incomplete_provider_and_bad_group_names() -> None:
+    from pydantic import ValidationError
+
+    from backend_svc.settings import BackendSettings
+    from portal_svc.settings import PortalSettings
+
+    for bad in ({"oidc_issuer": "http://idp.example.org", "oidc_client_id": "c"},
+                {"oidc_issuer": "https://idp.example.org"},
+                {"oidc_issuer": "https://idp.example.org", "oidc_client_id": "c",
+                 "oidc_scopes": "profile email"}):
+        with pytest.raises(ValidationError):
+            PortalSettings.model_validate(bad)
+    assert PortalSettings(oidc_issuer="http://127.0.0.1:9", oidc_client_id="c").oidc_enabled
+    assert not PortalSettings().oidc_enabled
+    with pytest.raises(ValidationError, match="not valid group names"):
+        BackendSettings(oidc_group_map={"g": "Not A Group"})
+
+
+def test_new_user_names_are_valid_and_fall_back() -> None:
+    from common.contracts.users import USERNAME_PATTERN
+
+    def names(**claims: str) -> list[str]:
+        return username_candidates(VerifiedClaims(issuer="i", subject="s", **claims))
+
+    assert names(preferred_username="Ada.L")[:2] == ["ada.l", "ada.l-2"]
+    assert names(email="Grace Hopper@navy.mil")[0] == "grace-hopper"
+    assert names()[0] == "user" and names(preferred_username="é")[0] == "user"
+    assert names(preferred_username="_x")[0] == "user-x"
+    assert all(re.match(USERNAME_PATTERN, n)
+               for n in names(preferred_username="A" * 200) + names(email="@"))
