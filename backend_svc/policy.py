@@ -30,7 +30,7 @@ from enum import StrEnum
 from pydantic import BaseModel
 
 from common.contracts.base import Principal
-from common.contracts.method import AnyMethod
+from common.contracts.method import PORTAL, AnyMethod
 from common.errors import Forbidden, NotFound
 
 
@@ -73,7 +73,12 @@ PUBLIC = "public"
 asks nothing (ping)."""
 WORKER = "worker"
 """Rule of worker reports: no principal; they concern only attempts leased to the sender."""
-RULES: frozenset[str] = frozenset({*Action, PUBLIC, WORKER})
+PORTAL_VOUCHED = "portal_vouched"
+"""Rule of methods whose request the portal vouches for: the claims of an ID token the portal
+verified (OpenID Connect sign-in). No principal; such a method must declare the portal's broker
+role as its only caller, so with broker roles enforced no other sender gets past the caller
+check (docs/security.md)."""
+RULES: frozenset[str] = frozenset({*Action, PUBLIC, WORKER, PORTAL_VOUCHED})
 """Every rule a declared method (:class:`~common.contracts.method.Method`) may name."""
 
 _USER_RULES: dict[Action, str] = {
@@ -153,6 +158,10 @@ def guard(method: AnyMethod, request: BaseModel) -> None:
     them with the same action through :func:`authorize_private`. Raises Forbidden.
     """
     if method.rule in (PUBLIC, WORKER):
+        return
+    if method.rule == PORTAL_VOUCHED:
+        if set(method.callers) != {PORTAL}:  # a declaration error, refused at every call
+            raise Forbidden(f"{method.name}: rule {PORTAL_VOUCHED} needs callers=(portal,)")
         return
     action = Action(method.rule)
     if _USER_RULES.get(action) in _RESOURCE_RULES:

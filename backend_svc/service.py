@@ -23,11 +23,13 @@ from backend_svc.duty import ExclusiveDuty
 from backend_svc.handlers.cases import CaseHandlers
 from backend_svc.handlers.groups import GroupHandlers
 from backend_svc.handlers.jobs import JobHandlers
+from backend_svc.handlers.oidc import OidcHandlers
 from backend_svc.handlers.registry import RegistryHandlers
 from backend_svc.handlers.sessions import SessionHandlers
 from backend_svc.handlers.users import UserHandlers
 from backend_svc.metrics import BackendGauges
 from backend_svc.migrations import apply_migrations, load_migrations
+from backend_svc.oidc import OidcPolicy, OidcSignIn
 from backend_svc.passwords import PasswordWork
 from backend_svc.relay import OutboxRelay
 from backend_svc.session_workers import SESSION_REAPER_LOCK, reap_sessions
@@ -53,7 +55,10 @@ def rpc_handlers(
     """The owners of every ``@implements`` handler backend serves on ``BACKEND_RPC``."""
     return [UserHandlers(pool, signin=signin),
             RegistryHandlers(pool), CaseHandlers(pool), GroupHandlers(pool),
-            JobHandlers(pool, commands, settings, wake), SessionHandlers(pool, commands, settings)]
+            JobHandlers(pool, commands, settings, wake), SessionHandlers(pool, commands, settings),
+            OidcHandlers(OidcSignIn(pool, OidcPolicy(
+                settings.oidc_create_users, settings.oidc_group_map,
+                timedelta(hours=settings.token_ttl_h))))]
 
 
 class BackendService:

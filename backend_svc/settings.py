@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+import re
 
+from pydantic import Field, SecretStr, field_validator
+
+from common.contracts.groups import GROUP_PATTERN
 from common.settings import JobDefaults, ServiceSettings
 
 
@@ -59,3 +62,21 @@ class BackendSettings(ServiceSettings, JobDefaults):
         60.0, gt=0, description="A requested session no worker claims in this time fails "
         "(reason no_worker)."
     )
+    oidc_create_users: bool = Field(
+        False, description="Create a user at the first OpenID Connect sign-in of an identity "
+        "no user is linked to; off: such a sign-in is refused (403 oidc_unknown_user)."
+    )
+    oidc_group_map: dict[str, str] = Field(
+        default_factory=dict, description="JSON map: a value of the provider's group claim → "
+        "the Modelport group it grants. At each sign-in the user's membership of every mapped "
+        "group is set to what the claim says (missing groups are created); other groups are "
+        "left alone."
+    )
+
+    @field_validator("oidc_group_map")
+    @classmethod
+    def _group_names(cls, mapping: dict[str, str]) -> dict[str, str]:
+        bad = sorted(g for g in mapping.values() if not re.match(GROUP_PATTERN, g))
+        if bad:
+            raise ValueError(f"not valid group names: {bad} (pattern {GROUP_PATTERN})")
+        return mapping

@@ -24,6 +24,7 @@ from portal_svc.files.trust import PackageKeys
 from portal_svc.live import jobs as live
 from portal_svc.pages import cases as case_pages
 from portal_svc.pages import jobs as jobs_pages
+from portal_svc.pages import oidc as oidc_pages
 from portal_svc.pages import registry as registry_pages
 from portal_svc.pages import sessions as session_pages
 from portal_svc.pages import site as pages
@@ -78,6 +79,7 @@ def make_app(
     app.on_response_prepare.append(middlewares.add_headers)
     openapi.install(app, api.OPERATIONS)
     app.router.add_routes(pages.routes)
+    oidc_pages.setup(app)
     app.router.add_routes(registry_pages.routes)
     app.router.add_routes(case_pages.routes)
     app.router.add_routes(jobs_pages.routes)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from common.settings import ServiceSettings
 
@@ -43,6 +44,24 @@ class PortalSettings(ServiceSettings):
     )
     login_ip_window_s: float = Field(60.0, gt=0, description="The per-address sign-in window.")
 
+    oidc_issuer: str = Field(
+        "", description="OpenID Connect provider's issuer URL (https; http only on loopback); "
+        "its discovery document is read from <issuer>/.well-known/openid-configuration. "
+        "Empty = no single sign-on."
+    )
+    oidc_client_id: str = Field("", description="The portal's client id at the provider.")
+    oidc_client_secret: SecretStr = Field(
+        SecretStr(""), description="The portal's client secret at the provider."
+    )
+    oidc_scopes: str = Field("openid profile email", description="Scopes asked for (must "
+                             "hold openid; add the one that releases the group claim).")
+    oidc_group_claim: str = Field("groups", description="ID-token claim holding the user's "
+                                  "groups (mapped to Modelport groups by backend).")
+    oidc_provider_name: str = Field("single sign-on", max_length=60,
+                                    description="Shown on the login page: Sign in with <name>.")
+    oidc_cache_s: float = Field(3600.0, gt=0, description="How long the provider's discovery "
+                                "document and keys are cached.")
+
     @field_validator("cookie_secret")
     @classmethod
     def _fernet_key(cls, value: SecretStr) -> SecretStr:
@@ -61,6 +80,29 @@ class PortalSettings(ServiceSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer_url(cls, value: str) -> str:
+        if not value:
+            return value
+        url = urlsplit(value)
+        loopback = url.hostname in ("127.0.0.1", "::1", "localhost")
+        if url.scheme != "https" and not (url.scheme == "http" and loopback):
+            raise ValueError("must be an https URL (http only on a loopback address)")
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> PortalSettings:
+        if self.oidc_issuer and not self.oidc_client_id:
+            raise ValueError("MODELPORT_OIDC_CLIENT_ID is required with MODELPORT_OIDC_ISSUER")
+        if self.oidc_issuer and "openid" not in self.oidc_scopes.split():
+            raise ValueError("MODELPORT_OIDC_SCOPES must hold openid")
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
 
     @property
     def secure_cookies(self) -> bool:

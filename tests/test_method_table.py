@@ -90,3 +90,9 @@ def test_a_declaration_without_actor_for_an_actor_rule_is_refused() -> None:
     odd = Method("x.y", Ping, Pong, topology.BACKEND_RPC, "user.list", "")
     with pytest.raises(Forbidden, match="names no actor"):
         policy.guard(odd, Ping())
+
+
+def test_portal_vouched_methods_are_for_the_portal_alone() -> None:
+    vouched = [m for m in ALL_METHODS if m.rule == policy.PORTAL_VOUCHED]
+    assert {m.name for m in vouched} >= {UserMethods.OIDC_SIGNIN.name}
+    assert all(m.callers == ("portal",) for m in vouched)

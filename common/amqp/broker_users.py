@@ -10,6 +10,8 @@ no default password. The rules are in docs/security.md.
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import os
 import secrets
@@ -22,10 +24,13 @@ from common.contracts.method import BACKEND, PORTAL, ROLES, SESSION_WORKER, SOLV
 _BASE = "modelport\\.(commands|events|dead-letter)"
 """The exchanges (and dead-letter queue) every service declares idempotently at start."""
 _REPLY = "amq\\.rabbitmq\\.reply-to"
+_UNNAMED = "amq\\.gen-.*|amq_[0-9a-f]{32}"
+"""Exclusive queues bound to the events: named by the server, or by aio-pika's robust channel
+(``amq_<uuid4 hex>``, so that a reconnect declares the same name again)."""
 _OWN = {
     BACKEND: "backend\\.rpc",
-    PORTAL: "amq\\.gen-.*",  # the live views' server-named queues bound to the events
-    SESSION_WORKER: "session\\.(rpc|commands)",
+    PORTAL: _UNNAMED,  # the live views' queues of job events
+    SESSION_WORKER: f"session\\.(rpc|commands|worker\\..*)|{_UNNAMED}",  # + job events
     SOLVE_WORKER: "solve\\.(rpc|commands|worker\\..*)",
 }
 INTEGRATOR_PREFIX = "integrator."
@@ -75,10 +80,19 @@ class BrokerUser:
     role: str | None  # None: an integrator (no RPC role)
 
 
+def role_user_name(prefix: str, role: str) -> str:
+    """``<prefix><role>`` with dashes: ``mp-session-worker``."""
+    return f"{prefix}{role.replace('_', '-')}"
+
+
+def role_user(prefix: str, role: str, password: str) -> BrokerUser:
+    """The broker user of a service role, with its least permissions."""
+    return BrokerUser(role_user_name(prefix, role), password, role_permissions(role), role)
+
+
 def plan(prefix: str, integrators: list[str]) -> list[BrokerUser]:
     """One user per role (``<prefix><role>``) and per integrator, each with a new password."""
-    users = [BrokerUser(f"{prefix}{role.replace('_', '-')}", secrets.token_urlsafe(24),
-                        role_permissions(role), role) for role in ROLES]
+    users = [role_user(prefix, role, secrets.token_urlsafe(24)) for role in ROLES]
     users += [BrokerUser(f"{prefix}int-{name}", secrets.token_urlsafe(24),
                          integrator_permissions(name), None) for name in integrators]
     return users
@@ -87,6 +101,35 @@ def plan(prefix: str, integrators: list[str]) -> list[BrokerUser]:
 def roles_map(users: list[BrokerUser]) -> dict[str, str]:
     """The ``MODELPORT_BROKER_ROLES`` value for these users."""
     return {u.name: u.role for u in users if u.role is not None}
+
+
+def password_hash(name: str, password: str) -> str:
+    """RabbitMQ's ``rabbit_password_hashing_sha256`` form: base64(salt + sha256(salt + pw)).
+
+    The 4-byte salt is taken from the user's name and password, so the same pair always gives
+    the same document (a stack's secrets step rewrites nothing when nothing changed), while
+    two users never share a salt."""
+    salt = hashlib.sha256(f"{name}\0{password}".encode()).digest()[:4]
+    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
+
+
+def definitions(users: list[BrokerUser], vhost: str, *, admin: tuple[str, str] | None = None
+                ) -> dict[str, object]:
+    """A definitions document (RabbitMQ's ``load_definitions``) holding the vhost, ``users``
+    with their permissions and, when given, an administrator ``(name, password)`` with every
+    right; only password hashes are written. A broker that imports it at boot has exactly
+    these users (no ``guest``)."""
+    everyone = [(u.name, u.password, u.permissions, "") for u in users]
+    if admin is not None:
+        everyone.append((admin[0], admin[1], Permissions(".*", ".*", ".*"), "administrator"))
+    return {
+        "vhosts": [{"name": vhost}],
+        "users": [{"name": name, "password_hash": password_hash(name, password),
+                   "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": tags}
+                  for name, password, _, tags in everyone],
+        "permissions": [{"user": name, "vhost": vhost, "configure": p.configure,
+                         "write": p.write, "read": p.read} for name, _, p, _ in everyone],
+    }
 
 
 def _bin(text: str) -> str:

@@ -9,6 +9,7 @@ from pydantic import Field
 from common.amqp.topology import BACKEND_RPC
 from common.contracts.base import Contract, Principal, Secret
 from common.contracts.method import BACKEND, PORTAL, Method, declared_in
+from common.contracts.oidc import OidcRefusal, VerifiedClaims
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,62}$"
 
@@ -82,6 +83,13 @@ class UserMethods:
                            "The user behind a live token (401 when unknown or revoked).")
     REVOKE_TOKEN = Method("auth.revoke", RevokeToken, Empty, BACKEND_RPC, "public",
                           "Revoke a token.")
+    OIDC_SIGNIN = Method("auth.oidc", VerifiedClaims, TokenIssued, BACKEND_RPC, "portal_vouched",
+                         "Sign in the user linked to an OpenID Connect identity (created when "
+                         "allowed), sync its mapped groups and issue a token (403 when unknown).",
+                         callers=(PORTAL,))
+    OIDC_REFUSED = Method("auth.oidc_refused", OidcRefusal, Empty, BACKEND_RPC, "portal_vouched",
+                          "Audit an OpenID Connect sign-in the portal refused.",
+                          callers=(PORTAL,))
 
 
 METHODS = declared_in(UserMethods)

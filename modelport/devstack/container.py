@@ -7,16 +7,23 @@ reads the secret files (see :mod:`modelport.devstack.secrets`) from the folders 
 secrets too), builds the URLs the service needs, and hands each service only its own:
 the database URL and the admin password go to backend alone (as ``dev up`` does,
 :data:`modelport.devstack.plan.BACKEND_ONLY`), the package keys to every service but backend,
-the cookie key to the portal. A variable already set in the environment is left alone.
+the cookie key to the portal, and each service its own broker user (``mp-<role>``, its password
+from the service's own folder) with ``MODELPORT_BROKER_ROLES``, so the caller check is on; a
+worker's instance id is put under its broker user (``mp-solve-worker.<host>``), as that check
+requires. A variable already set in the environment is left alone (but the instance id).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
+from common.amqp import broker_users
+from modelport.devstack import secrets
 from modelport.devstack.plan import BACKEND_ONLY
 
 DIRS_ENV = "MODELPORT_SECRETS_DIRS"
@@ -79,9 +86,29 @@ def _urls(files: Mapping[str, Path], env: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+def _broker_identity(role: str, files: Mapping[str, Path], env: Mapping[str, str]
+                     ) -> dict[str, str]:
+    """The service's own broker user (its password is in its own folder), the role map that
+    turns the caller check on, and for a worker an instance id its broker user owns."""
+    password = _text(files, secrets.broker_secret(role)) if role in ROLES else None
+    if password is None:
+        return {}
+    name = broker_users.role_user_name(secrets.BROKER_PREFIX, secrets.ROLE_OF_FOLDER[role])
+    host = env.get("MODELPORT_AMQP_HOST", "rabbitmq")
+    out = {"MODELPORT_AMQP_URL": f"amqp://{quote(name, '')}:{quote(password, '')}@{host}:5672/",
+           "MODELPORT_BROKER_ROLES": json.dumps(secrets.broker_roles())}
+    if role in ("session", "solve"):
+        instance = env.get("MODELPORT_INSTANCE_ID") or socket.gethostname()
+        out["MODELPORT_INSTANCE_ID"] = instance if instance.startswith(name + ".") \
+            else f"{name}.{instance}"
+    return out
+
+
 def service_env(role: str, env: Mapping[str, str]) -> dict[str, str]:
     """``env`` plus the settings from the secret files that ``role`` may have."""
-    extra = _urls(find_secrets(env), env)
+    files = find_secrets(env)
+    extra = _urls(files, env)
+    own = _broker_identity(role, files, env)
     if role not in ("backend", "tool"):
         extra = {k: v for k, v in extra.items() if k not in BACKEND_ONLY}
     if role == "backend":
@@ -91,7 +118,10 @@ def service_env(role: str, env: Mapping[str, str]) -> dict[str, str]:
         extra.pop("MODELPORT_COOKIE_SECRET", None)
     if role != "tool":
         extra.pop("MODELPORT_PUBLISHER_KEY_FILE", None)
-    return {**extra, **env}
+    merged = {**extra, **env}
+    if "MODELPORT_INSTANCE_ID" in own:  # a worker's name must be owned by its broker user
+        merged["MODELPORT_INSTANCE_ID"] = own.pop("MODELPORT_INSTANCE_ID")
+    return {**merged, **{k: v for k, v in own.items() if k not in env}}
 
 
 def exec_service(argv: Sequence[str]) -> None:

@@ -88,9 +88,11 @@ def service_env(
 def build_specs(
     ports: Mapping[str, int], base: Mapping[str, str], shared: Mapping[str, str],
     portal_extra: Mapping[str, str], keyed: Mapping[str, str] | None = None,
+    own: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[ServiceSpec]:
     """The four service specs; ``portal_extra`` is added to the portal's environment only,
-    ``keyed`` (the package keys) to every service but backend, which never handles packages."""
+    ``keyed`` (the package keys) to every service but backend, which never handles packages,
+    and ``own[name]`` (a service's broker identity) to that service alone."""
     specs = []
     for name, module, _ in SERVICES:
         env = service_env(name, ports[name], base, shared)
@@ -98,6 +100,7 @@ def build_specs(
             env.update(keyed or {})
         if name == "portal":
             env.update(portal_extra)
+        env.update((own or {}).get(name, {}))
         specs.append(ServiceSpec(name, module, ports[name], env))
     return specs
 

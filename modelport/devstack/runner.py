@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from modelport.devstack import plan, procs
+from modelport.devstack import broker, plan, procs
 from modelport.devstack.stack import (
     S3_NAME,
     S3_STOP_TIMEOUT_S,
@@ -57,7 +58,36 @@ def _specs(stack: Stack, opts: UpOptions, env: Mapping[str, str]) -> list[plan.S
         shared["MODELPORT_S3_ENDPOINT_URL"] = stack.start_s3()
     cookie = env.get("MODELPORT_COOKIE_SECRET") or stack.state.cookie_secret()
     keyed = _key_env(stack, env)
-    return plan.build_specs(ports, env, shared, {"MODELPORT_COOKIE_SECRET": cookie}, keyed)
+    return plan.build_specs(ports, env, shared, {"MODELPORT_COOKIE_SECRET": cookie}, keyed,
+                            _broker_env(stack, env))
+
+
+def _broker_env(stack: Stack, env: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """Each service's own broker user and the role map (unless the environment sets roles)."""
+    try:
+        made = broker.make(stack.state.root, env)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise RuntimeError(f"cannot create the stack's broker users with rabbitmqctl "
+                           f"(set {broker.RABBITMQCTL_ENV}, or MODELPORT_BROKER_ROLES to "
+                           f"manage them yourself): {exc}") from None
+    if made is None:
+        stack.err.print("broker users: managed by the caller (MODELPORT_BROKER_ROLES is set)")
+        return {}
+    names = ", ".join(u.name for u in made.users)
+    stack.err.print(f"broker users: {names} (caller checks on; passwords in "
+                    f"{escape(str(stack.state.root / broker.FILE))})")
+    return {name: made.env_for(name, env) for name, _, _ in plan.SERVICES}
+
+
+def _forget_broker_users(state: StateDir, env: Mapping[str, str], err: Console) -> None:
+    """Delete the stack's broker users once its services are stopped (best effort)."""
+    try:
+        removed = broker.remove(state.root, env)
+    except (OSError, subprocess.SubprocessError) as exc:
+        err.print(f"[yellow]warning:[/] broker users not deleted: {escape(str(exc))}")
+        return
+    if removed:
+        err.print(f"broker users deleted: {', '.join(removed)}")
 
 
 def _key_env(stack: Stack, env: Mapping[str, str]) -> dict[str, str]:
@@ -94,8 +124,12 @@ def up(opts: UpOptions, out: Console, err: Console, env: Mapping[str, str] | Non
         except (StartupFailed, OSError, RuntimeError, TimeoutError) as exc:
             _report_failure(state, exc, err)
             stack.stop(opts.stop_timeout_s)
+            _forget_broker_users(state, env, err)
             return 1
-        return _serve(stack, url, opts, out, err)
+        code = _serve(stack, url, opts, out, err)
+        if not opts.detach:
+            _forget_broker_users(state, env, err)
+        return code
 
 
 def _serve(stack: Stack, url: str, opts: UpOptions, out: Console, err: Console) -> int:
@@ -120,14 +154,17 @@ def _report_failure(state: StateDir, exc: Exception, err: Console) -> None:
     err.print("stopping everything that was started")
 
 
-def down(state_dir: Path, err: Console, *, timeout_s: float = 30.0) -> int:
+def down(state_dir: Path, err: Console, *, timeout_s: float = 30.0,
+         env: Mapping[str, str] | None = None) -> int:
     """Stop what ``dev up --detach`` started under ``state_dir``; 0 also when nothing ran."""
     state = StateDir(state_dir)
     record = state.read_record()
     running = [p for p in record.processes if procs.is_running(p)] if record else []
+    env = dict(os.environ if env is None else env)
     if not running:
         err.print(f"nothing is running from {state.root}")
         state.clear_record()
+        _forget_broker_users(state, env, err)
         return 0
     services = [p for p in running if p.name != S3_NAME]
     s3 = [p for p in running if p.name == S3_NAME]
@@ -135,6 +172,7 @@ def down(state_dir: Path, err: Console, *, timeout_s: float = 30.0) -> int:
     procs.stop_all(s3, S3_STOP_TIMEOUT_S)  # usually killed: see S3_STOP_TIMEOUT_S
     state.clear_record()
     err.print("stopped: " + ", ".join(p.name for p in running))
+    _forget_broker_users(state, env, err)
     if killed:
         err.print(f"killed after their stop deadline: {', '.join(killed)}")
     return 0

@@ -2,9 +2,10 @@
 
 Each secret is one file. Which containers see it is decided by *folders*: the ``secrets``
 step of docker-compose.yml mounts one volume per folder and writes every secret into the
-folders of its readers, so PostgreSQL sees only its password and the services never see the
-publisher's private key. For a Swarm, :func:`ensure` writes into one folder and each file
-becomes a Swarm secret (``deploy/swarm.sh``).
+folders of its readers, so PostgreSQL sees only its password, the services never see the
+publisher's private key, and each service sees only its own broker password (its own folder).
+For a Swarm, :func:`ensure` writes into one folder and each file becomes a Swarm secret
+(``deploy/swarm.sh``).
 
 A value given in the environment (``.env``) is written on every start and wins; otherwise a
 value is generated once and kept. Nothing has a fixed default.
@@ -20,12 +21,31 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.amqp import broker_users
+from common.contracts.method import BACKEND as BACKEND_ROLE
+from common.contracts.method import PORTAL as PORTAL_ROLE
+from common.contracts.method import SESSION_WORKER, SOLVE_WORKER
 from common.packages import generate_platform_key, generate_signing_key, signing_key_from_pem
 
 DB, BROKER, S3, PLATFORM, BACKEND, PUBLISHER = (
     "db", "broker", "s3", "platform", "backend", "publisher")
-FOLDERS = (DB, BROKER, S3, PLATFORM, BACKEND, PUBLISHER)
+PORTAL, SESSION, SOLVE = "portal", "session", "solve"
+FOLDERS = (DB, BROKER, S3, PLATFORM, BACKEND, PUBLISHER, PORTAL, SESSION, SOLVE)
 AMQP_USER_ENV, S3_USER = "MODELPORT_AMQP_USER", "modelport"
+BROKER_PREFIX = "mp-"
+"""Broker users of the stack's service roles: ``mp-portal``, ``mp-backend``,
+``mp-session-worker``, ``mp-solve-worker`` (:func:`common.amqp.broker_users.role_user`)."""
+ROLE_OF_FOLDER = {BACKEND: BACKEND_ROLE, PORTAL: PORTAL_ROLE, SESSION: SESSION_WORKER,
+                  SOLVE: SOLVE_WORKER}
+"""Each service's own folder → its broker role; the folder holds that role's password."""
+
+
+def broker_secret(folder: str) -> str:
+    """The file holding the broker password of the service whose own folder is ``folder``."""
+    return f"amqp_{folder}_password"
+
+
+DEFINITIONS_PATH = "/run/secrets/definitions.json"  # where the broker container sees its folder
 
 
 def _password() -> str:
@@ -57,7 +77,9 @@ class Secret:
 
 SECRETS = (
     Secret("postgres_password", "MODELPORT_POSTGRES_PASSWORD", _password, (DB, BACKEND)),
-    Secret("amqp_password", "MODELPORT_AMQP_PASSWORD", _password, (PLATFORM,)),
+    Secret("amqp_password", "MODELPORT_AMQP_PASSWORD", _password, (BROKER,)),
+    *(Secret(broker_secret(f), f"MODELPORT_AMQP_{f.upper()}_PASSWORD", _password, (f,))
+      for f in (BACKEND, PORTAL, SESSION, SOLVE)),
     Secret("s3_access_key", "MODELPORT_S3_ACCESS_KEY", _password, (PLATFORM,)),
     Secret("s3_secret_key", "MODELPORT_S3_SECRET_KEY", _password, (PLATFORM,)),
     Secret("cookie_secret", "MODELPORT_COOKIE_SECRET", _fernet_key, (PLATFORM,)),
@@ -116,12 +138,32 @@ def _shared(folders: Mapping[str, Path]) -> set[Path]:
     return {folders[DB], folders[BROKER], folders[S3]}
 
 
+def broker_definitions(values: Mapping[str, str], env: Mapping[str, str]) -> dict[str, object]:
+    """RabbitMQ's users at every boot: one per service role with its least permissions (only
+    its hashed password), and the operator's administrator (``MODELPORT_AMQP_USER``,
+    ``amqp_password``: the management UI). No ``guest``, no default password."""
+    users = [broker_users.role_user(BROKER_PREFIX, role, values[broker_secret(folder)])
+             for folder, role in ROLE_OF_FOLDER.items()]
+    admin = (env.get(AMQP_USER_ENV, "modelport"), values["amqp_password"])
+    return broker_users.definitions(users, "/", admin=admin)
+
+
+def broker_roles() -> dict[str, str]:
+    """``MODELPORT_BROKER_ROLES`` of the stack: broker user → role."""
+    return {broker_users.role_user_name(BROKER_PREFIX, role): role
+            for role in ROLE_OF_FOLDER.values()}
+
+
 def _derived(folders: Mapping[str, Path], values: Mapping[str, str],
              env: Mapping[str, str]) -> None:
-    """The files the infrastructure reads: RabbitMQ's config with its user, SeaweedFS's S3
-    identities, and the publisher's public key that the services trust."""
-    user = env.get(AMQP_USER_ENV, "modelport")
-    conf = (f"default_user = {user}\ndefault_pass = {values['amqp_password']}\n"
+    """The files the infrastructure reads: RabbitMQ's config and its users (definitions
+    imported at every boot), SeaweedFS's S3 identities, and the publisher's public key that
+    the services trust."""
+    definitions = json.dumps(broker_definitions(values, env), indent=2)
+    _write(folders[BROKER] / "definitions.json", definitions, 0o444)
+    conf = (f"load_definitions = {DEFINITIONS_PATH}\n"
+            f"default_user = {env.get(AMQP_USER_ENV, 'modelport')}\n"
+            f"default_pass = {values['amqp_password']}\n"
             "default_vhost = /\nloopback_users = none\n")
     _write(folders[BROKER] / "rabbitmq.conf", conf, 0o444)
     identity = {"name": S3_USER, "actions": ["Admin", "Read", "List", "Tagging", "Write"],

@@ -4,6 +4,7 @@ Layout::
 
     <state-dir>/pids.json       what ``dev up`` started (read by ``dev down``)
     <state-dir>/cookie_secret   the portal's Fernet key, kept across restarts (mode 0600)
+    <state-dir>/broker.env      the stack's broker users and passwords while it runs (0600)
     <state-dir>/keys/           platform.key/.pub (X25519) and publisher.key/.pub (Ed25519)
     <state-dir>/trusted/        the publisher keys the stack trusts (publisher.pub)
     <state-dir>/logs/<name>.log one log per process

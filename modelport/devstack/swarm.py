@@ -45,6 +45,7 @@ def secret_files() -> dict[str, tuple[str, ...]]:
     """Every file the secrets step writes → the folders holding it."""
     files = {s.name: s.folders for s in stack_secrets.SECRETS}
     files |= {"rabbitmq.conf": (stack_secrets.BROKER,), "s3.json": (stack_secrets.S3,),
+              "definitions.json": (stack_secrets.BROKER,),
               "publisher.pub": (stack_secrets.PLATFORM,)}
     return files
 

@@ -18,7 +18,7 @@ from common.contracts.registry import RegistryMethods
 from common.errors import BadRequest, ModelportError, Unauthenticated
 from portal_svc import auth, web_session
 from portal_svc.api.sessions_models import Session
-from portal_svc.appkeys import BACKEND, JSON_ERRORS
+from portal_svc.appkeys import BACKEND, JSON_ERRORS, SETTINGS
 
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
@@ -62,7 +62,7 @@ async def page_caller(request: web.Request) -> auth.Caller:
 async def login_form(request: web.Request) -> web.StreamResponse:
     if await web_session.session_token(request):
         raise web.HTTPFound(HOME_PATH)
-    return await _render_login(request)
+    return await render_login(request)
 
 
 @routes.post(LOGIN_PATH)
@@ -70,13 +70,13 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await web_session.check_csrf(request)
     username, password = form.get("username", "").strip(), form.get("password", "")
     if not username or not password:
-        return await _render_login(request, "Enter your username and password.", username, 400)
+        return await render_login(request, "Enter your username and password.", username, 400)
     try:
         issued = await auth.login(request, username, password)
     except ModelportError as exc:
         if exc.status not in (BadRequest.status, Unauthenticated.status):
             raise
-        return await _render_login(request, exc.message, username, exc.status)
+        return await render_login(request, exc.message, username, exc.status)
     await web_session.start_signed_in(request, issued.token.get_secret_value())
     log.info("page_login", user_id=issued.user.id)
     raise web.HTTPSeeOther(HOME_PATH)
@@ -108,12 +108,15 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template("dashboard.html", request, context)
 
 
-async def _render_login(
+async def render_login(
     request: web.Request, error: str | None = None, username: str = "", status: int = 200
 ) -> web.StreamResponse:
+    """The login page (with "Sign in with <provider>" when single sign-on is configured)."""
+    settings = request.app[SETTINGS]
     context = {
         "csrf_token": await web_session.csrf_token(request),
         "error": error,
         "username": username,
+        "sso_name": settings.oidc_provider_name if settings.oidc_enabled else None,
     }
     return aiohttp_jinja2.render_template("login.html", request, context, status=status)

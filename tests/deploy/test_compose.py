@@ -38,7 +38,9 @@ def test_compose_files_validate_with_and_without_the_local_images() -> None:
 def test_no_secret_has_a_default_in_the_compose_file() -> None:
     text = (REPO / "docker-compose.yml").read_text()
     for var in ("POSTGRES_PASSWORD", "AMQP_PASSWORD", "S3_ACCESS_KEY", "S3_SECRET_KEY",
-                "COOKIE_SECRET", "ADMIN_PASSWORD", "PLATFORM_KEY", "PUBLISHER_KEY"):
+                "COOKIE_SECRET", "ADMIN_PASSWORD", "PLATFORM_KEY", "PUBLISHER_KEY",
+                "AMQP_BACKEND_PASSWORD", "AMQP_PORTAL_PASSWORD", "AMQP_SESSION_PASSWORD",
+                "AMQP_SOLVE_PASSWORD"):
         assert f"MODELPORT_{var}:-}}" in text or f"MODELPORT_{var}:+" in text, var
 
 

@@ -4,6 +4,7 @@ each service sees only its own."""
 
 from __future__ import annotations
 
+import json
 import stat
 from pathlib import Path
 
@@ -39,11 +40,14 @@ def test_each_folder_holds_only_what_its_readers_need(tmp_path: Path) -> None:
     secrets.ensure(folders, {})
     names = {f: sorted(p.name for p in path.iterdir()) for f, path in folders.items()}
     assert names["db"] == ["postgres_password"]
-    assert names["broker"] == ["rabbitmq.conf"]
+    assert names["broker"] == ["amqp_password", "definitions.json", "rabbitmq.conf"]
     assert names["s3"] == ["s3.json"]
     assert names["publisher"] == ["publisher_key"]
-    assert names["backend"] == ["admin_password", "postgres_password"]
+    assert names["backend"] == ["admin_password", "amqp_backend_password", "postgres_password"]
+    for own in ("portal", "session", "solve"):
+        assert names[own] == [f"amqp_{own}_password"]
     assert "publisher_key" not in names["platform"] and "admin_password" not in names["platform"]
+    assert not [n for n in names["platform"] if n.startswith("amqp_")]
     assert stat.S_IMODE((folders["platform"] / "platform_key").stat().st_mode) == 0o400
     assert stat.S_IMODE((folders["db"] / "postgres_password").stat().st_mode) == 0o444
 
@@ -54,7 +58,7 @@ def test_a_given_value_wins_and_derived_files_follow(tmp_path: Path) -> None:
     done = secrets.ensure(folders, {"MODELPORT_AMQP_PASSWORD": "given-pw",
                                     "MODELPORT_ADMIN_PASSWORD": "admin-pw"})
     assert sorted(done.given) == ["admin_password", "amqp_password"]
-    assert (folders["platform"] / "amqp_password").read_text().strip() == "given-pw"
+    assert (folders["broker"] / "amqp_password").read_text().strip() == "given-pw"
     assert "default_pass = given-pw" in (folders["broker"] / "rabbitmq.conf").read_text()
     assert (folders["backend"] / "admin_password").read_text().strip() == "admin-pw"
 
@@ -73,7 +77,7 @@ def flat(tmp_path: Path) -> dict[str, str]:
     folder = tmp_path / "flat"
     folder.mkdir()
     secrets.ensure({name: folder for name in secrets.FOLDERS},
-                   {"MODELPORT_AMQP_PASSWORD": "p@ss/word"})
+                   {"MODELPORT_AMQP_SOLVE_PASSWORD": "p@ss/word"})
     return {"MODELPORT_SECRETS_DIRS": str(folder)}
 
 
@@ -94,7 +98,7 @@ def test_backend_alone_gets_the_database_and_the_admin(flat: dict[str, str]) -> 
 
 def test_passwords_are_quoted_into_urls_and_the_environment_wins(flat: dict[str, str]) -> None:
     env = container.service_env("solve", flat)
-    assert env["MODELPORT_AMQP_URL"] == "amqp://modelport:p%40ss%2Fword@rabbitmq:5672/"
+    assert env["MODELPORT_AMQP_URL"] == "amqp://mp-solve-worker:p%40ss%2Fword@rabbitmq:5672/"
     mine = container.service_env("solve", {**flat, "MODELPORT_AMQP_URL": "amqp://x@y/"})
     assert mine["MODELPORT_AMQP_URL"] == "amqp://x@y/"
 
@@ -109,3 +113,28 @@ def test_the_role_comes_from_the_command() -> None:
 def test_no_secret_folder_means_no_settings(tmp_path: Path) -> None:
     env = {"MODELPORT_SECRETS_DIRS": str(tmp_path / "missing")}
     assert container.service_env("backend", env) == env
+
+
+def test_each_service_connects_as_its_own_broker_user_with_the_caller_check_on(
+    tmp_path: Path,
+) -> None:
+    folders = _folders(tmp_path)
+    secrets.ensure(folders, {})
+    roles = {"mp-backend": "backend", "mp-portal": "portal",
+             "mp-session-worker": "session_worker", "mp-solve-worker": "solve_worker"}
+    for role, user in (("backend", "mp-backend"), ("portal", "mp-portal"),
+                       ("session", "mp-session-worker"), ("solve", "mp-solve-worker")):
+        dirs = f"{folders['platform']}:{folders[role]}"
+        env = container.service_env(role, {"MODELPORT_SECRETS_DIRS": dirs,
+                                           "MODELPORT_INSTANCE_ID": "host7"})
+        password = (folders[role] / f"amqp_{role}_password").read_text().strip()
+        assert env["MODELPORT_AMQP_URL"] == f"amqp://{user}:{password}@rabbitmq:5672/"
+        assert json.loads(env["MODELPORT_BROKER_ROLES"]) == roles
+        if role in ("session", "solve"):  # a worker reports under a name its user owns
+            assert env["MODELPORT_INSTANCE_ID"] == f"{user}.host7"
+    definitions = json.loads((folders["broker"] / "definitions.json").read_text())
+    assert {u["name"] for u in definitions["users"]} == {*roles, "modelport"}
+    assert "guest" not in (folders["broker"] / "rabbitmq.conf").read_text()
+    text = json.dumps(definitions)
+    assert not [f for f in ("backend", "portal", "session", "solve")
+                if (folders[f] / f"amqp_{f}_password").read_text().strip() in text]

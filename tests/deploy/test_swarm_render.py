@@ -46,13 +46,17 @@ def test_services_are_replicated_and_the_infrastructure_is_pinned(stack: dict) -
 
 def test_each_service_gets_the_secrets_of_the_volumes_it_mounted(stack: dict) -> None:
     assert _secrets_of(stack, "postgres") == {"postgres_password"}
-    assert _secrets_of(stack, "rabbitmq") == {"rabbitmq.conf"}
+    assert _secrets_of(stack, "rabbitmq") == {"rabbitmq.conf", "definitions.json",
+                                              "amqp_password"}
     assert _secrets_of(stack, "s3") == {"s3.json"}
     assert {"postgres_password", "admin_password"} <= _secrets_of(stack, "backend")
+    assert "amqp_backend_password" in _secrets_of(stack, "backend")
     for name in ("portal", "session", "solve"):
         got = _secrets_of(stack, name)
-        assert {"platform_key", "publisher.pub", "amqp_password"} <= got, name
-        assert not got & {"publisher_key", "admin_password", "postgres_password"}, name
+        assert {"platform_key", "publisher.pub", f"amqp_{name}_password"} <= got, name
+        assert not got & {"publisher_key", "admin_password", "postgres_password",
+                          "amqp_password"}, name
+        assert [s for s in got if s.startswith("amqp_")] == [f"amqp_{name}_password"], name
     assert "publisher_key" in _secrets_of(stack, "bootstrap")
     refs = {r["target"]: r for r in stack["services"]["solve"]["secrets"]}
     assert (refs["platform_key"]["uid"], refs["platform_key"]["mode"]) == ("10001", 0o400)

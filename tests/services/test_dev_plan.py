@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from modelport.devstack import plan
+from common.amqp import broker_users
+from modelport.devstack import broker, plan
 from modelport.devstack.state import ProcessRecord, StackRecord, StateDir
 from portal_svc.settings import PortalSettings
 
@@ -79,3 +81,24 @@ def test_record_round_trip(tmp_path: Path) -> None:
     assert state.read_record() == record
     state.clear_record()
     assert state.read_record() is None
+
+
+def test_each_service_gets_its_own_broker_user_and_workers_are_named_under_it(
+    tmp_path: Path,
+) -> None:
+    assert broker.prefix_for(tmp_path / "a") != broker.prefix_for(tmp_path / "b")
+    assert broker.vhost_of("amqp://u:p@h:5672/") == "/"
+    assert broker.vhost_of("amqp://u:p@h:5672/mp-t-1") == "mp-t-1"
+    assert broker.vhost_of("amqp://u:p@h:5672/%2Fodd") == "/odd"
+    users = broker_users.plan("mp-x-", [])
+    made = broker.StackIdentities("amqp://guest:guest@127.0.0.1:5672/v1", users)
+    roles = broker_users.roles_map(users)
+    for service, name in (("backend", "mp-x-backend"), ("portal", "mp-x-portal"),
+                          ("session", "mp-x-session-worker"), ("solve", "mp-x-solve-worker")):
+        env = made.env_for(service, {"MODELPORT_INSTANCE_ID": "box"})
+        password = next(u.password for u in users if u.name == name)
+        assert env["MODELPORT_AMQP_URL"] == f"amqp://{name}:{password}@127.0.0.1:5672/v1"
+        assert json.loads(env["MODELPORT_BROKER_ROLES"]) == roles
+        assert env.get("MODELPORT_INSTANCE_ID") == (
+            f"{name}.box" if service in ("session", "solve") else None)
+    assert broker.make(tmp_path, {"MODELPORT_BROKER_ROLES": "{}"}) is None  # caller's own

@@ -16,6 +16,7 @@ import pytest
 from modelport.devstack import procs
 from modelport.devstack.state import StateDir
 from tests.services.procs import run_cli
+from tests.support import infra
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
@@ -34,6 +35,7 @@ async def state_dir(tmp_path: Path) -> AsyncIterator[Path]:
 
 def stack_env(amqp_url: str, pg_dsn: str) -> dict[str, str]:
     return {
+        "MODELPORT_RABBITMQCTL": infra.RABBITMQCTL,
         "MODELPORT_AMQP_URL": amqp_url,
         "MODELPORT_DATABASE_URL": pg_dsn,
         "MODELPORT_ADMIN_USER": ADMIN["username"],
