@@ -46,7 +46,7 @@ async def create(conn: asyncpg.Connection, actor: Principal, request: CreateToke
     token, row = await users.issue_token(conn, user, label=request.name, ttl=ttl,
                                          kind=PERSONAL, scope=request.scope)
     info = token_from_row(row, user)
-    return TokenCreated(**info.model_dump(exclude={"v"}), token=token)  # type: ignore[arg-type]
+    return TokenCreated(**info.model_dump(exclude={"v"}), token=token)
 
 
 async def list_live(conn: asyncpg.Connection, actor: Principal,

@@ -68,8 +68,8 @@ EVENTS = [
 ] + [EventSpec(SessionEvent, type_, summary) for type_, summary in sessions.EVENTS]
 
 ALL_METHODS: list[AnyMethod] = [
-    *system.METHODS, *users.METHODS, *tokens.METHODS, *registry.METHODS, *cases.METHODS, *groups.METHODS,
-    *jobs.METHODS, *sessions.METHODS,
+    *system.METHODS, *users.METHODS, *tokens.METHODS, *registry.METHODS, *cases.METHODS,
+    *groups.METHODS, *jobs.METHODS, *sessions.METHODS,
 ]
 """Every RPC method on the bus. A family adds its ``METHODS`` here once."""
 
