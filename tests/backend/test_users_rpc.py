@@ -105,7 +105,7 @@ async def test_bootstrap_twice_keeps_one_admin(pg_dsn: str, amqp_url: str) -> No
 async def test_revoked_token_no_longer_resolves(backend: BackendService, rpc: RpcClient) -> None:
     await _create(rpc, "bob")
     issued = await rpc.call_method(
-        UserMethods.LOGIN, Authenticate(username="bob", password_hash="not-a-hash"))
+        UserMethods.LOGIN, Authenticate(username="bob", password="password-123"))
     await rpc.call_method(UserMethods.REVOKE_TOKEN, RevokeToken(token=issued.token))
     with pytest.raises(ModelportError) as caught:
         await rpc.call_method(UserMethods.RESOLVE_TOKEN, ResolveToken(token=issued.token))
@@ -167,5 +167,5 @@ async def test_invalid_username_names_the_field(backend: BackendService, rpc: Rp
     with pytest.raises(ModelportError) as caught:
         await rpc.call_method(
             UserMethods.CREATE,
-            Raw(actor={"system": True}, username="Bad Name!", password_hash="not-a-hash"))
+            Raw(actor={"system": True}, username="Bad Name!", password="password-123"))
     assert caught.value.status == 400 and "username" in caught.value.message
