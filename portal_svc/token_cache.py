@@ -6,7 +6,11 @@ token revoked anywhere stops working within a second), keyed by the token's sha2
 itself is not kept; the second counts from when the lookup was asked), and lets concurrent
 requests with the same token share one lookup. Only successes are kept; a refused token is
 asked again each time. Logging out through this portal
-forgets the token at once.
+forgets the token at once, and a revocation event (``modelport.token.revoked``,
+``modelport.user.disabled``, :mod:`portal_svc.live.revocation`) forgets every token of its
+user at once: :meth:`TokenCache.revoked` also makes lookups already in flight unshareable and
+unkept, and bumps :attr:`TokenCache.epoch`, so a stream that resolved its token just before the
+event learns it was overtaken (:meth:`TokenCache.revoked_since`).
 """
 
 from __future__ import annotations
@@ -14,20 +18,24 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
 from aiohttp import web
 
-from common.contracts.users import UserOut
+from common.contracts.users import TokenHolder, UserOut
 
 MAX_TTL_S = 1.0
+REMEMBERED_REVOCATIONS = 10_000
+U = TypeVar("U", bound=UserOut)
 
 
 def _key(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-class TokenCache:
+class TokenCache(Generic[U]):
     """Resolved tokens for ``ttl_s`` (clamped to :data:`MAX_TTL_S`); at most ``max_entries``."""
 
     def __init__(self, ttl_s: float = MAX_TTL_S, *, max_entries: int = 10_000,
@@ -35,10 +43,14 @@ class TokenCache:
         self._ttl_s = min(ttl_s, MAX_TTL_S)
         self._max = max_entries
         self._clock = clock
-        self._users: dict[bytes, tuple[float, UserOut]] = {}
-        self._pending: dict[bytes, asyncio.Task[UserOut]] = {}
+        self._users: dict[bytes, tuple[float, U]] = {}
+        self._pending: dict[bytes, asyncio.Task[U]] = {}
+        self.epoch = 0
+        """Counts revocation events; read it before :meth:`resolve` to ask
+        :meth:`revoked_since` later."""
+        self._revoked_at: OrderedDict[str, int] = OrderedDict()
 
-    async def resolve(self, token: str, lookup: Callable[[str], Awaitable[UserOut]]) -> UserOut:
+    async def resolve(self, token: str, lookup: Callable[[str], Awaitable[U]]) -> U:
         """The user of ``token``: kept, being looked up for another request, or ``lookup``'s
         answer (whose error is raised to every request waiting on it). The lookup runs as its
         own task, so a request that goes away does not cancel it for the others."""
@@ -49,21 +61,23 @@ class TokenCache:
         task = self._pending.get(key)
         if task is None:
             asked = self._clock()  # the answer is as old as the question: count from here
-            task = asyncio.create_task(self._look_up(key, token, lookup, asked))
+            task = asyncio.create_task(self._look_up(key, token, lookup, asked, self.epoch))
             task.add_done_callback(_retrieve)
             self._pending[key] = task
         return await asyncio.shield(task)
 
-    async def _look_up(self, key: bytes, token: str,
-                       lookup: Callable[[str], Awaitable[UserOut]], asked: float) -> UserOut:
+    async def _look_up(self, key: bytes, token: str, lookup: Callable[[str], Awaitable[U]],
+                       asked: float, epoch: int) -> U:
         try:
             user = await lookup(token)
         finally:
-            self._pending.pop(key, None)
-        self._keep(key, user, asked + self._ttl_s)
+            if self._pending.get(key) is asyncio.current_task():
+                self._pending.pop(key, None)
+        if epoch == self.epoch:  # no revocation overtook the lookup: the answer may be kept
+            self._keep(key, user, asked + self._ttl_s)
         return user
 
-    def _keep(self, key: bytes, user: UserOut, until: float) -> None:
+    def _keep(self, key: bytes, user: U, until: float) -> None:
         if len(self._users) >= self._max:
             now = self._clock()
             self._users = {k: v for k, v in self._users.items() if v[0] > now}
@@ -75,11 +89,31 @@ class TokenCache:
         """Drop ``token`` (it was just revoked here)."""
         self._users.pop(_key(token), None)
 
+    def revoked(self, user_id: str) -> None:
+        """Tokens of ``user_id`` were revoked (or the account disabled): forget them all, and
+        let no lookup already in flight be shared or kept."""
+        self.epoch += 1
+        self._users = {k: v for k, v in self._users.items() if v[1].id != user_id}
+        self._pending.clear()  # running lookups finish for their waiters only
+        self._revoked_at[user_id] = self.epoch
+        self._revoked_at.move_to_end(user_id)
+        while len(self._revoked_at) > REMEMBERED_REVOCATIONS:
+            self._revoked_at.popitem(last=False)
 
-def _retrieve(task: asyncio.Task[UserOut]) -> None:
+    def revoked_since(self, user_id: str, epoch: int) -> bool:
+        """Whether a revocation for ``user_id`` came after :attr:`epoch` was ``epoch``
+        (conservatively True when that is older than the revocations remembered)."""
+        if user_id in self._revoked_at:
+            return self._revoked_at[user_id] > epoch
+        oldest = next(iter(self._revoked_at.values()), None)
+        return len(self._revoked_at) >= REMEMBERED_REVOCATIONS and oldest is not None \
+            and oldest > epoch
+
+
+def _retrieve(task: asyncio.Task[U]) -> None:
     """Mark a failed lookup's error as seen when no request is left waiting for it."""
     if not task.cancelled():
         task.exception()
 
 
-TOKEN_CACHE = web.AppKey("token_cache", TokenCache)
+TOKEN_CACHE: web.AppKey[TokenCache[TokenHolder]] = web.AppKey("token_cache")
