@@ -53,18 +53,20 @@ class Accounts:
                                actor.user_id, new_hash)
             await audit.record(conn, actor, "user.password_change", actor.user_id or "")
 
-    async def reset_password(self, request: ResetPassword) -> None:
+    async def reset_password(self, request: ResetPassword) -> UserOut:
         """Set ``username``'s password (admins; the guard checked) and revoke its tokens."""
         new_hash = await hash_password(request.new_password.get_secret_value())
         async with self._pool.acquire() as conn, conn.transaction():
-            user_id = await conn.fetchval(
-                "UPDATE users SET password_hash = $2 WHERE username = $1 RETURNING id::text",
-                request.username, new_hash)
-            if user_id is None:
+            row = await conn.fetchrow(
+                f"UPDATE users SET password_hash = $2 WHERE username = $1 "
+                f"RETURNING {users.USER_COLUMNS}", request.username, new_hash)
+            if row is None:
                 raise NotFound(f"no user {request.username!r}")
-            await audit.record(conn, request.actor, "user.password_reset", user_id,
+            user = users.user_from_row(row)
+            await audit.record(conn, request.actor, "user.password_reset", user.id,
                                {"username": request.username})
-            await tokens.revoke_all(conn, request.actor, user_id, reason="password_reset")
+            await tokens.revoke_all(conn, request.actor, user.id, reason="password_reset")
+        return user
 
     async def set_disabled(self, request: SetDisabled) -> UserOut:
         """Disable (revoking every token) or enable ``username``; 409 ``cannot_disable_self``

@@ -78,9 +78,8 @@ class UserHandlers:
         return Empty()
 
     @implements(UserMethods.RESET_PASSWORD)
-    async def reset_password(self, request: ResetPassword) -> Empty:
-        await self._accounts.reset_password(request)
-        return Empty()
+    async def reset_password(self, request: ResetPassword) -> UserOut:
+        return await self._accounts.reset_password(request)
 
     @implements(UserMethods.SET_DISABLED)
     async def set_disabled(self, request: SetDisabled) -> UserOut:

@@ -117,7 +117,7 @@ class UserMethods:
         "users.change_password", ChangePassword, Empty, BACKEND_RPC, "user.change_password",
         "Change your own password (403 wrong_password unless the current one is given).")
     RESET_PASSWORD = Method(
-        "users.reset_password", ResetPassword, Empty, BACKEND_RPC, "user.reset_password",
+        "users.reset_password", ResetPassword, UserOut, BACKEND_RPC, "user.reset_password",
         "Set a user's password (admins); every token of that user is revoked.")
     SET_DISABLED = Method(
         "users.set_disabled", SetDisabled, UserOut, BACKEND_RPC, "user.disable",

@@ -16,9 +16,12 @@ from common.contracts.tokens import (
     TokenOut,
 )
 from common.contracts.users import ChangePassword, ResetPassword, UserMethods
+from portal_svc import auth
+from portal_svc.api.io import json_reply
 from portal_svc.api.models import ApiModel, Reply, User
 from portal_svc.api.public import public
 from portal_svc.api.relay import call_as_caller, relay
+from portal_svc.live.revocation import revoked_here
 from portal_svc.openapi import ApiRoutes
 
 routes = ApiRoutes(tags=("tokens",))
@@ -39,8 +42,9 @@ TOKEN = "/api/v1/tokens/{token_id}"
               request=CreateTokenRequest, response=NewToken, status=201,
               errors=(400, 403, 413))
 async def create_token(request: web.Request) -> web.Response:
-    return await relay(request, TokenMethods.CREATE, NewToken, body=CreateTokenRequest,
-                       status=201)
+    made = await call_as_caller(request, TokenMethods.CREATE, body=CreateTokenRequest)
+    shown = made.model_dump(exclude={"v"}) | {"token": made.token.get_secret_value()}
+    return json_reply(NewToken.model_validate(shown), status=201)
 
 
 @routes.route("GET", "/api/v1/tokens", summary="Your live personal tokens (admins: "
@@ -53,7 +57,8 @@ async def list_tokens(request: web.Request) -> web.Response:
 @routes.route("DELETE", TOKEN, summary="Revoke a personal token", status=204,
               errors=(403, 404))
 async def revoke_token(request: web.Request) -> web.Response:
-    await call_as_caller(request, TokenMethods.REVOKE)
+    revoked = await call_as_caller(request, TokenMethods.REVOKE)
+    revoked_here(request, revoked.user_id, [revoked.id], "revoked")
     return web.Response(status=204)
 
 
@@ -61,7 +66,10 @@ async def revoke_token(request: web.Request) -> web.Response:
               summary="Revoke every token and browser session of yours", response=SignedOut,
               errors=(403,))
 async def sign_out_everywhere(request: web.Request) -> web.Response:
-    return await relay(request, TokenMethods.SIGN_OUT_EVERYWHERE, SignedOut)
+    caller = await auth.api_caller(request)
+    done = await call_as_caller(request, TokenMethods.SIGN_OUT_EVERYWHERE)
+    revoked_here(request, caller.user.id, None, "sign_out_everywhere")
+    return json_reply(SignedOut.of(done))
 
 
 @routes.route("POST", "/api/v1/me/password", summary="Change your password",
@@ -75,7 +83,8 @@ async def change_password(request: web.Request) -> web.Response:
               summary="Set a user's password and revoke their tokens (admins)",
               request=ResetPasswordRequest, status=204, errors=(400, 403, 404, 413))
 async def reset_password(request: web.Request) -> web.Response:
-    await call_as_caller(request, UserMethods.RESET_PASSWORD, body=ResetPasswordRequest)
+    user = await call_as_caller(request, UserMethods.RESET_PASSWORD, body=ResetPasswordRequest)
+    revoked_here(request, user.id, None, "password_reset")
     return web.Response(status=204)
 
 
@@ -83,7 +92,9 @@ async def reset_password(request: web.Request) -> web.Response:
               summary="Disable an account: sign-in refused, every token revoked (admins)",
               response=User, errors=(403, 404, 409))
 async def disable_user(request: web.Request) -> web.Response:
-    return await relay(request, UserMethods.SET_DISABLED, User, disabled=True)
+    user = await call_as_caller(request, UserMethods.SET_DISABLED, disabled=True)
+    revoked_here(request, user.id, None, "disabled")
+    return json_reply(User.of(user))
 
 
 @routes.route("POST", "/api/v1/users/{username}/enable", summary="Enable an account (admins)",

@@ -116,6 +116,13 @@ class OpenStreams:
 OPEN_STREAMS = web.AppKey("open_streams", OpenStreams)
 
 
+def revoked_here(request: web.Request, user_id: str, token_ids: list[str] | None,
+                 reason: str) -> None:
+    """A revocation made through this portal: act on it now, without waiting for its event
+    (which still reaches every replica, this one included: closing twice is harmless)."""
+    request.app[OPEN_STREAMS].revoke(user_id, token_ids, reason)
+
+
 def revocation_consumer(connection: AbstractRobustConnection,
                         streams: OpenStreams) -> EventConsumer:
     """This instance's feed of revocation events into ``streams``."""

@@ -16,6 +16,7 @@ from common.errors import ModelportError
 from portal_svc import web_session
 from portal_svc.appkeys import BACKEND
 from portal_svc.auth import Caller
+from portal_svc.live.revocation import revoked_here
 from portal_svc.pages.site import LOGIN_PATH, page_caller, page_context
 
 routes = web.RouteTableDef()
@@ -58,6 +59,7 @@ async def revoke_token(request: web.Request) -> web.StreamResponse:
     await web_session.check_csrf(request)
     revoked = await request.app[BACKEND].call(
         TokenMethods.REVOKE, actor=caller.principal, token_id=request.match_info["token_id"])
+    revoked_here(request, revoked.user_id, [revoked.id], "revoked")
     await web_session.flash(request, f"Token “{revoked.name}” revoked.")
     raise web.HTTPSeeOther(ACCOUNT_PATH)
 
@@ -83,6 +85,7 @@ async def sign_out_everywhere(request: web.Request) -> web.StreamResponse:
     caller = await page_caller(request)
     await web_session.check_csrf(request)
     await request.app[BACKEND].call(TokenMethods.SIGN_OUT_EVERYWHERE, actor=caller.principal)
+    revoked_here(request, caller.user.id, None, "sign_out_everywhere")
     await web_session.end_session(request)
     raise web.HTTPSeeOther(LOGIN_PATH)
 

@@ -15,6 +15,7 @@ from common.amqp.connection import connect
 from common.amqp.rpc import RpcClient
 from common.contracts.method import BACKEND, PORTAL, SOLVE_WORKER
 from tests.backend.conftest import backend_settings
+from tests.portal.conftest import backend, db, http, portal, portal_url  # noqa: F401
 from tests.support import infra
 
 
