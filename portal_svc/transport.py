@@ -48,9 +48,22 @@ class Transport:
         morsel = response.cookies.get(cookie_name)
         if morsel is not None:
             morsel["secure"] = True
+        _secure_header(response, cookie_name)
         if self.is_https(request) and self._settings.hsts_max_age_s:
             response.headers["Strict-Transport-Security"] = \
                 f"max-age={self._settings.hsts_max_age_s}"
+
+
+def _secure_header(response: web.StreamResponse, cookie_name: str) -> None:
+    """Mark the cookie Secure where it is already a header (aiohttp_session writes it so on
+    a raised HTTPException, such as the redirect after signing in)."""
+    cookies = response.headers.getall("Set-Cookie", [])
+    if not any(c.startswith(cookie_name + "=") and "; Secure" not in c for c in cookies):
+        return
+    del response.headers["Set-Cookie"]
+    for cookie in cookies:
+        secure = cookie.startswith(cookie_name + "=") and "; Secure" not in cookie
+        response.headers.add("Set-Cookie", cookie + "; Secure" if secure else cookie)
 
 
 TRANSPORT = web.AppKey("transport", Transport)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -47,7 +48,8 @@ async def test_scopes_are_enforced_at_every_door(
     before = await account_state(db)
     for path in ("/api/v1/me", "/api/v1/jobs", "/api/v1/cases", "/api/v1/apps"):
         assert (await call(http, "GET", path, read))[0] == 200, path
-    refused = [("POST", "/api/v1/jobs", read, {"json": job}),
+    refused: list[tuple[str, str, str, dict[str, Any]]] = [
+               ("POST", "/api/v1/jobs", read, {"json": job}),
                ("POST", "/api/v1/jobs/00000000-0000-0000-0000-000000000000/cancel", read, {}),
                ("POST", "/api/v1/cases?app=x", read, {"data": b"x"}),
                ("GET", "/api/v1/tokens", read, {}), ("GET", "/api/v1/tokens", jobs, {}),
