@@ -7,8 +7,16 @@ from __future__ import annotations
 import aiohttp
 import asyncpg
 
-from tests.access.token_support import PASSWORD, account_state, admin, call, token, user
-from tests.portal.conftest import csrf_of, login
+from tests.access.token_support import (
+    PASSWORD,
+    account_state,
+    admin,
+    browser_sign_in,
+    call,
+    token,
+    user,
+)
+from tests.portal.conftest import login
 
 
 async def _login_status(http: aiohttp.ClientSession, name: str, password: str) -> int:
@@ -102,11 +110,7 @@ async def test_sign_out_everywhere_ends_every_token_and_browser_session(
     bob = await user(http, "bob")
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(base_url=portal_url, cookie_jar=jar) as browser:
-        async with browser.get("/login") as resp:
-            csrf = csrf_of(await resp.text())
-        async with browser.post("/login", data={"csrf_token": csrf, "username": "alice",
-                                                "password": PASSWORD}) as resp:
-            assert resp.status == 200 and resp.url.path == "/"
+        await browser_sign_in(browser, "alice")
         status, body = await call(http, "POST", "/api/v1/auth/sign-out-everywhere", made["token"])
         assert status == 200 and body["revoked"] == 4  # three sign-ins and the token
         for secret in (alice, other_login, made["token"]):

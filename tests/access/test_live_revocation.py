@@ -16,8 +16,7 @@ import asyncpg
 import pytest
 from aiohttp import web
 
-from tests.access.token_support import PASSWORD, admin, call, token, user
-from tests.portal.conftest import csrf_of
+from tests.access.token_support import admin, browser_sign_in, call, token, user
 
 CLOSED_WITHIN_S = 30  # a bound for a broken build, not a measure
 
@@ -135,11 +134,7 @@ async def test_a_browser_websocket_closes_on_sign_out_everywhere(
     session_id = await _ready_session(db, "alice", upstream)
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(base_url=portal_url, cookie_jar=jar) as browser:
-        async with browser.get("/login") as resp:
-            csrf = csrf_of(await resp.text())
-        async with browser.post("/login", data={"csrf_token": csrf, "username": "alice",
-                                                "password": PASSWORD}) as resp:
-            assert resp.status == 200
+        await browser_sign_in(browser, "alice")
         async with browser.get(f"/s/{session_id}/ws", allow_redirects=False,
                                headers={"Accept": "text/html"}) as resp:
             assert resp.status == 303

@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER, bearer, login
+from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER, bearer, csrf_of, login
 from tests.support import db_state
 
 PASSWORD = "password-123"
@@ -46,3 +46,12 @@ async def token(http: aiohttp.ClientSession, owner: str, scope: str = "read",
 async def account_state(db: asyncpg.Connection) -> dict[str, db_state.TableState]:
     """What a refused account or token request must leave as it was."""
     return await db_state.tables(db, ["users", "api_tokens", "outbox", "jobs", "cases"])
+
+
+async def browser_sign_in(browser: aiohttp.ClientSession, name: str) -> None:
+    """Sign ``name`` in through the login page (``browser`` keeps the session cookie)."""
+    async with browser.get("/login") as resp:
+        csrf = csrf_of(await resp.text())
+    async with browser.post("/login", data={"csrf_token": csrf, "username": name,
+                                            "password": PASSWORD}) as resp:
+        assert resp.status == 200 and resp.url.path == "/"

@@ -12,26 +12,17 @@ import pytest
 from backend_svc.service import BackendService
 from common.settings import S3Settings
 from portal_svc.service import PortalService
-from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER, csrf_of, portal_service
+from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER, csrf_of, running_portal
 
 HTTPS = {"X-Forwarded-Proto": "https"}
-
-
-async def _served(amqp_url: str, s3: S3Settings, **extra: object) -> AsyncIterator[str]:
-    service: PortalService = portal_service(amqp_url, s3, **extra)
-    await service.start()
-    try:
-        yield f"http://127.0.0.1:{service.port}"
-    finally:
-        await service.stop()
 
 
 @pytest.fixture
 async def behind_proxy(backend: BackendService, amqp_url: str,
                        s3_settings: S3Settings) -> AsyncIterator[str]:
     """A portal that trusts proxies on loopback (where this test connects from)."""
-    async for url in _served(amqp_url, s3_settings, trusted_proxies=["127.0.0.0/8"]):
-        yield url
+    async for service in running_portal(amqp_url, s3_settings, trusted_proxies=["127.0.0.0/8"]):
+        yield f"http://127.0.0.1:{service.port}"
 
 
 async def _sign_in(url: str, headers: dict[str, str]) -> tuple[str, aiohttp.ClientResponse]:
