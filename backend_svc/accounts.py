@@ -35,8 +35,8 @@ class Accounts:
         actor = request.actor
         async with self._pool.acquire() as conn:
             stored = await conn.fetchval(
-                "SELECT password_hash FROM users WHERE id::text = $1 AND NOT disabled",
-                actor.user_id or "")
+                "SELECT password_hash FROM users WHERE id = $1::uuid AND NOT disabled",
+                actor.user_id)
         if stored is None:
             raise NotFound("no such user")
         try:
@@ -49,7 +49,7 @@ class Accounts:
             raise Forbidden("the current password is wrong", code="wrong_password")
         new_hash = await hash_password(request.new_password.get_secret_value())
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("UPDATE users SET password_hash = $2 WHERE id::text = $1",
+            await conn.execute("UPDATE users SET password_hash = $2 WHERE id = $1::uuid",
                                actor.user_id, new_hash)
             await audit.record(conn, actor, "user.password_change", actor.user_id or "")
 

@@ -7,6 +7,7 @@ event: docs/security.md, "Revocation").
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import asyncpg
@@ -70,10 +71,14 @@ async def list_live(conn: asyncpg.Connection, actor: Principal,
 async def revoke(conn: asyncpg.Connection, actor: Principal, token_id: str) -> TokenOut:
     """Revoke one live personal token; NotFound for a token the actor may not see (another
     user's), an unknown id, or one revoked already."""
+    try:
+        parsed = uuid.UUID(token_id)
+    except ValueError:
+        raise NotFound("token not found") from None
     row = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.user_id "
-        "WHERE t.id::text = $1 AND t.kind = $2 AND t.revoked_at IS NULL FOR UPDATE OF t",
-        token_id, PERSONAL)
+        "WHERE t.id = $1 AND t.kind = $2 AND t.revoked_at IS NULL FOR UPDATE OF t",
+        parsed, PERSONAL)
     owner = str(row["user_id"]) if row else None
     if row is None:
         raise NotFound("token not found")
@@ -99,8 +104,8 @@ async def revoke_all(conn: asyncpg.Connection, actor: Principal, user_id: str, *
 
 
 async def _user(conn: asyncpg.Connection, user_id: str | None) -> UserOut:
-    row = await conn.fetchrow(f"SELECT {users.USER_COLUMNS} FROM users WHERE id::text = $1",
-                              user_id or "")
+    row = await conn.fetchrow(f"SELECT {users.USER_COLUMNS} FROM users WHERE id = $1::uuid",
+                              user_id)
     if row is None:
         raise NotFound("no such user")
     return users.user_from_row(row)

@@ -33,7 +33,8 @@ JOBS_WRITES = frozenset({
     ("POST", "/api/v1/cases"),
 })
 ANY_SCOPE = frozenset({("POST", "/api/v1/auth/logout")})
-FULL_ONLY_PREFIXES = ("/api/v1/tokens", "/api/v1/me/password", "/s/")
+SESSION_PROXY = "/s/"
+FULL_ONLY_PREFIXES = ("/api/v1/tokens", "/api/v1/me/password", SESSION_PROXY)
 QUERY_TOKEN_NAMES = frozenset({"access_token", "token", "api_key", "apikey", "bearer"})
 TOKEN_PREFIX = "mp_"
 
@@ -68,7 +69,11 @@ def check(request: web.Request, scope: Scope) -> None:
 
 def refuse_token_in_query(request: web.Request) -> None:
     """Tokens travel in the Authorization header only: a URL ends up in logs, histories and
-    Referer headers. BadRequest ``token_in_query`` for one in the query string."""
+    Referer headers. BadRequest ``token_in_query`` for one in the query string. The session
+    proxy is left out: a query there is the app's own (forwarded as is), never read as a
+    credential."""
+    if request.path.startswith(SESSION_PROXY):
+        return
     for name, value in request.query.items():
         if name.lower() in QUERY_TOKEN_NAMES or value.startswith(TOKEN_PREFIX):
             raise BadRequest("send the token in the Authorization header, never in the URL",
