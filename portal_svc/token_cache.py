@@ -89,22 +89,26 @@ class TokenCache(Generic[U]):
         """Drop ``token`` (it was just revoked here)."""
         self._users.pop(_key(token), None)
 
-    def revoked(self, user_id: str) -> None:
-        """Tokens of ``user_id`` were revoked (or the account disabled): forget them all, and
-        let no lookup already in flight be shared or kept."""
+    def revoked(self, user_id: str, token_ids: list[str] | None = None) -> None:
+        """Tokens of ``user_id`` were revoked (``token_ids``, or all of them: sign out
+        everywhere, the account disabled): forget every token of the user, and let no lookup
+        already in flight be shared or kept."""
         self.epoch += 1
         self._users = {k: v for k, v in self._users.items() if v[1].id != user_id}
         self._pending.clear()  # running lookups finish for their waiters only
-        self._revoked_at[user_id] = self.epoch
-        self._revoked_at.move_to_end(user_id)
+        for key in [f"user:{user_id}"] if token_ids is None else \
+                [f"token:{t}" for t in token_ids]:
+            self._revoked_at[key] = self.epoch
+            self._revoked_at.move_to_end(key)
         while len(self._revoked_at) > REMEMBERED_REVOCATIONS:
             self._revoked_at.popitem(last=False)
 
-    def revoked_since(self, user_id: str, epoch: int) -> bool:
-        """Whether a revocation for ``user_id`` came after :attr:`epoch` was ``epoch``
-        (conservatively True when that is older than the revocations remembered)."""
-        if user_id in self._revoked_at:
-            return self._revoked_at[user_id] > epoch
+    def revoked_since(self, user_id: str, token_id: str, epoch: int) -> bool:
+        """Whether the token, or every token of its user, was revoked after :attr:`epoch` was
+        ``epoch`` (conservatively True when that is older than the revocations remembered)."""
+        for key in (f"user:{user_id}", f"token:{token_id}"):
+            if self._revoked_at.get(key, -1) > epoch:
+                return True
         oldest = next(iter(self._revoked_at.values()), None)
         return len(self._revoked_at) >= REMEMBERED_REVOCATIONS and oldest is not None \
             and oldest > epoch

@@ -63,7 +63,7 @@ class OpenStreams:
         at once when a revocation overtook the caller's token lookup)."""
         key = next(self._ids)
         self._streams[key] = Stream(caller.user.id, caller.user.token_id, caller.token, close)
-        if self._cache.revoked_since(caller.user.id, caller.epoch):
+        if self._cache.revoked_since(caller.user.id, caller.user.token_id, caller.epoch):
             self._close(key, "revoked_before_open")
         try:
             yield
@@ -73,7 +73,7 @@ class OpenStreams:
     def revoke(self, user_id: str, token_ids: list[str] | None, reason: str) -> int:
         """Forget the user's tokens and close their streams (all of them when ``token_ids``
         is None); how many closed."""
-        self._cache.revoked(user_id)
+        self._cache.revoked(user_id, token_ids)
         keys = [k for k, s in self._streams.items() if s.user_id == user_id
                 and (token_ids is None or s.token_id in token_ids)]
         for key in keys:

@@ -54,6 +54,11 @@ def test_a_stream_whose_lookup_a_revocation_overtook_closes_as_it_opens() -> Non
         assert closed == ["ann"]
     with streams.track(caller("ann", "t9", cache.epoch), lambda: closed.append("later")):
         assert closed == ["ann"]
+    before = cache.epoch
+    streams.revoke("ann", ["t1"], "revoked")  # one token: another of ann's is not overtaken
+    with streams.track(caller("ann", "t1", before), lambda: closed.append("t1")), \
+            streams.track(caller("ann", "t2", before), lambda: closed.append("t2")):
+        assert closed == ["ann", "t1"]
 
 
 async def test_a_lookup_in_flight_during_a_revocation_is_neither_kept_nor_shared() -> None:
