@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from backend_svc import db, users
 from backend_svc.migrations import apply_migrations, load_migrations
+from backend_svc.passwords import hash_password
 from backend_svc.settings import BackendSettings
 from common.amqp.rpc import validation_message
 from common.contracts.base import Principal
@@ -67,10 +68,11 @@ async def _create(settings: BackendSettings, request: CreateUser) -> UserOut:
         raise click.ClickException(f"cannot reach the backend's database: {exc}") from None
     try:
         await apply_migrations(conn, load_migrations())
+        password_hash = await hash_password(request.password.get_secret_value())
         async with conn.transaction():
             return await users.create_user(
                 conn, Principal.SYSTEM, username=request.username,
-                password=request.password.get_secret_value(),
+                password_hash=password_hash,
                 display_name=request.display_name, is_admin=request.is_admin,
             )
     except Conflict as exc:

@@ -72,7 +72,7 @@ class OidcSignIn:
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
                            f"oidc {claims.issuer} {claims.subject}")  # one first sign-in at once
         row = await conn.fetchrow(
-            "SELECT u.id, u.username, u.display_name, u.is_admin, u.created_at, u.disabled "
+            "SELECT " + ", ".join(f"u.{c}" for c in users.USER_COLUMNS.split(", ")) + " "
             "FROM user_identities i JOIN users u ON u.id = i.user_id "
             "WHERE i.issuer = $1 AND i.subject = $2", claims.issuer, claims.subject)
         if row is not None and row["disabled"]:
@@ -84,7 +84,7 @@ class OidcSignIn:
             "UPDATE user_identities SET last_signin_at = now(), email = $3 "
             "WHERE issuer = $1 AND subject = $2", claims.issuer, claims.subject, claims.email)
         await self._sync_groups(conn, user, claims.groups)
-        token = await users.issue_token(conn, user, label=claims.token_label,
+        token, _ = await users.issue_token(conn, user, label=claims.token_label,
                                         ttl=self._policy.token_ttl)
         await audit.record(conn, users.principal_of(user), "signin.oidc", user.id,
                            {"ip": claims.client_ip, "issuer": claims.issuer,
@@ -123,7 +123,7 @@ async def _create_user(conn: asyncpg.Connection, claims: VerifiedClaims) -> User
         row = await conn.fetchrow(
             "INSERT INTO users (username, display_name, password_hash) VALUES ($1, $2, NULL) "
             "ON CONFLICT (username) DO NOTHING "
-            "RETURNING id, username, display_name, is_admin, created_at",
+            f"RETURNING {users.USER_COLUMNS}",
             name, claims.name[:200] or name)
         if row is not None:
             break

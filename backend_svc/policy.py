@@ -21,6 +21,10 @@ today:
 - any signed-in user may open data sessions (up to the per-user limit); a session is read and
   stopped by its owner and admins only, and everyone else is told "not found" (the API, the
   proxy under ``/s/{id}/`` and its WebSocket alike). Only admins list everyone's.
+- a user makes, lists and revokes their own personal tokens, signs out everywhere and changes
+  their own password; another user's token is "not found". Admins list and revoke anyone's
+  tokens, reset passwords and disable accounts. (What a token's *scope* lets its holder ask
+  is decided by the portal, per request: ``portal_svc/scopes.py``.)
 """
 
 from __future__ import annotations
@@ -66,6 +70,14 @@ class Action(StrEnum):
     SESSION_LIST_ALL = "session.list_all"
     SESSION_READ = "session.read"
     SESSION_STOP = "session.stop"
+    TOKEN_CREATE = "token.create"
+    TOKEN_LIST = "token.list"  # every user, their own; someone else's needs TOKEN_LIST_ALL
+    TOKEN_LIST_ALL = "token.list_all"
+    TOKEN_REVOKE = "token.revoke"
+    USER_SIGN_OUT = "user.sign_out_everywhere"
+    USER_CHANGE_PASSWORD = "user.change_password"
+    USER_RESET_PASSWORD = "user.reset_password"
+    USER_DISABLE = "user.disable"
 
 
 PUBLIC = "public"
@@ -101,6 +113,11 @@ _USER_RULES: dict[Action, str] = {
     Action.SESSION_LIST: "signed_in",
     Action.SESSION_READ: "self",
     Action.SESSION_STOP: "self",
+    Action.TOKEN_CREATE: "signed_in",
+    Action.TOKEN_LIST: "signed_in",
+    Action.TOKEN_REVOKE: "self",
+    Action.USER_SIGN_OUT: "signed_in",  # acts on the caller's own account only
+    Action.USER_CHANGE_PASSWORD: "signed_in",  # likewise
 }
 
 

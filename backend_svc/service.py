@@ -18,6 +18,7 @@ import structlog
 from aio_pika.abc import AbstractRobustConnection
 
 from backend_svc import db, policy, users
+from backend_svc.accounts import Accounts
 from backend_svc.dispatch import JobDuties
 from backend_svc.duty import ExclusiveDuty
 from backend_svc.handlers.cases import CaseHandlers
@@ -26,11 +27,12 @@ from backend_svc.handlers.jobs import JobHandlers
 from backend_svc.handlers.oidc import OidcHandlers
 from backend_svc.handlers.registry import RegistryHandlers
 from backend_svc.handlers.sessions import SessionHandlers
+from backend_svc.handlers.tokens import TokenHandlers
 from backend_svc.handlers.users import UserHandlers
 from backend_svc.metrics import BackendGauges
 from backend_svc.migrations import apply_migrations, load_migrations
 from backend_svc.oidc import OidcPolicy, OidcSignIn
-from backend_svc.passwords import PasswordWork
+from backend_svc.passwords import PasswordWork, hash_password
 from backend_svc.relay import OutboxRelay
 from backend_svc.session_workers import SESSION_REAPER_LOCK, reap_sessions
 from backend_svc.settings import BackendSettings
@@ -50,10 +52,10 @@ log = structlog.get_logger(__name__)
 
 def rpc_handlers(
     pool: asyncpg.Pool, settings: BackendSettings, commands: Publisher, wake: Callable[[], None],
-    signin: SignIn,
+    signin: SignIn, accounts: Accounts,
 ) -> list[object]:
     """The owners of every ``@implements`` handler backend serves on ``BACKEND_RPC``."""
-    return [UserHandlers(pool, signin=signin),
+    return [UserHandlers(pool, signin=signin, accounts=accounts), TokenHandlers(pool, settings),
             RegistryHandlers(pool), CaseHandlers(pool), GroupHandlers(pool),
             JobHandlers(pool, commands, settings, wake), SessionHandlers(pool, commands, settings),
             OidcHandlers(OidcSignIn(pool, OidcPolicy(
@@ -122,7 +124,8 @@ class BackendService:
                               metrics=self.metrics.rpc_server, guard=policy.guard,
                               roles=s.broker_roles)
         serve_ping(self._rpc, self.name, self.instance)
-        self._rpc.serve_all(*rpc_handlers(self.pool, s, commands, self.jobs.wake, signin))
+        self._rpc.serve_all(*rpc_handlers(self.pool, s, commands, self.jobs.wake, signin,
+                                          Accounts(self.pool, work)))
         await self._rpc.start()
         self._stack.push_async_callback(self._rpc.drain, s.shutdown_grace_s)
         self.status = StatusServer(self.name, self.readiness, host=s.status_host,
@@ -154,8 +157,12 @@ class BackendService:
         if not s.admin_user or not password:
             return
         assert self.pool is not None
+        async with self.pool.acquire() as conn:
+            if await users.find_user(conn, s.admin_user) is not None:
+                return
+        password_hash = await hash_password(password)  # argon2 outside the transaction
         async with self.pool.acquire() as conn, conn.transaction():
             with contextlib.suppress(Conflict):
                 await users.create_user(conn, Principal.SYSTEM, username=s.admin_user,
-                                        password=password, is_admin=True)
+                                        password_hash=password_hash, is_admin=True)
                 log.info("bootstrap_admin_created", username=s.admin_user)

@@ -23,6 +23,11 @@ class BackendSettings(ServiceSettings, JobDefaults):
         1.0, gt=0, description="Relay's poll interval when no NOTIFY arrives."
     )
     token_ttl_h: int = Field(24 * 7, ge=1, description="Lifetime of a login token, in hours.")
+    api_token_default_days: int = Field(
+        30, ge=1, description="Lifetime of a personal API token made without an expiry.")
+    api_token_max_days: int = Field(
+        365, ge=1, description="Longest lifetime a personal API token may ask for; more is "
+        "400 expiry_too_long.")
     login_lockout_after: int = Field(
         5, ge=1, description="Wrong passwords in a row after which an account is locked."
     )

@@ -76,8 +76,8 @@ class SignIn:
         user = users.user_from_row(row)
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("DELETE FROM login_failures WHERE username = $1", name)
-            token = await users.issue_token(conn, user, label=request.token_label,
-                                            ttl=self._token_ttl)
+            token, _ = await users.issue_token(conn, user, label=request.token_label,
+                                               ttl=self._token_ttl)
         return TokenIssued(token=token, user=user)
 
     async def _failed(self, name: str, ip: str) -> None:

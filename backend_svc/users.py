@@ -14,21 +14,21 @@ import asyncpg
 
 from backend_svc import audit
 from backend_svc.outbox import record_event
-from backend_svc.passwords import hash_password
 from common.contracts.base import Principal
 from common.contracts.events import UserCreated
-from common.contracts.users import UserOut
+from common.contracts.tokens import TokensRevoked
+from common.contracts.users import Scope, TokenHolder, UserOut
 from common.errors import Conflict, Unauthenticated
 
 TOKEN_PREFIX = "mp_"
-_USER_COLUMNS = "id, username, display_name, is_admin, created_at"
+USER_COLUMNS = "id, username, display_name, is_admin, created_at, disabled"
 BAD_LOGIN = "wrong username or password"
 
 
 def user_from_row(row: asyncpg.Record) -> UserOut:
     return UserOut(
         id=str(row["id"]), username=row["username"], display_name=row["display_name"],
-        is_admin=row["is_admin"], created_at=row["created_at"],
+        is_admin=row["is_admin"], created_at=row["created_at"], disabled=row["disabled"],
     )
 
 
@@ -36,22 +36,22 @@ def principal_of(user: UserOut) -> Principal:
     return Principal(user_id=user.id, username=user.username, is_admin=user.is_admin)
 
 
-def _token_hash(token: str) -> bytes:
+def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
 async def create_user(
-    conn: asyncpg.Connection, actor: Principal, *, username: str, password: str,
+    conn: asyncpg.Connection, actor: Principal, *, username: str, password_hash: str,
     display_name: str = "", is_admin: bool = False,
 ) -> UserOut:
     """Insert a user with its audit entry and ``modelport.user.created`` event.
 
-    Raises Conflict when the name is taken.
+    ``password_hash`` is made by :func:`backend_svc.passwords.hash_password` *before* the
+    transaction (argon2 holds no connection). Raises Conflict when the name is taken.
     """
-    password_hash = await hash_password(password)
     row = await conn.fetchrow(
         f"INSERT INTO users (username, display_name, password_hash, is_admin) "
-        f"VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO NOTHING RETURNING {_USER_COLUMNS}",
+        f"VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO NOTHING RETURNING {USER_COLUMNS}",
         username, display_name or username, password_hash, is_admin,
     )
     if row is None:
@@ -65,7 +65,7 @@ async def create_user(
 
 
 async def find_user(conn: asyncpg.Connection, username: str) -> UserOut | None:
-    row = await conn.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE username = $1", username)
+    row = await conn.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE username = $1", username)
     return user_from_row(row) if row else None
 
 
@@ -73,7 +73,7 @@ async def list_users(conn: asyncpg.Connection, *, limit: int, offset: int) -> tu
     list[UserOut], int
 ]:
     rows = await conn.fetch(
-        f"SELECT {_USER_COLUMNS} FROM users ORDER BY username LIMIT $1 OFFSET $2", limit, offset
+        f"SELECT {USER_COLUMNS} FROM users ORDER BY username LIMIT $1 OFFSET $2", limit, offset
     )
     total = await conn.fetchval("SELECT count(*) FROM users")
     return [user_from_row(r) for r in rows], int(total)
@@ -83,45 +83,77 @@ async def password_row(conn: asyncpg.Connection, username: str) -> asyncpg.Recor
     """The enabled user's row with its ``password_hash`` (checked by :mod:`backend_svc.signin`
     after this connection is given back)."""
     return await conn.fetchrow(
-        f"SELECT {_USER_COLUMNS}, password_hash FROM users WHERE username = $1 AND NOT disabled",
+        f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = $1 AND NOT disabled",
         username,
     )
 
 
 async def issue_token(
-    conn: asyncpg.Connection, user: UserOut, *, label: str, ttl: timedelta
-) -> str:
-    """A new API token for ``user``; only its hash is stored."""
+    conn: asyncpg.Connection, user: UserOut, *, label: str, ttl: timedelta,
+    kind: str = "login", scope: Scope = "full",
+) -> tuple[str, asyncpg.Record]:
+    """A new API token for ``user`` and its row; only the token's sha256 is stored."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await conn.execute(
-        "INSERT INTO api_tokens (user_id, token_hash, label, expires_at) VALUES ($1,$2,$3,$4)",
-        user.id, _token_hash(token), label, datetime.now(UTC) + ttl,
+    row = await conn.fetchrow(
+        "INSERT INTO api_tokens (user_id, token_hash, label, expires_at, kind, scope) "
+        "VALUES ($1,$2,$3,$4,$5,$6) RETURNING id, label, scope, created_at, expires_at, "
+        "last_used_at",
+        user.id, token_hash(token), label, datetime.now(UTC) + ttl, kind, scope,
     )
-    await audit.record(conn, principal_of(user), "token.issue", user.id, {"label": label})
-    return token
+    await audit.record(conn, principal_of(user), "token.issue", str(row["id"]),
+                       {"label": label, "kind": kind, "scope": scope})
+    return token, row
 
 
-async def resolve_token(conn: asyncpg.Connection, token: str) -> UserOut:
-    """The user a live token belongs to; Unauthenticated when unknown, expired or revoked."""
+async def resolve_token(conn: asyncpg.Connection, token: str) -> TokenHolder:
+    """The user a live token belongs to, with the token's id, scope and expiry.
+
+    Raises Unauthenticated: ``invalid_token`` when unknown or revoked, ``token_expired``,
+    ``account_disabled``."""
     row = await conn.fetchrow(
         f"UPDATE api_tokens t SET last_used_at = now() FROM users u "
         f"WHERE t.token_hash = $1 AND t.user_id = u.id AND t.revoked_at IS NULL "
         f"AND t.expires_at > now() AND NOT u.disabled "
-        f"RETURNING {', '.join('u.' + c for c in _USER_COLUMNS.split(', '))}",
-        _token_hash(token),
+        f"RETURNING t.id AS token_id, t.scope, t.expires_at, "
+        f"{', '.join('u.' + c for c in USER_COLUMNS.split(', '))}",
+        token_hash(token),
     )
     if row is None:
-        raise Unauthenticated("the token is unknown, expired or revoked", code="invalid_token")
-    return user_from_row(row)
+        raise await _refusal(conn, token)
+    return TokenHolder(**user_from_row(row).model_dump(exclude={"v"}),
+                       token_id=str(row["token_id"]), scope=row["scope"],
+                       expires_at=row["expires_at"])
+
+
+async def _refusal(conn: asyncpg.Connection, token: str) -> Unauthenticated:
+    """Why a token does not resolve (told only to whoever holds the whole token)."""
+    row = await conn.fetchrow(
+        "SELECT t.revoked_at IS NOT NULL AS revoked, t.expires_at <= now() AS expired, "
+        "u.disabled FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
+        token_hash(token))
+    if row is not None and row["disabled"]:
+        return Unauthenticated("the account is disabled", code="account_disabled")
+    if row is not None and not row["revoked"] and row["expired"]:
+        return Unauthenticated("the token has expired", code="token_expired")
+    return Unauthenticated("the token is unknown, expired or revoked", code="invalid_token")
 
 
 async def revoke_token(conn: asyncpg.Connection, token: str) -> None:
     """Revoke a token; revoking an unknown or revoked token changes nothing."""
     row = await conn.fetchrow(
         "UPDATE api_tokens SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL "
-        "RETURNING user_id",
-        _token_hash(token),
+        "RETURNING id, user_id",
+        token_hash(token),
     )
     if row is not None:
         actor = Principal(user_id=str(row["user_id"]), username="token-holder")
-        await audit.record(conn, actor, "token.revoke", str(row["user_id"]))
+        await audit.record(conn, actor, "token.revoke", str(row["id"]))
+        await record_revoked(conn, str(row["user_id"]), [str(row["id"])], reason="logout")
+
+
+async def record_revoked(conn: asyncpg.Connection, user_id: str, token_ids: list[str], *,
+                         reason: str, everything: bool = False) -> None:
+    """The ``modelport.token.revoked`` event, so every portal closes the streams they
+    opened (in the revoking transaction, like every event)."""
+    event = TokensRevoked(user_id=user_id, token_ids=token_ids, all=everything, reason=reason)
+    await record_event(conn, TokensRevoked.TYPE, event.model_dump(mode="json"), subject=user_id)

@@ -22,6 +22,8 @@ from portal_svc.files.bucket import PortalStorage
 from portal_svc.files.stores import Stores
 from portal_svc.files.trust import PackageKeys
 from portal_svc.live import jobs as live
+from portal_svc.live.revocation import OPEN_STREAMS, OpenStreams, recheck_streams
+from portal_svc.pages import account as account_pages
 from portal_svc.pages import cases as case_pages
 from portal_svc.pages import jobs as jobs_pages
 from portal_svc.pages import oidc as oidc_pages
@@ -31,6 +33,7 @@ from portal_svc.pages import site as pages
 from portal_svc.settings import PortalSettings
 from portal_svc.throttle import LOGIN_THROTTLE, LoginThrottle
 from portal_svc.token_cache import TOKEN_CACHE, TokenCache
+from portal_svc.transport import TRANSPORT, Transport
 
 SERVICE = "portal"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -66,6 +69,9 @@ def make_app(
     app[SETTINGS] = settings
     app[BACKEND] = backend
     app[TOKEN_CACHE] = TokenCache()
+    app[OPEN_STREAMS] = OpenStreams(app[TOKEN_CACHE])  # fed by PortalService's revocations
+    app[TRANSPORT] = Transport(settings)
+    app.cleanup_ctx.append(recheck_streams)
     app[LOGIN_THROTTLE] = LoginThrottle(settings.login_ip_limit, settings.login_ip_window_s)
     app[OPERATIONS] = api.OPERATIONS
     app[live.JOB_HUB] = live.JobEventHub()  # fed by PortalService's JobEventConsumer
@@ -84,6 +90,7 @@ def make_app(
     app.router.add_routes(case_pages.routes)
     app.router.add_routes(jobs_pages.routes)
     app.router.add_routes(session_pages.routes)
+    app.router.add_routes(account_pages.routes)
     proxy.setup(app, settings.cookie_secret.get_secret_value())
     app.router.add_static("/static/", STATIC_DIR, name="static")
     add_health_routes(app, SERVICE, _readiness(backend, storage))

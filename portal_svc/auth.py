@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from common.contracts.base import Principal
-from common.contracts.users import TokenIssued, UserMethods, UserOut
+from common.contracts.users import TokenHolder, TokenIssued, UserMethods
 from common.errors import ModelportError, Unauthenticated
+from portal_svc import scopes
 from portal_svc.appkeys import BACKEND
 from portal_svc.throttle import LOGIN_THROTTLE, client_address
 from portal_svc.token_cache import TOKEN_CACHE
@@ -26,14 +27,19 @@ from portal_svc.token_cache import TOKEN_CACHE
 MAX_TOKEN_CHARS = 200
 INVALID_TOKEN = "missing, invalid or expired token"
 BAD_CREDENTIALS = "wrong username or password"
+TOLD_CODES = frozenset({"token_expired", "account_disabled"})
+"""Refusals whose code the holder of the token is told; any other 401 is ``unauthenticated``."""
 
 
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated caller: the backend's user record and the token that proved it."""
+    """An authenticated caller: the backend's user record (with the token's id and scope),
+    the token that proved it, and the token cache's :attr:`~TokenCache.epoch` before it was
+    resolved (a live stream asks :meth:`TokenCache.revoked_since` with it)."""
 
-    user: UserOut
+    user: TokenHolder
     token: str
+    epoch: int = 0
 
     @property
     def principal(self) -> Principal:
@@ -57,21 +63,32 @@ def bearer_token(request: web.Request) -> str | None:
 
 
 async def resolve(request: web.Request, token: str | None) -> Caller:
-    """The caller owning ``token``; raises Unauthenticated when it is absent or not valid."""
+    """The caller owning ``token``, once its scope allows this request (every door passes
+    here: :mod:`portal_svc.scopes`).
+
+    Raises BadRequest ``token_in_query`` for a token in the URL; Unauthenticated when the
+    token is absent or not valid (``token_expired``, ``account_disabled`` or
+    ``unauthenticated``); Forbidden ``insufficient_scope``."""
+    scopes.refuse_token_in_query(request)
     if not token or len(token) > MAX_TOKEN_CHARS:
         raise Unauthenticated(INVALID_TOKEN)
+    cache = request.app[TOKEN_CACHE]
+    epoch = cache.epoch
     try:
-        user = await request.app[TOKEN_CACHE].resolve(token, _resolve_with(request))
+        user = await cache.resolve(token, _resolve_with(request))
     except ModelportError as exc:
         if exc.status != Unauthenticated.status:
             raise
+        if exc.code in TOLD_CODES:
+            raise Unauthenticated(exc.message, code=exc.code) from None
         raise Unauthenticated(INVALID_TOKEN) from None
-    return Caller(user=user, token=token)
+    scopes.check(request, user.scope)
+    return Caller(user=user, token=token, epoch=epoch)
 
 
-def _resolve_with(request: web.Request) -> Callable[[str], Awaitable[UserOut]]:
+def _resolve_with(request: web.Request) -> Callable[[str], Awaitable[TokenHolder]]:
     """The backend lookup of a token, for the token cache."""
-    async def lookup(token: str) -> UserOut:
+    async def lookup(token: str) -> TokenHolder:
         return await request.app[BACKEND].call(UserMethods.RESOLVE_TOKEN, token=token)
 
     return lookup

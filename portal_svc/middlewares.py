@@ -19,6 +19,8 @@ from common.errors import ModelportError, TooManyRequests
 from common.logging import bind_correlation
 from portal_svc.appkeys import JSON_ERRORS, REQUEST_ID
 from portal_svc.openapi import Handler
+from portal_svc.transport import TRANSPORT
+from portal_svc.web_session import COOKIE_NAME
 
 log = structlog.get_logger(__name__)
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -114,9 +116,12 @@ def _error_page(request: web.Request, status: int, message: str) -> web.StreamRe
 
 
 async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: echo the request id and add security headers to every reply."""
+    """``on_response_prepare``: echo the request id and add security headers to every reply;
+    over https the session cookie is Secure and HSTS is sent (:mod:`portal_svc.transport`)."""
     request_id = request.get(REQUEST_ID)
     if request_id:
         response.headers[REQUEST_ID_HEADER] = request_id
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if TRANSPORT in request.app:
+        request.app[TRANSPORT].secure_reply(request, response, COOKIE_NAME)

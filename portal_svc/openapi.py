@@ -18,6 +18,8 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from portal_svc import scopes
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -61,9 +63,17 @@ class Operation:
     download: bool = False  # the success reply is a file (application/octet-stream)
 
     @property
+    def scope(self) -> str:
+        """The least token scope that may call it (``x-modelport-scope`` in the document)."""
+        return scopes.required(self.method, self.path)
+
+    @property
     def error_statuses(self) -> list[int]:
-        """Declared errors, plus 401 for authenticated calls and 503 when the backend is away."""
+        """Declared errors, plus 401 for authenticated calls (and 403 where a token's scope
+        may fall short: :mod:`portal_svc.scopes`) and 503 when the backend is away."""
         implied = {401} if self.auth else set()
+        if self.auth and self.scope != "read":
+            implied.add(403)
         return sorted({*self.errors, *implied, 503})
 
 
@@ -161,6 +171,7 @@ def _operation(op: Operation, refs: dict[SchemaKey, Any]) -> dict[str, Any]:
         }
     if op.auth:
         doc["security"] = [{"bearerAuth": []}]
+        doc["x-modelport-scope"] = op.scope
     return doc
 
 

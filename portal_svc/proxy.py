@@ -5,10 +5,10 @@ does not exist. A browser's first navigation carries the portal's cookie: the pr
 and redirects to ``/s/{id}/k/{grant}/…`` (:mod:`portal_svc.session_grants`); every later
 request of the session's pages is checked by its grant, since those pages run sandboxed in an
 opaque origin that never sends the portal's cookie. API clients may send a bearer token
-instead. The proxy never forwards the portal's cookie, Authorization or CSRF header, and
-answers with ``Content-Security-Policy: sandbox allow-scripts allow-forms allow-downloads``
-(no ``allow-same-origin``): what an app renders cannot read the portal's cookie or CSRF token,
-nor call the portal as the user.
+instead (a ``full`` one: :mod:`portal_svc.scopes`). The proxy never forwards the portal's
+cookie, Authorization or CSRF header, and answers with ``Content-Security-Policy: sandbox
+allow-scripts allow-forms allow-downloads`` (no ``allow-same-origin``): what an app renders
+cannot read the portal's cookie or CSRF token, nor call the portal as the user.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from common.contracts.sessions import SessionOut
 from common.errors import Conflict, NotFound, Unavailable
 from portal_svc import auth, web_session
 from portal_svc.appkeys import BACKEND, JSON_ERRORS
+from portal_svc.live.revocation import OPEN_STREAMS
 from portal_svc.session_grants import Grants
 from portal_svc.short_cache import ShortCache
 
@@ -92,11 +93,11 @@ async def _first(request: web.Request, session_id: str, tail: str) -> web.Stream
         cookie = False
     caller = await auth.resolve(request, token)
     if not cookie:
-        return await _pass(request, caller.principal, session_id, tail)
+        return await _pass(request, caller, session_id, tail)
     session = await _visible(request, caller.principal, session_id)
     if request.method not in ("GET", "HEAD"):
         raise NotFound("session not found")
-    grant = request.app[GRANTS].issue(session.id, caller.principal)
+    grant = request.app[GRANTS].issue(session.id, caller.principal, caller.token)
     location = f"/s/{session.id}/k/{grant}/{tail}"
     if request.query_string:
         location += "?" + request.query_string
@@ -112,17 +113,19 @@ async def _granted(request: web.Request, session_id: str, token: str,
         raise NotFound("session not found")
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
         return _preflight(request)
-    return await _pass(request, grant.principal, session_id, rest)
+    caller = await auth.resolve(request, grant.token)  # signed out or disabled since: 401
+    return await _pass(request, caller, session_id, rest)
 
 
-async def _pass(request: web.Request, principal: Principal, session_id: str,
+async def _pass(request: web.Request, caller: auth.Caller, session_id: str,
                 rest: str) -> web.StreamResponse:
-    """Forward to the session when ``principal`` may see it and it serves. When its agent does
+    """Forward to the session when the caller may see it and it serves. When its agent does
     not answer, the backend is asked again (the kept answer may be a second old): a session
     that has ended answers as such, one that still serves ``session_unreachable``."""
+    principal = caller.principal
     session = await _visible(request, principal, session_id)
     try:
-        return await _forward(request, session, rest)
+        return await _forward(request, session, rest, caller)
     except Unavailable as exc:
         if exc.code != UNREACHABLE:
             raise
@@ -187,14 +190,14 @@ def _upstream_headers(request: web.Request) -> CIMultiDict[str]:
     return headers
 
 
-async def _forward(request: web.Request, session: SessionOut,
-                   rest: str) -> web.StreamResponse:
+async def _forward(request: web.Request, session: SessionOut, rest: str,
+                   caller: auth.Caller) -> web.StreamResponse:
     assert session.endpoint is not None
     path = f"/s/{session.id}/{rest}"
     if request.query_string:
         path += "?" + request.query_string
     if _is_websocket(request):
-        return await _websocket(request, session.endpoint + path)
+        return await _websocket(request, session.endpoint + path, caller)
     return await _http(request, session.endpoint + path)
 
 
@@ -227,7 +230,10 @@ def _sandbox(request: web.Request, response: web.StreamResponse) -> None:
     _cors(request, response)
 
 
-async def _websocket(request: web.Request, url: str) -> web.StreamResponse:
+async def _websocket(request: web.Request, url: str,
+                     caller: auth.Caller) -> web.StreamResponse:
+    """Pump both ways until either side closes, or the caller's credential is revoked
+    (closed with 1008 ``credential revoked``: :mod:`portal_svc.live.revocation`)."""
     ws_url = "ws" + url.removeprefix("http")
     try:
         upstream = await request.app[HTTP].ws_connect(
@@ -238,10 +244,15 @@ async def _websocket(request: web.Request, url: str) -> web.StreamResponse:
         raise Unavailable("the session does not answer", code=UNREACHABLE) from None
     client = web.WebSocketResponse(autoping=True, protocols=_protocols(request))
     await client.prepare(request)
+    revoked = asyncio.Event()
     try:
-        await _pump_both(client, upstream)
+        with request.app[OPEN_STREAMS].track(caller, revoked.set):
+            await _pump_both(client, upstream, revoked)
     finally:
         await upstream.close()
+        if revoked.is_set():
+            await client.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION,
+                               message=b"credential revoked")
         await client.close()
     return client
 
@@ -252,9 +263,10 @@ def _protocols(request: web.Request) -> tuple[str, ...]:
 
 
 async def _pump_both(client: web.WebSocketResponse,
-                     upstream: aiohttp.ClientWebSocketResponse) -> None:
+                     upstream: aiohttp.ClientWebSocketResponse, revoked: asyncio.Event) -> None:
     tasks = [asyncio.create_task(_pump(client, upstream)),
-             asyncio.create_task(_pump(upstream, client))]
+             asyncio.create_task(_pump(upstream, client)),
+             asyncio.create_task(revoked.wait())]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:

@@ -17,6 +17,7 @@ from portal_svc.backend_client import BackendClient
 from portal_svc.files.bucket import PortalStorage
 from portal_svc.files.trust import PackageKeys
 from portal_svc.live.jobs import JOB_HUB, JobEventConsumer
+from portal_svc.live.revocation import OPEN_STREAMS, revocation_consumer
 from portal_svc.settings import PortalSettings
 
 log = structlog.get_logger(__name__)
@@ -65,6 +66,9 @@ class PortalService:
         consumer = JobEventConsumer(connection, app[JOB_HUB])
         await consumer.start()
         self._stack.push_async_callback(consumer.stop)
+        revocations = revocation_consumer(connection, app[OPEN_STREAMS])
+        await revocations.start()
+        self._stack.push_async_callback(revocations.stop)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=s.shutdown_grace_s)
         await runner.setup()
         self._stack.push_async_callback(self._drain, runner)

@@ -5,7 +5,10 @@ opaque origin, so the portal's cookie (SameSite=Lax) never reaches the proxy on 
 requests, and must not (docs/sessions.md). Instead the proxy redirects the signed-in owner's
 first navigation to ``/s/{id}/k/{grant}/``; the pages' relative URLs keep the grant, and the
 proxy checks it on every request. A grant names the session and the user, expires, and is
-useless for anything but that session's proxy.
+useless for anything but that session's proxy. It also carries the sign-in token it was issued
+for, encrypted with a key derived from the same secret: the proxy resolves that token on every
+request and tracks the WebSocket under it, so signing out (here or everywhere) or a disabled
+account ends the grant and closes its sockets (docs/security.md, "Revocation").
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from cryptography.fernet import Fernet, InvalidToken
+
 from common.contracts.base import Principal
 
 GRANT_TTL_S = 12 * 3600
@@ -28,6 +33,7 @@ class Grant:
     session_id: str
     principal: Principal
     expires: int
+    token: str  # the sign-in token the grant was issued for
 
 
 class Grants:
@@ -36,11 +42,14 @@ class Grants:
     def __init__(self, secret: str = "", ttl_s: int = GRANT_TTL_S) -> None:
         seed = secret.encode() if secret else secrets.token_bytes(32)
         self._key = hashlib.sha256(b"modelport session grant\0" + seed).digest()
+        self._sealer = Fernet(base64.urlsafe_b64encode(
+            hashlib.sha256(b"modelport grant token\0" + seed).digest()))
         self._ttl_s = ttl_s
 
-    def issue(self, session_id: str, principal: Principal) -> str:
+    def issue(self, session_id: str, principal: Principal, token: str) -> str:
         body = {"s": session_id, "u": principal.user_id, "n": principal.username,
-                "a": principal.is_admin, "e": int(time.time()) + self._ttl_s}
+                "a": principal.is_admin, "e": int(time.time()) + self._ttl_s,
+                "t": self._sealer.encrypt(token.encode()).decode()}
         payload = _b64(json.dumps(body, separators=(",", ":")).encode())
         return f"{payload}.{self._sign(payload)}"
 
@@ -55,8 +64,12 @@ class Grants:
             return None
         if body.get("s") != session_id or int(body.get("e", 0)) < time.time():
             return None
+        try:
+            token = self._sealer.decrypt(str(body.get("t", "")).encode()).decode()
+        except InvalidToken:
+            return None
         principal = Principal(user_id=body["u"], username=body["n"], is_admin=bool(body["a"]))
-        return Grant(session_id, principal, int(body["e"]))
+        return Grant(session_id, principal, int(body["e"]), token)
 
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:20])

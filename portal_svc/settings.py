@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -43,6 +44,16 @@ class PortalSettings(ServiceSettings):
         30, ge=1, description="Sign-in attempts one client address may make per window."
     )
     login_ip_window_s: float = Field(60.0, gt=0, description="The per-address sign-in window.")
+    stream_recheck_s: float = Field(
+        30.0, gt=0, description="How often open live streams (SSE, session WebSockets) have "
+        "their token re-checked with backend: the safety net behind revocation events.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="Addresses or networks (CIDR) of reverse proxies "
+        "whose X-Forwarded-Proto is believed: 'https' from one of them marks the session "
+        "cookie Secure and sends HSTS. JSON list, e.g. [\"10.0.0.0/8\", \"127.0.0.1\"].")
+    hsts_max_age_s: int = Field(
+        31_536_000, ge=0, description="max-age of Strict-Transport-Security, sent on replies "
+        "to requests that came over https.")
 
     oidc_issuer: str = Field(
         "", description="OpenID Connect provider's issuer URL (https; http only on loopback); "
@@ -74,6 +85,13 @@ class PortalSettings(ServiceSettings):
             raise ValueError("must be url-safe base64") from None
         if len(decoded) != FERNET_KEY_BYTES:
             raise ValueError(f"must decode to {FERNET_KEY_BYTES} bytes, got {len(decoded)}")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # ValueError names the bad entry
         return value
 
     @field_validator("public_url")

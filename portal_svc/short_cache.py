@@ -30,6 +30,8 @@ class ShortCache(Generic[K, V]):
         self._clock = clock
         self._kept: dict[K, tuple[float, V]] = {}
         self._pending: dict[K, asyncio.Task[V]] = {}
+        self.epoch = 0
+        """Counts :meth:`invalidate` calls."""
 
     @property
     def ttl_s(self) -> float:
@@ -48,17 +50,20 @@ class ShortCache(Generic[K, V]):
         task = self._pending.get(key)
         if task is None:
             asked = self._clock()  # the answer is as old as the question: count from here
-            task = asyncio.create_task(self._look_up(key, lookup, asked))
+            task = asyncio.create_task(self._look_up(key, lookup, asked, self.epoch))
             task.add_done_callback(_retrieve)
             self._pending[key] = task
         return await asyncio.shield(task)
 
-    async def _look_up(self, key: K, lookup: Callable[[], Awaitable[V]], asked: float) -> V:
+    async def _look_up(self, key: K, lookup: Callable[[], Awaitable[V]], asked: float,
+                       epoch: int) -> V:
         try:
             value = await lookup()
         finally:
-            self._pending.pop(key, None)
-        self._keep(key, value, asked + self._ttl_s)
+            if self._pending.get(key) is asyncio.current_task():
+                self._pending.pop(key, None)
+        if epoch == self.epoch:  # no invalidation overtook the lookup: the answer may be kept
+            self._keep(key, value, asked + self._ttl_s)
         return value
 
     def _keep(self, key: K, value: V, until: float) -> None:
@@ -72,6 +77,13 @@ class ShortCache(Generic[K, V]):
     def forget(self, key: K) -> None:
         """Drop ``key`` (what it names was just changed here)."""
         self._kept.pop(key, None)
+
+    def invalidate(self, stale: Callable[[V], bool]) -> None:
+        """Drop every kept answer ``stale`` says is stale, and let no lookup in flight be
+        shared with later requests or kept (it finishes for its waiters only)."""
+        self.epoch += 1
+        self._kept = {k: v for k, v in self._kept.items() if not stale(v[1])}
+        self._pending.clear()
 
 
 def _retrieve(task: asyncio.Task[object]) -> None:

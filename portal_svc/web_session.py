@@ -1,9 +1,10 @@
 """Browser sessions: an encrypted cookie holding the API token, and a CSRF token per session.
 
 The cookie is a Fernet token (aiohttp_session's EncryptedCookieStorage), HttpOnly and
-SameSite=Lax, Secure when the public URL is https. Every form carries the session's CSRF token
-in a hidden field and every form POST is checked against it; scripts that upload files send it
-in the ``X-CSRF-Token`` header instead.
+SameSite=Lax, Secure when the public URL is https or the request came over https
+(:mod:`portal_svc.transport`, applied as the reply is prepared). Every form carries the
+session's CSRF token in a hidden field and every form POST is checked against it; scripts that
+upload files send it in the ``X-CSRF-Token`` header instead.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ def test_backend_serves_exactly_what_is_declared_for_it() -> None:
     server = RpcServer(None, topology.BACKEND_RPC, prefetch=1)  # type: ignore[arg-type]
     settings = BackendSettings(database_url="postgresql://unused/x", amqp_url="amqp://unused/")
     serve_ping(server, "backend", "test")
-    server.serve_all(*rpc_handlers(None, settings, None, lambda: None, None))  # type: ignore[arg-type]
+    server.serve_all(*rpc_handlers(None, settings, None, lambda: None, None, None))  # type: ignore[arg-type]
     assert set(server.served) == _declared_for(topology.BACKEND_RPC)
 
 

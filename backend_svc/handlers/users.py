@@ -5,15 +5,21 @@ from __future__ import annotations
 import asyncpg
 
 from backend_svc import users
+from backend_svc.accounts import Accounts
+from backend_svc.passwords import hash_password
 from backend_svc.signin import SignIn
 from common.contracts.method import implements
 from common.contracts.users import (
     Authenticate,
+    ChangePassword,
     CreateUser,
     Empty,
     ListUsers,
+    ResetPassword,
     ResolveToken,
     RevokeToken,
+    SetDisabled,
+    TokenHolder,
     TokenIssued,
     UserList,
     UserMethods,
@@ -23,17 +29,19 @@ from common.errors import Conflict
 
 
 class UserHandlers:
-    def __init__(self, pool: asyncpg.Pool, *, signin: SignIn):
+    def __init__(self, pool: asyncpg.Pool, *, signin: SignIn, accounts: Accounts):
         self._pool = pool
         self._signin = signin
+        self._accounts = accounts
 
     @implements(UserMethods.CREATE)
     async def create_user(self, request: CreateUser) -> UserOut:
+        password_hash = await hash_password(request.password.get_secret_value())  # no conn held
         async with self._pool.acquire() as conn, conn.transaction():
             try:
                 return await users.create_user(
                     conn, request.actor, username=request.username,
-                    password=request.password.get_secret_value(),
+                    password_hash=password_hash,
                     display_name=request.display_name, is_admin=request.is_admin,
                 )
             except Conflict:
@@ -54,7 +62,7 @@ class UserHandlers:
         return await self._signin.login(request)
 
     @implements(UserMethods.RESOLVE_TOKEN)
-    async def resolve_token(self, request: ResolveToken) -> UserOut:
+    async def resolve_token(self, request: ResolveToken) -> TokenHolder:
         async with self._pool.acquire() as conn:
             return await users.resolve_token(conn, request.token.get_secret_value())
 
@@ -63,3 +71,16 @@ class UserHandlers:
         async with self._pool.acquire() as conn, conn.transaction():
             await users.revoke_token(conn, request.token.get_secret_value())
         return Empty()
+
+    @implements(UserMethods.CHANGE_PASSWORD)
+    async def change_password(self, request: ChangePassword) -> Empty:
+        await self._accounts.change_password(request)
+        return Empty()
+
+    @implements(UserMethods.RESET_PASSWORD)
+    async def reset_password(self, request: ResetPassword) -> UserOut:
+        return await self._accounts.reset_password(request)
+
+    @implements(UserMethods.SET_DISABLED)
+    async def set_disabled(self, request: SetDisabled) -> UserOut:
+        return await self._accounts.set_disabled(request)

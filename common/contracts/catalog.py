@@ -13,14 +13,15 @@ from typing import Any
 from pydantic import BaseModel
 
 from common.amqp import topology
-from common.contracts import cases, groups, jobs, registry, sessions, system, users
+from common.contracts import cases, groups, jobs, registry, sessions, system, tokens, users
 from common.contracts.cases import CaseEvent
-from common.contracts.events import CloudEvent, UserCreated
+from common.contracts.events import CloudEvent, UserCreated, UserDisabled
 from common.contracts.groups import GroupEvent
 from common.contracts.jobs import JobEvent
 from common.contracts.method import AnyMethod
 from common.contracts.registry import AppVersionEvent, RuntimeDeletedEvent, RuntimeRegistered
 from common.contracts.sessions import SessionEvent
+from common.contracts.tokens import TokensRevoked
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,11 @@ class EventSpec:
 
 EVENTS = [
     EventSpec(UserCreated, UserCreated.TYPE, "A user account was created."),
+    EventSpec(UserDisabled, UserDisabled.DISABLED, "An account was disabled (its tokens with it)."),
+    EventSpec(UserDisabled, UserDisabled.ENABLED, "A disabled account was enabled again."),
+    EventSpec(TokensRevoked, TokensRevoked.TYPE,
+              "Tokens of a user were revoked (one, or all: sign out everywhere, a password "
+              "reset, the account disabled); live streams they opened close."),
     EventSpec(RuntimeRegistered, RuntimeRegistered.TYPE, "A runtime was registered."),
     EventSpec(RuntimeDeletedEvent, RuntimeDeletedEvent.TYPE, "A runtime was deleted."),
     EventSpec(AppVersionEvent, AppVersionEvent.PUBLISHED,
@@ -62,8 +68,8 @@ EVENTS = [
 ] + [EventSpec(SessionEvent, type_, summary) for type_, summary in sessions.EVENTS]
 
 ALL_METHODS: list[AnyMethod] = [
-    *system.METHODS, *users.METHODS, *registry.METHODS, *cases.METHODS, *groups.METHODS,
-    *jobs.METHODS, *sessions.METHODS,
+    *system.METHODS, *users.METHODS, *tokens.METHODS, *registry.METHODS, *cases.METHODS,
+    *groups.METHODS, *jobs.METHODS, *sessions.METHODS,
 ]
 """Every RPC method on the bus. A family adds its ``METHODS`` here once."""
 

@@ -34,3 +34,12 @@ class UserCreated(Contract):
     user_id: str
     username: str
     is_admin: bool
+
+
+class UserDisabled(Contract):
+    """Data of ``modelport.user.disabled`` and ``modelport.user.enabled``."""
+
+    DISABLED: ClassVar[str] = "modelport.user.disabled"
+    ENABLED: ClassVar[str] = "modelport.user.enabled"
+    user_id: str
+    username: str

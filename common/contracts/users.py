@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import Field
 
@@ -12,6 +13,8 @@ from common.contracts.method import BACKEND, PORTAL, Method, declared_in
 from common.contracts.oidc import OidcRefusal, VerifiedClaims
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,62}$"
+Scope = Literal["read", "jobs", "full"]
+"""What a token allows, from least to most: docs/security.md, "Token scopes"."""
 
 
 class UserOut(Contract):
@@ -20,6 +23,7 @@ class UserOut(Contract):
     display_name: str
     is_admin: bool
     created_at: datetime
+    disabled: bool = False
 
 
 class CreateUser(Contract):
@@ -45,6 +49,15 @@ class TokenIssued(Contract):
     user: UserOut
 
 
+class TokenHolder(UserOut):
+    """The user behind a live token, with what the token allows (the portal checks the
+    scope against the request: docs/security.md, "Token scopes")."""
+
+    token_id: str
+    scope: Scope
+    expires_at: datetime
+
+
 class ResolveToken(Contract):
     token: Secret = Field(max_length=200)
 
@@ -68,6 +81,24 @@ class Empty(Contract):
     pass
 
 
+class ChangePassword(Contract):
+    actor: Principal
+    current_password: Secret = Field(min_length=1, max_length=1024)
+    new_password: Secret = Field(min_length=8, max_length=1024)
+
+
+class ResetPassword(Contract):
+    actor: Principal
+    username: str = Field(pattern=USERNAME_PATTERN)
+    new_password: Secret = Field(min_length=8, max_length=1024)
+
+
+class SetDisabled(Contract):
+    actor: Principal
+    username: str = Field(pattern=USERNAME_PATTERN)
+    disabled: bool
+
+
 class UserMethods:
     """Served by backend_svc on ``topology.BACKEND_RPC``."""
 
@@ -79,7 +110,7 @@ class UserMethods:
     LOGIN = Method("auth.login", Authenticate, TokenIssued, BACKEND_RPC, "public",
                    "Check a password and issue an API token (401 unauthenticated on any "
                    "mismatch).")
-    RESOLVE_TOKEN = Method("auth.resolve", ResolveToken, UserOut, BACKEND_RPC, "public",
+    RESOLVE_TOKEN = Method("auth.resolve", ResolveToken, TokenHolder, BACKEND_RPC, "public",
                            "The user behind a live token (401 when unknown or revoked).")
     REVOKE_TOKEN = Method("auth.revoke", RevokeToken, Empty, BACKEND_RPC, "public",
                           "Revoke a token.")
@@ -90,6 +121,15 @@ class UserMethods:
     OIDC_REFUSED = Method("auth.oidc_refused", OidcRefusal, Empty, BACKEND_RPC, "portal_vouched",
                           "Audit an OpenID Connect sign-in the portal refused.",
                           callers=(PORTAL,))
+    CHANGE_PASSWORD = Method(
+        "users.change_password", ChangePassword, Empty, BACKEND_RPC, "user.change_password",
+        "Change your own password (403 wrong_password unless the current one is given).")
+    RESET_PASSWORD = Method(
+        "users.reset_password", ResetPassword, UserOut, BACKEND_RPC, "user.reset_password",
+        "Set a user's password (admins); every token of that user is revoked.")
+    SET_DISABLED = Method(
+        "users.set_disabled", SetDisabled, UserOut, BACKEND_RPC, "user.disable",
+        "Disable (every token revoked, sign-in refused) or enable an account (admins).")
 
 
 METHODS = declared_in(UserMethods)

@@ -20,6 +20,7 @@ from portal_svc.auth import Caller
 from portal_svc.files.downloads import send_case, stream_verified
 from portal_svc.files.stores import stores
 from portal_svc.live.jobs import JOB_HUB, events, open_stream, visible_to
+from portal_svc.live.revocation import OPEN_STREAMS
 
 
 async def send_log(request: web.Request, caller: Caller, job_id: str) -> web.StreamResponse:
@@ -51,7 +52,8 @@ async def follow_log(request: web.Request, caller: Caller, job_id: str) -> web.S
     it is), then each ``modelport.job.*`` event, then ``log`` lines of the stored log and
     ``end``. Subscribes before reading the job, so no change is missed in between."""
     hub = request.app[JOB_HUB]
-    with hub.subscribe(visible_to(caller, job_id)) as subscriber:
+    with hub.subscribe(visible_to(caller, job_id)) as subscriber, \
+            request.app[OPEN_STREAMS].track(caller, subscriber.revoke):
         job = await request.app[BACKEND].call(JobMethods.GET, actor=caller.principal, job_id=job_id)
         response = await open_stream(request)
         await response.write(_sse("state", _job_json(job)))
@@ -60,6 +62,8 @@ async def follow_log(request: web.Request, caller: Caller, job_id: str) -> web.S
                 await response.write(event.sse() if event else b": keep-alive\n\n")
                 if event is not None and event.terminal:
                     break
+            if subscriber.revoked:  # the credential is gone: nothing more is sent
+                return response
             job = await request.app[BACKEND].call(
                 JobMethods.GET, actor=caller.principal, job_id=job_id)
         await _stored_log_lines(request, response, job)

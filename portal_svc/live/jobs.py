@@ -17,15 +17,16 @@ from contextlib import contextmanager
 from typing import Any
 
 import structlog
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 from pydantic import ValidationError
 
-from common.amqp import topology
 from common.contracts.events import CloudEvent
 from common.contracts.jobs import TERMINAL_STATES, JobEvent
 from common.visibility import may_see_job
 from portal_svc.auth import Caller
+from portal_svc.live.consumer import EventConsumer
+from portal_svc.live.revocation import OPEN_STREAMS
 
 log = structlog.get_logger(__name__)
 JOB_EVENTS_PATTERN = "modelport.job.#"
@@ -67,6 +68,7 @@ class Subscriber:
         self._events: deque[LiveEvent] = deque()
         self._ready = asyncio.Event()
         self.closed = False
+        self.revoked = False
 
     def offer(self, event: LiveEvent) -> None:
         """Queue ``event``; when full, make room by dropping the oldest progress event (or
@@ -92,6 +94,12 @@ class Subscriber:
     def close(self) -> None:
         self.closed = True
         self._ready.set()
+
+    def revoke(self) -> None:
+        """End at once, dropping what is queued: the credential is no longer valid."""
+        self.revoked = True
+        self._events.clear()
+        self.close()
 
     async def next(self, timeout_s: float) -> LiveEvent | None:
         """The next event, or None after ``timeout_s`` with nothing (or once closed)."""
@@ -186,15 +194,20 @@ async def open_stream(request: web.Request) -> web.StreamResponse:
 
 async def events(subscriber: Subscriber, heartbeat_s: float = HEARTBEAT_S
                  ) -> AsyncIterator[LiveEvent | None]:
-    """The subscriber's events as they come; None for each quiet ``heartbeat_s``."""
+    """The subscriber's events as they come; None for each quiet ``heartbeat_s``. Ends once
+    the subscriber is closed and drained, at once when it is revoked."""
     while not subscriber.closed or len(subscriber):
-        yield await subscriber.next(heartbeat_s)
+        event = await subscriber.next(heartbeat_s)
+        if subscriber.revoked:
+            return
+        yield event
 
 
 async def stream_job_events(request: web.Request, caller: Caller) -> web.StreamResponse:
     """Serve the caller's job events over SSE until the client or the portal goes away."""
     hub = request.app[JOB_HUB]
-    with hub.subscribe(visible_to(caller)) as subscriber:
+    with hub.subscribe(visible_to(caller)) as subscriber, \
+            request.app[OPEN_STREAMS].track(caller, subscriber.revoke):
         response = await open_stream(request)
         try:
             async for event in events(subscriber):
@@ -205,32 +218,13 @@ async def stream_job_events(request: web.Request, caller: Caller) -> web.StreamR
     return response
 
 
-class JobEventConsumer:
+class JobEventConsumer(EventConsumer):
     """Feeds ``hub`` from this instance's own queue bound to ``modelport.job.#``."""
 
     def __init__(self, connection: AbstractRobustConnection, hub: JobEventHub) -> None:
-        self._connection = connection
+        super().__init__(connection, (JOB_EVENTS_PATTERN,), hub.publish)
         self._hub = hub
-        self._channel: AbstractChannel | None = None
-
-    async def start(self) -> None:
-        """Declare the exclusive, auto-delete queue, bind it and start consuming."""
-        channel = await self._connection.channel()
-        await topology.declare_base(channel)
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        await queue.bind(topology.EVENTS, routing_key=JOB_EVENTS_PATTERN)
-        await queue.consume(self._on_message, no_ack=True)
-        self._channel = channel
 
     async def stop(self) -> None:
-        if self._channel is not None and not self._channel.is_closed:
-            await self._channel.close()
+        await super().stop()
         self._hub.close()
-
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        try:
-            event = CloudEvent.model_validate_json(message.body)
-        except ValidationError:
-            log.warning("job_event_unreadable", routing_key=message.routing_key)
-            return
-        self._hub.publish(event)

@@ -14,7 +14,10 @@ from common.amqp import broker_users
 from common.amqp.connection import connect
 from common.amqp.rpc import RpcClient
 from common.contracts.method import BACKEND, PORTAL, SOLVE_WORKER
+from common.settings import S3Settings
+from portal_svc.service import PortalService
 from tests.backend.conftest import backend_settings
+from tests.portal.conftest import backend, db, http, portal_url, running_portal  # noqa: F401
 from tests.support import infra
 
 
@@ -83,3 +86,12 @@ async def system_rpc(identities: Identities, guarded_backend: BackendService
     """Backend's own broker user, for SYSTEM set-up (what backend itself may do)."""
     async for client in client_as(identities.url(BACKEND)):
         yield client
+
+
+@pytest.fixture
+async def portal(backend: BackendService, amqp_url: str,  # noqa: F811
+                 s3_settings: S3Settings) -> AsyncIterator[PortalService]:
+    """The portal tests' portal, with RPC time for argon2 on a loaded machine (a sign-in
+    while other suites run took over 5 s here)."""
+    async for service in running_portal(amqp_url, s3_settings, rpc_timeout_s=30):
+        yield service

@@ -20,11 +20,10 @@ from backend_svc.signin import LockoutPolicy
 from common.amqp.rpc import RpcClient
 from common.errors import TooManyRequests
 from common.settings import S3Settings
-from portal_svc.service import PortalService
 from portal_svc.throttle import LoginThrottle
 from tests.backend.conftest import rpc  # noqa: F401
 from tests.backend.helpers import make_user
-from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER, bearer, login, portal_service
+from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER, bearer, login, running_portal
 
 GOOD = "password-123"  # make_user's password
 FLOOD = 50
@@ -46,12 +45,8 @@ async def backend(pg_dsn: str, amqp_url: str) -> AsyncIterator[BackendService]:
 
 
 async def _portal(amqp_url: str, s3: S3Settings, **extra: object) -> AsyncIterator[str]:
-    service: PortalService = portal_service(amqp_url, s3, **extra)
-    await service.start()
-    try:
+    async for service in running_portal(amqp_url, s3, **extra):
         yield f"http://127.0.0.1:{service.port}"
-    finally:
-        await service.stop()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ async def _create_directly(dsn: str, names: list[str]) -> None:
         for name in names:
             async with conn.transaction():
                 await users.create_user(conn, Principal.SYSTEM, username=name,
-                                        password="password-123")
+                                        password_hash="not-a-hash")
     finally:
         await conn.close()
 

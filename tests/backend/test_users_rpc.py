@@ -75,7 +75,7 @@ async def test_rolled_back_creation_publishes_nothing(
             with pytest.raises(RuntimeError):
                 async with conn.transaction():
                     await users.create_user(conn, Principal.SYSTEM, username="ghost",
-                                            password="password-123")
+                                            password_hash="not-a-hash")
                     raise RuntimeError("forced rollback")
         finally:
             await conn.close()

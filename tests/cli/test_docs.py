@@ -10,7 +10,7 @@ import pytest
 from modelport.cli.main import cli
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
-DOCUMENTED_HERE = ("login", "logout", "keys", "runtime", "app", "case", "job")
+DOCUMENTED_HERE = ("login", "logout", "token", "keys", "runtime", "app", "case", "job")
 
 
 def _commands() -> list[tuple[str, click.Command]]:

@@ -57,16 +57,23 @@ def portal_service(
     return cls(portal_settings(amqp_url, **extra), s3=s3_settings, packages=NO_KEYS)
 
 
-@pytest.fixture
-async def portal(
-    backend: BackendService, amqp_url: str, s3_settings: S3Settings
-) -> AsyncIterator[PortalService]:
-    service = portal_service(amqp_url, s3_settings)
+async def running_portal(amqp_url: str, s3_settings: S3Settings,
+                         **extra: object) -> AsyncIterator[PortalService]:
+    """A started :func:`portal_service` (``extra``: PortalSettings fields), stopped after."""
+    service = portal_service(amqp_url, s3_settings, **extra)
     await service.start()
     try:
         yield service
     finally:
         await service.stop()
+
+
+@pytest.fixture
+async def portal(
+    backend: BackendService, amqp_url: str, s3_settings: S3Settings
+) -> AsyncIterator[PortalService]:
+    async for service in running_portal(amqp_url, s3_settings):
+        yield service
 
 
 @pytest.fixture

@@ -13,15 +13,16 @@ ALICE = Principal(user_id="u-1", username="alice")
 
 def test_a_grant_opens_only_its_session_until_it_expires() -> None:
     grants = Grants("secret")
-    token = grants.issue("s-1", ALICE)
+    token = grants.issue("s-1", ALICE, "mp_signin")
     found = grants.check(token, "s-1")
-    assert found is not None and found.principal == ALICE
+    assert found is not None and found.principal == ALICE and found.token == "mp_signin"
+    assert "mp_signin" not in token  # sealed: the URL does not show the sign-in token
     assert grants.check(token, "s-2") is None
     assert Grants("another secret").check(token, "s-1") is None
     payload, _, signature = token.partition(".")
     assert grants.check(payload + "x." + signature, "s-1") is None
     assert grants.check("", "s-1") is None and grants.check("garbage", "s-1") is None
-    assert Grants("secret", ttl_s=-1).check(Grants("secret", ttl_s=-1).issue("s-1", ALICE),
+    assert Grants("secret", ttl_s=-1).check(Grants("secret", ttl_s=-1).issue("s-1", ALICE, "t"),
                                             "s-1") is None
 
 
