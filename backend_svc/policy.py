@@ -21,6 +21,8 @@ today:
 - any signed-in user may open data sessions (up to the per-user limit); a session is read and
   stopped by its owner and admins only, and everyone else is told "not found" (the API, the
   proxy under ``/s/{id}/`` and its WebSocket alike). Only admins list everyone's.
+- quotas are read and set, and usage is read, by admins only; a user learns their own quota
+  from the refusal that names it.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ class Action(StrEnum):
     SESSION_LIST_ALL = "session.list_all"
     SESSION_READ = "session.read"
     SESSION_STOP = "session.stop"
+    QUOTA_READ = "quota.read"  # admins only (no user rule)
+    QUOTA_SET = "quota.set"
+    USAGE_READ = "usage.read"
 
 
 PUBLIC = "public"

@@ -23,12 +23,14 @@ from backend_svc.duty import ExclusiveDuty
 from backend_svc.handlers.cases import CaseHandlers
 from backend_svc.handlers.groups import GroupHandlers
 from backend_svc.handlers.jobs import JobHandlers
+from backend_svc.handlers.quotas import QuotaHandlers
 from backend_svc.handlers.registry import RegistryHandlers
 from backend_svc.handlers.sessions import SessionHandlers
 from backend_svc.handlers.users import UserHandlers
 from backend_svc.metrics import BackendGauges
 from backend_svc.migrations import apply_migrations, load_migrations
 from backend_svc.passwords import PasswordWork
+from backend_svc.quotas import QuotaRules
 from backend_svc.relay import OutboxRelay
 from backend_svc.session_workers import SESSION_REAPER_LOCK, reap_sessions
 from backend_svc.settings import BackendSettings
@@ -51,9 +53,11 @@ def rpc_handlers(
     signin: SignIn,
 ) -> list[object]:
     """The owners of every ``@implements`` handler backend serves on ``BACKEND_RPC``."""
+    rules = QuotaRules.of(settings)
     return [UserHandlers(pool, signin=signin),
-            RegistryHandlers(pool), CaseHandlers(pool), GroupHandlers(pool),
-            JobHandlers(pool, commands, settings, wake), SessionHandlers(pool, commands, settings)]
+            RegistryHandlers(pool), CaseHandlers(pool, rules), GroupHandlers(pool),
+            JobHandlers(pool, commands, settings, wake), SessionHandlers(pool, commands, settings),
+            QuotaHandlers(pool, rules)]
 
 
 class BackendService:
