@@ -22,6 +22,7 @@ from portal_svc.files.bucket import PortalStorage
 from portal_svc.files.stores import Stores
 from portal_svc.files.trust import PackageKeys
 from portal_svc.live import jobs as live
+from portal_svc.pages import admin_usage as admin_usage_pages
 from portal_svc.pages import cases as case_pages
 from portal_svc.pages import jobs as jobs_pages
 from portal_svc.pages import registry as registry_pages
@@ -82,6 +83,7 @@ def make_app(
     app.router.add_routes(case_pages.routes)
     app.router.add_routes(jobs_pages.routes)
     app.router.add_routes(session_pages.routes)
+    app.router.add_routes(admin_usage_pages.routes)
     proxy.setup(app, settings.cookie_secret.get_secret_value())
     app.router.add_static("/static/", STATIC_DIR, name="static")
     add_health_routes(app, SERVICE, _readiness(backend, storage))

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from portal_svc.api import apps, auth, cases, docs, groups, jobs, runtimes, sessions, users
+from portal_svc.api import (
+    admin_quotas,
+    apps,
+    auth,
+    cases,
+    docs,
+    groups,
+    jobs,
+    runtimes,
+    sessions,
+    users,
+)
 from portal_svc.openapi import Operation
 
 OPERATIONS: tuple[Operation, ...] = (
     *auth.routes, *users.routes, *runtimes.routes, *apps.routes, *cases.routes, *groups.routes,
-    *jobs.routes, *sessions.routes, *docs.routes,
+    *jobs.routes, *sessions.routes, *admin_quotas.routes, *docs.routes,
 )
 """Every API operation, in the order the OpenAPI document lists them."""
