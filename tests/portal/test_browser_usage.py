@@ -11,21 +11,12 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
-from common.settings import S3Settings
 from tests.portal.browser import ARTIFACTS, BROWSER_MARKS, open_page, sign_in
-from tests.portal.jobs_support import WorkerDriver, jobs_stack
+from tests.portal.jobs_support import WorkerDriver
 from tests.portal.uploads import call
 from tests.support.stack import Stack
 
 pytestmark = BROWSER_MARKS
-
-
-@pytest.fixture
-async def jobs(
-    pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path
-) -> AsyncIterator[tuple[Stack, WorkerDriver]]:
-    async with jobs_stack(pg_dsn, amqp_url, s3_settings, tmp_path) as found:
-        yield found
 
 
 @pytest.fixture

@@ -8,28 +8,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
-from common.settings import S3Settings
-from tests.portal.jobs_support import WorkerDriver, jobs_stack
+from tests.portal.jobs_support import WorkerDriver
 from tests.portal.uploads import call, case_bytes, error_code, unchanged, upload
 from tests.support.stack import Stack
 
 QUOTAS = "/api/v1/admin/quotas"
 USAGE = "/api/v1/admin/usage"
-
-
-@pytest.fixture
-async def jobs(
-    pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path
-) -> AsyncIterator[tuple[Stack, WorkerDriver]]:
-    async with jobs_stack(pg_dsn, amqp_url, s3_settings, tmp_path) as found:
-        yield found
 
 
 async def _alice(stack: Stack) -> str:
