@@ -10,6 +10,7 @@ only logged: the lease expires and the reaper queues the job again.
 from __future__ import annotations
 
 from collections.abc import Hashable
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -20,6 +21,7 @@ from backend_svc.changes import record_change
 from backend_svc.duty import ExclusiveDuty
 from backend_svc.jobs import ACTIVE_STATES, JOB_SELECT, candidate, job_event, job_from_row
 from backend_svc.leases import REAPER_LOCK, reap
+from backend_svc.quotas import running_caps
 from backend_svc.registry import satisfies, version_key
 from backend_svc.scheduler import Assignment, Candidate, Limits, plan_window
 from backend_svc.settings import BackendSettings
@@ -56,7 +58,8 @@ _WINDOW = (
 
 
 async def schedule(
-    pool: asyncpg.Pool, *, limits: Limits, lease_ttl_s: float, default_memory_mb: int
+    pool: asyncpg.Pool, *, limits: Limits, lease_ttl_s: float, default_memory_mb: int,
+    cpus: float = 1.0,
 ) -> list[tuple[str, RunJob]]:
     """Run one pass and commit it; return (worker, RunJob) of every attempt scheduled."""
     async with pool.acquire() as conn, conn.transaction():
@@ -66,10 +69,10 @@ async def schedule(
         await conn.execute(
             "UPDATE jobs j SET state = 'scheduled', attempt = j.attempt + 1, worker = a.worker, "
             "lease_expires_at = now() + make_interval(secs => $3), reason = NULL, "
-            "progress = NULL, progress_message = NULL, progress_event_at = NULL, "
+            "progress = NULL, progress_message = NULL, progress_event_at = NULL, cpus = $4, "
             "updated_at = now() FROM unnest($1::uuid[], $2::text[]) AS a(id, worker) "
             "WHERE j.id = a.id AND j.state = 'queued'",
-            [a.job.id for a in chosen], [a.worker for a in chosen], lease_ttl_s,
+            [a.job.id for a in chosen], [a.worker for a in chosen], lease_ttl_s, cpus,
         )
         rows = await conn.fetch(_DETAILS, [a.job.id for a in chosen])
         runtimes = await conn.fetch(
@@ -101,6 +104,7 @@ async def plan_pass(
     users = [r["user_id"] for r in await conn.fetch(_QUEUED_USERS)] if capacity else []
     if not users:
         return [], 0
+    limits = replace(limits, user_caps=await running_caps(conn, users, limits.per_user))
     window = QueueWindow(users, first=min(capacity + 1, max(2, -(-capacity // len(users)) + 1)))
     while True:
         await window.fill(conn)
@@ -249,7 +253,7 @@ class JobDuties:
         """One scheduling pass and its publishes; return how many jobs were sent."""
         s = self._settings
         runs = await schedule(self._pool, limits=self.limits, lease_ttl_s=s.lease_ttl_s,
-                              default_memory_mb=s.default_memory_mb)
+                              default_memory_mb=s.default_memory_mb, cpus=s.job_cpus)
         if runs:
             log.info("jobs_scheduled", count=len(runs))
         return await publish_runs(self._commands, runs)

@@ -13,10 +13,11 @@ from typing import Any
 
 import asyncpg
 
-from backend_svc import audit, cases, idempotency, policy
+from backend_svc import audit, cases, idempotency, policy, quotas
 from backend_svc.changes import parse_uuid, record_change
 from backend_svc.policy import Action
 from backend_svc.queue import ACTIVE_STATES, queue_positions
+from backend_svc.quotas import QuotaRules
 from backend_svc.scheduler import Candidate
 from common.contracts.base import Principal
 from common.contracts.jobs import JobEvent, JobOut, SubmitJob
@@ -60,14 +61,16 @@ def job_event(job: JobOut, **extra: Any) -> JobEvent:
 
 async def submit(
     conn: asyncpg.Connection, actor: Principal, request: SubmitJob, *,
-    default_memory_mb: int, max_attempts: int,
+    default_memory_mb: int, max_attempts: int, rules: QuotaRules,
 ) -> JobOut:
     """Queue a job for ``actor``; event modelport.job.queued. With an ``idempotency_key``
     already used by this user for the same request, return that job instead (nothing new).
 
     Raises NotFound ``unknown_app`` / ``unknown_version`` / ``not_found`` (a case the actor
     may not see), BadRequest ``no_owner`` / ``unknown_procedure`` / ``case_app_mismatch``,
-    Conflict ``idempotency_key_reused`` (the key came with a different request).
+    Conflict ``idempotency_key_reused`` (the key came with a different request), 422
+    ``time_limit_too_long``, 429 ``quota_exceeded`` (queued jobs, monthly CPU-hours). A job
+    without a time limit gets ``rules``' default.
     """
     user_id = parse_uuid(actor.user_id)
     if user_id is None:
@@ -76,15 +79,18 @@ async def submit(
         earlier = await idempotency.claim(conn, user_id, request)
         if earlier is not None:
             return (await find_job(conn, str(earlier))).job
+    time_limit_s = rules.time_limit(request.time_limit_s)
     version = await _app_version(conn, request.app, request.version)
     _check_procedure(version["manifest"], request.procedure)
     case_id = await _input_case(conn, actor, request.input_case_id, request.app)
+    await quotas.lock_user(conn, user_id)
+    await quotas.check_submit(conn, user_id, rules)
     job_id = await conn.fetchval(
         "INSERT INTO jobs (user_id, app_version_id, procedure, input_case_id, priority, "
         "max_attempts, time_limit_s, memory_mb, not_before, options) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         user_id, version["id"], request.procedure, case_id, request.priority, max_attempts,
-        request.time_limit_s, request.memory_mb or default_memory_mb, request.not_before,
+        time_limit_s, request.memory_mb or default_memory_mb, request.not_before,
         request.options,
     )
     if request.idempotency_key is not None:

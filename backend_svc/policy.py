@@ -25,6 +25,8 @@ today:
   their own password; another user's token is "not found". Admins list and revoke anyone's
   tokens, reset passwords and disable accounts. (What a token's *scope* lets its holder ask
   is decided by the portal, per request: ``portal_svc/scopes.py``.)
+- quotas are read and set, and usage is read, by admins only; a user learns their own quota
+  from the refusal that names it.
 """
 
 from __future__ import annotations
@@ -78,6 +80,9 @@ class Action(StrEnum):
     USER_CHANGE_PASSWORD = "user.change_password"
     USER_RESET_PASSWORD = "user.reset_password"
     USER_DISABLE = "user.disable"
+    QUOTA_READ = "quota.read"  # admins only (no user rule)
+    QUOTA_SET = "quota.set"
+    USAGE_READ = "usage.read"
 
 
 PUBLIC = "public"

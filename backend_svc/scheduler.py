@@ -13,7 +13,7 @@ import heapq
 import itertools
 from collections import Counter, deque
 from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -30,8 +30,15 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Limits:
+    """Running jobs at once: ``per_user`` for a user not in ``user_caps`` (their
+    ``running_jobs`` quota), ``per_app`` for every app."""
+
     per_user: int
     per_app: int
+    user_caps: Mapping[Hashable, int] = field(default_factory=dict)
+
+    def of_user(self, user: Hashable) -> int:
+        return self.user_caps.get(user, self.per_user)
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,7 @@ def plan(
     """The jobs to start now and their workers, in scheduling order.
 
     A job is skipped while its app is at ``limits.per_app``; a user is left out once at
-    ``limits.per_user``. Each job goes to the worker with the most free slots.
+    their limit (``limits.of_user``). Each job goes to the worker with the most free slots.
     """
     return plan_window(candidates, running_by_user=running_by_user,
                        running_by_app=running_by_app, free_slots=free_slots,
@@ -134,7 +141,7 @@ def plan_window(
     queue = FairQueue(candidates, running_by_user)
     chosen: list[Assignment] = []
     while slots and (job := queue.pop()) is not None:
-        if queue.running(job.user) >= limits.per_user:
+        if queue.running(job.user) >= limits.of_user(job.user):
             queue.drained.discard(job.user)  # their later jobs cannot start either
             continue  # the user is full: drop them for this tick
         if by_app[job.app] >= limits.per_app:

@@ -25,6 +25,7 @@ from backend_svc.handlers.cases import CaseHandlers
 from backend_svc.handlers.groups import GroupHandlers
 from backend_svc.handlers.jobs import JobHandlers
 from backend_svc.handlers.oidc import OidcHandlers
+from backend_svc.handlers.quotas import QuotaHandlers
 from backend_svc.handlers.registry import RegistryHandlers
 from backend_svc.handlers.sessions import SessionHandlers
 from backend_svc.handlers.tokens import TokenHandlers
@@ -33,6 +34,7 @@ from backend_svc.metrics import BackendGauges
 from backend_svc.migrations import apply_migrations, load_migrations
 from backend_svc.oidc import OidcPolicy, OidcSignIn
 from backend_svc.passwords import PasswordWork, hash_password
+from backend_svc.quotas import QuotaRules
 from backend_svc.relay import OutboxRelay
 from backend_svc.session_workers import SESSION_REAPER_LOCK, reap_sessions
 from backend_svc.settings import BackendSettings
@@ -55,9 +57,11 @@ def rpc_handlers(
     signin: SignIn, accounts: Accounts,
 ) -> list[object]:
     """The owners of every ``@implements`` handler backend serves on ``BACKEND_RPC``."""
+    rules = QuotaRules.of(settings)
     return [UserHandlers(pool, signin=signin, accounts=accounts), TokenHandlers(pool, settings),
-            RegistryHandlers(pool), CaseHandlers(pool), GroupHandlers(pool),
+            RegistryHandlers(pool), CaseHandlers(pool, rules), GroupHandlers(pool),
             JobHandlers(pool, commands, settings, wake), SessionHandlers(pool, commands, settings),
+            QuotaHandlers(pool, rules),
             OidcHandlers(OidcSignIn(pool, OidcPolicy(
                 settings.oidc_create_users, settings.oidc_group_map,
                 timedelta(hours=settings.token_ttl_h))))]

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from backend_svc import cases, jobs, policy
+from backend_svc import cases, jobs, policy, quotas
 from backend_svc.cases import FoundCase
 from backend_svc.changes import parse_uuid, record_change
 from backend_svc.policy import Action
+from backend_svc.quotas import QuotaRules
 from backend_svc.session_workers import current_row
 from common.contracts.base import Principal
 from common.contracts.cases import CaseEvent, CaseOut, RegisterCase
@@ -63,10 +64,16 @@ async def _readable_case(conn: asyncpg.Connection, who: Acting, case_id: str) ->
     return found
 
 
-async def save_case(conn: asyncpg.Connection, msg: SessionSaveCase) -> CaseOut:
-    """A new case of the owner, or ``case_id`` (the owner's, same app) overwritten."""
+async def save_case(
+    conn: asyncpg.Connection, msg: SessionSaveCase, rules: QuotaRules
+) -> CaseOut:
+    """A new case of the owner, or ``case_id`` (the owner's, same app) overwritten. A new case
+    past the owner's storage quota is refused (429 quota_exceeded)."""
     who = await acting(conn, msg)
     if msg.case_id is None:
+        owner = uuid.UUID(str(who.owner.user_id))
+        await quotas.lock_user(conn, owner)
+        await quotas.check_storage(conn, owner, msg.blob.size_bytes, rules)
         case = await cases.register_case(conn, who.owner, RegisterCase(
             actor=who.owner, case_id=str(uuid.uuid4()), app=who.app,
             app_version=who.app_version, name=msg.name, s3_key=msg.blob.s3_key,
@@ -114,7 +121,7 @@ async def list_cases(conn: asyncpg.Connection, msg: ActAs) -> SessionCases:
 
 
 async def submit_job(conn: asyncpg.Connection, msg: SessionSubmitJob, *,
-                     default_memory_mb: int, max_attempts: int) -> JobOut:
+                     default_memory_mb: int, max_attempts: int, rules: QuotaRules) -> JobOut:
     """Register ``msg.blob`` as an input case of the owner and queue the job on it."""
     who = await acting(conn, msg)
     policy.authorize(who.owner, Action.JOB_SUBMIT)
@@ -125,7 +132,7 @@ async def submit_job(conn: asyncpg.Connection, msg: SessionSubmitJob, *,
     request = SubmitJob(actor=who.owner, app=who.app, version=who.app_version,
                         procedure=msg.procedure, input_case_id=case.id, options=msg.options)
     return await jobs.submit(conn, who.owner, request, default_memory_mb=default_memory_mb,
-                             max_attempts=max_attempts)
+                             max_attempts=max_attempts, rules=rules)
 
 
 async def owned_job(conn: asyncpg.Connection, msg: ActAs, job_id: str,

@@ -13,10 +13,11 @@ from typing import Any
 
 import asyncpg
 
-from backend_svc import cases, policy
+from backend_svc import cases, policy, quotas
 from backend_svc.changes import parse_uuid, record_change
 from backend_svc.jobs import _app_version
 from backend_svc.policy import Action
+from backend_svc.quotas import QuotaRules
 from common.contracts.base import Principal
 from common.contracts.sessions import (
     LIVE_STATES,
@@ -24,7 +25,7 @@ from common.contracts.sessions import (
     SessionEvent,
     SessionOut,
 )
-from common.errors import BadRequest, Conflict, NotFound
+from common.errors import BadRequest, NotFound
 
 SESSION_SELECT = (
     "SELECT s.*, u.username, a.name AS app, a.id AS app_id, v.version AS app_version "
@@ -86,27 +87,22 @@ async def find_session(
 
 async def create(
     conn: asyncpg.Connection, actor: Principal, request: CreateSession, *,
-    max_per_user: int, claim_timeout_s: float,
+    rules: QuotaRules, claim_timeout_s: float,
 ) -> SessionOut:
     """Request a session for ``actor``; event modelport.session.requested.
 
     A worker must claim it within ``claim_timeout_s`` (else the reaper fails it).
     Raises NotFound ``unknown_app`` / ``unknown_version`` / ``not_found`` (a case the actor
-    may not see), BadRequest ``no_owner`` / ``case_app_mismatch``, Conflict
-    ``session_limit`` when the actor already holds ``max_per_user`` live sessions.
+    may not see), BadRequest ``no_owner`` / ``case_app_mismatch``, 429 ``quota_exceeded``
+    when the actor already holds as many live sessions as their ``sessions`` quota.
     """
     user_id = parse_uuid(actor.user_id)
     if user_id is None:
         raise BadRequest("a session belongs to a user; the caller is none", code="no_owner")
     version = await _app_version(conn, request.app, request.version)
     case_id = await _open_case(conn, actor, request.case_id, request.app)
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1::text))", str(user_id))
-    live = await conn.fetchval(
-        "SELECT count(*) FROM sessions WHERE user_id = $1 AND state = ANY($2::text[])",
-        user_id, list(LIVE_STATES))
-    if live >= max_per_user:
-        raise Conflict(f"you have {live} open sessions, the most allowed; stop one first",
-                       code="session_limit")
+    await quotas.lock_user(conn, user_id)
+    await quotas.check_session(conn, user_id, rules)
     session_id = await conn.fetchval(
         "INSERT INTO sessions (user_id, app_version_id, case_id, lease_expires_at) "
         "VALUES ($1, $2, $3, now() + make_interval(secs => $4)) RETURNING id",

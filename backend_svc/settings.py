@@ -50,15 +50,37 @@ class BackendSettings(ServiceSettings, JobDefaults):
     scheduler_interval_s: float = Field(
         2.0, gt=0, description="Scheduler and reaper poll interval when nothing wakes them."
     )
-    max_running_per_user: int = Field(8, ge=1, description="Running jobs one user may hold.")
+    max_running_per_user: int = Field(
+        8, ge=0, description="Default quota `running_jobs`: jobs of one user running at once; "
+        "more wait in the queue (docs/quotas.md)."
+    )
+    max_queued_per_user: int = Field(
+        100, ge=0, description="Default quota `queued_jobs`: jobs of one user waiting in the "
+        "queue; one more is refused (429 quota_exceeded)."
+    )
+    max_cpu_hours_per_month: int = Field(
+        1000, ge=0, description="Default quota `cpu_hours_month`: job CPU-hours one user may "
+        "use per calendar month (UTC); a submit once they are used up is refused."
+    )
+    max_case_storage_mb: int = Field(
+        10240, ge=0, description="Default quota `storage_bytes` (given in MiB): bytes of cases "
+        "one user may own; an upload past it is refused."
+    )
+    default_time_limit_s: int = Field(
+        4 * 3600, ge=1, description="Time limit of a job submitted without one."
+    )
+    max_time_limit_s: int = Field(
+        24 * 3600, ge=1, description="Longest time limit a job may ask for; more is refused "
+        "(422 time_limit_too_long)."
+    )
     max_running_per_app: int = Field(32, ge=1, description="Running jobs of one app.")
     max_attempts: int = Field(3, ge=1, le=100, description="Attempts before a lost job fails.")
     progress_event_interval_s: float = Field(
         1.0, ge=0, description="Least time between two progress events of one job."
     )
     max_sessions_per_user: int = Field(
-        3, ge=1, le=100, description="Live data sessions one user may hold; one more is "
-        "refused (409 session_limit) until one stops."
+        3, ge=0, description="Default quota `sessions`: live data sessions one user may hold; "
+        "one more is refused (429 quota_exceeded) until one stops."
     )
     session_lease_ttl_s: float = Field(
         30.0, gt=0, description="Lease of a started session; renewed by the worker's reports."

@@ -13,6 +13,8 @@ class ModelportError(Exception):
 
     code = "internal"
     status = 500
+    details: dict[str, object] | None = None
+    """Machine-readable facts of the refusal (a quota's name and value), sent along when set."""
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
         super().__init__(message)
@@ -27,6 +29,8 @@ class ModelportError(Exception):
                                    "status": self.status}
         if isinstance(self, TooManyRequests):
             data["retry_after_s"] = self.retry_after_s
+        if self.details is not None:
+            data["details"] = self.details
         return data
 
     @staticmethod
@@ -36,13 +40,22 @@ class ModelportError(Exception):
         status = data.get("status", 500)
         status = status if isinstance(status, int) else 500
         kind = _BY_STATUS.get(status, ModelportError)
+        error: ModelportError
+        details = data.get("details")
         if kind is TooManyRequests:
             retry = data.get("retry_after_s")
-            return TooManyRequests(str(data.get("message", "")),
-                                   code=str(data.get("code", kind.code)),
-                                   retry_after_s=retry if isinstance(retry, int) else 1)
-        return kind(str(data.get("message", "")), code=str(data.get("code", kind.code)),
-                    status=status)
+            retry_s = retry if isinstance(retry, int) else 1
+            if data.get("code") == QuotaExceeded.code and isinstance(details, dict):
+                return QuotaExceeded(str(data.get("message", "")), details=details,
+                                     retry_after_s=retry_s)
+            error = TooManyRequests(str(data.get("message", "")),
+                                    code=str(data.get("code", kind.code)), retry_after_s=retry_s)
+        else:
+            error = kind(str(data.get("message", "")), code=str(data.get("code", kind.code)),
+                         status=status)
+        if isinstance(details, dict):
+            error.details = details
+        return error
 
 
 class BadRequest(ModelportError):
@@ -77,6 +90,29 @@ class TooManyRequests(ModelportError):
     def __init__(self, message: str, *, code: str | None = None, retry_after_s: int = 1):
         super().__init__(message, code=code)
         self.retry_after_s = max(1, retry_after_s)
+
+
+class QuotaExceeded(TooManyRequests):
+    """Refused because it would pass one of the user's quotas (429 ``quota_exceeded``).
+
+    The message says ``"queued jobs: 20 of 20"``; ``details`` carries ``quota`` (its name),
+    ``limit`` and ``used``. ``retry_after_s`` is when the quota frees up by itself when that
+    is known (a monthly budget: the next month), else 60.
+    """
+
+    code = "quota_exceeded"
+
+    def __init__(self, message: str, *, details: dict[str, object], retry_after_s: int = 60):
+        super().__init__(message, code=self.code, retry_after_s=retry_after_s)
+        self.details = details
+
+    @classmethod
+    def of(cls, quota: str, label: str, *, used: int, limit: int, retry_after_s: int = 60,
+           hint: str = "") -> QuotaExceeded:
+        """The refusal of ``quota`` (called ``label`` for people) at ``used`` of ``limit``."""
+        message = f"{label}: {used} of {limit}" + (f"; {hint}" if hint else "")
+        return cls(message, details={"quota": quota, "limit": limit, "used": used},
+                   retry_after_s=retry_after_s)
 
 
 class Unavailable(ModelportError):

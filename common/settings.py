@@ -63,6 +63,10 @@ class JobDefaults(BaseSettings):
         "solve workers' warm containers: a job asking another limit gets a fresh container, so "
         "jobs that name no memory use the warm pool."
     )
+    job_cpus: float = Field(
+        1.0, gt=0, description="CPUs a job container may use (solve); the cores each job's "
+        "CPU time is charged for (backend's usage and CPU-hour quota)."
+    )
 
 
 class S3Settings(BaseSettings):

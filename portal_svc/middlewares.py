@@ -1,7 +1,9 @@
 """The portal's edge: request ids, errors turned into statuses, and security headers.
 
-Under ``/api/`` every error is JSON ``{"error": {"code", "message"}}``; browser pages get an
-HTML error page instead, and a page that needs a sign-in redirects to ``/login``.
+Under ``/api/`` every error is JSON ``{"error": {"code", "message"}}`` (plus ``details``
+when the refusal has facts to name, such as a quota's ``quota``, ``limit`` and ``used``);
+browser pages get an HTML error page instead, and a page that needs a sign-in redirects to
+``/login``.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _http_error(request, exc)
     except ModelportError as exc:
         log.info("request_refused", code=exc.code, status=exc.status)
-        response = _error(request, exc.status, exc.code, exc.message)
+        response = _error(request, exc.status, exc.code, exc.message, exc.details)
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
@@ -94,9 +96,15 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> web.StreamRespo
     return response
 
 
-def _error(request: web.Request, status: int, code: str, message: str) -> web.StreamResponse:
+def _error(
+    request: web.Request, status: int, code: str, message: str,
+    details: dict[str, object] | None = None,
+) -> web.StreamResponse:
     if is_api(request):
-        response = web.json_response({"error": {"code": code, "message": message}}, status=status)
+        error: dict[str, object] = {"code": code, "message": message}
+        if details is not None:
+            error["details"] = details
+        response = web.json_response({"error": error}, status=status)
         if status == 401 and request.path.startswith("/api/"):
             response.headers["WWW-Authenticate"] = "Bearer"
         return response

@@ -15,7 +15,7 @@ from http import HTTPStatus
 from typing import Any, Literal, cast
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from portal_svc import scopes
@@ -36,6 +36,9 @@ FILE_UPLOAD = {
 class ErrorDetail(BaseModel):
     code: str
     message: str
+    details: dict[str, Any] | None = Field(
+        None, description="Facts of the refusal when it has some: a quota's `quota`, `limit` "
+        "and `used` (429 `quota_exceeded`).")
 
 
 class ErrorResponse(BaseModel):

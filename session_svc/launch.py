@@ -78,7 +78,8 @@ def base_path(session_id: str) -> str:
 
 def limits_of(settings: SessionSettings) -> Limits:
     return Limits(memory_mb=settings.session_memory_mb, cpus=settings.session_cpus,
-                  pids=settings.session_pids, tmp_mb=settings.session_tmp_mb)
+                  pids=settings.session_pids, tmp_mb=settings.session_tmp_mb,
+                  work_mb=settings.session_work_mb)
 
 
 @dataclass

@@ -19,6 +19,10 @@ class SessionSettings(ServiceSettings):
     session_cpus: float = Field(1.0, gt=0, description="CPUs a session container may use.")
     session_pids: int = Field(128, ge=8, description="Processes/threads of a session.")
     session_tmp_mb: int = Field(64, ge=1, description="Size of a session's /tmp (tmpfs).")
+    session_work_mb: int = Field(
+        1024, ge=1, description="Size of a session's writable /work (a tmpfs volume; past it "
+        "writes fail with ENOSPC). The container's own writes count against its memory limit."
+    )
     warm_sessions: int = Field(
         0, ge=0, le=64, description="Idle pre-started session containers kept per runtime and "
         "host (the sessions' own warm pool); 0 turns it off."

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass, field
@@ -197,7 +199,8 @@ class Execution:
 
     async def _container(self, host: DockerHost, image: str) -> Container:
         s, job = self.env.settings, self.job
-        limits = Limits(memory_mb=job.memory_mb, cpus=s.job_cpus, pids=s.job_pids)
+        limits = Limits(memory_mb=job.memory_mb, cpus=s.job_cpus, pids=s.job_pids,
+                        work_mb=s.job_work_mb)
         warm = self.env.warm.get(host.name) or WarmPool(host, size=0, owner=self.env.owner)
         self.container = await warm.acquire(
             job.runtime_version, image, kind=SERVICE_KIND, id=job.job_id, attempt=job.attempt,
@@ -282,6 +285,10 @@ class Execution:
             return Outcome("failed", "timeout")
         if self._result is not None and exit_code == 0:
             return None
+        if self._error is not None and _disk_full(self._error):
+            self.joblog.write("solve", "the job's writable space is full: /work holds at most "
+                              f"{self.env.settings.job_work_mb} MB (MODELPORT_JOB_WORK_MB)")
+            return Outcome("failed", "disk_full")
         if self._error is not None:
             return Outcome("failed", self._error.reason)
         if exit_code == OOM_EXIT:
@@ -303,6 +310,13 @@ class Execution:
         lineage = await asyncio.to_thread(lineage_of, local)
         return Outcome("succeeded", interrupted=self._result.interrupted, output_case=ref,
                        lineage=lineage)
+
+
+def _disk_full(error: ErrorEvent) -> bool:
+    """Whether the run failed because a write found no space (ENOSPC, errno 28): the agent
+    reports the exception's text, ``OSError: [Errno 28] No space left on device``."""
+    text = f"{error.message}\n{error.traceback or ''}"
+    return f"[Errno {errno.ENOSPC}]" in text or os.strerror(errno.ENOSPC) in text
 
 
 async def _discard(task: asyncio.Task[Any]) -> None:

@@ -120,7 +120,7 @@ class SolveService(WorkerService):
 
     def _warm_pool(self, host: DockerHost) -> WarmPool:
         limits = Limits(memory_mb=self.settings.default_memory_mb, cpus=self.settings.job_cpus,
-                        pids=self.settings.job_pids)
+                        pids=self.settings.job_pids, work_mb=self.settings.job_work_mb)
         return WarmPool(host, size=self.docker_settings.warm_per_runtime, limits=limits,
                         serve_cmd=AGENT_SERVE, metrics=self._warm_metrics,
                         owner=owner_of(self.instance))

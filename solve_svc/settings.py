@@ -15,8 +15,12 @@ class SolveSettings(ServiceSettings, JobDefaults):
     report_interval_s: float = Field(
         5.0, gt=0, description="Seconds between WorkerReport heartbeats (renew job leases)."
     )
-    job_cpus: float = Field(1.0, gt=0, description="CPUs a job container may use.")
     job_pids: int = Field(256, ge=8, description="Processes/threads a job container may run.")
+    job_work_mb: int = Field(
+        1024, ge=1, description="Size of a job container's writable /work (a tmpfs volume: the "
+        "app, the input case and whatever the app writes; past it writes fail with ENOSPC). "
+        "The container's own writes count against its memory limit."
+    )
     log_max_bytes: int = Field(
         16 * 1024 * 1024, ge=1024, description="Largest job log kept; later lines are dropped "
         "(the log says so)."

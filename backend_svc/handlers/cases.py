@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncpg
 
-from backend_svc import cases, policy
+from backend_svc import cases, policy, quotas
 from backend_svc.cases import FoundCase
+from backend_svc.changes import parse_uuid
 from backend_svc.policy import Action
+from backend_svc.quotas import QuotaRules
 from common.contracts.base import Principal
 from common.contracts.cases import (
     CaseList,
@@ -32,12 +34,18 @@ def _location(found: FoundCase) -> CaseLocation:
 
 
 class CaseHandlers:
-    def __init__(self, pool: asyncpg.Pool):
+    def __init__(self, pool: asyncpg.Pool, rules: QuotaRules):
         self._pool = pool
+        self._rules = rules
 
     @implements(CaseMethods.REGISTER)
     async def register_case(self, request: RegisterCase) -> CaseOut:
+        """An upload's case: refused (429 quota_exceeded) past the owner's storage quota."""
+        owner = parse_uuid(request.actor.user_id)
         async with self._pool.acquire() as conn, conn.transaction():
+            if owner is not None:
+                await quotas.lock_user(conn, owner)
+                await quotas.check_storage(conn, owner, request.size_bytes, self._rules)
             return await cases.register_case(conn, request.actor, request)
 
     @implements(CaseMethods.LIST)

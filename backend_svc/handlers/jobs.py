@@ -16,6 +16,7 @@ import structlog
 from backend_svc import attempts, jobs, policy, workers
 from backend_svc.jobs import FoundJob
 from backend_svc.policy import Action
+from backend_svc.quotas import QuotaRules
 from backend_svc.settings import BackendSettings
 from common.amqp.publisher import Publisher
 from common.contracts.base import Principal
@@ -59,6 +60,7 @@ class JobHandlers:
         self._commands = commands
         self._settings = settings
         self._wake = wake
+        self._rules = QuotaRules.of(settings)
 
     @implements(JobMethods.SUBMIT)
     async def submit(self, request: SubmitJob) -> JobOut:
@@ -66,7 +68,7 @@ class JobHandlers:
         async with self._pool.acquire() as conn, conn.transaction():
             job = await jobs.submit(conn, request.actor, request,
                                     default_memory_mb=s.default_memory_mb,
-                                    max_attempts=s.max_attempts)
+                                    max_attempts=s.max_attempts, rules=self._rules)
         self._wake()
         return job
 

@@ -10,6 +10,7 @@ import structlog
 
 from backend_svc import jobs, policy, session_acts, session_workers, sessions, workers
 from backend_svc.policy import Action
+from backend_svc.quotas import QuotaRules
 from backend_svc.sessions import FoundSession
 from backend_svc.settings import BackendSettings
 from common.amqp import topology
@@ -59,6 +60,7 @@ class SessionHandlers:
         self._pool = pool
         self._commands = commands
         self._settings = settings
+        self._rules = QuotaRules.of(settings)
 
     # --- portal ------------------------------------------------------------------------
 
@@ -68,7 +70,7 @@ class SessionHandlers:
         s = self._settings
         async with self._pool.acquire() as conn, conn.transaction():
             session = await sessions.create(conn, request.actor, request,
-                                            max_per_user=s.max_sessions_per_user,
+                                            rules=self._rules,
                                             claim_timeout_s=s.session_claim_timeout_s)
         await self._send(topology.SESSION_COMMANDS, StartSession(session_id=session.id),
                          f"{StartSession.TYPE}:{session.id}")
@@ -157,7 +159,7 @@ class SessionHandlers:
     @implements(api.SAVE_CASE)
     async def save_case(self, request: SessionSaveCase) -> CaseOut:
         async with self._pool.acquire() as conn, conn.transaction():
-            return await session_acts.save_case(conn, request)
+            return await session_acts.save_case(conn, request, self._rules)
 
     @implements(api.OPEN_CASE)
     async def open_case(self, request: SessionCaseRef) -> SessionCase:
@@ -175,7 +177,7 @@ class SessionHandlers:
         async with self._pool.acquire() as conn, conn.transaction():
             return await session_acts.submit_job(conn, request,
                                                  default_memory_mb=s.default_memory_mb,
-                                                 max_attempts=s.max_attempts)
+                                                 max_attempts=s.max_attempts, rules=self._rules)
 
     @implements(api.JOB)
     async def job(self, request: SessionJobRef) -> SessionJob:

@@ -13,7 +13,17 @@ from typing import Any
 from pydantic import BaseModel
 
 from common.amqp import topology
-from common.contracts import cases, groups, jobs, registry, sessions, system, tokens, users
+from common.contracts import (
+    cases,
+    groups,
+    jobs,
+    quotas,
+    registry,
+    sessions,
+    system,
+    tokens,
+    users,
+)
 from common.contracts.cases import CaseEvent
 from common.contracts.events import CloudEvent, UserCreated, UserDisabled
 from common.contracts.groups import GroupEvent
@@ -69,7 +79,7 @@ EVENTS = [
 
 ALL_METHODS: list[AnyMethod] = [
     *system.METHODS, *users.METHODS, *tokens.METHODS, *registry.METHODS, *cases.METHODS,
-    *groups.METHODS, *jobs.METHODS, *sessions.METHODS,
+    *groups.METHODS, *jobs.METHODS, *sessions.METHODS, *quotas.METHODS,
 ]
 """Every RPC method on the bus. A family adds its ``METHODS`` here once."""
 

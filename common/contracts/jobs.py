@@ -22,7 +22,7 @@ JobState = Literal["queued", "scheduled", "running", "succeeded", "failed", "can
 TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 FailReason = Literal[
     "timeout", "oom", "app_exception", "invalid_data", "bad_app", "unknown_procedure",
-    "retries_exhausted", "infrastructure", "internal",
+    "retries_exhausted", "infrastructure", "internal", "disk_full",
 ]
 
 
@@ -109,7 +109,8 @@ class JobMethods:
     SUBMIT = Method(
         "jobs.submit", SubmitJob, JobOut, BACKEND_RPC, "job.submit",
         "Queue a job (404 unknown_app / unknown_version / not_found for a case one may not "
-        "see, 400 unknown_procedure or invalid limits).")
+        "see, 400 unknown_procedure or invalid limits, 422 time_limit_too_long, "
+        "429 quota_exceeded).")
     LIST = Method("jobs.list", ListJobs, JobList, BACKEND_RPC, "job.list",
                   "One's own jobs (admins: everyone's), newest first, with queue positions.")
     GET = Method("jobs.get", JobRef, JobOut, BACKEND_RPC, "job.read",

@@ -254,7 +254,7 @@ def _w(name: str, request: type[Any], reply: type[Any], summary: str) -> Method[
 
 CREATE = _m("sessions.create", CreateSession, SessionOut, "session.create",
             "Request a data session of an app (404 unknown_app / not_found case, 400 "
-            "case_app_mismatch, 409 session_limit).")
+            "case_app_mismatch, 429 quota_exceeded).")
 LIST = _m("sessions.list", ListSessions, SessionList, "session.list",
           "One's own sessions (admins: everyone's), newest first.")
 GET = _m("sessions.get", SessionRef, SessionOut, "session.read",

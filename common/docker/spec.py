@@ -2,7 +2,11 @@
 
 Every container we start runs as user 10001 on a read-only root with a tmpfs at /tmp and a
 per-container volume at /work (the archive API needs a volume there: it refuses any path on a
-read-only root, even a tmpfs), drops every capability, cannot gain privileges, has no swap, no
+read-only root, even a tmpfs). That volume is itself a size-limited tmpfs (the local driver's
+``type=tmpfs``), so the only writable space a container has is bounded: /tmp by ``tmp_mb``,
+/work by ``work_mb``; a write past either fails with ENOSPC. (overlay2's ``storage-opt size``
+would need xfs with project quotas under the engine's data root; docs/quotas.md.) The
+container drops every capability, cannot gain privileges, has no swap, no
 network (a session joins the isolated sessions network instead, docs/sessions.md) and bounded
 memory, CPU and pids, and never receives secrets in its environment.
 """
@@ -37,9 +41,11 @@ class Limits:
     cpus: float = 1.0
     pids: int = 256
     tmp_mb: int = 64
+    work_mb: int = 1024  # the /work volume (tmpfs): files the worker puts in, and the app's
 
     def __post_init__(self) -> None:
-        if self.memory_mb < 8 or self.cpus <= 0 or self.pids < 8 or self.tmp_mb < 1:
+        if (self.memory_mb < 8 or self.cpus <= 0 or self.pids < 8 or self.tmp_mb < 1
+                or self.work_mb < 1):
             raise UnsafeSpec(f"limits out of range: {self}")
 
 
@@ -106,8 +112,13 @@ def check_env(env: Mapping[str, str]) -> list[str]:
 
 
 def volume_spec(request: ContainerRequest) -> dict[str, Any]:
-    """Create-volume body for the container's /work volume (same name and labels)."""
-    return {"Name": request.name, "Labels": labels_for(request)}
+    """Create-volume body for the container's /work volume (same name and labels): a tmpfs of
+    ``limits.work_mb`` owned by the container's user. Its pages count against the memory of
+    whoever writes them (the container's own writes against its memory limit)."""
+    uid, gid = USER.split(":")
+    options = f"size={request.limits.work_mb}m,uid={uid},gid={gid},mode=0700,nosuid,nodev"
+    return {"Name": request.name, "Labels": labels_for(request), "Driver": "local",
+            "DriverOpts": {"type": "tmpfs", "device": "tmpfs", "o": options}}
 
 
 def container_spec(request: ContainerRequest) -> dict[str, Any]:

@@ -1,16 +1,19 @@
 """Sleeper: procedures that take a known time, use a known amount of memory, or fail.
 
-For tests of cancel, interrupt, time limits, memory limits and app failures:
+For tests of cancel, interrupt, time limits, memory and disk limits and app failures:
 
 - ``sleep``    (solve)   sleeps ``seconds``, reporting progress every ``step_s``; stops early
                          (status "interrupted") when asked to stop;
 - ``allocate`` (solve)   fills ``megabytes`` MB of memory and holds it for ``hold_s`` seconds;
+- ``scribble`` (solve)   writes ``megabytes`` MB to ``scratch.bin`` in its working folder
+                         (a job's /work) and removes it;
 - ``fail``     (solve)   raises RuntimeError(``message``);
 - ``nap``      (session) the same as ``sleep``, run in the data session.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -68,6 +71,23 @@ def allocate(ctx: Context) -> dict[str, Any]:
     while time.monotonic() < deadline and not ctx.should_stop():
         time.sleep(0.05)
     return {"allocated_mb": len(blocks), "status": "done"}
+
+
+@app.procedure(kind="solve", title="Write scratch data")
+def scribble(ctx: Context) -> dict[str, Any]:
+    """Write ``megabytes`` MB to ``scratch.bin`` in the working folder, then remove it."""
+    size = int(ctx["megabytes"])
+    try:
+        with open("scratch.bin", "wb") as scratch:
+            for done in range(size):
+                scratch.write(b"\x01" * (1 << 20))
+                scratch.flush()
+                if done % 16 == 0:
+                    ctx.progress(done / max(size, 1), f"wrote {done} MB")
+    finally:
+        if os.path.exists("scratch.bin"):
+            os.remove("scratch.bin")
+    return {"status": "done"}
 
 
 @app.procedure(kind="solve", title="Fail")

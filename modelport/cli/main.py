@@ -12,6 +12,7 @@ from modelport.cli.desktop import desktop
 from modelport.cli.dev import dev
 from modelport.cli.job import job
 from modelport.cli.keys import keys
+from modelport.cli.quota import quota
 from modelport.cli.runtime import runtime
 from modelport.cli.serve import serve
 from modelport.cli.token import token
@@ -35,3 +36,4 @@ cli.add_command(case)
 cli.add_command(job)
 cli.add_command(token)
 cli.add_command(desktop)
+cli.add_command(quota)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from portal_svc.api import (
+    admin_quotas,
     apps,
     auth,
     cases,
@@ -18,6 +19,7 @@ from portal_svc.openapi import Operation
 
 OPERATIONS: tuple[Operation, ...] = (
     *auth.routes, *tokens.routes, *users.routes, *runtimes.routes, *apps.routes,
-    *cases.routes, *groups.routes, *jobs.routes, *sessions.routes, *docs.routes,
+    *cases.routes, *groups.routes, *jobs.routes, *sessions.routes, *admin_quotas.routes,
+    *docs.routes,
 )
 """Every API operation, in the order the OpenAPI document lists them."""

@@ -35,11 +35,14 @@ def idempotency_key(request: web.Request) -> str | None:
 
 
 @routes.route("POST", "/api/v1/jobs", summary="Submit a solve job", request=SubmitJobRequest,
-              response=Job, status=202, errors=(400, 404, 409, 413))
+              response=Job, status=202, errors=(400, 404, 409, 413, 422, 429))
 async def submit_job(request: web.Request) -> web.Response:
     """Queues the job and answers at once (202, `Location` of the job). 404 for an unknown
     app, version or input case (or a case you may not read); 400 for an unknown procedure or
-    out-of-range priority and limits. Nothing is queued on any refusal.
+    out-of-range priority and limits; 422 `time_limit_too_long` past the platform's longest
+    time limit (a job naming none gets the default); 429 `quota_exceeded` when your queued
+    jobs are at their quota or your monthly CPU-hours are used up (`details` names the quota,
+    its `limit` and what is `used`). Nothing is queued on any refusal.
 
     With an `Idempotency-Key` header (yours, kept at least 24 h), a retry of the same
     request answers the job of the first try (202, same id, its current state) instead of

@@ -23,12 +23,13 @@ SESSION = "/api/v1/sessions/{session_id}"
 
 @routes.route("POST", "/api/v1/sessions", summary="Open a data session of an app",
               request=CreateSessionRequest, response=Session, status=201,
-              errors=(400, 404, 409))
+              errors=(400, 404, 429))
 async def create_session(request: web.Request) -> web.Response:
     """Answers at once (201, state `requested`, `Location` of the session); follow its `state`
     until `ready`, then open its `url`. 404 for an unknown app or version, or a case you may
-    not read; 400 `case_app_mismatch` for a case of another app; 409 `session_limit` when you
-    hold the most sessions allowed. Nothing is created on any refusal."""
+    not read; 400 `case_app_mismatch` for a case of another app; 429 `quota_exceeded`
+    (`details.quota` = `sessions`) when you hold as many sessions as your quota allows.
+    Nothing is created on any refusal."""
     caller = await auth.api_caller(request)
     body = await read_json(request, CreateSessionRequest)
     session = await request.app[BACKEND].call(api.CREATE, actor=caller.principal,

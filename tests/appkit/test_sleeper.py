@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -34,6 +35,16 @@ def test_nap_is_a_session_procedure(sleeper: LoadedApp) -> None:
 def test_allocate_holds_the_memory(sleeper: LoadedApp) -> None:
     result = run(sleeper.app, "allocate", {"megabytes": 20, "hold_s": 0})
     assert result == {"allocated_mb": 20, "status": "done"}
+
+
+def test_scribble_writes_and_removes_its_scratch_file(
+    sleeper: LoadedApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    reports: list[Progress] = []
+    result = run(sleeper.app, "scribble", {"megabytes": 20}, on_progress=reports.append)
+    assert result == {"status": "done"} and list(tmp_path.iterdir()) == []
+    assert any("wrote 16 MB" in r.message for r in reports)
 
 
 def test_fail_raises_the_app_error(sleeper: LoadedApp) -> None:

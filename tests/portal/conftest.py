@@ -16,6 +16,7 @@ from backend_svc.settings import BackendSettings
 from common.settings import PackageSettings, S3Settings
 from portal_svc.service import PortalService
 from portal_svc.settings import PortalSettings
+from tests.portal.jobs_support import WorkerDriver, jobs_stack
 from tests.support import db_state
 from tests.support.stack import Stack, running_stack
 
@@ -132,3 +133,13 @@ async def stack(
     limits = {"max_runtime_mb": 1, "max_app_mb": 1, "max_case_mb": 1}
     async with running_stack(pg_dsn, amqp_url, s3_settings, tmp_path, packages=limits) as running:
         yield running
+
+
+@pytest.fixture
+async def jobs(
+    pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path
+) -> AsyncIterator[tuple[Stack, WorkerDriver]]:
+    """A stack with transport published and a fake solve worker to drive
+    (:func:`tests.portal.jobs_support.jobs_stack`)."""
+    async with jobs_stack(pg_dsn, amqp_url, s3_settings, tmp_path) as found:
+        yield found

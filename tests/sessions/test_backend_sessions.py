@@ -147,7 +147,9 @@ async def test_per_user_limit(rpc: RpcClient, pg_dsn: str) -> None:
     await create(rpc, alice)
     before = await snapshot(pg_dsn)
     error = await refused(create(rpc, alice))
-    assert error.status == 409 and error.code == "session_limit"
+    assert error.status == 429 and error.code == "quota_exceeded"
+    assert error.message.startswith("concurrent sessions: 2 of 2")
+    assert error.details == {"quota": "sessions", "limit": 2, "used": 2}
     assert await snapshot(pg_dsn) == before
     await rpc.call_method(api.STOP, SessionRef(actor=alice, session_id=first.id))
     assert (await create(rpc, alice)).state == "requested"

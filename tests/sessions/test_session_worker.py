@@ -152,7 +152,8 @@ async def test_per_user_limit_through_the_api(sessions: SessionPlatform) -> None
     alice = await user(sessions, "alice")
     opened = [await sessions.open(token=alice) for _ in range(3)]
     status, reply = await sessions.call("POST", "/api/v1/sessions", alice, json={"app": "probe"})
-    assert status == 409 and reply["error"]["code"] == "session_limit"
+    assert status == 429 and reply["error"]["code"] == "quota_exceeded"
+    assert reply["error"]["details"] == {"quota": "sessions", "limit": 3, "used": 3}
     await sessions.call("DELETE", f"/api/v1/sessions/{opened[0]['id']}", alice)
     await sessions.settled(opened[0]["id"], alice, leave=("requested", "starting", "ready",
                                                            "stopping"))

@@ -107,12 +107,19 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(amqp_url: str, blobs: Blobs, docker_engine: str,
-                  tmp_path: Path) -> AsyncIterator[Harness]:
+def solve_overrides() -> dict[str, Any]:
+    """Settings a test module gives the solve service (override this fixture)."""
+    return {}
+
+
+@pytest.fixture
+async def harness(amqp_url: str, blobs: Blobs, docker_engine: str, tmp_path: Path,
+                  solve_overrides: dict[str, Any]) -> AsyncIterator[Harness]:
     label = f"{SESSION}-{uuid.uuid4().hex[:8]}"
     settings = SolveSettings(
         amqp_url=amqp_url, instance_id=f"solve-test-{uuid.uuid4().hex[:8]}", status_port=0,
-        report_interval_s=0.3, progress_interval_s=0.05, shutdown_grace_s=5.0)
+        report_interval_s=0.3, progress_interval_s=0.05, shutdown_grace_s=5.0,
+        **solve_overrides)
     docker = DockerSettings(hosts=[HostConfig(name="local", url=docker_engine)], service=label)
     service = SolveService(settings, docker=docker, s3=blobs.s3,
                            packages=PackageSettings(platform_key_file=str(blobs.key_file)))
