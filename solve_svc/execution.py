@@ -99,6 +99,7 @@ class Execution:
         self.job, self.env, self.tmp, self.joblog, self._progress = job, env, tmp, joblog, progress
         self.name = container_name(SERVICE_KIND, job.job_id, job.attempt)
         self.container: Container | None = None
+        self.host: str | None = None  # the Docker host it was placed on
         self._pid: int | None = None
         self._interrupt_wanted = False
         self._result: ResultEvent | None = None
@@ -136,6 +137,7 @@ class Execution:
     async def _run(self) -> Outcome:
         need = Need(memory_mb=self.job.memory_mb)
         with self.env.pool.reserved(self.name, need) as reservation:
+            self.host = reservation.host.name
             # the app's download and decryption overlap the image check and container start
             work_tar = asyncio.create_task(self._timed("inputs", self._inputs()))
             try:
