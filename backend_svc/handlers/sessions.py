@@ -139,7 +139,13 @@ class SessionHandlers:
     @implements(api.FAILED)
     async def failed(self, request: SessionFailed) -> Accepted:
         async with self._pool.acquire() as conn, conn.transaction():
-            return Accepted(current=await session_workers.failed(conn, request))
+            current = await session_workers.failed(
+                conn, request, claim_timeout_s=self._settings.session_claim_timeout_s)
+        if current and request.reason == session_workers.HOST_DOWN:  # restart it elsewhere
+            await self._send(topology.SESSION_COMMANDS,
+                             StartSession(session_id=request.session_id),
+                             f"{StartSession.TYPE}:{request.session_id}:{request.attempt}")
+        return Accepted(current=current)
 
     @implements(api.STOPPED)
     async def stopped(self, request: SessionStopped) -> Accepted:
