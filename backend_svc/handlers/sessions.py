@@ -67,11 +67,12 @@ class SessionHandlers:
         policy.authorize(request.actor, Action.SESSION_CREATE)
         s = self._settings
         async with self._pool.acquire() as conn, conn.transaction():
-            session = await sessions.create(conn, request.actor, request,
-                                            max_per_user=s.max_sessions_per_user,
-                                            claim_timeout_s=s.session_claim_timeout_s)
-        await self._send(topology.SESSION_COMMANDS, StartSession(session_id=session.id),
-                         f"{StartSession.TYPE}:{session.id}")
+            session, made = await sessions.create(conn, request.actor, request,
+                                                  max_per_user=s.max_sessions_per_user,
+                                                  claim_timeout_s=s.session_claim_timeout_s)
+        if made:  # a replayed Idempotency-Key: its session was sent to the workers already
+            await self._send(topology.SESSION_COMMANDS, StartSession(session_id=session.id),
+                             f"{StartSession.TYPE}:{session.id}")
         return session
 
     @implements(api.LIST)
