@@ -1,8 +1,11 @@
 """A second Docker engine on this machine, as another "host" for multi-host tests.
 
 Its own socket, data root, exec root and pid file under a fresh folder in /tmp (short, for
-the socket path limit), ``--bridge=none`` and no iptables/forwarding changes, so it never
-touches the main engine's ``docker0``; our containers run with ``NetworkMode: none`` anyway.
+the socket path limit), its own default bridge (``mpe-…``, made here with a private /24) and
+no iptables/forwarding changes; our containers run with ``NetworkMode: none`` anyway.
+Not ``--bridge=none``: a dockerd started with it DELETES the host's ``docker0`` (moby's
+``removeDefaultBridgeInterface``), which is the main engine's default bridge in this shared
+network namespace — that is how ``docker0`` kept disappearing during multi-engine tests.
 
 :meth:`Engine.fail` simulates a host failure: SIGKILL to the engine's whole process group
 (dockerd and the containerd it started) and its socket removed, so every call to it fails.
@@ -29,6 +32,7 @@ class Engine:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.bridge = f"mpe-{root.name[-8:].lower()}"[:15]
         self.sock = root / "d.sock"
         self.url = f"unix://{self.sock}"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -36,9 +40,11 @@ class Engine:
     def start(self, timeout_s: float = 60.0) -> None:
         """Start dockerd and return once it answers ``docker version``."""
         root = self.root
+        _make_bridge(self.bridge)
         args = ["dockerd", "-H", self.url, "--data-root", str(root / "data"),
                 "--exec-root", str(root / "exec"), "--pidfile", str(root / "d.pid"),
-                "--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false"]
+                f"--bridge={self.bridge}", "--iptables=false", "--ip-masq=false",
+                "--ip-forward=false"]
         log = open(root / "dockerd.log", "ab")  # noqa: SIM115
         self._proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
                                       start_new_session=True)
@@ -65,6 +71,20 @@ class Engine:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             if proc is not None:
                 os.killpg(proc.pid, signal.SIGKILL)  # its containerd, if it outlived it
+        subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True, check=False)
+
+
+def _make_bridge(name: str) -> None:
+    """A bridge of our own for the engine's default network, with a free private /24."""
+    if subprocess.run(["ip", "link", "show", name], capture_output=True,
+                      check=False).returncode == 0:
+        return  # a restart of the same engine
+    used = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True,
+                          check=True).stdout
+    third = next(n for n in range(200, 255) if f"10.213.{n}." not in used)
+    subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
+    subprocess.run(["ip", "addr", "add", f"10.213.{third}.1/24", "dev", name], check=True)
+    subprocess.run(["ip", "link", "set", name, "up"], check=True)
 
 
 @contextlib.contextmanager
