@@ -20,9 +20,10 @@ from common.contracts.base import Principal
 from common.contracts.cases import RegisterCase
 from common.contracts.jobs import BlobRef, JobEvent, JobFinished, JobProgress, JobStarted
 
-# A worker that could not run the attempt (no host capacity after all, Docker or S3 failing)
-# hands it back: the job is queued again, like a lost lease, instead of failing.
-RETRYABLE_REASONS = frozenset({"infrastructure"})
+# A worker that could not run the attempt (no host capacity after all, Docker or S3 failing:
+# ``infrastructure``; its Docker host failed under it: ``host_down``) hands it back: the job
+# is lost and queued again, like a lost lease, instead of failing.
+RETRYABLE_REASONS = frozenset({"infrastructure", "host_down"})
 _OUTCOME_EVENTS = {"succeeded": JobEvent.SUCCEEDED, "failed": JobEvent.FAILED,
                    "cancelled": JobEvent.CANCELLED}
 
@@ -89,14 +90,17 @@ async def progress(
     return True
 
 
-async def finished(conn: asyncpg.Connection, msg: JobFinished) -> bool:
+async def finished(conn: asyncpg.Connection, msg: JobFinished, *,
+                   restart_spacing_s: float = 0.0) -> bool:
     """running/scheduled → the reported outcome, with the output case registered as a case
-    of the job's user; event succeeded / failed / cancelled."""
+    of the job's user; event succeeded / failed / cancelled. A failure of a RETRYABLE_REASON
+    is a loss instead (event lost, re-queued paced by ``restart_spacing_s``)."""
     row = await current_row(conn, msg.worker, msg.job_id, msg.attempt)
     if row is None:
         return False
     if msg.outcome == "failed" and msg.reason in RETRYABLE_REASONS:
-        await leases.lose(conn, job_from_row(row), msg.reason)  # the platform's fault: retry
+        await leases.lose(conn, job_from_row(row), msg.reason,  # the platform's fault: retry
+                          restart_spacing_s=restart_spacing_s)
         return True
     output_id = None
     if msg.output_case is not None:

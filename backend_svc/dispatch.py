@@ -259,4 +259,4 @@ class JobDuties:
         return await publish_runs(self._commands, runs)
 
     async def reap(self) -> int:
-        return await reap(self._pool)
+        return await reap(self._pool, restart_spacing_s=self._settings.restart_spacing_s)

@@ -76,7 +76,7 @@ async def submit(
     if user_id is None:
         raise BadRequest("a job belongs to a user; the caller is none", code="no_owner")
     if request.idempotency_key is not None:
-        earlier = await idempotency.claim(conn, user_id, request)
+        earlier = await idempotency.claim(conn, idempotency.JOBS, user_id, request)
         if earlier is not None:
             return (await find_job(conn, str(earlier))).job
     time_limit_s = rules.time_limit(request.time_limit_s)
@@ -94,7 +94,8 @@ async def submit(
         request.options,
     )
     if request.idempotency_key is not None:
-        await idempotency.bind(conn, user_id, request.idempotency_key, job_id)
+        await idempotency.bind(conn, idempotency.JOBS, user_id, request.idempotency_key,
+                               job_id)
     job = (await find_job(conn, str(job_id))).job
     await record_change(conn, actor, "job.submit", subject=job.id,
                         event_type=JobEvent.QUEUED, event=job_event(job))

@@ -81,7 +81,8 @@ async def save_case(
     else:
         case = await _overwrite(conn, who, msg.case_id, msg.name, msg.blob)
     if msg.autosave:
-        await conn.execute("UPDATE sessions SET autosave_case_id = $2 WHERE id = $1",
+        await conn.execute("UPDATE sessions SET autosave_case_id = $2, autosaved_at = now() "
+                           "WHERE id = $1",
                            who.session_id, uuid.UUID(case.id))
     return case
 

@@ -8,6 +8,8 @@ the session ended and does nothing.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import asyncpg
 import structlog
 
@@ -39,15 +41,19 @@ BATCH = 200
 LOST_MESSAGE = ("The session stopped answering (its container or worker died). Open it "
                 "again from its autosave to continue.")
 NO_WORKER_MESSAGE = "No session worker took the session in time; try again later."
+HOST_DOWN = "host_down"  # SessionFailed reason: the session's Docker host failed under it
 
 _LAUNCH = (
     "SELECT s.id, s.attempt, s.user_id, u.username, u.is_admin, a.name AS app, "
     "v.version, v.runtime_requirement, v.s3_key, v.sha256, v.size_bytes, "
-    "c.id AS case_id, c.name AS case_name, c.s3_key AS case_key, c.sha256 AS case_sha, "
-    "c.size_bytes AS case_size, s.autosave_case_id "
+    "c.id AS case_id, c.name AS case_name, d.s3_key AS case_key, d.sha256 AS case_sha, "
+    "d.size_bytes AS case_size, s.autosave_case_id "
     "FROM sessions s JOIN users u ON u.id = s.user_id "
     "JOIN app_versions v ON v.id = s.app_version_id JOIN apps a ON a.id = v.app_id "
-    "LEFT JOIN cases c ON c.id = s.case_id WHERE s.id = $1"
+    "LEFT JOIN cases c ON c.id = s.case_id "
+    # the data to open: its autosave when it has one (a restart), else the case it was
+    # opened from (None: the app's default data)
+    "LEFT JOIN cases d ON d.id = coalesce(s.autosave_case_id, s.case_id) WHERE s.id = $1"
 )
 
 
@@ -135,14 +141,45 @@ async def ready(conn: asyncpg.Connection, msg: SessionReady, *, lease_ttl_s: flo
     return True
 
 
-async def failed(conn: asyncpg.Connection, msg: SessionFailed) -> bool:
-    """The session could not start or died on the worker → failed (event failed)."""
+async def failed(conn: asyncpg.Connection, msg: SessionFailed, *,
+                 claim_timeout_s: float = 60.0) -> bool:
+    """The session could not start or died on the worker → failed (event failed); its host
+    failed (reason ``host_down``) → :func:`restart`."""
     row = await current_row(conn, msg.worker, msg.session_id, msg.attempt)
     if row is None:
         return False
+    if msg.reason == HOST_DOWN:
+        await restart(conn, msg.worker, row, claim_timeout_s=claim_timeout_s)
+        return True
     await end(conn, worker_principal(msg.worker), session_from_row(row), "failed", msg.reason,
               msg.message or None)
     return True
+
+
+def restart_message(autosaved_at: datetime | None) -> str:
+    """What the user is told about a session restarted after its host failed."""
+    if autosaved_at is None:
+        return ("Restarted on another host after a host failure; no autosave had been made "
+                "yet, so it started again from the data it was opened with.")
+    return ("Restarted on another host after a host failure; data as of the autosave at "
+            f"{autosaved_at.astimezone(UTC):%H:%M:%S} UTC.")
+
+
+async def restart(conn: asyncpg.Connection, worker: str, row: asyncpg.Record, *,
+                  claim_timeout_s: float) -> None:
+    """The session's Docker host failed: event ``lost`` (reason ``host_down``), then
+    ``requested`` again (attempt kept: the next claim counts it) for any worker to launch
+    on a healthy host from its last autosave. ``reason`` and ``message`` stay on the
+    session so its page says what happened. The caller sends StartSession after commit."""
+    message = restart_message(row["autosaved_at"])
+    session = session_from_row(row).model_copy(update={
+        "state": "lost", "reason": HOST_DOWN, "message": message, "endpoint": None})
+    await record_state(conn, worker_principal(worker), session)
+    await conn.execute(
+        "UPDATE sessions SET state = 'requested', reason = $2, message = $3, worker = NULL, "
+        "host = NULL, endpoint = NULL, lease_expires_at = now() + make_interval(secs => $4), "
+        "updated_at = now() WHERE id = $1", row["id"], HOST_DOWN, message, claim_timeout_s)
+    log.warning("session_restarting", session_id=str(row["id"]), attempt=row["attempt"])
 
 
 async def stopped(conn: asyncpg.Connection, msg: SessionStopped) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from backend_svc import cases, policy, quotas
+from backend_svc import cases, idempotency, policy, quotas
 from backend_svc.changes import parse_uuid, record_change
 from backend_svc.jobs import _app_version
 from backend_svc.policy import Action
@@ -88,17 +88,24 @@ async def find_session(
 async def create(
     conn: asyncpg.Connection, actor: Principal, request: CreateSession, *,
     rules: QuotaRules, claim_timeout_s: float,
-) -> SessionOut:
-    """Request a session for ``actor``; event modelport.session.requested.
+) -> tuple[SessionOut, bool]:
+    """Request a session for ``actor``; event modelport.session.requested. Returns it and
+    True, or, with an ``idempotency_key`` this user already sent with the same request, the
+    session of that first request and False (nothing new).
 
     A worker must claim it within ``claim_timeout_s`` (else the reaper fails it).
     Raises NotFound ``unknown_app`` / ``unknown_version`` / ``not_found`` (a case the actor
     may not see), BadRequest ``no_owner`` / ``case_app_mismatch``, 429 ``quota_exceeded``
-    when the actor already holds as many live sessions as their ``sessions`` quota.
+    when the actor already holds as many live sessions as their ``sessions`` quota, Conflict
+    ``idempotency_key_reused`` when the key came with a different request.
     """
     user_id = parse_uuid(actor.user_id)
     if user_id is None:
         raise BadRequest("a session belongs to a user; the caller is none", code="no_owner")
+    if request.idempotency_key is not None:
+        earlier = await idempotency.claim(conn, idempotency.SESSIONS, user_id, request)
+        if earlier is not None:
+            return (await find_session(conn, str(earlier))).session, False
     version = await _app_version(conn, request.app, request.version)
     case_id = await _open_case(conn, actor, request.case_id, request.app)
     await quotas.lock_user(conn, user_id)
@@ -108,10 +115,13 @@ async def create(
         "VALUES ($1, $2, $3, now() + make_interval(secs => $4)) RETURNING id",
         user_id, version["id"], case_id, claim_timeout_s,
     )
+    if request.idempotency_key is not None:
+        await idempotency.bind(conn, idempotency.SESSIONS, user_id, request.idempotency_key,
+                               session_id)
     session = (await find_session(conn, str(session_id))).session
     await record_change(conn, actor, "session.create", subject=session.id,
                         event_type=SessionEvent.REQUESTED, event=session_event(session))
-    return session
+    return session, True
 
 
 async def _open_case(

@@ -75,6 +75,11 @@ class BackendSettings(ServiceSettings, JobDefaults):
     )
     max_running_per_app: int = Field(32, ge=1, description="Running jobs of one app.")
     max_attempts: int = Field(3, ge=1, le=100, description="Attempts before a lost job fails.")
+    restart_spacing_s: float = Field(
+        1.0, ge=0, description="Least time between the restarts of two lost jobs (re-queued "
+        "after a host or worker failure): they start one after another, not all at once. "
+        "0 turns pacing off."
+    )
     progress_event_interval_s: float = Field(
         1.0, ge=0, description="Least time between two progress events of one job."
     )

@@ -3,7 +3,10 @@ heartbeat (lease renewal, idle times, idle warning and culling) and job news for
 
 A session is held from its claim: its lease is renewed while it starts. When its agent ends
 without being asked to (the container was killed or died), the worker removes the container
-and stops reporting it: backend's lease expiry marks it ``lost`` with its reason.
+and stops reporting it: backend's lease expiry marks it ``lost`` with its reason. When its
+Docker host fails (the pool marks it down, or the agent's end or a failed launch is followed
+by a ping that confirms it) the worker reports ``failed`` with reason ``host_down`` at once:
+backend restarts the session on a healthy host from its last autosave.
 """
 
 from __future__ import annotations
@@ -45,6 +48,12 @@ class Running:
     task: asyncio.Task[None] | None = None
     idle_s: float | None = None  # from the agent's last pong
     pinging: bool = False
+    host_lost: bool = False
+
+    @property
+    def host(self) -> str | None:
+        """The Docker host its container was placed on (None before placement)."""
+        return self.containers[0].host.name if self.containers else None
 
 
 class SessionWorker:
@@ -59,6 +68,42 @@ class SessionWorker:
 
     def begin(self) -> None:
         self._heartbeat = asyncio.create_task(self._beat(), name="session-heartbeat")
+        self.env.pool.on_health(self._host_health)
+
+    def _host_health(self, host: str, healthy: bool) -> None:
+        """A host went down: hand its sessions back to be restarted elsewhere."""
+        if healthy:
+            return
+        warm = self.env.warm.get(host)
+        if warm is not None:
+            warm.forget_idle()
+        for running in list(self.sessions.values()):
+            if running.host == host and not running.stopping:
+                task = asyncio.create_task(self._host_lost(running), name="session-host-lost")
+                self._stops.add(task)
+                task.add_done_callback(self._stops.discard)
+
+    async def _host_down(self, running: Running) -> bool:
+        """True when the session's host is down now (checked afresh)."""
+        host = running.host
+        return host is not None and await self.env.pool.confirm_down(host)
+
+    async def _host_lost(self, running: Running) -> None:
+        """Drop the session (its container went with the host) and report ``host_down``:
+        backend restarts it on a healthy host from its last autosave."""
+        if running.host_lost:
+            return
+        running.host_lost = running.stopping = True
+        log.warning("session_host_lost", session_id=running.held.session_id,
+                    host=running.host)
+        if running.task is not None and running.task is not asyncio.current_task():
+            running.task.cancel()
+        await self._forget(running)
+        try:
+            await self.backend.failed(running.held, "host_down",
+                                      f"Docker host {running.host} failed")
+        except ModelportError as exc:  # the lease settles it (lost, not restarted)
+            log.warning("session_host_lost_not_sent", error=exc.message)
 
     async def start(self, session_id: str) -> None:
         """Claim the session and launch it in the background (no-op if not ours)."""
@@ -92,6 +137,9 @@ class SessionWorker:
                 await self._fail(running, exc.reason, exc.message)
                 return
             except Exception as exc:
+                if await self._host_down(running):
+                    await self._host_lost(running)
+                    return
                 log.warning("session_launch_failed", error=repr(exc), exc_info=exc)
                 await self._fail(running, "infrastructure",
                                  LaunchError("infrastructure").message)
@@ -101,9 +149,13 @@ class SessionWorker:
                 return
             running.ready = True
             await running.channel.closed.wait()
-            if not running.stopping:
-                log.warning("session_agent_ended", session_id=held.session_id)
-                await self._forget(running)
+            if running.stopping:
+                return
+            if await self._host_down(running):
+                await self._host_lost(running)
+                return
+            log.warning("session_agent_ended", session_id=held.session_id)
+            await self._forget(running)
 
     async def _report_ready(self, running: Running, host: str, endpoint: str) -> bool:
         try:

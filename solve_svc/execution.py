@@ -39,6 +39,7 @@ from common.docker.workdir import APP_DIR
 from common.packages import PlatformPrivateKey, TrustedKeys
 from common.storage import S3Storage
 from modelport.agent.protocol import (
+    CheckpointEvent,
     ErrorEvent,
     LogEvent,
     ProgressEvent,
@@ -47,9 +48,11 @@ from modelport.agent.protocol import (
     parse_line,
 )
 from solve_svc.agent_exec import AgentExec, AgentServe, Stream, signal_process
+from solve_svc.checkpoints import CheckpointWriter, newest_before
 from solve_svc.files import (
     INPUT_FILE,
     OUTPUT_FILE,
+    START_FILE,
     BadResult,
     copy_out,
     prepare_inputs,
@@ -101,6 +104,7 @@ class Execution:
         self.job, self.env, self.tmp, self.joblog, self._progress = job, env, tmp, joblog, progress
         self.name = container_name(SERVICE_KIND, job.job_id, job.attempt)
         self.container: Container | None = None
+        self.host: str | None = None  # the Docker host it was placed on
         self._pid: int | None = None
         self._interrupt_wanted = False
         self._result: ResultEvent | None = None
@@ -108,12 +112,15 @@ class Execution:
         self._timed_out = False
         self._signals: set[asyncio.Task[None]] = set()
         self._steps: dict[str, float] = {}  # step -> ms, logged once per attempt
+        self._checkpoints = CheckpointWriter(env.storage, job.job_id, job.attempt)
+        self._resumed = False  # a checkpoint of an earlier attempt is in /work
 
     async def run(self) -> Outcome:
         began = time.perf_counter()
         try:
             return await self._run()
         finally:
+            await settle(self._checkpoints.close())
             await settle(self._recount())
             self._steps["total"] = (time.perf_counter() - began) * 1000
             log.info("job_steps", **{k: round(v, 1) for k, v in self._steps.items()})
@@ -138,6 +145,7 @@ class Execution:
     async def _run(self) -> Outcome:
         need = Need(memory_mb=self.job.memory_mb)
         with self.env.pool.reserved(self.name, need) as reservation:
+            self.host = reservation.host.name
             # the app's download and decryption overlap the image check and container start
             work_tar = asyncio.create_task(self._timed("inputs", self._inputs()))
             try:
@@ -195,7 +203,20 @@ class Execution:
 
     async def _inputs(self) -> Path:
         return await prepare_inputs(self.env.storage, self.env.platform_key,
-                                    self.job.app_package, self.job.input_case, self.tmp)
+                                    self.job.app_package, self.job.input_case, self.tmp,
+                                    await self._start())
+
+    async def _start(self) -> bytes | None:
+        """The newest checkpoint of an earlier attempt of this job (a re-run resumes)."""
+        if self.job.attempt <= 1:
+            return None
+        found = await newest_before(self.env.storage, self.job.job_id, self.job.attempt)
+        if found is None:
+            return None
+        self._resumed = True
+        self.joblog.write("solve", f"resuming from the checkpoint of attempt {found[0]}")
+        log.info("job_resumed_from_checkpoint", from_attempt=found[0])
+        return found[1]
 
     async def _container(self, host: DockerHost, image: str) -> Container:
         s, job = self.env.settings, self.job
@@ -212,7 +233,9 @@ class Execution:
         job = self.job
         return {"app": f"/work/{APP_DIR}", "procedure": job.procedure,
                 "output": f"/work/{OUTPUT_FILE}", "options": job.options,
-                "input": f"/work/{INPUT_FILE}" if job.input_case is not None else None}
+                "input": f"/work/{INPUT_FILE}" if job.input_case is not None else None,
+                # only when resuming: a runtime older than checkpoints refuses the key
+                **({"start": f"/work/{START_FILE}"} if self._resumed else {})}
 
     def _agent(self, container: Container) -> AgentExec | AgentServe:
         digest = {"MODELPORT_RUNTIME_DIGEST": self.job.runtime_image_digest}
@@ -250,6 +273,8 @@ class Execution:
             self._progress.offer(self._progress_of(event))
         elif isinstance(event, StartedEvent):
             self._started(container, event)
+        elif isinstance(event, CheckpointEvent):
+            self._checkpoints.offer(event.values)
         elif isinstance(event, ResultEvent):
             self._result = event
         elif isinstance(event, ErrorEvent):

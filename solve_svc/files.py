@@ -16,7 +16,7 @@ from common.errors import ModelportError
 from common.packages import PlatformPrivateKey
 from common.storage import S3Storage
 
-INPUT_FILE, OUTPUT_FILE = "input.mpcase", "result.mpcase"
+INPUT_FILE, OUTPUT_FILE, START_FILE = "input.mpcase", "result.mpcase", "start.json"
 
 
 class BadResult(ModelportError):
@@ -26,9 +26,13 @@ class BadResult(ModelportError):
 
 
 async def prepare_inputs(storage: S3Storage, key: PlatformPrivateKey, app: BlobRef,
-                         case: BlobRef | None, tmp: Path) -> Path:
-    """The tar for /work (``app/…`` and ``input.mpcase``)."""
-    return await work_tar(storage, key, app, case, INPUT_FILE, tmp)
+                         case: BlobRef | None, tmp: Path, start: bytes | None = None) -> Path:
+    """The tar for /work (``app/…``, ``input.mpcase`` and, to resume from, ``start.json``)."""
+    extra: tuple[str, ...] = ()
+    if start is not None:
+        await asyncio.to_thread((tmp / START_FILE).write_bytes, start)
+        extra = (START_FILE,)
+    return await work_tar(storage, key, app, case, INPUT_FILE, tmp, extra)
 
 
 async def copy_out(container: Container, path: str, dest: Path, max_bytes: int) -> None:

@@ -14,6 +14,7 @@ slots back within a lease TTL plus a report interval instead of at the next star
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 import structlog
 
@@ -38,12 +39,17 @@ class Reclaimer:
         self.pool, self.instance, self.owner = pool, instance, owner_of(instance)
         self._seen: dict[str, Container] = {}  # foreign containers by name, last listed
 
-    async def sweep_own(self) -> list[str]:
-        """Remove this worker's containers of an earlier life on every reachable host."""
+    async def sweep_own(self, only: str | None = None, *, keep: Iterable[str] = ()
+                        ) -> list[str]:
+        """Remove this worker's containers (but those named in ``keep``) on every reachable
+        host, or on host ``only``: what an earlier life left at start, or what a host that
+        failed and came back still holds of the attempts lost with it."""
         removed: list[str] = []
         for host in self.pool.hosts:
+            if only is not None and host.name != only:
+                continue
             try:
-                removed += await sweep_owned(host, self.owner)
+                removed += await sweep_owned(host, self.owner, keep=keep)
             except Exception as exc:  # a host that is down is swept at the next start
                 log.warning("docker_sweep_failed", host=host.name, error=str(exc))
         return removed

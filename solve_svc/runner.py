@@ -5,6 +5,9 @@ StopJob ``cancel`` cancels the execution (its ``finally`` removes the container 
 reports ``cancelled``; ``interrupt`` sends SIGUSR1 to the agent and the job ends normally,
 marked interrupted. When the worker itself stops (the attempt's task is cancelled) the
 container is removed and nothing is reported: backend's lease expiry re-queues the job.
+When the attempt's Docker host fails (the pool says it is down, or a Docker call failed and
+a fresh ping confirms it) the attempt is reported ``failed`` with reason ``host_down`` at
+once: backend makes the job ``lost`` and re-queues it, without waiting for the lease.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from common.contracts.jobs import (
     WorkerMethods,
     attempt_key,
 )
-from common.docker import NoCapacity
+from common.docker import NoCapacity, container_name
 from common.errors import ModelportError
 from common.packages import PackageError
 from solve_svc.backend import BackendLink
@@ -40,6 +43,7 @@ from solve_svc.shield import settle
 log = structlog.get_logger(__name__)
 FINISH_TRIES = 5
 StopMode = Literal["cancel", "interrupt"]
+Ending = StopMode | Literal["stale", "host_down"]
 
 
 class Attempt:
@@ -48,12 +52,19 @@ class Attempt:
     def __init__(self, job: RunJob, env: Env, backend: BackendLink) -> None:
         self.job, self.env, self.backend = job, env, backend
         self.key = (job.job_id, job.attempt)
+        self.name = container_name("job", job.job_id, job.attempt)  # its container's
         self._execution: Execution | None = None
         self._inner: asyncio.Task[Outcome] | None = None
-        self._stop: StopMode | Literal["stale"] | None = None
+        self._stop: Ending | None = None
 
-    def stop(self, mode: StopMode | Literal["stale"]) -> None:
-        """Cancel (kill now), interrupt (keep best) or drop (stale: kill, report nothing)."""
+    @property
+    def host(self) -> str | None:
+        """The Docker host the attempt was placed on (None before placement)."""
+        return None if self._execution is None else self._execution.host
+
+    def stop(self, mode: Ending) -> None:
+        """Cancel (kill now), interrupt (keep best), drop (stale: kill, report nothing) or
+        give up (host_down: its host failed; reported lost)."""
         if self._stop in ("cancel", "stale"):
             return
         self._stop = mode
@@ -109,11 +120,27 @@ class Attempt:
             if _cancelled_from_outside():
                 log.info("job_cut_by_shutdown")
                 raise
+            if self._stop == "host_down":
+                return self._host_lost(joblog)
             return None if self._stop == "stale" else Outcome("cancelled")
         except Exception as exc:
-            outcome = _failure(exc, joblog)
+            outcome = (self._host_lost(joblog) if await self._host_down()
+                       else _failure(exc, joblog))
         await settle(progress.close())
         return None if self._stop == "stale" else outcome
+
+    async def _host_down(self) -> bool:
+        """True when the attempt was placed and its host is down now (checked afresh)."""
+        host = self.host
+        if self._stop == "host_down":
+            return True
+        return host is not None and await self.env.pool.confirm_down(host)
+
+    def _host_lost(self, joblog: JobLog) -> Outcome:
+        log.warning("job_host_lost", host=self.host)
+        joblog.write("solve", f"Docker host {self.host} failed during this attempt; the job "
+                     "is re-queued to run on another host")
+        return Outcome("failed", "host_down")
 
     async def _send_progress(self, message: JobProgress) -> bool:
         return (await self.backend.send(WorkerMethods.PROGRESS, message)).current

@@ -35,10 +35,33 @@ class Worker:
         self.attempts: dict[Key, Attempt] = {}
         self._tasks: dict[Key, asyncio.Task[None]] = {}
         self._heartbeat: asyncio.Task[None] | None = None
+        self._sweeps: set[asyncio.Task[None]] = set()
         self._retired = False
 
     def start(self) -> None:
         self._heartbeat = asyncio.create_task(self._beat(), name="solve-heartbeat")
+        self.env.pool.on_health(self._host_health)
+
+    def _host_health(self, host: str, healthy: bool) -> None:
+        """A host went down: give up the attempts placed there now (reported lost, re-run
+        elsewhere). It came back: remove what this worker left there (its containers of the
+        lost attempts, stopped when the engine restarted)."""
+        if not healthy:
+            for attempt in list(self.attempts.values()):
+                if attempt.host == host:
+                    attempt.stop("host_down")
+            warm = self.env.warm.get(host)
+            if warm is not None:
+                warm.forget_idle()
+        elif self._reclaimer is not None:
+            task = asyncio.create_task(self._sweep_returned(host), name=f"sweep-{host}")
+            self._sweeps.add(task)
+            task.add_done_callback(self._sweeps.discard)
+
+    async def _sweep_returned(self, host: str) -> None:
+        assert self._reclaimer is not None
+        keep = {attempt.name for attempt in self.attempts.values()}
+        await self._reclaimer.sweep_own(host, keep=keep)
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
         """Dispatch one RunJob or StopJob; anything else is logged and dropped."""

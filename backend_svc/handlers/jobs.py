@@ -153,7 +153,8 @@ class JobHandlers:
     @implements(WorkerMethods.FINISHED)
     async def finished(self, request: JobFinished) -> Accepted:
         async with self._pool.acquire() as conn, conn.transaction():
-            current = await attempts.finished(conn, request)
+            current = await attempts.finished(
+                conn, request, restart_spacing_s=self._settings.restart_spacing_s)
         if current:
             self._wake()
         return Accepted(current=current)

@@ -69,11 +69,12 @@ class SessionHandlers:
         policy.authorize(request.actor, Action.SESSION_CREATE)
         s = self._settings
         async with self._pool.acquire() as conn, conn.transaction():
-            session = await sessions.create(conn, request.actor, request,
-                                            rules=self._rules,
-                                            claim_timeout_s=s.session_claim_timeout_s)
-        await self._send(topology.SESSION_COMMANDS, StartSession(session_id=session.id),
-                         f"{StartSession.TYPE}:{session.id}")
+            session, made = await sessions.create(conn, request.actor, request,
+                                                  rules=self._rules,
+                                                  claim_timeout_s=s.session_claim_timeout_s)
+        if made:  # a replayed Idempotency-Key: its session was sent to the workers already
+            await self._send(topology.SESSION_COMMANDS, StartSession(session_id=session.id),
+                             f"{StartSession.TYPE}:{session.id}")
         return session
 
     @implements(api.LIST)
@@ -141,7 +142,13 @@ class SessionHandlers:
     @implements(api.FAILED)
     async def failed(self, request: SessionFailed) -> Accepted:
         async with self._pool.acquire() as conn, conn.transaction():
-            return Accepted(current=await session_workers.failed(conn, request))
+            current = await session_workers.failed(
+                conn, request, claim_timeout_s=self._settings.session_claim_timeout_s)
+        if current and request.reason == session_workers.HOST_DOWN:  # restart it elsewhere
+            await self._send(topology.SESSION_COMMANDS,
+                             StartSession(session_id=request.session_id),
+                             f"{StartSession.TYPE}:{request.session_id}:{request.attempt}")
+        return Accepted(current=current)
 
     @implements(api.STOPPED)
     async def stopped(self, request: SessionStopped) -> Accepted:

@@ -26,11 +26,12 @@ FailReason = Literal[
 ]
 
 
-AttemptFile = Literal["log", "result"]
+AttemptFile = Literal["log", "result", "checkpoint"]
 
 
 def attempt_key(job_id: str, attempt: int, name: AttemptFile) -> str:
-    """The S3 key of an attempt's log or result: ``jobs/{job_id}/attempts/{attempt}/{name}``.
+    """The S3 key of an attempt's log, result or newest checkpoint:
+    ``jobs/{job_id}/attempts/{attempt}/{name}``.
 
     The one place this is spelled: the solve worker writes there, backend keeps the winning
     attempt's keys on the job (``JobOut.log_s3_key``) and the portal reads what the job names.

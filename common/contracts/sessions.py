@@ -56,6 +56,10 @@ class CreateSession(Contract):
     app: str = Field(min_length=1, max_length=100)
     version: str | None = Field(None, max_length=100)  # None: the active version
     case_id: str | None = Field(None, max_length=64)  # None: the app's default data
+    idempotency_key: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="The client's Idempotency-Key: the same key and request give the same "
+        "session.")
 
 
 class SessionRef(Contract):

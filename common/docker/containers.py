@@ -243,13 +243,17 @@ def found(host: DockerHost, item: dict[str, Any]) -> Container:
     return Container(host, str(item["Id"]), name, _volume_of(item) or name)
 
 
-async def sweep_owned(host: DockerHost, owner: str) -> list[str]:
+async def sweep_owned(host: DockerHost, owner: str, *, keep: Iterable[str] = ()) -> list[str]:
     """Remove every container of ``owner`` (label OWNER, any state) on this host with its
-    volume, plus ``owner``'s volumes no container uses; return the removed names. Containers
-    of other owners are not touched, whatever their state."""
+    volume, except those named in ``keep``, plus ``owner``'s volumes no container uses;
+    return the removed names. Containers of other owners are not touched, whatever their
+    state."""
     removed = []
+    kept = set(keep)
     for item in await host.ours(all_states=True, owner=owner):
         container = found(host, item)
+        if container.name in kept:
+            continue
         log.warning("docker_orphan_removed", host=host.name, container=container.name)
         await remove(container)
         removed.append(container.name)

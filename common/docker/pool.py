@@ -1,10 +1,17 @@
-"""The configured Docker hosts: health by ping, placement with reservations."""
+"""The configured Docker hosts: health by ping, placement with reservations.
+
+A host that stops answering is marked down within ``health_interval_s + ping_timeout_s``
+(the health loop's next ping fails), or at once when a caller whose Docker call failed asks
+:meth:`HostPool.confirm_down`. A down host gets no new work; listeners registered with
+:meth:`HostPool.on_health` hear every change (down, and up again when it answers), so a
+worker can give up the work it had there right away and clean up when the host returns.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import structlog
@@ -15,6 +22,7 @@ from common.docker.placement import HostState, Need, choose_host
 from common.docker.settings import DockerSettings
 
 log = structlog.get_logger(__name__)
+HealthListener = Callable[[str, bool], None]  # (host name, healthy now)
 
 
 @dataclass
@@ -60,6 +68,7 @@ class HostPool:
         made = hosts or [DockerHost(c, service=settings.service) for c in settings.hosts]
         self._tracked = {h.name: _Tracked(h, drained=h.config.drained) for h in made}
         self._task: asyncio.Task[None] | None = None
+        self._listeners: list[HealthListener] = []
 
     async def __aenter__(self) -> HostPool:
         await self.start()
@@ -100,6 +109,22 @@ class HostPool:
         self._tracked[name].drained = False
         log.info("docker_host_resumed", host=name)
 
+    def on_health(self, listener: HealthListener) -> None:
+        """Call ``listener(host, healthy)`` on every change of a host's health from now on
+        (synchronously, from the check that saw it: it must not block)."""
+        self._listeners.append(listener)
+
+    def healthy(self, name: str) -> bool:
+        """The host's health as last checked."""
+        return self._tracked[name].healthy
+
+    async def confirm_down(self, name: str) -> bool:
+        """Check host ``name`` now (a Docker call on it just failed); True when it is down
+        (it is then marked down and listeners are told at once)."""
+        tracked = self._tracked[name]
+        await self._check(tracked)
+        return not tracked.healthy
+
     def states(self) -> list[HostState]:
         """Capacity and use of every host as last seen plus current reservations."""
         return [t.state() for t in self._tracked.values()]
@@ -120,9 +145,21 @@ class HostPool:
             except Exception as exc:  # a host failing mid-check counts as down
                 log.warning("docker_usage_failed", host=tracked.host.name, error=str(exc))
                 healthy = False
-        if healthy != tracked.healthy:
-            log.info("docker_host_health", host=tracked.host.name, healthy=healthy)
+        changed = healthy != tracked.healthy
         tracked.healthy = healthy
+        if changed:
+            self._changed(tracked.host.name, healthy)
+
+    def _changed(self, name: str, healthy: bool) -> None:
+        if healthy:
+            log.info("docker_host_up", host=name)
+        else:
+            log.warning("docker_host_down", host=name)
+        for listener in self._listeners:
+            try:
+                listener(name, healthy)
+            except Exception:  # one listener's bug must not stop the health checks
+                log.exception("docker_health_listener_failed", host=name)
 
     async def _health_loop(self) -> None:
         while True:

@@ -158,6 +158,15 @@ class WarmPool:
         container = await create_started(self.host, request)
         return dataclasses.replace(container, serving=self._serve_cmd is not None)
 
+    def forget_idle(self) -> None:
+        """The host failed: its idle containers are gone with it. Drop them from the pool
+        without asking the engine (a sweep removes what is left when the host returns);
+        refills start again with the next acquire."""
+        for state in self._runtimes.values():
+            if state.idle:
+                log.warning("warm_idle_forgotten", host=self.host.name, count=len(state.idle))
+            state.idle = []
+
     async def close(self) -> None:
         """Stop refilling and remove every idle container."""
         for state in self._runtimes.values():

@@ -38,8 +38,10 @@ async def download(storage: S3Storage, blob: BlobRef, path: Path) -> None:
 
 
 async def work_tar(storage: S3Storage, key: PlatformPrivateKey, app: BlobRef,
-                   case: BlobRef | None, case_name: str, tmp: Path) -> Path:
-    """Download and decrypt the app, download the case (as ``case_name``); return the tar."""
+                   case: BlobRef | None, case_name: str, tmp: Path,
+                   extra: tuple[str, ...] = ()) -> Path:
+    """Download and decrypt the app, download the case (as ``case_name``); return the tar,
+    which also holds the files named in ``extra`` (already in ``tmp``)."""
     await download(storage, app, tmp / "app.mpapp")
     await asyncio.to_thread(unpack_app, tmp / "app.mpapp", key, tmp / APP_DIR)
     (tmp / "app.mpapp").unlink()
@@ -47,6 +49,7 @@ async def work_tar(storage: S3Storage, key: PlatformPrivateKey, app: BlobRef,
     if case is not None:
         await download(storage, case, tmp / case_name)
         names.append(case_name)
+    names += extra
     tar_path = tmp / "work.tar"
     await asyncio.to_thread(_write_tar, tmp, tar_path, names)
     return tar_path

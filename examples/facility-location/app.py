@@ -10,7 +10,9 @@ from the open ones at least total cost (fixed + demand * distance * unit cost):
 
 The default data is generated from a seed (``generate``); with it HiGHS needs several seconds
 on one core. The solve reports progress from HiGHS's MIP callbacks and stops, keeping the best
-solution found, when ``ctx.should_stop()`` turns true.
+solution found, when ``ctx.should_stop()`` turns true. Every improving solution is saved as a
+checkpoint (``ctx.checkpoint``); a re-run of a lost job gets the newest as
+``ctx.start_solution`` and hands it to HiGHS as its start solution (and says so in its log).
 """
 
 from __future__ import annotations
@@ -116,8 +118,10 @@ def build(h: highspy.Highs, inst: Instance) -> None:
 class Reporter:
     """HiGHS callbacks: progress (throttled, increasing) and interruption on should_stop."""
 
-    def __init__(self, ctx: Context, every_s: float = 0.5) -> None:
+    def __init__(self, ctx: Context, every_s: float = 0.5,
+                 shape: tuple[int, int] | None = None) -> None:
         self.ctx = ctx
+        self.shape = shape  # the model's (facilities, customers), for checkpoints
         self.every_s = every_s
         self._last = -1.0
 
@@ -129,6 +133,9 @@ class Reporter:
 
     def on_improving(self, event: Any) -> None:
         self._report(event.data_out, "new best solution")
+        if self.shape is not None:
+            self.ctx.checkpoint(checkpoint_of(np.asarray(event.data_out.mip_solution),
+                                              self.shape, event.data_out.objective_function_value))
 
     def on_mip_interrupt(self, event: Any) -> None:
         if self.ctx.should_stop():
@@ -148,6 +155,38 @@ class Reporter:
         fraction = 0.05 + 0.9 * (1.0 - gap)
         message = f"{what}: nodes {out.mip_node_count}, gap {100 * gap:.2f}%"
         self.ctx.progress(fraction, message, incumbent=primal, bound=dual)
+
+
+def checkpoint_of(col: np.ndarray, shape: tuple[int, int], objective: float) -> dict[str, Any]:
+    """An incumbent as a small checkpoint: the opened facilities and the non-zero shares."""
+    m, n = shape
+    serve = col[: m * n]
+    nonzero = np.nonzero(serve > 1e-9)[0]
+    return {"shape": [m, n], "objective": float(objective),
+            "open": np.nonzero(np.round(col[m * n:]) > 0)[0].tolist(),
+            "serve": [[int(i), float(serve[i])] for i in nonzero.tolist()]}
+
+
+def resume(h: highspy.Highs, ctx: Context, shape: tuple[int, int]) -> None:
+    """Give HiGHS the checkpoint of an earlier attempt (if any, and of this model's shape)
+    as its start solution."""
+    start = ctx.start_solution
+    if start is None:
+        return
+    m, n = shape
+    if list(start.get("shape", [])) != [m, n]:
+        ctx.log("the checkpoint is of another model; starting from scratch")
+        return
+    col = np.zeros(m * n + m)
+    for index, share in start["serve"]:
+        col[int(index)] = float(share)
+    col[[m * n + int(f) for f in start["open"]]] = 1.0
+    solution = highspy.HighsSolution()
+    solution.col_value = col.tolist()
+    solution.value_valid = True
+    h.setSolution(solution)
+    ctx.log(f"started from the checkpoint: incumbent {float(start['objective']):.2f} "
+            f"with {len(start['open'])} facilities open")
 
 
 STATUS = {
@@ -201,7 +240,8 @@ def solve(ctx: Context) -> dict[str, Any]:
     h.setOptionValue("mip_rel_gap", float(ctx["mip_gap"]))
     h.setOptionValue("time_limit", float(ctx["time_limit"]))
     build(h, inst)
-    Reporter(ctx).attach(h)
+    resume(h, ctx, inst.shape)
+    Reporter(ctx, shape=inst.shape).attach(h)
     ctx.progress(0.05, f"solving: {inst.shape[0]} facilities, {inst.shape[1]} customers")
     h.run()
     result = extract(h, inst)

@@ -27,7 +27,8 @@ from modelport.agent.protocol import EXIT_INVALID, EXIT_OK, ErrorEvent, ResultEv
 
 
 def parser() -> argparse.ArgumentParser:
-    """``run --app DIR --procedure NAME [--input CASE] --output CASE [--options JSON]``."""
+    """``run --app DIR --procedure NAME [--input CASE] --output CASE [--options JSON]
+    [--start CHECKPOINT]``."""
     top = argparse.ArgumentParser(prog="python -m modelport.agent",
                                   description="Run a procedure of an app (see docs/agent.md).")
     commands = top.add_subparsers(dest="command", required=True)
@@ -38,6 +39,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--output", required=True, type=Path, help="where to write the result")
     run.add_argument("--options", type=_options, default={},
                      help="a JSON object recorded in the result's lineage")
+    run.add_argument("--start", type=Path, help="a checkpoint (JSON) to resume from: the "
+                     "procedure gets it as ctx.start_solution")
     commands.add_parser("serve", help="preload, read one run request (JSON) on stdin, run it")
     commands.add_parser("session", help="preload, then run a data session driven over "
                                         "stdin/stdout (docs/agent.md §4)")
@@ -56,7 +59,7 @@ def _options(text: str) -> dict[str, Any]:
 
 PRELOAD = ("modelport.appkit", "modelport.case", "numpy", "pyarrow", "highspy")
 SESSION_PRELOAD = (*PRELOAD, "aiohttp.web", "modelport.agent.session.main")
-REQUEST_KEYS = ("app", "procedure", "input", "output", "options")
+REQUEST_KEYS = ("app", "procedure", "input", "output", "options", "start")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -115,7 +118,7 @@ def request_argv(line: bytes) -> tuple[list[str], dict[str, str]]:
 
 def _run(args: argparse.Namespace) -> int:
     spec = JobSpec(app_dir=args.app, procedure=args.procedure, output=args.output,
-                   input=args.input, options=args.options)
+                   input=args.input, options=args.options, start=args.start)
     stop = StopFlag()
     signal.signal(signal.SIGUSR1, lambda *_: stop.request())
     with protocol_stream() as stream:

@@ -7,6 +7,7 @@ has been drained, so the final event is always the last line.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import traceback
@@ -17,7 +18,14 @@ from typing import Any
 
 from modelport.agent.emitter import Emitter, ProgressThrottle
 from modelport.agent.lineage import Lineage, file_sha256, runtime_version, utc_now
-from modelport.agent.protocol import ErrorEvent, ErrorReason, Issue, ResultEvent, StartedEvent
+from modelport.agent.protocol import (
+    CheckpointEvent,
+    ErrorEvent,
+    ErrorReason,
+    Issue,
+    ResultEvent,
+    StartedEvent,
+)
 from modelport.appkit import (
     AppKitError,
     DataError,
@@ -42,6 +50,7 @@ class JobSpec:
     output: Path
     input: Path | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    start: Path | None = None  # a checkpoint of an earlier run to resume from (JSON)
 
 
 class JobFailed(Exception):
@@ -93,8 +102,9 @@ def _execute(spec: JobSpec, emitter: Emitter, stop: StopFlag) -> ResultEvent:
         time=utc_now(),
     ))
     inputs, input_sha = _read_inputs(loaded, spec.input)
+    start = _read_start(spec.start, emitter)
     started_at = utc_now()
-    results = _run(loaded, spec.procedure, inputs, emitter, stop)
+    results = _run(loaded, spec.procedure, inputs, emitter, stop, start)
     lineage = Lineage(loaded, spec.procedure, spec.options, input_sha, started_at, utc_now(),
                       stop.seen)
     return _write_result(loaded, spec.output, {**inputs, **results}, lineage)
@@ -131,12 +141,37 @@ def _read_inputs(loaded: LoadedApp, path: Path | None) -> tuple[dict[str, Any], 
         raise JobFailed("invalid_data", f"input case: {exc}") from None
 
 
+def _read_start(path: Path | None, emitter: Emitter) -> dict[str, Any] | None:
+    """The checkpoint to resume from; None without one or when it cannot be read (the run
+    then starts from scratch, and says so)."""
+    if path is None:
+        return None
+    try:
+        values = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        emitter.log(f"the checkpoint could not be read ({exc}); starting from scratch",
+                    source="agent")
+        return None
+    if not isinstance(values, dict):
+        emitter.log("the checkpoint is not a JSON object; starting from scratch",
+                    source="agent")
+        return None
+    emitter.log(f"starting from the checkpoint of an earlier attempt ({len(values)} values)",
+                source="agent")
+    return values
+
+
 def _run(loaded: LoadedApp, procedure: str, inputs: dict[str, Any], emitter: Emitter,
-         stop: StopFlag) -> dict[str, Any]:
+         stop: StopFlag, start: dict[str, Any] | None = None) -> dict[str, Any]:
     throttle = ProgressThrottle(emitter.emit)
+
+    def checkpoint(values: dict[str, Any]) -> None:
+        emitter.emit(CheckpointEvent(values=values))
+
     try:
         return run(loaded.app, procedure, inputs, on_progress=throttle.report,
-                   should_stop=stop, on_log=emitter.log)
+                   should_stop=stop, on_log=emitter.log, on_checkpoint=checkpoint,
+                   start_solution=start)
     except Exception as exc:
         failure = JobFailed("app_exception", _describe(exc), with_traceback=True)
         emitter.log(failure.event.traceback or "", source="agent")

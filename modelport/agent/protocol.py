@@ -73,6 +73,13 @@ class LogEvent(_Event):
     source: LogSource = "app"
 
 
+class CheckpointEvent(_Event):
+    """A checkpoint of the run (``ctx.checkpoint``): what a re-run may resume from."""
+
+    type: Literal["checkpoint"] = "checkpoint"
+    values: dict[str, Any]
+
+
 class ResultEvent(_Event):
     """The result case is written (last line of a successful run)."""
 
@@ -110,7 +117,7 @@ class ErrorEvent(_Event):
 
 
 AgentEvent = Annotated[
-    StartedEvent | ProgressEvent | LogEvent | ResultEvent | ErrorEvent,
+    StartedEvent | ProgressEvent | LogEvent | CheckpointEvent | ResultEvent | ErrorEvent,
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[AgentEvent] = TypeAdapter(AgentEvent)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import threading
 import time
@@ -42,6 +43,8 @@ class Progress:
 ProgressSink = Callable[[Progress], None]
 StopCheck = Callable[[], bool]
 LogSink = Callable[[str], None]
+CheckpointSink = Callable[[dict[str, Any]], None]
+MAX_CHECKPOINT_BYTES = 512 * 1024  # a start solution, not a case; one agent line (< 1 MiB)
 
 
 def _finite_or_none(value: float | None) -> float | None:
@@ -58,6 +61,9 @@ class Context:
     fills every element of the domain with the default; ``ctx.progress(...)`` reports;
     ``ctx.should_stop()`` says whether the run was asked to stop (interrupt, deadline);
     ``ctx.results[name] = values`` or returning a mapping sets results.
+    ``ctx.checkpoint(values)`` saves where the run is (for a MIP: its incumbent) so that a
+    re-run after the platform lost the run can resume from it: it gets the newest one back
+    as ``ctx.start_solution`` (None on a first run).
     """
 
     def __init__(
@@ -69,8 +75,13 @@ class Context:
         on_progress: ProgressSink | None = None,
         should_stop: StopCheck | None = None,
         on_log: LogSink | None = None,
+        on_checkpoint: CheckpointSink | None = None,
+        start_solution: Mapping[str, Any] | None = None,
     ) -> None:
         self.procedure = procedure
+        self.start_solution: Mapping[str, Any] | None = (
+            None if start_solution is None else MappingProxyType(dict(start_solution)))
+        self._on_checkpoint = on_checkpoint
         self.data: Mapping[str, Any] = MappingProxyType(dict(data))
         self.results: dict[str, Any] = {}
         self._declarations = declarations
@@ -124,6 +135,23 @@ class Context:
             if self._on_progress is not None:
                 self._on_progress(report)
         return report
+
+    def checkpoint(self, values: Mapping[str, Any]) -> None:
+        """Save a checkpoint: a JSON-serialisable mapping (at most 512 KiB as JSON) from which
+        the procedure can resume. The platform keeps the newest per attempt; a re-run of the
+        job gets it as ``ctx.start_solution``. Without a sink (a local run) it is dropped.
+        Raises ValueError for values that are not JSON or too large. Safe from any thread."""
+        data = dict(values)
+        try:
+            size = len(json.dumps(data, allow_nan=False))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"a checkpoint must be JSON: {exc}") from None
+        if size > MAX_CHECKPOINT_BYTES:
+            raise ValueError(f"a checkpoint is at most {MAX_CHECKPOINT_BYTES} bytes as JSON, "
+                             f"this one is {size}")
+        if self._on_checkpoint is not None:
+            with self._lock:
+                self._on_checkpoint(data)
 
     def log(self, message: str) -> None:
         """Write a line to the run's log (stdout when run without a sink)."""

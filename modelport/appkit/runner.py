@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelport.appkit.app import INPUT_KINDS, App
-from modelport.appkit.context import Context, LogSink, ProgressSink, StopCheck
+from modelport.appkit.context import CheckpointSink, Context, LogSink, ProgressSink, StopCheck
 from modelport.appkit.declarations import ProcedureDecl
 from modelport.appkit.errors import AppKitError
 from modelport.appkit.validation import validate
@@ -48,13 +48,17 @@ def run(
     on_progress: ProgressSink | None = None,
     should_stop: StopCheck | None = None,
     on_log: LogSink | None = None,
+    on_checkpoint: CheckpointSink | None = None,
+    start_solution: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run ``procedure`` of ``app`` on ``data`` (over the app's defaults) and return its output.
 
     ``on_progress`` receives every Progress report (in increasing order); ``should_stop`` is
     polled through ``ctx.should_stop()`` (e.g. a deadline or an interrupt flag); ``on_log``
-    receives log lines. Returns the normalised results (for a session procedure: every
-    identifier it set). Raises UnknownProcedure, DataError (bad inputs or outputs), AppKitError
+    receives log lines; ``on_checkpoint`` every ``ctx.checkpoint(values)``; ``start_solution``
+    is what ``ctx.start_solution`` gives (a checkpoint of an earlier run). Returns the
+    normalised results (for a session procedure: every identifier it set). Raises
+    UnknownProcedure, DataError (bad inputs or outputs), AppKitError
     (a return value that is not a mapping) and whatever the procedure itself raises.
     """
     decl = app.get_procedure(procedure)
@@ -62,6 +66,7 @@ def run(
     ctx = Context(
         procedure, inputs, app.identifiers,
         on_progress=on_progress, should_stop=should_stop, on_log=on_log,
+        on_checkpoint=on_checkpoint, start_solution=start_solution,
     )
     returned = decl.func(ctx)
     if returned is not None and not isinstance(returned, Mapping):

@@ -3,13 +3,11 @@ and ``/api/v1/events/jobs``, the caller's job events as server-sent events."""
 
 from __future__ import annotations
 
-import re
-
 from aiohttp import web
 
 from common.contracts.jobs import JobMethods
-from common.errors import BadRequest
 from portal_svc import auth
+from portal_svc.api.idempotency import idempotency_key
 from portal_svc.api.io import json_reply, read_query
 from portal_svc.api.jobs_models import Job, JobPage, ListJobsQuery, LogQuery, SubmitJobRequest
 from portal_svc.api.relay import call_as_caller, relay
@@ -19,19 +17,6 @@ from portal_svc.openapi import ApiRoutes
 
 routes = ApiRoutes(tags=("jobs",))
 JOB = "/api/v1/jobs/{job_id}"
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")  # visible ASCII, as HTTP tokens are
-
-
-def idempotency_key(request: web.Request) -> str | None:
-    """The request's Idempotency-Key, or None; 400 for an empty, long or non-ASCII one."""
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is None:
-        return None
-    if not _KEY.match(key):
-        raise BadRequest(f"{IDEMPOTENCY_HEADER} must be 1 to 200 visible ASCII characters "
-                         "(no spaces)", code="bad_idempotency_key")
-    return key
 
 
 @routes.route("POST", "/api/v1/jobs", summary="Submit a solve job", request=SubmitJobRequest,

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from common.contracts import sessions as api
 from portal_svc import auth
+from portal_svc.api.idempotency import idempotency_key
 from portal_svc.api.io import json_reply, read_json, read_query
 from portal_svc.api.sessions_models import (
     CreateSessionRequest,
@@ -29,11 +30,17 @@ async def create_session(request: web.Request) -> web.Response:
     until `ready`, then open its `url`. 404 for an unknown app or version, or a case you may
     not read; 400 `case_app_mismatch` for a case of another app; 429 `quota_exceeded`
     (`details.quota` = `sessions`) when you hold as many sessions as your quota allows.
-    Nothing is created on any refusal."""
+    Nothing is created on any refusal.
+
+    With an `Idempotency-Key` header (yours, kept at least 24 h), a retry of the same
+    request answers the session of the first try (201, same id, its current state) instead
+    of opening another; the same key with a different request is refused with 409
+    `idempotency_key_reused`; a malformed key with 400 `bad_idempotency_key`."""
     caller = await auth.api_caller(request)
+    key = idempotency_key(request)
     body = await read_json(request, CreateSessionRequest)
     session = await request.app[BACKEND].call(api.CREATE, actor=caller.principal,
-                                              **body.model_dump())
+                                              idempotency_key=key, **body.model_dump())
     response = json_reply(Session.of(session), status=201)
     response.headers["Location"] = f"/api/v1/sessions/{session.id}"
     return response

@@ -3,6 +3,7 @@ interruption, failures and the app's own stdout."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -240,3 +241,49 @@ def test_an_unwritable_output_is_an_internal_error_exit_4(tmp_path: Path) -> Non
     done = run_agent("--app", EXAMPLES / "transport", "--procedure", "solve", "--output", output)
     assert (done.returncode, done.error.reason) == (EXIT_INTERNAL, "internal")
     assert "writing the result case failed" in done.error.message
+
+
+def test_checkpoints_are_sent_and_a_start_solution_is_resumed_from(
+    facility: LoadedApp, tmp_path: Path
+) -> None:
+    data = run(facility.app, "generate", {"n_facilities": 15, "n_customers": 60, "seed": 3})
+    source = tmp_path / "in.mpcase"
+    save_case(facility.app, source, data)
+    args = ("--app", EXAMPLES / "facility-location", "--procedure", "solve", "--input", source)
+    first = run_agent(*args, "--output", tmp_path / "one.mpcase")
+    assert first.returncode == 0, first.stderr
+    checkpoints = first.of("checkpoint")
+    assert checkpoints, [e.type for e in first.events]
+    assert checkpoints[0].values["shape"] == [15, 60]
+    objectives = [c.values["objective"] for c in checkpoints]
+    assert objectives == sorted(objectives, reverse=True)  # each improves on the one before
+    optimum = read_case(tmp_path / "one.mpcase").values("total_cost")
+    assert objectives[-1] == pytest.approx(optimum)
+
+    start = tmp_path / "start.json"
+    start.write_text(json.dumps(checkpoints[0].values))
+    resumed = run_agent(*args, "--output", tmp_path / "two.mpcase", "--start", start)
+    assert resumed.returncode == 0, resumed.stderr
+    lines = [(e.source, e.line) for e in resumed.of("log")]
+    assert ("agent", "starting from the checkpoint of an earlier attempt (4 values)") in lines
+    incumbent = f"started from the checkpoint: incumbent {objectives[0]:.2f}"
+    assert any(source == "app" and line.startswith(incumbent) for source, line in lines), lines
+    assert read_case(tmp_path / "two.mpcase").values("total_cost") == pytest.approx(optimum)
+
+    start.write_text("not json")
+    broken = run_agent(*args, "--output", tmp_path / "three.mpcase", "--start", start)
+    assert broken.returncode == 0, broken.stderr
+    assert any("starting from scratch" in e.line for e in broken.of("log"))
+
+
+def test_a_checkpoint_must_be_small_json(facility: LoadedApp) -> None:
+    from modelport.appkit import Context
+
+    seen: list[dict[str, Any]] = []
+    ctx = Context("solve", {}, facility.app.identifiers, on_checkpoint=seen.append)
+    ctx.checkpoint({"x": [1, 2]})
+    with pytest.raises(ValueError, match="JSON"):
+        ctx.checkpoint({"x": object()})
+    with pytest.raises(ValueError, match="at most"):
+        ctx.checkpoint({"x": "y" * (600 * 1024)})
+    assert seen == [{"x": [1, 2]}]

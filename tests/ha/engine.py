@@ -1,14 +1,23 @@
 """A second Docker engine on this machine, as another "host" for multi-host tests.
 
 Its own socket, data root, exec root and pid file under a fresh folder in /tmp (short, for
-the socket path limit), ``--bridge=none`` and no iptables/forwarding changes, so it never
-touches the main engine's ``docker0``; our containers run with ``NetworkMode: none`` anyway.
-Stopped (SIGTERM, then SIGKILL after 20 s) and its folder removed on exit.
+the socket path limit), its own default bridge (``mpe-…``, made here with a private /24) and
+no iptables/forwarding changes; our containers run with ``NetworkMode: none`` anyway.
+Not ``--bridge=none``: a dockerd started with it DELETES the host's ``docker0`` (moby's
+``removeDefaultBridgeInterface``), which is the main engine's default bridge in this shared
+network namespace — that is how ``docker0`` kept disappearing during multi-engine tests.
+
+:meth:`Engine.fail` simulates a host failure: SIGKILL to the engine's whole process group
+(dockerd and the containerd it started) and its socket removed, so every call to it fails.
+:meth:`Engine.start` brings it back on the same roots (dockerd then stops the containers
+left running from before). Stopped (SIGTERM, then SIGKILL after 20 s) and its folder
+removed on exit. Only this engine is ever killed, never the shared one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import subprocess
@@ -18,25 +27,86 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+class Engine:
+    """One extra dockerd under ``root``; ``url`` is its ``unix://`` socket."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.bridge = f"mpe-{root.name[-8:].lower()}"[:15]
+        self.sock = root / "d.sock"
+        self.url = f"unix://{self.sock}"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        """Start dockerd and return once it answers ``docker version``."""
+        root = self.root
+        _make_bridge(self.bridge)
+        args = ["dockerd", "-H", self.url, "--data-root", str(root / "data"),
+                "--exec-root", str(root / "exec"), "--pidfile", str(root / "d.pid"),
+                f"--bridge={self.bridge}", "--iptables=false", "--ip-masq=false",
+                "--ip-forward=false"]
+        log = open(root / "dockerd.log", "ab")  # noqa: SIM115
+        self._proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        log.close()
+        _wait_ready(self._proc, self.sock, timeout_s, root)
+
+    def fail(self) -> None:
+        """The host dies: SIGKILL to dockerd's process group, socket removed."""
+        proc = self._proc
+        assert proc is not None and proc.poll() is None, "the engine is not running"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        self.sock.unlink(missing_ok=True)
+
+    def stop(self) -> None:
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if proc is not None:
+                os.killpg(proc.pid, signal.SIGKILL)  # its containerd, if it outlived it
+        subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True, check=False)
+
+
+def _make_bridge(name: str) -> None:
+    """A bridge of our own for the engine's default network, with a free private /24."""
+    if subprocess.run(["ip", "link", "show", name], capture_output=True,
+                      check=False).returncode == 0:
+        return  # a restart of the same engine
+    used = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True,
+                          check=True).stdout
+    third = next(n for n in range(200, 255) if f"10.213.{n}." not in used)
+    subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
+    subprocess.run(["ip", "addr", "add", f"10.213.{third}.1/24", "dev", name], check=True)
+    subprocess.run(["ip", "link", "set", name, "up"], check=True)
+
+
 @contextlib.contextmanager
-def second_engine(start_timeout_s: float = 60.0) -> Iterator[str]:
-    """Start a second dockerd; yield its ``unix://`` URL."""
+def engine(start_timeout_s: float = 60.0) -> Iterator[Engine]:
+    """Start a second dockerd; yield it; stop it and remove its folder."""
     root = Path(tempfile.mkdtemp(prefix="mp-eng-", dir="/tmp"))
-    sock = root / "d.sock"
-    args = ["dockerd", "-H", f"unix://{sock}", "--data-root", str(root / "data"),
-            "--exec-root", str(root / "exec"), "--pidfile", str(root / "d.pid"),
-            "--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false"]
-    log = open(root / "dockerd.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    log.close()
+    made = Engine(root)
     try:
-        _wait_ready(proc, sock, start_timeout_s, root)
-        yield f"unix://{sock}"
+        made.start(start_timeout_s)
+        yield made
     finally:
-        _stop(proc)
+        made.stop()
         for sub in ("exec", "data"):
             subprocess.run(["umount", "-R", str(root / sub)], capture_output=True, check=False)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def second_engine(start_timeout_s: float = 60.0) -> Iterator[str]:
+    """Start a second dockerd; yield its ``unix://`` URL."""
+    with engine(start_timeout_s) as made:
+        yield made.url
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], sock: Path, timeout_s: float, root: Path) -> None:
@@ -50,13 +120,3 @@ def _wait_ready(proc: subprocess.Popen[bytes], sock: Path, timeout_s: float, roo
             return
         time.sleep(0.2)
     raise RuntimeError(f"dockerd not ready in {timeout_s} s; see {root}/dockerd.log")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()

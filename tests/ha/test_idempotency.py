@@ -4,19 +4,18 @@ PostgreSQL, RabbitMQ, S3): a retry gives the first job, a different request unde
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import asyncpg
 import pytest
 
 from common.settings import S3Settings
 from modelport.client import PortalClient
 from modelport.client.jobs import Jobs
+from tests.ha.idempotency_support import bad_keys_refused, burst, post
 from tests.portal.jobs_support import WorkerDriver, jobs_stack
 from tests.portal.uploads import call, error_code
 from tests.support.stack import Stack
@@ -35,12 +34,7 @@ async def stack(pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: P
 
 async def _post(stack: Stack, key: str | None, body: dict[str, Any] | None = None,
                 token: str | None = None) -> tuple[int, Any]:
-    headers = {} if key is None else {"Idempotency-Key": key}
-    headers |= stack.bearer(token or stack.admin_token)
-    async with aiohttp.ClientSession() as http, http.post(
-        stack.url(JOBS), json=JOB if body is None else body, headers=headers
-    ) as resp:
-        return resp.status, await resp.json()
+    return await post(stack, JOBS, key, JOB if body is None else body, token)
 
 
 async def _ids(stack: Stack) -> list[str]:
@@ -72,17 +66,7 @@ async def test_same_key_different_request_is_refused_and_changes_nothing(stack: 
 
 
 async def test_bad_keys_are_refused_with_nothing_queued(stack: Stack) -> None:
-    before = await stack.snapshot()
-    for key in ("x" * 201, "has space", "naïve"):
-        headers = stack.bearer(stack.admin_token)
-        async with aiohttp.ClientSession() as http, http.post(
-            stack.url(JOBS), json=JOB,
-            headers={**headers, "Idempotency-Key": key.encode().decode("latin-1")},
-        ) as resp:
-            body = await resp.json()
-            assert resp.status == 400 and error_code(body) == "bad_idempotency_key", body
-            assert "Idempotency-Key" in body["error"]["message"]
-    assert await stack.snapshot() == before
+    await bad_keys_refused(stack, JOBS, JOB)
 
 
 async def test_keys_are_per_user(stack: Stack) -> None:
@@ -93,9 +77,7 @@ async def test_keys_are_per_user(stack: Stack) -> None:
 
 
 async def test_concurrent_duplicates_create_one_job(stack: Stack) -> None:
-    replies = await asyncio.gather(*(_post(stack, "burst") for _ in range(12)))
-    assert {status for status, _ in replies} == {202}
-    ids = {body["id"] for _, body in replies}
+    ids = await burst(stack, JOBS, JOB, 202)
     assert len(ids) == 1 and await _ids(stack) == sorted(ids)
 
 

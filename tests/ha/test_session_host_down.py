@@ -1,0 +1,87 @@
+"""session_svc's side of a host failure: the worker hands back the sessions of a host its
+pool marks down, at once, and leaves the others alone.
+
+A real HostPool over two real engines: the main one (host ``a``) and a second dockerd (host
+``b``, tests/ha/engine.py) that is killed. A real :class:`SessionWorker` holds one session on
+each host (stand-in containers: the worker only needs to know where each runs); its backend
+link is a subclass of the real one that records what it would send. Backend's answer to
+that report (restart from the autosave) is tested in tests/ha/test_session_restart.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from common.contracts.sessions import SessionWorkerReply
+from common.docker import Container, DockerSettings, HostConfig, HostPool
+from common.packages import TrustedKeys
+from session_svc.backend import BackendLink, Held
+from session_svc.control import ControlChannel
+from session_svc.launch import Env
+from session_svc.settings import SessionSettings
+from session_svc.worker import Running, SessionWorker
+from tests.ha.engine import engine
+
+pytestmark = pytest.mark.timeout(180)
+
+
+class RecordingBackend(BackendLink):
+    """The real link's interface; records reports instead of sending them."""
+
+    def __init__(self) -> None:
+        super().__init__(rpc=None, worker="s1")  # type: ignore[arg-type]
+        self.failed_calls: list[tuple[str, int, str, str]] = []
+        self.reported = asyncio.Event()
+
+    async def failed(self, held: Held, reason: str, message: str) -> bool:
+        self.failed_calls.append((held.session_id, held.attempt, reason, message))
+        self.reported.set()
+        return True
+
+    async def report(self, sessions: Any) -> SessionWorkerReply:
+        return SessionWorkerReply(stop=[])
+
+
+def _running(worker: SessionWorker, pool: HostPool, host: str, session_id: str) -> Running:
+    held = Held("s1", session_id, 1)
+    running = Running(held, ControlChannel(lambda *_: None))  # type: ignore[arg-type,return-value]
+    running.containers.append(Container(pool.host(host), "0" * 64, f"mp-session-{session_id}-1",
+                                        f"mp-vol-{session_id}"))
+    running.ready = True
+    running.task = asyncio.create_task(running.channel.closed.wait())  # as _run waits
+    worker.sessions[session_id] = running
+    return running
+
+
+async def test_sessions_of_a_failed_host_are_handed_back_at_once(docker_engine: str) -> None:
+    with engine() as b:
+        settings = DockerSettings(hosts=[HostConfig(name="a", url=docker_engine),
+                                         HostConfig(name="b", url=b.url)],
+                                  service="mp-test-none", health_interval_s=0.2,
+                                  ping_timeout_s=1.0)
+        async with HostPool(settings) as pool:
+            backend = RecordingBackend()
+            env = Env(pool, {}, None, None, SessionSettings(report_interval_s=60),  # type: ignore[arg-type]
+                      TrustedKeys())
+            worker = SessionWorker("s1", env, backend)
+            worker.begin()
+            on_a = _running(worker, pool, "a", "on-a")
+            on_b = _running(worker, pool, "b", "on-b")
+            try:
+                b.fail()
+                await asyncio.wait_for(backend.reported.wait(), timeout=30)
+                await asyncio.sleep(0)  # let the hand-back finish its clean-up
+                assert backend.failed_calls == [("on-b", 1, "host_down", "Docker host b failed")]
+                assert list(worker.sessions) == ["on-a"]
+                assert on_b.channel.closed.is_set() and on_b.task is not None
+                await asyncio.gather(on_b.task, return_exceptions=True)
+                assert on_b.task.cancelled()
+                assert not on_a.channel.closed.is_set()
+                assert not pool.healthy("b") and pool.healthy("a")
+            finally:
+                assert on_a.task is not None
+                on_a.task.cancel()
+                await worker.close(1.0)
