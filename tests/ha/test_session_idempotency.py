@@ -51,7 +51,7 @@ async def test_same_key_same_request_gives_the_first_session(stack: Stack) -> No
     status, again = await _post(stack, "retry-1", {"version": None, **OPEN})
     assert status == 201 and again["id"] == first["id"]
     status, body = await _post(stack, "retry-2")  # a new key: the limit holds
-    assert status == 409 and error_code(body) == "session_limit"
+    assert status == 429 and error_code(body) == "quota_exceeded"
     assert await _ids(stack) == sorted([first["id"], other["id"], another["id"]])
 
 
