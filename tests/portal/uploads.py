@@ -57,8 +57,10 @@ async def call(
 
 
 def error_code(body: dict[str, Any]) -> str:
-    """The code of a JSON error body, checking its shape on the way."""
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    """The code of a JSON error body, checking its shape on the way (``details`` only where
+    an error carries some, e.g. ``quota_exceeded``)."""
+    assert set(body) == {"error"} and {"code", "message"} <= set(body["error"]) <= {
+        "code", "message", "details"}, body
     return str(body["error"]["code"])
 
 
