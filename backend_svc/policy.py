@@ -21,6 +21,8 @@ today:
 - any signed-in user may open data sessions (up to the per-user limit); a session is read and
   stopped by its owner and admins only, and everyone else is told "not found" (the API, the
   proxy under ``/s/{id}/`` and its WebSocket alike). Only admins list everyone's.
+- the audit log is read by admins only; Docker hosts are listed, drained and returned by
+  admins only.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ class Action(StrEnum):
     SESSION_LIST_ALL = "session.list_all"
     SESSION_READ = "session.read"
     SESSION_STOP = "session.stop"
+    AUDIT_READ = "audit.read"
+    HOST_READ = "host.read"
+    HOST_DRAIN = "host.drain"
 
 
 PUBLIC = "public"

@@ -20,6 +20,7 @@ from aio_pika.abc import AbstractRobustConnection
 from backend_svc import db, policy, users
 from backend_svc.dispatch import JobDuties
 from backend_svc.duty import ExclusiveDuty
+from backend_svc.handlers.admin import AdminHandlers
 from backend_svc.handlers.cases import CaseHandlers
 from backend_svc.handlers.groups import GroupHandlers
 from backend_svc.handlers.jobs import JobHandlers
@@ -53,7 +54,8 @@ def rpc_handlers(
     """The owners of every ``@implements`` handler backend serves on ``BACKEND_RPC``."""
     return [UserHandlers(pool, signin=signin),
             RegistryHandlers(pool), CaseHandlers(pool), GroupHandlers(pool),
-            JobHandlers(pool, commands, settings, wake), SessionHandlers(pool, commands, settings)]
+            JobHandlers(pool, commands, settings, wake), SessionHandlers(pool, commands, settings),
+            AdminHandlers(pool, settings)]
 
 
 class BackendService:

@@ -105,5 +105,5 @@ class SignIn:
 async def _audit(conn: asyncpg.Connection, name: str, ip: str, reason: str,
                  **detail: object) -> None:
     """Who (the name tried), from where (the client's address), why."""
-    await audit.record(conn, Principal(username=name), "signin.refused", name,
-                       {"ip": ip, "reason": reason, **detail})
+    who = Principal(username=name, client_ip=ip[:64])
+    await audit.record(conn, who, "signin.refused", name, {"ip": ip, "reason": reason, **detail})

@@ -34,12 +34,14 @@ class Caller:
 
     user: UserOut
     token: str
+    address: str = ""  # the client's address, written in the audit log of what it changes
 
     @property
     def principal(self) -> Principal:
         """The caller as the backend's ``actor``."""
         return Principal(
-            user_id=self.user.id, username=self.user.username, is_admin=self.user.is_admin
+            user_id=self.user.id, username=self.user.username, is_admin=self.user.is_admin,
+            client_ip=self.address[:64],
         )
 
     @property
@@ -66,7 +68,7 @@ async def resolve(request: web.Request, token: str | None) -> Caller:
         if exc.status != Unauthenticated.status:
             raise
         raise Unauthenticated(INVALID_TOKEN) from None
-    return Caller(user=user, token=token)
+    return Caller(user=user, token=token, address=client_address(request))
 
 
 def _resolve_with(request: web.Request) -> Callable[[str], Awaitable[UserOut]]:

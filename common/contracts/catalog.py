@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from common.amqp import topology
-from common.contracts import cases, groups, jobs, registry, sessions, system, users
+from common.contracts import admin, cases, groups, jobs, registry, sessions, system, users
 from common.contracts.cases import CaseEvent
 from common.contracts.events import CloudEvent, UserCreated
 from common.contracts.groups import GroupEvent
@@ -63,7 +63,7 @@ EVENTS = [
 
 ALL_METHODS: list[AnyMethod] = [
     *system.METHODS, *users.METHODS, *registry.METHODS, *cases.METHODS, *groups.METHODS,
-    *jobs.METHODS, *sessions.METHODS,
+    *jobs.METHODS, *sessions.METHODS, *admin.METHODS,
 ]
 """Every RPC method on the bus. A family adds its ``METHODS`` here once."""
 
