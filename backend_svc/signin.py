@@ -77,7 +77,7 @@ class SignIn:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("DELETE FROM login_failures WHERE username = $1", name)
             token = await users.issue_token(conn, user, label=request.token_label,
-                                            ttl=self._token_ttl)
+                                            ttl=self._token_ttl, client_ip=ip)
         return TokenIssued(token=token, user=user)
 
     async def _failed(self, name: str, ip: str) -> None:

@@ -89,15 +89,17 @@ async def password_row(conn: asyncpg.Connection, username: str) -> asyncpg.Recor
 
 
 async def issue_token(
-    conn: asyncpg.Connection, user: UserOut, *, label: str, ttl: timedelta
+    conn: asyncpg.Connection, user: UserOut, *, label: str, ttl: timedelta,
+    client_ip: str = "",
 ) -> str:
-    """A new API token for ``user``; only its hash is stored."""
+    """A new API token for ``user`` (asked from ``client_ip``); only its hash is stored."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     await conn.execute(
         "INSERT INTO api_tokens (user_id, token_hash, label, expires_at) VALUES ($1,$2,$3,$4)",
         user.id, _token_hash(token), label, datetime.now(UTC) + ttl,
     )
-    await audit.record(conn, principal_of(user), "token.issue", user.id, {"label": label})
+    who = principal_of(user).model_copy(update={"client_ip": client_ip[:64]})
+    await audit.record(conn, who, "token.issue", user.id, {"label": label})
     return token
 
 

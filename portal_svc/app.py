@@ -25,6 +25,8 @@ from portal_svc.live import jobs as live
 from portal_svc.pages import cases as case_pages
 from portal_svc.pages import jobs as jobs_pages
 from portal_svc.pages import registry as registry_pages
+from portal_svc.pages import admin as admin_pages
+from portal_svc.pages import admin_work as admin_work_pages
 from portal_svc.pages import sessions as session_pages
 from portal_svc.pages import site as pages
 from portal_svc.settings import PortalSettings
@@ -82,6 +84,8 @@ def make_app(
     app.router.add_routes(case_pages.routes)
     app.router.add_routes(jobs_pages.routes)
     app.router.add_routes(session_pages.routes)
+    app.router.add_routes(admin_pages.routes)
+    app.router.add_routes(admin_work_pages.routes)
     proxy.setup(app, settings.cookie_secret.get_secret_value())
     app.router.add_static("/static/", STATIC_DIR, name="static")
     add_health_routes(app, SERVICE, _readiness(backend, storage))
