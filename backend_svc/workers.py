@@ -28,9 +28,9 @@ async def report(
 
     Stop ``cancel``: the attempt is not current or not this worker's, or a cancel was
     requested (its lease is then not renewed: the reaper cancels it if the worker never
-    confirms). The load of the worker's hosts is stored and the drained hosts named (see
-    :mod:`backend_svc.hosts`). Stop ``interrupt``: an interrupt was requested (sent on every report until the
-    job ends; workers treat a repeated interrupt as one).
+    confirms). Stop ``interrupt``: an interrupt was requested (sent on every report until the
+    job ends; workers treat a repeated interrupt as one). The load of the worker's hosts is
+    stored and the drained hosts named (see :mod:`backend_svc.hosts`).
     """
     await conn.execute(
         "INSERT INTO workers (name, slots_total, slots_free, last_report_at) "

@@ -22,11 +22,11 @@ from portal_svc.files.bucket import PortalStorage
 from portal_svc.files.stores import Stores
 from portal_svc.files.trust import PackageKeys
 from portal_svc.live import jobs as live
+from portal_svc.pages import admin as admin_pages
+from portal_svc.pages import admin_work as admin_work_pages
 from portal_svc.pages import cases as case_pages
 from portal_svc.pages import jobs as jobs_pages
 from portal_svc.pages import registry as registry_pages
-from portal_svc.pages import admin as admin_pages
-from portal_svc.pages import admin_work as admin_work_pages
 from portal_svc.pages import sessions as session_pages
 from portal_svc.pages import site as pages
 from portal_svc.settings import PortalSettings

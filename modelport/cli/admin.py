@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
-
 from typing import Any
 
 import click

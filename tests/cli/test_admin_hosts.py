@@ -50,7 +50,8 @@ async def test_unknown_host_and_non_admin_exit_1_and_change_nothing(stack: Stack
     async with stack.backend.pool.acquire() as conn:
         before = await db_state.tables(conn, TABLES)
     unknown = await cli("admin", "host", "drain", "nowhere", env=signed_in(stack))
-    assert (unknown.exit_code, unknown.stderr.strip()) == (1, "error: host not found (not_found, HTTP 404)")
+    assert (unknown.exit_code, unknown.stderr.strip()) == (
+        1, "error: host not found (not_found, HTTP 404)")
     refused = await cli("admin", "host", "drain", "h1", env=signed_in(stack, bob))
     assert refused.exit_code == 1 and "not allowed" in refused.stderr, refused.stderr
     listing = await cli("admin", "host", "list", env=signed_in(stack, bob))

@@ -112,10 +112,15 @@ async def test_a_batch_lands_in_both_zones_and_a_drained_host_gets_none(
 async def _learned(workers: list[SolveService], host: str, drained: bool) -> None:
     """Wait (bounded) until every worker's pool shows ``host`` as ``drained``: each learns it
     from backend's reply to its next heartbeat."""
-    async with asyncio.timeout(30):
-        while not all(any(s.name == host and s.drained == drained for s in w.pool.states())
-                      for w in workers if w.pool is not None):
-            await asyncio.sleep(0.1)
+    def learned() -> bool:
+        return all(any(s.name == host and s.drained == drained for s in w.pool.states())
+                   for w in workers if w.pool is not None)
+
+    for _ in range(300):  # 30 s at most
+        if learned():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"workers did not learn {host} drained={drained}")
 
 
 async def _admin(p: Platform, action: str, host: str) -> dict[str, object]:
