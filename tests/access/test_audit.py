@@ -20,9 +20,10 @@ from common.contracts.base import Principal
 from common.contracts.catalog import ALL_METHODS
 from common.contracts.groups import CreateGroup, GroupMember, GroupMethods
 from common.contracts.jobs import WorkerMethods, WorkerReport
-from common.contracts.users import Authenticate, CreateUser, ListUsers, UserMethods
+from common.contracts.users import Authenticate, CreateUser, UserMethods
 from common.errors import ModelportError
 from tests.backend.conftest import backend, rpc  # noqa: F401
+from tests.backend.helpers import make_user
 from tests.support import db_state
 
 BACKEND_METHODS = [m for m in ALL_METHODS if m.server == topology.BACKEND_RPC]
@@ -58,9 +59,8 @@ def test_every_audit_action_is_written_somewhere() -> None:
 
 
 async def _admin(rpc: RpcClient) -> Principal:  # noqa: F811
-    users = await rpc.call_method(UserMethods.LIST, ListUsers(actor=Principal.SYSTEM))
-    found = next(u for u in users.users if u.username == "admin")
-    return Principal(user_id=found.id, username="admin", is_admin=True, client_ip=ADMIN_IP)
+    root = await make_user(rpc, "root", is_admin=True)
+    return root.model_copy(update={"client_ip": ADMIN_IP})
 
 
 async def _everything(rpc: RpcClient, admin: Principal) -> list[AuditEntry]:  # noqa: F811
@@ -100,12 +100,12 @@ async def test_changes_and_refused_signins_are_audited_and_paged(
     mine = [(e.action, e.actor_name, e.target, e.client_ip) for e in entries
             if e.client_ip in (ADMIN_IP, ATTACKER_IP)]
     assert mine == [
-        ("host.drain", "admin", "h1", ADMIN_IP),
+        ("host.drain", "root", "h1", ADMIN_IP),
         ("signin.refused", "bob", "bob", ATTACKER_IP),
-        ("group.remove_member", "admin", group.id, ADMIN_IP),
-        ("group.add_member", "admin", group.id, ADMIN_IP),
-        ("group.create", "admin", group.id, ADMIN_IP),
-        ("user.create", "admin", bob.id, ADMIN_IP),
+        ("group.remove_member", "root", group.id, ADMIN_IP),
+        ("group.add_member", "root", group.id, ADMIN_IP),
+        ("group.create", "root", group.id, ADMIN_IP),
+        ("user.create", "root", bob.id, ADMIN_IP),
     ]
     assert all(e.actor_id == admin.user_id for e in entries if e.client_ip == ADMIN_IP)
 

@@ -13,8 +13,9 @@ from common.contracts.admin import AdminMethods, HostLoad, HostRef, ListHosts
 from common.contracts.base import Principal
 from common.contracts.jobs import WorkerMethods, WorkerReport
 from common.contracts.sessions import SessionWorkerReport
-from common.contracts.users import CreateUser, ListUsers, UserMethods
+from common.contracts.users import CreateUser, UserMethods
 from common.errors import ModelportError
+from tests.backend.helpers import make_user
 from tests.support import db_state
 
 HOST_TABLES = ["docker_hosts", "docker_host_reports", "audit_log"]
@@ -37,22 +38,16 @@ async def _session_report(rpc: RpcClient, worker: str, *hosts: HostLoad) -> list
     return list(reply.drained)
 
 
-async def _admin(rpc: RpcClient) -> Principal:
-    users = await rpc.call_method(UserMethods.LIST, ListUsers(actor=Principal.SYSTEM))
-    found = next(u for u in users.users if u.username == "admin")
-    return Principal(user_id=found.id, username="admin", is_admin=True)
-
-
 async def test_drain_reaches_every_worker_of_the_host_and_return_lifts_it(
     backend: BackendService, rpc: RpcClient, pg_dsn: str
 ) -> None:
-    admin = await _admin(rpc)
+    admin = await make_user(rpc, "root", is_admin=True)
     assert await _solve_report(rpc, "solve-1", _load("h1", 1), _load("h2", zone="b")) == []
     assert await _session_report(rpc, "session-1", _load("h1", 3)) == []
 
     drained = await rpc.call_method(AdminMethods.DRAIN_HOST, HostRef(actor=admin, name="h1"))
     assert (drained.drained, drained.drained_by, drained.workers) == (
-        True, "admin", ["session-1", "solve-1"])
+        True, "root", ["session-1", "solve-1"])
     assert (drained.used_slots, drained.slots, drained.zone) == (3, 4, "a")
     assert await _solve_report(rpc, "solve-1", _load("h1"), _load("h2", zone="b")) == ["h1"]
     assert await _session_report(rpc, "session-1", _load("h1")) == ["h1"]
@@ -79,7 +74,7 @@ async def test_drain_reaches_every_worker_of_the_host_and_return_lifts_it(
 async def test_unknown_host_and_non_admin_are_refused_and_change_nothing(
     backend: BackendService, rpc: RpcClient, pg_dsn: str
 ) -> None:
-    admin = await _admin(rpc)
+    admin = await make_user(rpc, "root", is_admin=True)
     await _solve_report(rpc, "solve-1", _load("h1"))
     bob = await rpc.call_method(UserMethods.CREATE, CreateUser(
         actor=admin, username="bob", password="bob-password-1"))
