@@ -183,7 +183,7 @@ class WorkerReport(Contract):
     slots_free: int
     running: list[tuple[str, int]]  # (job_id, attempt)
     foreign: list[ForeignContainer] = Field(default_factory=list, max_length=1000)
-    hosts: list[HostLoad] = Field(default_factory=list, max_length=100)  # its hosts' load
+    hosts: list[HostLoad] = Field(default_factory=list, max_length=1000)  # its hosts' load
 
 
 class WorkerReportReply(Contract):

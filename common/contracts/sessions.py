@@ -159,7 +159,7 @@ class SessionWorkerReport(Contract):
 
     worker: str
     sessions: list[HeldSession]
-    hosts: list[HostLoad] = Field(default_factory=list, max_length=100)  # its hosts' load
+    hosts: list[HostLoad] = Field(default_factory=list, max_length=1000)  # its hosts' load
 
 
 class SessionWorkerReply(Contract):

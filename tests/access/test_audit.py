@@ -49,7 +49,8 @@ def test_every_backend_method_says_what_it_audits() -> None:
 def test_every_audit_action_is_written_somewhere() -> None:
     """The table names actions the code writes: each one's literal, or its family's f-string
     (``f"job.{outcome}"``), is in backend_svc."""
-    source = "\n".join(p.read_text() for p in Path("backend_svc").rglob("*.py")
+    folder = Path(__file__).resolve().parents[2] / "backend_svc"
+    source = "\n".join(p.read_text() for p in folder.rglob("*.py")
                        if p.name != "audit.py")
     for name, written in audit.ACTIONS.items():
         for action in () if isinstance(written, str) else written:
