@@ -89,7 +89,7 @@ class Accounts:
 
 async def _record_disabled(conn: asyncpg.Connection, actor: Principal, user: UserOut) -> None:
     kind = UserDisabled.DISABLED if user.disabled else UserDisabled.ENABLED
-    await audit.record(conn, actor, kind.removeprefix("modelport."), user.id,
-                       {"username": user.username})
+    await audit.record(conn, actor, "user.disabled" if user.disabled else "user.enabled",
+                       user.id, {"username": user.username})
     data = UserDisabled(user_id=user.id, username=user.username).model_dump(mode="json")
     await record_event(conn, kind, data, subject=user.id)

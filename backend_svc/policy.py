@@ -27,6 +27,8 @@ today:
   is decided by the portal, per request: ``portal_svc/scopes.py``.)
 - quotas are read and set, and usage is read, by admins only; a user learns their own quota
   from the refusal that names it.
+- the audit log is read by admins only; Docker hosts are listed, drained and returned by
+  admins only.
 """
 
 from __future__ import annotations
@@ -83,6 +85,9 @@ class Action(StrEnum):
     QUOTA_READ = "quota.read"  # admins only (no user rule)
     QUOTA_SET = "quota.set"
     USAGE_READ = "usage.read"
+    AUDIT_READ = "audit.read"
+    HOST_READ = "host.read"
+    HOST_DRAIN = "host.drain"
 
 
 PUBLIC = "public"

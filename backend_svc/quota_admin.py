@@ -55,7 +55,8 @@ async def set_overrides(
     await conn.executemany(
         f"INSERT INTO quota_overrides ({column}, quota, value) VALUES ($1, $2, $3)",
         [(target, q, v) for q, v in given.items()])
-    await audit.record(conn, actor, f"quota.set_{kind}", str(target), {"name": name, **given})
+    action = "quota.set_user" if kind == "user" else "quota.set_group"
+    await audit.record(conn, actor, action, str(target), {"name": name, **given})
     return await get(conn, kind, name, rules)
 
 

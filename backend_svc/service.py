@@ -21,6 +21,7 @@ from backend_svc import db, policy, users
 from backend_svc.accounts import Accounts
 from backend_svc.dispatch import JobDuties
 from backend_svc.duty import ExclusiveDuty
+from backend_svc.handlers.admin import AdminHandlers
 from backend_svc.handlers.cases import CaseHandlers
 from backend_svc.handlers.groups import GroupHandlers
 from backend_svc.handlers.jobs import JobHandlers
@@ -61,7 +62,7 @@ def rpc_handlers(
     return [UserHandlers(pool, signin=signin, accounts=accounts), TokenHandlers(pool, settings),
             RegistryHandlers(pool), CaseHandlers(pool, rules), GroupHandlers(pool),
             JobHandlers(pool, commands, settings, wake), SessionHandlers(pool, commands, settings),
-            QuotaHandlers(pool, rules),
+            QuotaHandlers(pool, rules), AdminHandlers(pool, settings),
             OidcHandlers(OidcSignIn(pool, OidcPolicy(
                 settings.oidc_create_users, settings.oidc_group_map,
                 timedelta(hours=settings.token_ttl_h))))]

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import asyncpg
 import structlog
 
+from backend_svc import audit, hosts
 from backend_svc.changes import parse_uuid
 from backend_svc.dispatch import best_runtime
 from backend_svc.sessions import (
@@ -86,6 +87,7 @@ async def claim(conn: asyncpg.Connection, msg: ClaimSession, *,
         "WHERE id = $1 AND state = 'requested' RETURNING id", parsed, msg.worker, lease_ttl_s)
     if claimed is None:
         return SessionLaunch(current=False)
+    await audit.record(conn, worker_principal(msg.worker), "session.claim", str(claimed))
     row = await conn.fetchrow(_LAUNCH, claimed)
     runtimes = await conn.fetch("SELECT version, manifest, s3_key, sha256, size_bytes "
                                 "FROM runtimes")
@@ -204,7 +206,8 @@ async def stopped(conn: asyncpg.Connection, msg: SessionStopped) -> bool:
 async def report(conn: asyncpg.Connection, msg: SessionWorkerReport, *,
                  lease_ttl_s: float) -> SessionWorkerReply:
     """Renew the lease of each held session that is current, store its idle time, and answer
-    which to stop: those not current (stale) and those whose stop was asked."""
+    which to stop: those not current (stale) and those whose stop was asked; store the load
+    of the worker's hosts and name the drained ones."""
     stop: list[StopSession] = []
     for held in msg.sessions:
         row = await current_row(conn, msg.worker, held.session_id, held.attempt)
@@ -220,7 +223,8 @@ async def report(conn: asyncpg.Connection, msg: SessionWorkerReport, *,
         if row["state"] == "stopping":
             stop.append(StopSession(session_id=held.session_id, attempt=held.attempt,
                                     reason=row["stop_reason"] or "user"))
-    return SessionWorkerReply(stop=stop)
+    drained = await hosts.report(conn, msg.worker, msg.hosts)
+    return SessionWorkerReply(stop=stop, drained=drained)
 
 
 async def reap_sessions(pool: asyncpg.Pool) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from backend_svc import cases, idempotency, policy, quotas
+from backend_svc import audit, cases, idempotency, policy, quotas
 from backend_svc.changes import parse_uuid, record_change
 from backend_svc.jobs import _app_version
 from backend_svc.policy import Action
@@ -164,6 +164,8 @@ async def stop(
         await conn.execute(
             "UPDATE sessions SET state = 'stopping', stop_reason = $2, updated_at = now() "
             "WHERE id = $1", uuid.UUID(session.id), reason)
+        await audit.record(conn, actor, "session.stop", session.id,
+                           {"reason": reason, "worker": session.worker})
         return session.model_copy(update={"state": "stopping"})
     return session
 

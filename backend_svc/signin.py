@@ -77,7 +77,7 @@ class SignIn:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("DELETE FROM login_failures WHERE username = $1", name)
             token, _ = await users.issue_token(conn, user, label=request.token_label,
-                                               ttl=self._token_ttl)
+                                               ttl=self._token_ttl, client_ip=ip)
         return TokenIssued(token=token, user=user)
 
     async def _failed(self, name: str, ip: str) -> None:
@@ -105,5 +105,5 @@ class SignIn:
 async def _audit(conn: asyncpg.Connection, name: str, ip: str, reason: str,
                  **detail: object) -> None:
     """Who (the name tried), from where (the client's address), why."""
-    await audit.record(conn, Principal(username=name), "signin.refused", name,
-                       {"ip": ip, "reason": reason, **detail})
+    who = Principal(username=name, client_ip=ip[:64])
+    await audit.record(conn, who, "signin.refused", name, {"ip": ip, "reason": reason, **detail})

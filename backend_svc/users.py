@@ -90,9 +90,10 @@ async def password_row(conn: asyncpg.Connection, username: str) -> asyncpg.Recor
 
 async def issue_token(
     conn: asyncpg.Connection, user: UserOut, *, label: str, ttl: timedelta,
-    kind: str = "login", scope: Scope = "full",
+    kind: str = "login", scope: Scope = "full", client_ip: str = "",
 ) -> tuple[str, asyncpg.Record]:
-    """A new API token for ``user`` and its row; only the token's sha256 is stored."""
+    """A new API token for ``user`` (asked from ``client_ip``) and its row; only the token's
+    sha256 is stored."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = await conn.fetchrow(
         "INSERT INTO api_tokens (user_id, token_hash, label, expires_at, kind, scope) "
@@ -100,7 +101,8 @@ async def issue_token(
         "last_used_at",
         user.id, token_hash(token), label, datetime.now(UTC) + ttl, kind, scope,
     )
-    await audit.record(conn, principal_of(user), "token.issue", str(row["id"]),
+    who = principal_of(user).model_copy(update={"client_ip": client_ip[:64]})
+    await audit.record(conn, who, "token.issue", str(row["id"]),
                        {"label": label, "kind": kind, "scope": scope})
     return token, row
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import asyncpg
 
+from backend_svc import hosts
 from backend_svc.changes import parse_uuid
 from backend_svc.jobs import ACTIVE_STATES
 from common.amqp.publisher import Publisher
@@ -28,7 +29,8 @@ async def report(
     Stop ``cancel``: the attempt is not current or not this worker's, or a cancel was
     requested (its lease is then not renewed: the reaper cancels it if the worker never
     confirms). Stop ``interrupt``: an interrupt was requested (sent on every report until the
-    job ends; workers treat a repeated interrupt as one).
+    job ends; workers treat a repeated interrupt as one). The load of the worker's hosts is
+    stored and the drained hosts named (see :mod:`backend_svc.hosts`).
     """
     await conn.execute(
         "INSERT INTO workers (name, slots_total, slots_free, last_report_at) "
@@ -56,7 +58,8 @@ async def report(
             "WHERE id = ANY($1::uuid[])", renew, lease_ttl_s,
         )
     reclaim = await orphans(conn, msg.foreign, lease_ttl_s=lease_ttl_s)
-    return WorkerReportReply(stop=stop, reclaim=reclaim)
+    drained = await hosts.report(conn, msg.worker, msg.hosts)
+    return WorkerReportReply(stop=stop, reclaim=reclaim, drained=drained)
 
 
 async def orphans(conn: asyncpg.Connection, seen: list[ForeignContainer], *,

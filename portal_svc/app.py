@@ -24,7 +24,9 @@ from portal_svc.files.trust import PackageKeys
 from portal_svc.live import jobs as live
 from portal_svc.live.revocation import OPEN_STREAMS, OpenStreams, recheck_streams
 from portal_svc.pages import account as account_pages
+from portal_svc.pages import admin as admin_pages
 from portal_svc.pages import admin_usage as admin_usage_pages
+from portal_svc.pages import admin_work as admin_work_pages
 from portal_svc.pages import cases as case_pages
 from portal_svc.pages import jobs as jobs_pages
 from portal_svc.pages import oidc as oidc_pages
@@ -93,6 +95,8 @@ def make_app(
     app.router.add_routes(session_pages.routes)
     app.router.add_routes(account_pages.routes)
     app.router.add_routes(admin_usage_pages.routes)
+    app.router.add_routes(admin_pages.routes)
+    app.router.add_routes(admin_work_pages.routes)
     proxy.setup(app, settings.cookie_secret.get_secret_value())
     app.router.add_static("/static/", STATIC_DIR, name="static")
     add_health_routes(app, SERVICE, _readiness(backend, storage))

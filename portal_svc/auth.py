@@ -40,12 +40,14 @@ class Caller:
     user: TokenHolder
     token: str
     epoch: int = 0
+    address: str = ""  # the client's address, written in the audit log of what it changes
 
     @property
     def principal(self) -> Principal:
         """The caller as the backend's ``actor``."""
         return Principal(
-            user_id=self.user.id, username=self.user.username, is_admin=self.user.is_admin
+            user_id=self.user.id, username=self.user.username, is_admin=self.user.is_admin,
+            client_ip=self.address[:64],
         )
 
     @property
@@ -83,7 +85,7 @@ async def resolve(request: web.Request, token: str | None) -> Caller:
             raise Unauthenticated(exc.message, code=exc.code) from None
         raise Unauthenticated(INVALID_TOKEN) from None
     scopes.check(request, user.scope)
-    return Caller(user=user, token=token, epoch=epoch)
+    return Caller(user=user, token=token, epoch=epoch, address=client_address(request))
 
 
 def _resolve_with(request: web.Request) -> Callable[[str], Awaitable[TokenHolder]]:

@@ -13,6 +13,7 @@ import aiormq
 
 from common.amqp.rpc import RpcClient
 from common.contracts import sessions as api
+from common.contracts.admin import HostLoad
 from common.contracts.cases import CaseOut
 from common.contracts.jobs import BlobRef, JobOut
 from common.contracts.method import Method, Rep, Req
@@ -80,9 +81,10 @@ class BackendLink:
                              autosave_case_id=held.autosave_case_id)
         return (await self._call(api.STOPPED, msg)).current
 
-    async def report(self, sessions: list[HeldSession]) -> SessionWorkerReply:
-        return await self._call(api.REPORT, SessionWorkerReport(worker=self.worker,
-                                                                sessions=sessions))
+    async def report(self, sessions: list[HeldSession],
+                     hosts: list[HostLoad] | None = None) -> SessionWorkerReply:
+        return await self._call(api.REPORT, SessionWorkerReport(
+            worker=self.worker, sessions=sessions, hosts=hosts or []))
 
     async def save_case(self, held: Held, *, name: str, blob: BlobRef, case_id: str | None,
                         autosave: bool) -> CaseOut:

@@ -228,9 +228,10 @@ class SessionWorker:
             await asyncio.sleep(self.env.settings.report_interval_s)
 
     async def beat_once(self) -> None:
-        """Report the held sessions (with the idle times last heard), apply the stops backend
-        answers with, and ask each ready agent again (in the background: a slow agent must
-        not delay the heartbeat that keeps every lease)."""
+        """Report the held sessions (with the idle times last heard) and the hosts' load,
+        apply the stops and the hosts an admin drained that backend answers with, and ask
+        each ready agent again (in the background: a slow agent must not delay the heartbeat
+        that keeps every lease)."""
         held = [HeldSession(session_id=r.held.session_id, attempt=r.held.attempt,
                             idle_s=r.idle_s) for r in self.sessions.values()]
         for running in list(self.sessions.values()):
@@ -240,10 +241,11 @@ class SessionWorker:
                 self._stops.add(task)
                 task.add_done_callback(self._stops.discard)
         try:
-            reply = await self.backend.report(held)
+            reply = await self.backend.report(held, self.env.pool.loads())
         except ModelportError as exc:
             log.warning("session_report_not_sent", error=exc.message)
             return
+        self.env.pool.set_admin_drained(reply.drained)
         for command in reply.stop:
             self.stop(command.session_id, command.attempt, command.reason)
 

@@ -141,7 +141,7 @@ class Worker:
         return WorkerReport(
             worker=self.env.worker, slots_total=sum(s.slots for s in healthy),
             slots_free=sum(max(s.free_slots, 0) for s in healthy),
-            running=sorted(self.attempts))
+            running=sorted(self.attempts), hosts=self.env.pool.loads())
 
     async def _beat(self) -> None:
         while True:
@@ -149,8 +149,9 @@ class Worker:
             await asyncio.sleep(self._interval_s)
 
     async def beat_once(self) -> None:
-        """Send one WorkerReport (with the other workers' containers seen on our hosts), apply
-        the stops backend answers with and remove the orphans it names."""
+        """Send one WorkerReport (with the other workers' containers seen on our hosts and
+        their load), apply the stops backend answers with and the hosts an admin drained, and
+        remove the orphans it names."""
         foreign = await self._reclaimer.foreign() if self._reclaimer is not None else []
         report = self.report().model_copy(update={"foreign": foreign[:1000]})
         try:
@@ -158,6 +159,7 @@ class Worker:
         except ModelportError as exc:
             log.warning("worker_report_not_sent", error=exc.message)
             return
+        self.env.pool.set_admin_drained(reply.drained)
         for command in reply.stop:
             self.stop(command)
         if self._reclaimer is not None and reply.reclaim:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SecretStr
 
 Secret = Annotated[
     SecretStr, PlainSerializer(lambda s: s.get_secret_value(), return_type=str, when_used="json")
@@ -30,6 +30,7 @@ class Principal(Contract):
     username: str = "system"
     is_admin: bool = False
     system: bool = False
+    client_ip: str = Field("", max_length=64)  # where the request came from (the audit's)
 
     SYSTEM: ClassVar[Principal]
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from common.amqp import topology
 from common.contracts import (
+    admin,
     cases,
     groups,
     jobs,
@@ -79,7 +80,7 @@ EVENTS = [
 
 ALL_METHODS: list[AnyMethod] = [
     *system.METHODS, *users.METHODS, *tokens.METHODS, *registry.METHODS, *cases.METHODS,
-    *groups.METHODS, *jobs.METHODS, *sessions.METHODS, *quotas.METHODS,
+    *groups.METHODS, *jobs.METHODS, *sessions.METHODS, *quotas.METHODS, *admin.METHODS,
 ]
 """Every RPC method on the bus. A family adds its ``METHODS`` here once."""
 

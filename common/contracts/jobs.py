@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from common.amqp.topology import BACKEND_RPC
+from common.contracts.admin import HostLoad
 from common.contracts.base import Contract, Principal
 from common.contracts.method import SOLVE_WORKER, Method, declared_in
 
@@ -184,11 +185,13 @@ class WorkerReport(Contract):
     slots_free: int
     running: list[tuple[str, int]]  # (job_id, attempt)
     foreign: list[ForeignContainer] = Field(default_factory=list, max_length=1000)
+    hosts: list[HostLoad] = Field(default_factory=list, max_length=1000)  # its hosts' load
 
 
 class WorkerReportReply(Contract):
     stop: list[StopJob]
     reclaim: list[str] = Field(default_factory=list)  # names of foreign containers to remove
+    drained: list[str] = Field(default_factory=list)  # hosts an admin drained: place no work
 
 
 class JobStarted(Contract):

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from common.amqp import topology
+from common.contracts.admin import HostLoad
 from common.contracts.base import Contract, Principal
 from common.contracts.cases import CASE_NAME_MAX, CaseOut
 from common.contracts.jobs import Accepted, BlobRef, JobOut
@@ -162,10 +163,12 @@ class SessionWorkerReport(Contract):
 
     worker: str
     sessions: list[HeldSession]
+    hosts: list[HostLoad] = Field(default_factory=list, max_length=1000)  # its hosts' load
 
 
 class SessionWorkerReply(Contract):
     stop: list[StopSession]
+    drained: list[str] = Field(default_factory=list)  # hosts an admin drained: place no work
 
 
 class ActAs(Contract):

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 
 import structlog
 
+from common.contracts.admin import HostLoad
 from common.docker.errors import NoCapacity
 from common.docker.host import DockerHost, Usage
 from common.docker.placement import HostState, Need, choose_host
@@ -45,7 +46,8 @@ class _Tracked:
     healthy: bool = False
     usage: Usage = field(default_factory=lambda: Usage(frozenset(), ()))
     reserved: dict[str, Need] = field(default_factory=dict)
-    drained: bool = False
+    drained: bool = False  # by this process (its settings, drain())
+    admin_drained: bool = False  # by an admin, as backend last said (set_admin_drained)
 
     def state(self) -> HostState:
         outside = [(n, m) for n, m in self.usage.memory_by_name if n not in self.reserved]
@@ -55,7 +57,7 @@ class _Tracked:
             used_slots=len(outside) + sum(n.slots for n in self.reserved.values()),
             used_memory_mb=sum(m for _, m in outside)
             + sum(n.memory_mb for n in self.reserved.values()),
-            zone=cfg.zone, drained=self.drained,
+            zone=cfg.zone, drained=self.drained or self.admin_drained,
         )
 
 
@@ -124,6 +126,20 @@ class HostPool:
         tracked = self._tracked[name]
         await self._check(tracked)
         return not tracked.healthy
+    def set_admin_drained(self, names: Collection[str]) -> None:
+        """The hosts an admin drained (backend's answer to a heartbeat): no new work there,
+        the rest back in service. Names of hosts this pool does not have are ignored."""
+        for name, tracked in self._tracked.items():
+            drained = name in names
+            if drained != tracked.admin_drained:
+                log.info("docker_host_admin_drain", host=name, drained=drained)
+            tracked.admin_drained = drained
+
+    def loads(self) -> list[HostLoad]:
+        """Each host's capacity and use, as sent with a worker's heartbeat."""
+        return [HostLoad(name=s.name, zone=s.zone, healthy=s.healthy, slots=s.slots,
+                         used_slots=max(s.used_slots, 0), memory_mb=s.memory_mb,
+                         used_memory_mb=max(s.used_memory_mb, 0)) for s in self.states()]
 
     def states(self) -> list[HostState]:
         """Capacity and use of every host as last seen plus current reservations."""

@@ -132,6 +132,20 @@ class PortalClient:
             return await save_body(response, dest, progress or NoProgress(),
                                    expected_sha256=expected)
 
+    # -- administration --------------------------------------------------------------------
+
+    async def list_hosts(self) -> list[Json]:
+        """The Docker hosts workers report, with their load and drained state (admins)."""
+        return _items(await self._json("GET", "/admin/hosts"), "hosts")
+
+    async def drain_host(self, name: str) -> Json:
+        """Drain host ``name``: no new work there, running work finishes (admins)."""
+        return await self._json("POST", f"/admin/hosts/{_seg(name)}/drain")
+
+    async def return_host(self, name: str) -> Json:
+        """Put a drained host back in service (admins)."""
+        return await self._json("POST", f"/admin/hosts/{_seg(name)}/return")
+
     # -- plumbing --------------------------------------------------------------------------
 
     async def _upload(self, path_: str, file: Path, progress: Progress | None,

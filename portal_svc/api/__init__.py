@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from portal_svc.api import (
+    admin,
     admin_quotas,
     apps,
     auth,
@@ -20,6 +21,6 @@ from portal_svc.openapi import Operation
 OPERATIONS: tuple[Operation, ...] = (
     *auth.routes, *tokens.routes, *users.routes, *runtimes.routes, *apps.routes,
     *cases.routes, *groups.routes, *jobs.routes, *sessions.routes, *admin_quotas.routes,
-    *docs.routes,
+    *docs.routes, *admin.routes,
 )
 """Every API operation, in the order the OpenAPI document lists them."""

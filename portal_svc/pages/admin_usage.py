@@ -1,8 +1,8 @@
 """The admin page ``/admin/usage``: quotas (defaults, overrides, one user's quotas in force,
 setting a user's or group's) and usage per user and app over a period, with its CSV.
 
-Admins only: the backend refuses everyone else (403 page). Self-contained: the other admin
-pages live in their own modules under ``/admin``.
+Admins only: to anyone else the pages do not exist (404, as every admin page, see
+:func:`portal_svc.pages.admin.admin_caller`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from portal_svc import web_session
 from portal_svc.api.admin_quotas import usage_csv
 from portal_svc.appkeys import BACKEND
 from portal_svc.auth import Caller
-from portal_svc.pages.site import page_caller, page_context
+from portal_svc.pages.admin import NAV, admin_caller
+from portal_svc.pages.site import page_context
 
 routes = web.RouteTableDef()
 USAGE_PAGE = "/admin/usage"
@@ -54,7 +55,7 @@ async def _usage(request: web.Request, caller: Caller) -> tuple[date, date, Any]
 
 @routes.get(USAGE_PAGE)
 async def usage_page(request: web.Request) -> web.StreamResponse:
-    caller = await page_caller(request)
+    caller = await admin_caller(request)
     backend = request.app[BACKEND]
     first, last, report = await _usage(request, caller)
     overview = await backend.call(QuotaMethods.LIST, actor=caller.principal)
@@ -63,7 +64,7 @@ async def usage_page(request: web.Request) -> web.StreamResponse:
         looked_up = await backend.call(QuotaMethods.GET, actor=caller.principal, kind="user",
                                        name=request.query["user"])
     context = await page_context(
-        request, caller, "admin-usage", report=report, first=first, last=last,
+        request, caller, "admin", admin_nav=NAV, section="usage", report=report, first=first, last=last,
         overview=overview, looked_up=looked_up, quotas=QUOTAS,
         totals={"session_hours": sum(r.session_hours for r in report.rows),
                 "job_cpu_seconds": sum(r.job_cpu_seconds for r in report.rows)})
@@ -72,7 +73,7 @@ async def usage_page(request: web.Request) -> web.StreamResponse:
 
 @routes.get(USAGE_PAGE + ".csv")
 async def usage_csv_download(request: web.Request) -> web.StreamResponse:
-    caller = await page_caller(request)
+    caller = await admin_caller(request)
     first, last, report = await _usage(request, caller)
     name = f"usage-{first.isoformat()}-{last.isoformat()}.csv"
     return web.Response(text=usage_csv(report.rows), content_type="text/csv",
@@ -83,7 +84,7 @@ async def usage_csv_download(request: web.Request) -> web.StreamResponse:
 async def set_quotas(request: web.Request) -> web.StreamResponse:
     """The page's form: a user's or group's overrides (an empty field inherits)."""
     form = await web_session.check_csrf(request)
-    caller = await page_caller(request)
+    caller = await admin_caller(request)
     kind, name = form.get("kind", ""), form.get("name", "").strip()
     values: dict[str, int] = {}
     for quota in QUOTAS:

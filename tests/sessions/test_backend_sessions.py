@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 
 from common.amqp.rpc import RpcClient
@@ -33,7 +34,7 @@ BLOB = BlobRef(s3_key="cases/x", sha256=SHA, size_bytes=7)
 
 
 async def test_request_claim_ready_stop_stopped_with_events(
-    rpc: RpcClient, amqp_url: str
+    rpc: RpcClient, amqp_url: str, pg_dsn: str
 ) -> None:
     alice = await setup_app(rpc)
     async with EventTap(amqp_url, "modelport.session.*") as tap, \
@@ -62,6 +63,16 @@ async def test_request_claim_ready_stop_stopped_with_events(
     assert kinds == ["requested", "ready", "stopped"]
     done = await get(rpc, alice, session.id)
     assert done.state == "stopped" and done.reason == "user" and done.endpoint is None
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        audited = [(r["action"], r["actor_name"]) for r in await conn.fetch(
+            "SELECT action, actor_name FROM audit_log WHERE subject = $1 ORDER BY id",
+            session.id)]
+    finally:
+        await conn.close()
+    assert audited == [("session.create", "alice"), ("session.claim", "session-worker:s1"),
+                       ("session.ready", "session-worker:s1"), ("session.stop", "alice"),
+                       ("session.stopped", "session-worker:s1")]
 
 
 async def test_expired_lease_is_lost_and_unclaimed_fails(rpc: RpcClient, amqp_url: str) -> None:

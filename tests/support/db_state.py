@@ -22,6 +22,7 @@ VOLATILE: Mapping[str, Collection[str]] = {
     "api_tokens": ("last_used_at",),
     "outbox": ("published_at",),
     "workers": ("last_report_at",),
+    "docker_host_reports": ("reported_at", "healthy", "used_slots", "used_memory_mb"),
 }
 
 

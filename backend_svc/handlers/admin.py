@@ -1,0 +1,47 @@
+"""RPC handlers of the admin family: the audit log and the Docker hosts."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from backend_svc import audit, hosts
+from backend_svc.settings import BackendSettings
+from common.contracts.admin import (
+    AdminMethods,
+    AuditPage,
+    HostList,
+    HostOut,
+    HostRef,
+    ListAudit,
+    ListHosts,
+)
+from common.contracts.method import implements
+
+
+class AdminHandlers:
+    def __init__(self, pool: asyncpg.Pool, settings: BackendSettings):
+        self._pool = pool
+        self._live_s = max(settings.lease_ttl_s, settings.session_lease_ttl_s)
+
+    @implements(AdminMethods.AUDIT)
+    async def audit(self, request: ListAudit) -> AuditPage:
+        async with self._pool.acquire() as conn:
+            return await audit.page(conn, request)
+
+    @implements(AdminMethods.HOSTS)
+    async def list_hosts(self, request: ListHosts) -> HostList:
+        async with self._pool.acquire() as conn:
+            return HostList(hosts=await hosts.list_hosts(conn, live_s=self._live_s))
+
+    @implements(AdminMethods.DRAIN_HOST)
+    async def drain(self, request: HostRef) -> HostOut:
+        return await self._set(request, drained=True)
+
+    @implements(AdminMethods.RETURN_HOST)
+    async def return_(self, request: HostRef) -> HostOut:
+        return await self._set(request, drained=False)
+
+    async def _set(self, request: HostRef, *, drained: bool) -> HostOut:
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await hosts.set_drained(conn, request.actor, request.name, drained,
+                                           live_s=self._live_s)
