@@ -41,7 +41,7 @@ LOST_MESSAGE = ("The session stopped answering (its container or worker died). O
 NO_WORKER_MESSAGE = "No session worker took the session in time; try again later."
 
 _LAUNCH = (
-    "SELECT s.id, s.attempt, s.user_id, u.username, u.is_admin, a.name AS app, "
+    "SELECT s.id, s.attempt, s.user_id, u.username, u.role, a.name AS app, "
     "v.version, v.runtime_requirement, v.s3_key, v.sha256, v.size_bytes, "
     "c.id AS case_id, c.name AS case_name, c.s3_key AS case_key, c.sha256 AS case_sha, "
     "c.size_bytes AS case_size, s.autosave_case_id "
@@ -99,7 +99,7 @@ def _launch(row: asyncpg.Record, runtime: asyncpg.Record, lease_ttl_s: float) ->
         case = BlobRef(s3_key=row["case_key"], sha256=row["case_sha"],
                        size_bytes=row["case_size"])
     owner = Principal(user_id=str(row["user_id"]), username=row["username"],
-                      is_admin=row["is_admin"])
+                      role=row["role"])
     manifest = runtime["manifest"] or {}
     return SessionLaunch(
         current=True, session_id=str(row["id"]), attempt=row["attempt"], owner=owner,

@@ -98,7 +98,7 @@ async def create(
     user_id = parse_uuid(actor.user_id)
     if user_id is None:
         raise BadRequest("a session belongs to a user; the caller is none", code="no_owner")
-    version = await _app_version(conn, request.app, request.version)
+    version = await _app_version(conn, actor, request.app, request.version)
     case_id = await _open_case(conn, actor, request.case_id, request.app)
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1::text))", str(user_id))
     live = await conn.fetchval(

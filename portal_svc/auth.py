@@ -38,9 +38,7 @@ class Caller:
     @property
     def principal(self) -> Principal:
         """The caller as the backend's ``actor``."""
-        return Principal(
-            user_id=self.user.id, username=self.user.username, is_admin=self.user.is_admin
-        )
+        return self.user.principal
 
     @property
     def display_name(self) -> str:

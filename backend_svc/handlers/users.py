@@ -14,6 +14,7 @@ from common.contracts.users import (
     ListUsers,
     ResolveToken,
     RevokeToken,
+    SetRole,
     TokenIssued,
     UserList,
     UserMethods,
@@ -34,7 +35,7 @@ class UserHandlers:
                 return await users.create_user(
                     conn, request.actor, username=request.username,
                     password=request.password.get_secret_value(),
-                    display_name=request.display_name, is_admin=request.is_admin,
+                    display_name=request.display_name, role=request.role,
                 )
             except Conflict:
                 existing = await users.find_user(conn, request.username) if request.if_absent \
@@ -48,6 +49,11 @@ class UserHandlers:
         async with self._pool.acquire() as conn:
             found, total = await users.list_users(conn, limit=request.limit, offset=request.offset)
         return UserList(users=found, total=total)
+
+    @implements(UserMethods.SET_ROLE)
+    async def set_role(self, request: SetRole) -> UserOut:
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await users.set_role(conn, request.actor, request.username, request.role)
 
     @implements(UserMethods.LOGIN)
     async def login(self, request: Authenticate) -> TokenIssued:

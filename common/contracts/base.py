@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, SecretStr
+from pydantic import BaseModel, ConfigDict, PlainSerializer, SecretStr, model_validator
 
 Secret = Annotated[
     SecretStr, PlainSerializer(lambda s: s.get_secret_value(), return_type=str, when_used="json")
@@ -23,15 +23,38 @@ class Contract(BaseModel):
     v: Literal[1] = 1
 
 
+Role = Literal["admin", "publisher", "user"]
+"""A user's role (docs/security.md, "Rights"): admins may do anything; publishers may create
+apps and publish those they have publish rights on; users use what they are allowed to."""
+ROLES: tuple[Role, ...] = ("admin", "publisher", "user")
+
+
 class Principal(Contract):
-    """Who asks: the caller a handler authorises against. ``system`` is the platform itself."""
+    """Who asks: the caller a handler authorises against. ``system`` is the platform itself.
+
+    ``is_admin`` says the same as ``role == "admin"`` (older senders set only the flag); the
+    two are made to agree when the principal is read.
+    """
 
     user_id: str | None = None
     username: str = "system"
     is_admin: bool = False
+    role: Role = "user"
     system: bool = False
 
     SYSTEM: ClassVar[Principal]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _agree(cls, data: Any) -> Any:
+        if isinstance(data, dict) and (data.get("is_admin") or data.get("role") == "admin"):
+            return {**data, "is_admin": True, "role": "admin"}
+        return data
+
+    @property
+    def is_publisher(self) -> bool:
+        """Whether the role may publish at all (admins and publishers; the platform)."""
+        return self.system or self.role in ("admin", "publisher")
 
 
 Principal.SYSTEM = Principal(system=True, is_admin=True)

@@ -34,3 +34,4 @@ class UserCreated(Contract):
     user_id: str
     username: str
     is_admin: bool
+    role: str = "user"
