@@ -14,6 +14,7 @@ from modelport.cli.job import job
 from modelport.cli.keys import keys
 from modelport.cli.runtime import runtime
 from modelport.cli.serve import serve
+from modelport.cli.user import user
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,3 +34,4 @@ cli.add_command(app)
 cli.add_command(case)
 cli.add_command(job)
 cli.add_command(desktop)
+cli.add_command(user)
