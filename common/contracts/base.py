@@ -29,6 +29,13 @@ apps and publish those they have publish rights on; users use what they are allo
 ROLES: tuple[Role, ...] = ("admin", "publisher", "user")
 
 
+def admin_agrees(data: Any) -> Any:
+    """Make a model's ``is_admin`` flag and ``role`` say the same (either one may be given)."""
+    if isinstance(data, dict) and (data.get("is_admin") or data.get("role") == "admin"):
+        return {**data, "is_admin": True, "role": "admin"}
+    return data
+
+
 class Principal(Contract):
     """Who asks: the caller a handler authorises against. ``system`` is the platform itself.
 
@@ -47,9 +54,7 @@ class Principal(Contract):
     @model_validator(mode="before")
     @classmethod
     def _agree(cls, data: Any) -> Any:
-        if isinstance(data, dict) and (data.get("is_admin") or data.get("role") == "admin"):
-            return {**data, "is_admin": True, "role": "admin"}
-        return data
+        return admin_agrees(data)
 
     @property
     def is_publisher(self) -> bool:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from common.amqp.topology import BACKEND_RPC
-from common.contracts.base import Contract, Principal, Role, Secret
+from common.contracts.base import Contract, Principal, Role, Secret, admin_agrees
 from common.contracts.method import BACKEND, PORTAL, Method, declared_in
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,62}$"
@@ -21,6 +21,11 @@ class UserOut(Contract):
     is_admin: bool  # role == "admin"
     role: Role = "user"
     created_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _agree(cls, data: Any) -> Any:
+        return admin_agrees(data)
 
     @property
     def principal(self) -> Principal:

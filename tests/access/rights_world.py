@@ -46,11 +46,10 @@ async def api(stack: Stack, method: str, path: str, token: str | None, *,
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(timeout=timeout) as http, http.request(
             method, stack.url(path), headers=headers, **kwargs) as resp:
-        if stream:
+        if stream or resp.content_type != "application/json":
             return resp.status, None
         text = await resp.text()
-        is_json = resp.content_type == "application/json" and text
-        return resp.status, (await resp.json()) if is_json else None
+        return resp.status, (await resp.json()) if text else None
 
 
 async def ok(stack: Stack, method: str, path: str, token: str | None, expect: int,
