@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -14,8 +15,11 @@ from common.amqp import broker_users
 from common.amqp.connection import connect
 from common.amqp.rpc import RpcClient
 from common.contracts.method import BACKEND, PORTAL, SOLVE_WORKER
+from common.settings import S3Settings
+from tests.access.rights_world import World, prepare
 from tests.backend.conftest import backend_settings
 from tests.support import infra
+from tests.support.stack import running_stack
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,3 +87,13 @@ async def system_rpc(identities: Identities, guarded_backend: BackendService
     """Backend's own broker user, for SYSTEM set-up (what backend itself may do)."""
     async for client in client_as(identities.url(BACKEND)):
         yield client
+
+
+@pytest.fixture
+async def rights_world(pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path
+                       ) -> AsyncIterator[World]:
+    """A portal and backend with one caller of each kind and their resources
+    (tests/access/rights_world.py). Requested sessions wait for a worker for an hour."""
+    backend = {"session_claim_timeout_s": 3600, "max_sessions_per_user": 100}
+    async with running_stack(pg_dsn, amqp_url, s3_settings, tmp_path, backend=backend) as stack:
+        yield await prepare(stack)

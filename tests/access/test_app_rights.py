@@ -10,24 +10,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from common.settings import S3Settings
 from tests.access import rights_world as rw
 from tests.access.rights_world import World
 from tests.portal.uploads import OCTETS, case_bytes
-from tests.support.stack import running_stack
-
-
-@pytest.fixture
-async def world(pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path
-                ) -> AsyncIterator[World]:
-    backend = {"session_claim_timeout_s": 3600, "max_sessions_per_user": 100}
-    async with running_stack(pg_dsn, amqp_url, s3_settings, tmp_path, backend=backend) as stack:
-        yield await rw.prepare(stack)
 
 
 @contextlib.asynccontextmanager
@@ -44,6 +33,12 @@ async def call(world: World, who: str, method: str, path: str, **kwargs: Any
 
 def code(body: Any) -> str:
     return str(body["error"]["code"])
+
+
+@pytest.fixture
+def world(rights_world: World) -> World:
+    """The prepared platform (tests/access/conftest.py)."""
+    return rights_world
 
 
 async def test_an_app_restricted_to_a_group_is_not_found_for_everyone_else(

@@ -14,16 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from common.settings import S3Settings
 from tests.access import rights_world as rw
 from tests.access.rights_world import IDENTITIES, PASSWORD, World
 from tests.portal.uploads import OCTETS, case_bytes
-from tests.support.stack import ADMIN_PASSWORD, ADMIN_USER, running_stack
+from tests.support.stack import ADMIN_PASSWORD, ADMIN_USER
 
 Fresh = Callable[[World], Awaitable[dict[str, str]]]
 Body = Callable[[World, str], dict[str, Any]]
@@ -177,12 +175,11 @@ async def _call(world: World, key: tuple[str, str], row: Row, who: str) -> tuple
     return status, body
 
 
+
 @pytest.fixture
-async def world(pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path
-                ) -> Any:
-    backend = {"session_claim_timeout_s": 3600, "max_sessions_per_user": 100}
-    async with running_stack(pg_dsn, amqp_url, s3_settings, tmp_path, backend=backend) as stack:
-        yield await rw.prepare(stack)
+def world(rights_world: World) -> World:
+    """The prepared platform (tests/access/conftest.py)."""
+    return rights_world
 
 
 async def test_every_operation_answers_each_caller_as_the_table_says(world: World) -> None:

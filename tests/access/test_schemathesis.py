@@ -14,8 +14,7 @@ Left out, each for a reason: the live stream ``GET /api/v1/events/jobs`` and the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,23 +22,14 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import checks
 
-from common.settings import S3Settings
 from tests.access import rights_world as rw
 from tests.access.rights_world import World
-from tests.support.stack import running_stack
 
 MAX_EXAMPLES = 12
 LEFT_OUT = {("GET", "/api/v1/events/jobs"), ("POST", "/api/v1/auth/logout")}
 CHECKS = (checks.not_a_server_error, checks.status_code_conformance,
           checks.content_type_conformance, checks.response_schema_conformance)
 
-
-@pytest.fixture
-async def world(pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path
-                ) -> AsyncIterator[World]:
-    backend = {"session_claim_timeout_s": 3600, "max_sessions_per_user": 100}
-    async with running_stack(pg_dsn, amqp_url, s3_settings, tmp_path, backend=backend) as stack:
-        yield await rw.prepare(stack)
 
 
 def _check_operation(operation: Any, headers: dict[str, str]) -> Callable[[], None]:
@@ -58,6 +48,7 @@ def _check_operation(operation: Any, headers: dict[str, str]) -> Callable[[], No
 
 def _run(document: dict[str, Any], base_url: str, token: str) -> list[str]:
     """Every operation's examples; the failures as text (one per operation)."""
+    schemathesis.experimental.OPEN_API_3_1.enable()  # the portal's document is OpenAPI 3.1
     schema = schemathesis.from_dict(document, base_url=base_url)
     failures = []
     for result in schema.get_all_operations():
@@ -69,6 +60,12 @@ def _run(document: dict[str, Any], base_url: str, token: str) -> list[str]:
         except Exception as exc:  # collect every operation's failure, then report them all
             failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
     return failures
+
+
+@pytest.fixture
+def world(rights_world: World) -> World:
+    """The prepared platform (tests/access/conftest.py)."""
+    return rights_world
 
 
 async def test_no_5xx_and_every_answer_matches_the_document(world: World) -> None:
