@@ -166,6 +166,12 @@ async def test_share_with_a_group_lets_members_read(published: Stack) -> None:
 
     data = case_bytes()
     _, case = await upload(stack, CASES, data, params=TRANSPORT)
+    status, body = await call(stack, "POST", f"{CASES}/{case['id']}/share",
+                              json={"group": "planners"})
+    assert (status, error_code(body)) == (409, "owner_not_member")  # only the owner's groups
+    status, _ = await call(stack, "POST", "/api/v1/groups/planners/members",
+                           json={"username": "admin"})
+    assert status == 200
     status, shared = await call(stack, "POST", f"{CASES}/{case['id']}/share",
                                 json={"group": "planners"})
     assert status == 200 and shared["shared_group"] == "planners"
@@ -188,3 +194,16 @@ async def test_a_corrupted_object_is_not_served_whole(published: Stack) -> None:
         assert resp.status == 200
         with pytest.raises(aiohttp.ClientPayloadError):
             await resp.read()
+
+
+async def test_a_form_whose_part_headers_cannot_be_read_is_400(published: Stack) -> None:
+    """Found by schemathesis (tests/access/test_schemathesis.py): it was a 500."""
+    boundary = "b0undary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"a\x1bb\"\r\n\r\nx\r\n"
+            f"--{boundary}--\r\n").encode()
+    headers = published.admin_headers | {
+        "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    async with unchanged(published), aiohttp.ClientSession() as http, http.post(
+            published.url(CASES), params=TRANSPORT, data=body, headers=headers) as resp:
+        status, reply = resp.status, await resp.json()
+    assert (status, error_code(reply)) == (400, "invalid_request"), reply
