@@ -124,7 +124,10 @@ async def test_diff_of_cases_of_different_apps_is_400(published: Stack) -> None:
     (b"", TRANSPORT, 400, "not_a_case"),
     (case_bytes(), {"app": "no-such-app"}, 404, "not_found"),
     (b"\0" * (LIMIT_MB * 2**20 + 1), TRANSPORT, 413, "too_large"),
-])
+], ids=["wrong_app", "not_a_zip", "text", "empty", "unknown_app", "too_large"])
+# Short ids: the default one of a 1 MiB body is megabytes long, and pytest puts the test's id in
+# PYTEST_CURRENT_TEST, making the environment of a process spawned meanwhile (the backend's
+# argon2 workers) too large to exec (E2BIG, "process pool terminated abruptly").
 async def test_bad_cases_are_refused_leaving_nothing(
     published: Stack, data: bytes, params: dict[str, str], status: int, code: str
 ) -> None:
