@@ -11,6 +11,10 @@ Secret = Annotated[
 ]
 """A secret that hides in repr and logs but travels in JSON messages between services."""
 
+MAX_OFFSET = 2**31 - 1
+"""The most rows a page may skip (a larger ``offset`` does not fit PostgreSQL's ``OFFSET``
+parameter and would fail as an internal error)."""
+
 
 class Contract(BaseModel):
     """A frozen message body that rejects unknown fields and names its schema version.

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from common.amqp.topology import BACKEND_RPC
-from common.contracts.base import Contract, Principal, Role, Secret, admin_agrees
+from common.contracts.base import MAX_OFFSET, Contract, Principal, Role, Secret, admin_agrees
 from common.contracts.method import BACKEND, PORTAL, Method, declared_in
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,62}$"
@@ -81,7 +81,7 @@ class RevokeToken(Contract):
 class ListUsers(Contract):
     actor: Principal
     limit: int = Field(100, ge=1, le=1000, description="Users per page.")
-    offset: int = Field(0, ge=0, description="Users to skip.")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Users to skip.")
 
 
 class UserList(Contract):
