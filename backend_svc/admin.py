@@ -23,7 +23,7 @@ from backend_svc.migrations import apply_migrations, load_migrations
 from backend_svc.passwords import hash_password
 from backend_svc.settings import BackendSettings
 from common.amqp.rpc import validation_message
-from common.contracts.base import Principal
+from common.contracts.base import ROLES, Principal, Role
 from common.contracts.users import CreateUser, UserOut
 from common.errors import Conflict
 
@@ -43,20 +43,23 @@ def admin() -> None:
 @admin.command("create-user")
 @click.argument("username")
 @click.option("--admin", "is_admin", is_flag=True, help="Give the user administrator rights.")
+@click.option("--role", type=click.Choice(ROLES), default=None,
+              help="The user's role [default: user; admin with --admin].")
 @click.option("--display-name", default="", help="Name shown in the portal.")
-def create_user(username: str, is_admin: bool, display_name: str) -> None:
+def create_user(username: str, is_admin: bool, role: Role | None, display_name: str) -> None:
     """Create USERNAME. The password comes from MODELPORT_NEW_PASSWORD or a hidden prompt."""
     password = os.environ.get(PASSWORD_ENV) or click.prompt(
         "Password", hide_input=True, confirmation_prompt=True
     )
     try:
         request = CreateUser(actor=Principal.SYSTEM, username=username, password=password,
-                             display_name=display_name, is_admin=is_admin)
+                             display_name=display_name, is_admin=is_admin,
+                             role=role or ("admin" if is_admin else "user"))
     except ValidationError as exc:
         raise click.UsageError(validation_message(exc)) from None
     user = asyncio.run(_create(BackendSettings(), request))
-    role = "administrator" if user.is_admin else "user"
-    click.echo(f"created {role} {user.username} (id {user.id})")
+    role_name = {"admin": "administrator"}.get(user.role, user.role)
+    click.echo(f"created {role_name} {user.username} (id {user.id})")
 
 
 async def _create(settings: BackendSettings, request: CreateUser) -> UserOut:
@@ -73,7 +76,7 @@ async def _create(settings: BackendSettings, request: CreateUser) -> UserOut:
             return await users.create_user(
                 conn, Principal.SYSTEM, username=request.username,
                 password_hash=password_hash,
-                display_name=request.display_name, is_admin=request.is_admin,
+                display_name=request.display_name, role=request.role,
             )
     except Conflict as exc:
         raise Exists(exc.message) from None

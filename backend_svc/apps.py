@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncpg
 
+from backend_svc import app_rights
 from backend_svc.changes import LIVE_JOB_STATES, LIVE_SESSION_STATES, record_change
+from backend_svc.policy import Action
 from backend_svc.registry import check_runtime_requirement, require_runtime, version_key
 from common.contracts.base import Principal
 from common.contracts.registry import AppOut, AppVersionEvent, AppVersionOut, PublishAppVersion
@@ -38,9 +40,11 @@ def _app_from(row: asyncpg.Record, versions: list[AppVersionOut]) -> AppOut:
                   active_version=active, versions=ordered, created_at=row["created_at"])
 
 
-async def list_apps(conn: asyncpg.Connection) -> list[AppOut]:
-    """Every app by name, each with its versions (newest first)."""
-    apps = await conn.fetch("SELECT id, name, title, created_at FROM apps ORDER BY name")
+async def list_apps(conn: asyncpg.Connection, actor: Principal) -> list[AppOut]:
+    """Every app ``actor`` may use, by name, each with its versions (newest first)."""
+    usable = await app_rights.usable(conn, actor)
+    apps = [a for a in await conn.fetch("SELECT id, name, title, created_at FROM apps "
+                                        "ORDER BY name") if a["id"] in usable]
     versions: dict[object, list[AppVersionOut]] = {}
     for row in await conn.fetch(_VERSION_SELECT):
         versions.setdefault(row["app_id"], []).append(version_from_row(row))
@@ -65,10 +69,12 @@ async def publish_version(
     The first version of an app is always activated; later ones when ``request.activate``.
     Events ``modelport.app.version_published`` and, on activation, ``modelport.app.activated``.
     Raises BadRequest ``invalid_requirement`` / ``runtime_unsatisfied`` (no registered runtime
-    meets the requirement), Conflict ``duplicate_version``.
+    meets the requirement), Conflict ``duplicate_version``; NotFound / Forbidden unless
+    ``actor`` may publish the app (:data:`Action.APP_PUBLISH`: a new app is theirs).
     """
     check_runtime_requirement(request.runtime_requirement)
     app_id = await _lock_or_create_app(conn, actor, request.name, request.title)
+    await app_rights.require(conn, actor, Action.APP_PUBLISH, request.name, code="not_found")
     first = await conn.fetchval("SELECT count(*) FROM app_versions WHERE app_id = $1",
                                 app_id) == 0
     version_id = await conn.fetchval(

@@ -90,6 +90,9 @@ ACTIONS: dict[str, tuple[str, ...] | str] = {
     "quotas.list": READS,
     "quotas.set": ("quota.set_user", "quota.set_group"),
     "usage.report": READS,
+    "users.set_role": ("user.set_role",),
+    "apps.get_rights": READS,
+    "apps.set_rights": ("app.rights",),
 }
 """Method name → the audit actions it writes, or why it writes none."""
 

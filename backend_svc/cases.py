@@ -13,24 +13,30 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from backend_svc import app_rights, policy
 from backend_svc.changes import LIVE_JOB_STATES, parse_uuid, record_change
+from backend_svc.policy import Action
 from common.contracts.base import Principal
 from common.contracts.cases import CaseEvent, CaseOut, RegisterCase
 from common.errors import BadRequest, Conflict, NotFound
 
+# A case is shared with its group only while its owner is a member of it.
+_OWNER_IN_GROUP = ("EXISTS (SELECT 1 FROM memberships o WHERE o.group_id = c.shared_group_id "
+                   "AND o.user_id = c.owner_id)")
 # $1 is the viewer's user id (or NULL): ``shared`` says the case is shared with their group.
 _CASE_SELECT = (
     "SELECT c.id, c.owner_id, u.username AS owner, a.name AS app, v.version AS app_version, "
     "c.name, c.sha256, c.size_bytes, g.name AS shared_group, c.created_at, c.s3_key, "
     "EXISTS (SELECT 1 FROM memberships m WHERE m.group_id = c.shared_group_id "
-    "AND m.user_id = $1) AS shared "
+    f"AND m.user_id = $1) AND {_OWNER_IN_GROUP} AS shared "
     "FROM cases c JOIN users u ON u.id = c.owner_id JOIN apps a ON a.id = c.app_id "
     "LEFT JOIN app_versions v ON v.id = c.app_version_id "
     "LEFT JOIN groups g ON g.id = c.shared_group_id"
 )
 _VISIBLE = (
-    "(c.owner_id = $1 OR c.shared_group_id IN "
-    "(SELECT group_id FROM memberships WHERE user_id = $1)) AND ($2::text IS NULL OR a.name = $2)"
+    "(c.owner_id = $1 OR (c.shared_group_id IN "
+    f"(SELECT group_id FROM memberships WHERE user_id = $1) AND {_OWNER_IN_GROUP})) "
+    "AND ($2::text IS NULL OR a.name = $2)"
 )
 
 
@@ -63,14 +69,15 @@ async def register_case(
     """Record a case stored at ``request.s3_key``, owned by ``actor``; event case.created.
 
     Raises BadRequest ``invalid_case_id`` / ``no_owner`` (the actor is not a user) /
-    ``unknown_app_version``, NotFound ``unknown_app``, Conflict ``duplicate_case``.
+    ``unknown_app_version``, NotFound ``unknown_app`` (no such app, or one ``actor`` may not
+    use), Conflict ``duplicate_case``.
     """
     case_id, owner_id = parse_uuid(request.case_id), parse_uuid(actor.user_id)
     if case_id is None:
         raise BadRequest(f"case id {request.case_id!r} is not a UUID", code="invalid_case_id")
     if owner_id is None:
         raise BadRequest("a case is owned by a user; the caller is none", code="no_owner")
-    app_id, version_id = await _app_and_version(conn, request.app, request.app_version)
+    app_id, version_id = await _app_and_version(conn, actor, request.app, request.app_version)
     inserted = await conn.fetchval(
         "INSERT INTO cases (id, owner_id, app_id, app_version_id, name, s3_key, sha256, "
         "size_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING "
@@ -86,11 +93,9 @@ async def register_case(
 
 
 async def _app_and_version(
-    conn: asyncpg.Connection, app: str, version: str | None
+    conn: asyncpg.Connection, actor: Principal, app: str, version: str | None
 ) -> tuple[uuid.UUID, uuid.UUID | None]:
-    app_id = await conn.fetchval("SELECT id FROM apps WHERE name = $1", app)
-    if app_id is None:
-        raise NotFound(f"app {app!r} not found", code="unknown_app")
+    app_id = await app_rights.require(conn, actor, Action.APP_READ, app)
     if version is None:
         return app_id, None
     version_id = await conn.fetchval(
@@ -156,21 +161,38 @@ async def share_case(
 ) -> CaseOut:
     """Share a case read-only with ``group`` (None: stop sharing); event case.updated.
 
-    Raises NotFound ``unknown_group``.
+    The case's owner must be a member of ``group``. Raises NotFound ``unknown_group`` when
+    there is no such group or, for anyone but an admin (who sees every group), when the owner
+    is not in it; Conflict ``owner_not_member`` for an admin sharing a case with a group its
+    owner is not in.
     """
     if group == found.case.shared_group:
         return found.case
     group_id = None
     if group is not None:
-        group_id = await conn.fetchval("SELECT id FROM groups WHERE name = $1", group)
-        if group_id is None:
-            raise NotFound(f"group {group!r} not found", code="unknown_group")
+        group_id = await _owners_group(conn, actor, found, group)
     await conn.execute("UPDATE cases SET shared_group_id = $2 WHERE id = $1",
                        uuid.UUID(found.case.id), group_id)
     case = found.case.model_copy(update={"shared_group": group})
     await record_change(conn, actor, "case.share", subject=case.id,
                         event_type=CaseEvent.UPDATED, event=_event(case, shared_group=group))
     return case
+
+
+async def _owners_group(
+    conn: asyncpg.Connection, actor: Principal, found: FoundCase, group: str
+) -> uuid.UUID:
+    row = await conn.fetchrow(
+        "SELECT g.id, EXISTS (SELECT 1 FROM memberships m WHERE m.group_id = g.id "
+        "AND m.user_id = $2) AS member FROM groups g WHERE g.name = $1",
+        group, uuid.UUID(found.owner_id))
+    sees_all = policy.allowed(actor, Action.GROUP_LIST_ALL)
+    if row is None or not (row["member"] or sees_all):
+        raise NotFound(f"group {group!r} not found", code="unknown_group")
+    if not row["member"]:
+        raise Conflict(f"{found.case.owner} is not a member of group {group!r}; a case is "
+                       "shared only with its owner's groups", code="owner_not_member")
+    return uuid.UUID(str(row["id"]))
 
 
 async def delete_case(conn: asyncpg.Connection, actor: Principal, found: FoundCase) -> None:

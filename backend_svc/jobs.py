@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from backend_svc import audit, cases, idempotency, policy, quotas
+from backend_svc import app_rights, audit, cases, idempotency, policy, quotas
 from backend_svc.changes import parse_uuid, record_change
 from backend_svc.policy import Action
 from backend_svc.queue import ACTIVE_STATES, queue_positions
@@ -80,7 +80,7 @@ async def submit(
         if earlier is not None:
             return (await find_job(conn, str(earlier))).job
     time_limit_s = rules.time_limit(request.time_limit_s)
-    version = await _app_version(conn, request.app, request.version)
+    version = await _app_version(conn, actor, request.app, request.version)
     _check_procedure(version["manifest"], request.procedure)
     case_id = await _input_case(conn, actor, request.input_case_id, request.app)
     await quotas.lock_user(conn, user_id)
@@ -103,11 +103,12 @@ async def submit(
 
 
 async def _app_version(
-    conn: asyncpg.Connection, app: str, version: str | None
+    conn: asyncpg.Connection, actor: Principal, app: str, version: str | None
 ) -> asyncpg.Record:
-    app_row = await conn.fetchrow("SELECT id, active_version_id FROM apps WHERE name = $1", app)
-    if app_row is None:
-        raise NotFound(f"app {app!r} not found", code="unknown_app")
+    """The version (the active one when None) of an app ``actor`` may use; NotFound
+    ``unknown_app`` for an app that does not exist or that they may not use."""
+    app_id = await app_rights.require(conn, actor, Action.APP_READ, app)
+    app_row = await conn.fetchrow("SELECT id, active_version_id FROM apps WHERE id = $1", app_id)
     row = await conn.fetchrow(
         "SELECT id, manifest FROM app_versions WHERE app_id = $1 AND "
         "(CASE WHEN $2::text IS NULL THEN id = $3 ELSE version = $2 END)",

@@ -2,25 +2,34 @@
 
 Each RPC method declares its rule (``Method.rule``: an :class:`Action` value, ``public`` or
 ``worker``). The RPC server calls :func:`guard` before every handler, which decides the rules
-that need no resource; handlers of owner and shared-group rules call :func:`authorize` (or
-:func:`authorize_private` for resources whose existence is itself private) once they hold the
-row. Later features add their actions and rules here instead of scattering checks. The rules
-today:
+that need no resource; handlers of rules on a resource (an owner, a shared group, an app's
+rights) call :func:`authorize` (or :func:`authorize_private` for resources whose existence is
+itself private) once they hold the row. Later features add their actions and rules here
+instead of scattering checks. The rules today (docs/security.md, "Rights", has the table):
 
 - the platform itself (``system``) and admins may do anything;
-- a user may read their own account;
-- any signed-in user may read the registry (runtimes, apps) and register cases;
-- registering runtimes and publishing, activating or deleting app versions is for admins.
-  The per-app rights (use / publish / admin) come later: they change the rules of
-  ``APP_*`` here and nothing in the handlers;
-- a case may be read by its owner and by members of the group it is shared with; only its
-  owner changes it. Reads of a case one may not see answer "not found", never "forbidden";
+- roles: ``admin``, ``publisher``, ``user``. Only admins set roles and create users; a user
+  may read their own account;
+- runtimes are read by every signed-in user and registered and deleted by admins only (a
+  runtime runs every app's sessions and jobs, so it is the platform's, not an app's);
+- apps: an app with no use-groups may be used by every signed-in user; one with use-groups
+  only by their members and the app's publishers. To use an app is to see it, open sessions
+  of it, submit jobs to it and register cases of it; an app one may not use is "not found"
+  everywhere (:data:`Action.APP_READ`, checked by the app, job, session and case handlers);
+- publishers (the role) create apps; the creator of an app and the members of its
+  publish-groups are its publishers, who, holding the publisher role, publish, activate (roll
+  back) and delete its versions and change its rights. Admins do all of it on every app;
+- a case may be read by its owner and by members of the group it is shared with, as long as
+  the owner is still a member; only its owner (or an admin) changes it, and a case is shared
+  only with a group its owner belongs to. Reads of a case one may not see answer "not found";
 - groups are managed by admins; a user sees the groups they belong to;
-- any signed-in user may submit jobs; a job is read, cancelled and interrupted by its owner
-  (and admins); reads of another user's job answer "not found". Only admins list everyone's.
-- any signed-in user may open data sessions (up to the per-user limit); a session is read and
-  stopped by its owner and admins only, and everyone else is told "not found" (the API, the
-  proxy under ``/s/{id}/`` and its WebSocket alike). Only admins list everyone's.
+- any signed-in user may submit jobs to the apps they may use; a job is read, cancelled and
+  interrupted by its owner (and admins); reads of another user's job answer "not found".
+  Only admins list everyone's;
+- any signed-in user may open data sessions of the apps they may use (up to the per-user
+  limit); a session is read and stopped by its owner and admins only, and everyone else is
+  told "not found" (the API, the proxy under ``/s/{id}/`` and its WebSocket alike). Only
+  admins list everyone's.
 - a user makes, lists and revokes their own personal tokens, signs out everywhere and changes
   their own password; another user's token is "not found". Admins list and revoke anyone's
   tokens, reset passwords and disable accounts. (What a token's *scope* lets its holder ask
@@ -33,6 +42,7 @@ today:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from pydantic import BaseModel
@@ -46,6 +56,7 @@ class Action(StrEnum):
     USER_CREATE = "user.create"
     USER_LIST = "user.list"
     USER_READ = "user.read"
+    USER_SET_ROLE = "user.set_role"
     RUNTIME_READ = "runtime.read"
     RUNTIME_REGISTER = "runtime.register"
     RUNTIME_DELETE = "runtime.delete"
@@ -53,6 +64,7 @@ class Action(StrEnum):
     APP_PUBLISH = "app.publish"
     APP_ACTIVATE = "app.activate"
     APP_DELETE = "app.delete_version"
+    APP_RIGHTS = "app.rights"  # read and change which groups may use and publish an app
     CASE_CREATE = "case.create"
     CASE_LIST = "case.list"  # every user; the list holds only the cases CASE_READ lets them see
     CASE_READ = "case.read"
@@ -106,7 +118,11 @@ RULES: frozenset[str] = frozenset({*Action, PUBLIC, WORKER, PORTAL_VOUCHED})
 _USER_RULES: dict[Action, str] = {
     Action.USER_READ: "self",  # a user may act on a resource they own
     Action.RUNTIME_READ: "signed_in",
-    Action.APP_READ: "signed_in",
+    Action.APP_READ: "app_user",  # the app has no use-groups, or the actor is in one
+    Action.APP_PUBLISH: "app_publisher",  # a publisher, and the app is new or theirs
+    Action.APP_ACTIVATE: "app_publisher",
+    Action.APP_DELETE: "app_publisher",
+    Action.APP_RIGHTS: "app_publisher",
     Action.CASE_CREATE: "signed_in",
     Action.CASE_LIST: "signed_in",
     Action.GROUP_LIST: "signed_in",
@@ -131,13 +147,32 @@ _USER_RULES: dict[Action, str] = {
 }
 
 
+@dataclass(frozen=True)
+class AppAccess:
+    """What the app rules need to know about one app and one actor (read by
+    :func:`backend_svc.app_rights.access`). ``None`` in place of it: the app does not exist
+    yet (publishing its first version creates it)."""
+
+    restricted: bool  # the app has use-groups
+    user: bool  # the actor is a member of one of them
+    publisher: bool  # the actor created the app or is a member of one of its publish-groups
+
+
+def _app_rule(actor: Principal, rule: str, app: AppAccess | None) -> bool:
+    if rule == "app_user":
+        return app is not None and (not app.restricted or app.user or app.publisher)
+    # "app_publisher": the role may publish, and the app is new or the actor publishes it
+    return actor.is_publisher and (app is None or app.publisher)
+
+
 def allowed(
-    actor: Principal, action: Action, *, owner_id: str | None = None, shared: bool = False
+    actor: Principal, action: Action, *, owner_id: str | None = None, shared: bool = False,
+    app: AppAccess | None = None,
 ) -> bool:
     """Whether ``actor`` may perform ``action``.
 
     ``owner_id`` is the owner of the resource acted on; ``shared`` says the resource is shared
-    with a group ``actor`` belongs to.
+    with a group ``actor`` belongs to; ``app`` is what the app rules need (None: a new app).
     """
     if actor.system or actor.is_admin:
         return True
@@ -149,14 +184,17 @@ def allowed(
         return signed_in and actor.user_id == owner_id
     if rule == "self_or_shared":
         return signed_in and (actor.user_id == owner_id or shared)
+    if rule in ("app_user", "app_publisher"):
+        return signed_in and _app_rule(actor, rule, app)
     return False
 
 
 def authorize(
-    actor: Principal, action: Action, *, owner_id: str | None = None, shared: bool = False
+    actor: Principal, action: Action, *, owner_id: str | None = None, shared: bool = False,
+    app: AppAccess | None = None,
 ) -> None:
     """Raise Forbidden unless :func:`allowed`."""
-    if not allowed(actor, action, owner_id=owner_id, shared=shared):
+    if not allowed(actor, action, owner_id=owner_id, shared=shared, app=app):
         raise Forbidden(f"{actor.username} is not allowed to {action.value}")
 
 
@@ -174,15 +212,35 @@ def authorize_private(
     authorize(actor, action, owner_id=owner_id, shared=shared)
 
 
-_RESOURCE_RULES = {"self", "self_or_shared"}
+def authorize_app(
+    actor: Principal, action: Action, app: AppAccess | None, name: str, *,
+    code: str = "unknown_app",
+) -> None:
+    """Authorize ``action`` on the app ``name`` (``app`` None: there is no such app yet).
+
+    Raises NotFound (``code``) when the app exists and ``actor`` may not use it (an app one
+    may not use is not found, whatever the action), or when it does not exist and ``action``
+    needs it; Forbidden when they may use it but not perform ``action``.
+    """
+    if app is None and action is not Action.APP_PUBLISH:
+        raise NotFound(f"app {name!r} not found", code=code)
+    if app is not None and not allowed(actor, Action.APP_READ, app=app):
+        raise NotFound(f"app {name!r} not found", code=code)
+    authorize(actor, action, app=app)
+
+
+_APP_RULES = {"app_user", "app_publisher"}
+_RESOURCE_RULES = {"self", "self_or_shared", *_APP_RULES}
 
 
 def guard(method: AnyMethod, request: BaseModel) -> None:
     """The RPC server's hook: apply ``method.rule`` before its handler runs.
 
     Rules that need no resource (signed in, admins only) are decided here from the request's
-    ``actor``; rules on a resource (owner, shared group) need the row, so the handler checks
-    them with the same action through :func:`authorize_private`. Raises Forbidden.
+    ``actor``; rules on a resource (owner, shared group, an app's rights) need the row, so the
+    handler checks them with the same action through :func:`authorize_private` or
+    :func:`authorize_app`. The app rules first need a signed-in actor, which is decided here
+    (it tells nothing about any app). Raises Forbidden.
     """
     if method.rule in (PUBLIC, WORKER):
         return
@@ -191,9 +249,14 @@ def guard(method: AnyMethod, request: BaseModel) -> None:
             raise Forbidden(f"{method.name}: rule {PORTAL_VOUCHED} needs callers=(portal,)")
         return
     action = Action(method.rule)
-    if _USER_RULES.get(action) in _RESOURCE_RULES:
+    rule = _USER_RULES.get(action)
+    if rule in _RESOURCE_RULES - _APP_RULES:
         return
     actor = getattr(request, "actor", None)
     if not isinstance(actor, Principal):  # a declaration without an actor: refuse, never guess
         raise Forbidden(f"{method.name} names no actor for rule {method.rule}")
+    if rule in _APP_RULES:
+        if actor.user_id is None and not (actor.system or actor.is_admin):
+            raise Forbidden(f"{method.name} is for signed-in users")
+        return
     authorize(actor, action)

@@ -169,5 +169,5 @@ class BackendService:
         async with self.pool.acquire() as conn, conn.transaction():
             with contextlib.suppress(Conflict):
                 await users.create_user(conn, Principal.SYSTEM, username=s.admin_user,
-                                        password_hash=password_hash, is_admin=True)
+                                        password_hash=password_hash, role="admin")
                 log.info("bootstrap_admin_created", username=s.admin_user)

@@ -45,7 +45,7 @@ NO_WORKER_MESSAGE = "No session worker took the session in time; try again later
 HOST_DOWN = "host_down"  # SessionFailed reason: the session's Docker host failed under it
 
 _LAUNCH = (
-    "SELECT s.id, s.attempt, s.user_id, u.username, u.is_admin, a.name AS app, "
+    "SELECT s.id, s.attempt, s.user_id, u.username, u.role, a.name AS app, "
     "v.version, v.runtime_requirement, v.s3_key, v.sha256, v.size_bytes, "
     "c.id AS case_id, c.name AS case_name, d.s3_key AS case_key, d.sha256 AS case_sha, "
     "d.size_bytes AS case_size, s.autosave_case_id "
@@ -107,7 +107,7 @@ def _launch(row: asyncpg.Record, runtime: asyncpg.Record, lease_ttl_s: float) ->
         case = BlobRef(s3_key=row["case_key"], sha256=row["case_sha"],
                        size_bytes=row["case_size"])
     owner = Principal(user_id=str(row["user_id"]), username=row["username"],
-                      is_admin=row["is_admin"])
+                      role=row["role"])
     manifest = runtime["manifest"] or {}
     return SessionLaunch(
         current=True, session_id=str(row["id"]), attempt=row["attempt"], owner=owner,

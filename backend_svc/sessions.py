@@ -106,7 +106,7 @@ async def create(
         earlier = await idempotency.claim(conn, idempotency.SESSIONS, user_id, request)
         if earlier is not None:
             return (await find_session(conn, str(earlier))).session, False
-    version = await _app_version(conn, request.app, request.version)
+    version = await _app_version(conn, actor, request.app, request.version)
     case_id = await _open_case(conn, actor, request.case_id, request.app)
     await quotas.lock_user(conn, user_id)
     await quotas.check_session(conn, user_id, rules)

@@ -13,27 +13,29 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from backend_svc import audit
+from backend_svc.changes import record_change
 from backend_svc.outbox import record_event
-from common.contracts.base import Principal
+from common.contracts.base import Principal, Role
 from common.contracts.events import UserCreated
 from common.contracts.tokens import TokensRevoked
-from common.contracts.users import Scope, TokenHolder, UserOut
-from common.errors import Conflict, Unauthenticated
+from common.contracts.users import Scope, TokenHolder, UserOut, UserRoleChanged
+from common.errors import Conflict, NotFound, Unauthenticated
 
 TOKEN_PREFIX = "mp_"
-USER_COLUMNS = "id, username, display_name, is_admin, created_at, disabled"
+USER_COLUMNS = "id, username, display_name, is_admin, role, created_at, disabled"
 BAD_LOGIN = "wrong username or password"
 
 
 def user_from_row(row: asyncpg.Record) -> UserOut:
     return UserOut(
         id=str(row["id"]), username=row["username"], display_name=row["display_name"],
-        is_admin=row["is_admin"], created_at=row["created_at"], disabled=row["disabled"],
+        is_admin=row["is_admin"], role=row["role"], created_at=row["created_at"],
+        disabled=row["disabled"],
     )
 
 
 def principal_of(user: UserOut) -> Principal:
-    return Principal(user_id=user.id, username=user.username, is_admin=user.is_admin)
+    return user.principal
 
 
 def token_hash(token: str) -> bytes:
@@ -42,7 +44,7 @@ def token_hash(token: str) -> bytes:
 
 async def create_user(
     conn: asyncpg.Connection, actor: Principal, *, username: str, password_hash: str,
-    display_name: str = "", is_admin: bool = False,
+    display_name: str = "", role: Role = "user",
 ) -> UserOut:
     """Insert a user with its audit entry and ``modelport.user.created`` event.
 
@@ -50,18 +52,45 @@ async def create_user(
     transaction (argon2 holds no connection). Raises Conflict when the name is taken.
     """
     row = await conn.fetchrow(
-        f"INSERT INTO users (username, display_name, password_hash, is_admin) "
+        f"INSERT INTO users (username, display_name, password_hash, role) "
         f"VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO NOTHING RETURNING {USER_COLUMNS}",
-        username, display_name or username, password_hash, is_admin,
+        username, display_name or username, password_hash, role,
     )
     if row is None:
         raise Conflict(f"a user named {username!r} exists already", code="user_exists")
     user = user_from_row(row)
     await audit.record(conn, actor, "user.create", user.id, {"username": username,
-                                                              "is_admin": is_admin})
-    event = UserCreated(user_id=user.id, username=username, is_admin=is_admin)
+                                                              "role": role})
+    event = UserCreated(user_id=user.id, username=username, is_admin=user.is_admin, role=role)
     await record_event(conn, UserCreated.TYPE, event.model_dump(mode="json"), subject=user.id)
     return user
+
+
+async def set_role(
+    conn: asyncpg.Connection, actor: Principal, username: str, role: Role
+) -> UserOut:
+    """Give ``username`` the ``role``; event ``modelport.user.role_changed`` unless it is
+    theirs already. Raises NotFound ``unknown_user``; Conflict ``last_admin`` when it would
+    leave the platform without an enabled admin."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('users.role'))")
+    row = await conn.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE username = $1 "
+                              "FOR UPDATE", username)
+    if row is None:
+        raise NotFound(f"user {username!r} not found", code="unknown_user")
+    user = user_from_row(row)
+    if user.role == role:
+        return user
+    if user.role == "admin" and await conn.fetchval(
+            "SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled") <= 1:
+        raise Conflict(f"{username} is the last admin; make another admin first",
+                       code="last_admin")
+    row = await conn.fetchrow(f"UPDATE users SET role = $2 WHERE id = $1 "
+                              f"RETURNING {USER_COLUMNS}", row["id"], role)
+    changed = user_from_row(row)
+    event = UserRoleChanged(user_id=user.id, username=username, role=role, previous=user.role)
+    await record_change(conn, actor, "user.set_role", subject=user.id,
+                        event_type=UserRoleChanged.TYPE, event=event)
+    return changed
 
 
 async def find_user(conn: asyncpg.Connection, username: str) -> UserOut | None:

@@ -45,10 +45,7 @@ class Caller:
     @property
     def principal(self) -> Principal:
         """The caller as the backend's ``actor``."""
-        return Principal(
-            user_id=self.user.id, username=self.user.username, is_admin=self.user.is_admin,
-            client_ip=self.address[:64],
-        )
+        return self.user.principal.model_copy(update={"client_ip": self.address[:64]})
 
     @property
     def display_name(self) -> str:

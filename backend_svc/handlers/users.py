@@ -19,6 +19,7 @@ from common.contracts.users import (
     ResolveToken,
     RevokeToken,
     SetDisabled,
+    SetRole,
     TokenHolder,
     TokenIssued,
     UserList,
@@ -42,7 +43,7 @@ class UserHandlers:
                 return await users.create_user(
                     conn, request.actor, username=request.username,
                     password_hash=password_hash,
-                    display_name=request.display_name, is_admin=request.is_admin,
+                    display_name=request.display_name, role=request.role,
                 )
             except Conflict:
                 existing = await users.find_user(conn, request.username) if request.if_absent \
@@ -56,6 +57,11 @@ class UserHandlers:
         async with self._pool.acquire() as conn:
             found, total = await users.list_users(conn, limit=request.limit, offset=request.offset)
         return UserList(users=found, total=total)
+
+    @implements(UserMethods.SET_ROLE)
+    async def set_role(self, request: SetRole) -> UserOut:
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await users.set_role(conn, request.actor, request.username, request.role)
 
     @implements(UserMethods.LOGIN)
     async def login(self, request: Authenticate) -> TokenIssued:

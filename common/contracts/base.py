@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SecretStr, model_validator
 
 Secret = Annotated[
     SecretStr, PlainSerializer(lambda s: s.get_secret_value(), return_type=str, when_used="json")
 ]
 """A secret that hides in repr and logs but travels in JSON messages between services."""
+
+MAX_OFFSET = 2**31 - 1
+"""The most rows a page may skip (a larger ``offset`` does not fit PostgreSQL's ``OFFSET``
+parameter and would fail as an internal error)."""
 
 
 class Contract(BaseModel):
@@ -23,16 +27,44 @@ class Contract(BaseModel):
     v: Literal[1] = 1
 
 
+Role = Literal["admin", "publisher", "user"]
+"""A user's role (docs/security.md, "Rights"): admins may do anything; publishers may create
+apps and publish those they have publish rights on; users use what they are allowed to."""
+ROLES: tuple[Role, ...] = ("admin", "publisher", "user")
+
+
+def admin_agrees(data: Any) -> Any:
+    """Make a model's ``is_admin`` flag and ``role`` say the same (either one may be given)."""
+    if isinstance(data, dict) and (data.get("is_admin") or data.get("role") == "admin"):
+        return {**data, "is_admin": True, "role": "admin"}
+    return data
+
+
 class Principal(Contract):
-    """Who asks: the caller a handler authorises against. ``system`` is the platform itself."""
+    """Who asks: the caller a handler authorises against. ``system`` is the platform itself.
+
+    ``is_admin`` says the same as ``role == "admin"`` (older senders set only the flag); the
+    two are made to agree when the principal is read.
+    """
 
     user_id: str | None = None
     username: str = "system"
     is_admin: bool = False
+    role: Role = "user"
     system: bool = False
     client_ip: str = Field("", max_length=64)  # where the request came from (the audit's)
 
     SYSTEM: ClassVar[Principal]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _agree(cls, data: Any) -> Any:
+        return admin_agrees(data)
+
+    @property
+    def is_publisher(self) -> bool:
+        """Whether the role may publish at all (admins and publishers; the platform)."""
+        return self.system or self.role in ("admin", "publisher")
 
 
 Principal.SYSTEM = Principal(system=True, is_admin=True)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from common.amqp.topology import BACKEND_RPC
-from common.contracts.base import Contract, Principal
+from common.contracts.base import MAX_OFFSET, Contract, Principal
 from common.contracts.method import Method, declared_in
 
 CASE_NAME_MAX = 200
@@ -53,7 +53,7 @@ class ListCases(Contract):
     actor: Principal
     app: str | None = Field(None, max_length=100, description="Only cases of this app.")
     limit: int = Field(100, ge=1, le=1000, description="Cases per page.")
-    offset: int = Field(0, ge=0, description="Cases to skip.")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Cases to skip.")
 
 
 class CaseList(Contract):

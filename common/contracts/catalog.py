@@ -30,9 +30,15 @@ from common.contracts.events import CloudEvent, UserCreated, UserDisabled
 from common.contracts.groups import GroupEvent
 from common.contracts.jobs import JobEvent
 from common.contracts.method import AnyMethod
-from common.contracts.registry import AppVersionEvent, RuntimeDeletedEvent, RuntimeRegistered
+from common.contracts.registry import (
+    AppRightsEvent,
+    AppVersionEvent,
+    RuntimeDeletedEvent,
+    RuntimeRegistered,
+)
 from common.contracts.sessions import SessionEvent
 from common.contracts.tokens import TokensRevoked
+from common.contracts.users import UserRoleChanged
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,9 @@ EVENTS = [
     EventSpec(JobEvent, JobEvent.CANCELLED, "A job was cancelled."),
     EventSpec(JobEvent, JobEvent.LOST,
               "An attempt's lease expired; the job is queued again or fails."),
+    EventSpec(UserRoleChanged, UserRoleChanged.TYPE, "An admin changed a user's role."),
+    EventSpec(AppRightsEvent, AppRightsEvent.TYPE,
+              "The groups that may use or publish an app changed."),
 ] + [EventSpec(SessionEvent, type_, summary) for type_, summary in sessions.EVENTS]
 
 ALL_METHODS: list[AnyMethod] = [

@@ -34,6 +34,7 @@ class UserCreated(Contract):
     user_id: str
     username: str
     is_admin: bool
+    role: str = "user"
 
 
 class UserDisabled(Contract):

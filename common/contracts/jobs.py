@@ -16,7 +16,7 @@ from pydantic import Field
 
 from common.amqp.topology import BACKEND_RPC
 from common.contracts.admin import HostLoad
-from common.contracts.base import Contract, Principal
+from common.contracts.base import MAX_OFFSET, Contract, Principal
 from common.contracts.method import SOLVE_WORKER, Method, declared_in
 
 JobState = Literal["queued", "scheduled", "running", "succeeded", "failed", "cancelled", "lost"]
@@ -97,7 +97,7 @@ class ListJobs(Contract):
     app: str | None = Field(None, max_length=100, description="Only jobs of this app.")
     user: str | None = Field(None, max_length=100, description="Only this user's (admins).")
     limit: int = Field(50, ge=1, le=500, description="Jobs per page.")
-    offset: int = Field(0, ge=0, description="Jobs to skip.")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Jobs to skip.")
 
 
 class JobList(Contract):

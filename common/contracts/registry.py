@@ -7,7 +7,7 @@ verified (and refuses what would break the registry's rules).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
@@ -114,6 +114,28 @@ class AppVersionDeleted(Contract):
     s3_key: str
 
 
+GroupName = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class AppRights(Contract):
+    """Which groups may use an app and which may publish it. An empty ``use``: every
+    signed-in user may use it. Its creator (``owner``) publishes it without a group."""
+
+    app: str
+    owner: str | None = Field(description="The user who created the app (a publisher of it).")
+    use: list[str] = Field(description="Groups whose members may use the app; empty: everyone.")
+    publish: list[str] = Field(description="Groups whose members (with the publisher role) "
+                                           "may publish, activate and delete its versions.")
+
+
+class SetAppRights(Contract):
+    actor: Principal
+    name: str = Field(max_length=100)
+    use: list[GroupName] = Field(max_length=100, description="Groups that may use the app; empty: "
+                                                       "every signed-in user.")
+    publish: list[GroupName] = Field(max_length=100, description="Groups that may publish it.")
+
+
 class RegistryMethods:
     """Served by backend_svc on ``topology.BACKEND_RPC``."""
 
@@ -130,17 +152,24 @@ class RegistryMethods:
         "version has no other runtime).")
     PUBLISH_APP = Method(
         "apps.publish", PublishAppVersion, AppVersionOut, BACKEND_RPC, "app.publish",
-        "Publish an app version (admins; 409 duplicate_version, 400 runtime_unsatisfied).")
+        "Publish an app version (publishers of the app, or of a new one; admins; 409 "
+        "duplicate_version, 400 runtime_unsatisfied).")
     LIST_APPS = Method("apps.list", ListApps, AppList, BACKEND_RPC, "app.read",
-                       "List apps with their versions.")
+                       "List the apps the caller may use, with their versions.")
     GET_APP = Method("apps.get", AppRef, AppOut, BACKEND_RPC, "app.read",
-                     "One app with its versions (404).")
+                     "One app with its versions (404 when unknown or not usable by the caller).")
     ACTIVATE_APP = Method("apps.activate", AppVersionRef, AppOut, BACKEND_RPC, "app.activate",
-                          "Activate a version of an app; an older one rolls back (admins).")
+                          "Activate a version of an app; an older one rolls back (its publishers).")
     DELETE_APP_VERSION = Method(
         "apps.delete_version", AppVersionRef, AppVersionDeleted, BACKEND_RPC,
         "app.delete_version",
-        "Delete an app version, returning its S3 key (admins; 409 in_use).")
+        "Delete an app version, returning its S3 key (its publishers; 409 in_use).")
+    GET_RIGHTS = Method("apps.get_rights", AppRef, AppRights, BACKEND_RPC, "app.rights",
+                        "Which groups may use and publish an app (its publishers, admins).")
+    SET_RIGHTS = Method(
+        "apps.set_rights", SetAppRights, AppRights, BACKEND_RPC, "app.rights",
+        "Replace which groups may use and publish an app (its publishers, admins; 404 "
+        "unknown_group).")
 
 
 METHODS = declared_in(RegistryMethods)
@@ -169,3 +198,13 @@ class AppVersionEvent(Contract):
     app: str
     version_id: str
     version: str
+
+
+class AppRightsEvent(Contract):
+    """Data of ``modelport.app.rights_changed``: the app's groups after the change."""
+
+    TYPE: ClassVar[str] = "modelport.app.rights_changed"
+    app_id: str
+    app: str
+    use: list[str]
+    publish: list[str]

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from common.amqp import topology
 from common.contracts.admin import HostLoad
-from common.contracts.base import Contract, Principal
+from common.contracts.base import MAX_OFFSET, Contract, Principal
 from common.contracts.cases import CASE_NAME_MAX, CaseOut
 from common.contracts.jobs import Accepted, BlobRef, JobOut
 from common.contracts.method import PORTAL, SESSION_WORKER, Method
@@ -73,7 +73,7 @@ class ListSessions(Contract):
     live: bool = False  # only requested/starting/ready/stopping
     user: str | None = Field(None, max_length=100)  # admins only; users see their own
     limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 class SessionList(Contract):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from common.amqp.topology import BACKEND_RPC
-from common.contracts.base import Contract, Principal, Secret
+from common.contracts.base import MAX_OFFSET, Contract, Principal, Role, Secret, admin_agrees
 from common.contracts.method import BACKEND, PORTAL, Method, declared_in
 from common.contracts.oidc import OidcRefusal, VerifiedClaims
 
@@ -21,9 +21,21 @@ class UserOut(Contract):
     id: str
     username: str
     display_name: str
-    is_admin: bool
+    is_admin: bool  # role == "admin"
+    role: Role = "user"
     created_at: datetime
     disabled: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _agree(cls, data: Any) -> Any:
+        return admin_agrees(data)
+
+    @property
+    def principal(self) -> Principal:
+        """The user as the ``actor`` of the requests they make."""
+        return Principal(user_id=self.id, username=self.username, is_admin=self.is_admin,
+                         role=self.role)
 
 
 class CreateUser(Contract):
@@ -31,8 +43,21 @@ class CreateUser(Contract):
     username: str = Field(pattern=USERNAME_PATTERN)
     password: Secret = Field(min_length=8, max_length=1024)
     display_name: str = Field("", max_length=200)
-    is_admin: bool = False
+    is_admin: bool = Field(False, description='Shorthand for role "admin" (older clients).')
+    role: Role = "user"
     if_absent: bool = False  # the bootstrap admin: do nothing when the name is taken
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_role(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        role = data.get("role", "user")
+        if data.get("is_admin"):
+            if role not in ("user", "admin"):
+                raise ValueError(f"is_admin contradicts role {role!r}")
+            role = "admin"
+        return {**data, "role": role, "is_admin": role == "admin"}
 
 
 class Authenticate(Contract):
@@ -69,7 +94,7 @@ class RevokeToken(Contract):
 class ListUsers(Contract):
     actor: Principal
     limit: int = Field(100, ge=1, le=1000, description="Users per page.")
-    offset: int = Field(0, ge=0, description="Users to skip.")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Users to skip.")
 
 
 class UserList(Contract):
@@ -97,6 +122,20 @@ class SetDisabled(Contract):
     actor: Principal
     username: str = Field(pattern=USERNAME_PATTERN)
     disabled: bool
+class SetRole(Contract):
+    actor: Principal
+    username: str = Field(min_length=1, max_length=100)
+    role: Role
+
+
+class UserRoleChanged(Contract):
+    """Data of ``modelport.user.role_changed``."""
+
+    TYPE: ClassVar[str] = "modelport.user.role_changed"
+    user_id: str
+    username: str
+    role: Role
+    previous: Role
 
 
 class UserMethods:
@@ -130,6 +169,9 @@ class UserMethods:
     SET_DISABLED = Method(
         "users.set_disabled", SetDisabled, UserOut, BACKEND_RPC, "user.disable",
         "Disable (every token revoked, sign-in refused) or enable an account (admins).")
+    SET_ROLE = Method("users.set_role", SetRole, UserOut, BACKEND_RPC, "user.set_role",
+                      "Set a user's role: admin, publisher or user (admins; 404 unknown_user, "
+                      "409 last_admin).")
 
 
 METHODS = declared_in(UserMethods)

@@ -1,9 +1,11 @@
-"""``modelport app pack|upload|list|activate``: encrypt an app for the platform, publish it."""
+"""``modelport app pack|upload|list|activate|rights``: encrypt an app for the platform, publish
+it, say who may use and publish it."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,6 +21,7 @@ from common.packages import (
 )
 from modelport.cli.output import emit_json, note, size, table, transfer
 from modelport.cli.remote import Failed, call
+from modelport.client import PortalClient
 from modelport.client import credentials as creds
 
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -126,3 +129,38 @@ def activate(name: str, version: str) -> None:
     """Make VERSION the active version of app NAME (also to roll back)."""
     found = call(lambda portal: portal.activate_app(name, version))
     click.echo(f"{found.get('name', name)}: active version {found.get('active_version', version)}")
+
+
+@app.command("rights")
+@click.argument("name")
+@click.option("--use", "use", multiple=True, metavar="GROUP",
+              help="A group that may use the app (repeat; with --publish: replaces both lists).")
+@click.option("--publish", "publish", multiple=True, metavar="GROUP",
+              help="A group whose publishers may publish the app (repeat).")
+@click.option("--everyone", is_flag=True, help="Open the app to every signed-in user "
+              "(no use-groups); keeps the publish-groups unless --publish is given.")
+def rights(name: str, use: tuple[str, ...], publish: tuple[str, ...], everyone: bool) -> None:
+    """Show or set which groups may use and publish app NAME (its publishers, admins).
+
+    Without options it shows them. An app with no use-groups may be used by everyone.
+    """
+    if use and everyone:
+        raise click.UsageError("--use and --everyone contradict each other")
+    if use or publish or everyone:
+        found = call(lambda portal: _set_rights(portal, name, list(use), list(publish),
+                                                keep_use=not (use or everyone)))
+    else:
+        found = call(lambda portal: portal.app_rights(name))
+    click.echo(f"use: {', '.join(found.get('use') or []) or '(everyone)'}")
+    click.echo(f"publish: {', '.join(found.get('publish') or []) or '-'} "
+               f"(and its creator {found.get('owner') or '-'})")
+
+
+async def _set_rights(portal: PortalClient, name: str, use: list[str], publish: list[str], *,
+                      keep_use: bool) -> dict[str, Any]:
+    """Set the lists given; a list not given keeps its groups."""
+    if keep_use or not publish:
+        now = await portal.app_rights(name)
+        use = list(now.get("use") or []) if keep_use else use
+        publish = publish or list(now.get("publish") or [])
+    return await portal.set_app_rights(name, use=use, publish=publish)

@@ -16,6 +16,7 @@ from modelport.cli.quota import quota
 from modelport.cli.runtime import runtime
 from modelport.cli.serve import serve
 from modelport.cli.token import token
+from modelport.cli.user import user
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,3 +38,4 @@ cli.add_command(job)
 cli.add_command(token)
 cli.add_command(desktop)
 cli.add_command(quota)
+cli.add_command(user)

@@ -98,6 +98,21 @@ class PortalClient:
         """Make ``version`` the active version of app ``name``; the app."""
         return await self._json("POST", f"/apps/{_seg(name)}/versions/{_seg(version)}/activate")
 
+    async def app_rights(self, name: str) -> Json:
+        """Which groups may use and publish app ``name``."""
+        return await self._json("GET", f"/apps/{_seg(name)}/rights")
+
+    async def set_app_rights(self, name: str, *, use: list[str], publish: list[str]) -> Json:
+        """Replace the groups that may use and publish app ``name``; its rights after."""
+        return await self._json("PUT", f"/apps/{_seg(name)}/rights",
+                                json={"use": use, "publish": publish})
+
+    # -- users -----------------------------------------------------------------------------
+
+    async def set_role(self, username: str, role: str) -> Json:
+        """Give ``username`` the ``role`` (admins); the user after."""
+        return await self._json("PUT", f"/users/{_seg(username)}/role", json={"role": role})
+
     # -- cases -----------------------------------------------------------------------------
 
     async def upload_case(self, path: Path, *, app: str, name: str,

@@ -14,10 +14,11 @@ routes = ApiRoutes(tags=("auth",))
 
 @routes.route(
     "POST", "/api/v1/auth/login", summary="Sign in with a password and get an API token",
-    request=LoginRequest, response=LoginResponse, errors=(400, 401, 413), auth=False,
+    request=LoginRequest, response=LoginResponse, errors=(400, 401, 413, 429), auth=False,
 )
 async def login(request: web.Request) -> web.Response:
-    """Wrong password and unknown user get the same 401 answer."""
+    """Wrong password and unknown user get the same 401 answer. 429 (`signin_rate_limited`,
+    `signin_locked`, `signin_busy`) with `Retry-After` when throttled (docs/security.md)."""
     body = await read_json(request, LoginRequest)
     issued = await auth.login(request, body.username, body.password.get_secret_value())
     token = issued.token.get_secret_value()

@@ -13,6 +13,7 @@ from common.contracts.users import (
     Authenticate,
     CreateUser,
     ListUsers,
+    SetRole,
     TokenIssued,
     UserList,
     UserOut,
@@ -45,3 +46,4 @@ LoginResponse = public(TokenIssued, Reply, name="LoginResponse", retype={"token"
 CreateUserRequest = public(CreateUser, ApiModel, name="CreateUserRequest", drop={"if_absent"})
 ListUsersQuery = public(ListUsers, ApiModel, name="ListUsersQuery")
 UserPage = public(UserList, Reply, name="UserPage")
+SetRoleRequest = public(SetRole, ApiModel, name="SetRoleRequest", drop={"username"})

@@ -18,7 +18,7 @@ from common.contracts.cases import (
     ShareCase,
 )
 from common.contracts.groups import CreateGroup, GroupMember, GroupOut
-from common.contracts.registry import AppOut, AppVersionOut, RuntimeOut
+from common.contracts.registry import AppOut, AppRights, AppVersionOut, RuntimeOut, SetAppRights
 from portal_svc.api.models import ApiModel, Reply
 from portal_svc.api.public import public
 
@@ -34,6 +34,8 @@ RuntimeList = public(contracts.RuntimeList, Reply)
 AppVersion = public(AppVersionOut, Reply)
 App = public(AppOut, Reply)
 AppList = public(contracts.AppList, Reply)
+AppRightsReply = public(AppRights, Reply, name="AppRights")
+SetAppRightsRequest = public(SetAppRights, ApiModel, name="SetAppRightsRequest", drop={"name"})
 
 
 class UploadAppQuery(ApiModel):

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
+from common.contracts.base import MAX_OFFSET
 from common.contracts.sessions import SessionOut, SessionState
 from portal_svc.api.models import ApiModel
 from portal_svc.api.registry_models import Reply
@@ -24,7 +25,7 @@ class ListSessionsQuery(ApiModel):
     live: bool = Field(False, description="Only sessions that are not over.")
     user: str | None = Field(None, max_length=100, description="Only this user's (admins).")
     limit: int = Field(50, ge=1, le=500, description="Sessions per page.")
-    offset: int = Field(0, ge=0, description="Sessions to skip.")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Sessions to skip.")
 
 
 class Session(Reply):

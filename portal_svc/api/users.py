@@ -1,11 +1,18 @@
-"""``/api/v1/users``: list and create users. The backend decides who may (admins)."""
+"""``/api/v1/users``: list and create users, set their role. The backend decides who may
+(admins)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from common.contracts.users import UserMethods
-from portal_svc.api.models import CreateUserRequest, ListUsersQuery, User, UserPage
+from portal_svc.api.models import (
+    CreateUserRequest,
+    ListUsersQuery,
+    SetRoleRequest,
+    User,
+    UserPage,
+)
 from portal_svc.api.relay import relay
 from portal_svc.openapi import ApiRoutes
 
@@ -26,3 +33,13 @@ async def list_users(request: web.Request) -> web.Response:
 )
 async def create_user(request: web.Request) -> web.Response:
     return await relay(request, UserMethods.CREATE, User, body=CreateUserRequest, status=201)
+
+
+@routes.route(
+    "PUT", "/api/v1/users/{username}/role", summary="Set a user's role (admins)",
+    request=SetRoleRequest, response=User, errors=(400, 403, 404, 409, 413),
+)
+async def set_role(request: web.Request) -> web.Response:
+    """`admin`, `publisher` (may create apps and publish those they have publish rights on) or
+    `user`. 404 `unknown_user`; 409 `last_admin` when it would leave no admin."""
+    return await relay(request, UserMethods.SET_ROLE, User, body=SetRoleRequest)

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from common.errors import BadRequest, ModelportError, TooLarge
 
@@ -115,6 +116,9 @@ async def _open_form(request: web.Request, max_bytes: int) -> UploadBody:
             fields[part.name or ""] = await _small_field(part)
     except _CUT_SHORT:
         raise truncated() from None
+    except HttpProcessingError:  # a part's headers aiohttp cannot read
+        raise BadRequest("the form is malformed: a part's headers cannot be read",
+                         code="invalid_request") from None
     raise BadRequest(f"the form has no '{FILE_FIELD}' field", code="invalid_request")
 
 

@@ -52,6 +52,13 @@ def require_admin(caller: Caller, what: str) -> None:
         raise Forbidden(f"only administrators may {what}", code="forbidden")
 
 
+def require_publisher(caller: Caller, what: str) -> None:
+    """Refuse a caller whose role may not publish (neither publisher nor admin) before a byte
+    of the upload is read; the backend then decides whether the app is theirs to publish."""
+    if not caller.principal.is_publisher:
+        raise Forbidden(f"only publishers and administrators may {what}", code="forbidden")
+
+
 class Depot:
     """Publishes runtimes and apps; see the module's docstring for the S3 layout."""
 
@@ -84,7 +91,7 @@ class Depot:
         self, caller: Caller, request: web.Request, *, activate: bool = True
     ) -> AppVersionOut:
         """Stream, decrypt-check and register the app package in ``request``'s body."""
-        require_admin(caller, "upload apps")
+        require_publisher(caller, "upload apps")
         check = app_check(self.keys.require_platform_key(), self.keys.app_limits)
 
         def key(header: AppHeader, upload_id: str) -> str:

@@ -64,7 +64,8 @@ async def usage_page(request: web.Request) -> web.StreamResponse:
         looked_up = await backend.call(QuotaMethods.GET, actor=caller.principal, kind="user",
                                        name=request.query["user"])
     context = await page_context(
-        request, caller, "admin", admin_nav=NAV, section="usage", report=report, first=first, last=last,
+        request, caller, "admin", admin_nav=NAV, section="usage", report=report, first=first,
+        last=last,
         overview=overview, looked_up=looked_up, quotas=QUOTAS,
         totals={"session_hours": sum(r.session_hours for r in report.rows),
                 "job_cpu_seconds": sum(r.job_cpu_seconds for r in report.rows)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -16,9 +17,11 @@ from common.amqp.rpc import RpcClient
 from common.contracts.method import BACKEND, PORTAL, SOLVE_WORKER
 from common.settings import S3Settings
 from portal_svc.service import PortalService
+from tests.access.rights_world import World, prepare
 from tests.backend.conftest import backend_settings
 from tests.portal.conftest import backend, db, http, portal_url, running_portal  # noqa: F401
 from tests.support import infra
+from tests.support.stack import running_stack
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,3 +98,14 @@ async def portal(backend: BackendService, amqp_url: str,  # noqa: F811
     while other suites run took over 5 s here)."""
     async for service in running_portal(amqp_url, s3_settings, rpc_timeout_s=30):
         yield service
+
+
+@pytest.fixture
+async def rights_world(pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path
+                       ) -> AsyncIterator[World]:
+    """A portal and backend with one caller of each kind and their resources
+    (tests/access/rights_world.py). Requested sessions wait for a worker for an hour."""
+    overrides = {"session_claim_timeout_s": 3600, "max_sessions_per_user": 100}
+    async with running_stack(pg_dsn, amqp_url, s3_settings, tmp_path,
+                             backend=overrides) as stack:
+        yield await prepare(stack)

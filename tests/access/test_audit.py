@@ -28,7 +28,8 @@ from tests.support import db_state
 
 BACKEND_METHODS = [m for m in ALL_METHODS if m.server == topology.BACKEND_RPC]
 READ_RULES = {a.value for a in Action if a.value.endswith((".read", ".list", ".list_all"))}
-PUBLIC_READS = {"system.ping", "auth.resolve"}
+PUBLIC_READS = {"system.ping", "auth.resolve",
+                "apps.get_rights"}  # read under the rule that guards the rights' changes
 ADMIN_IP = "198.51.100.7"
 ATTACKER_IP = "203.0.113.9"
 

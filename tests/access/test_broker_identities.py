@@ -118,9 +118,8 @@ async def test_forged_user_id_is_refused_by_rabbitmq(
     error = await refused(portal_rpc.call(B, CREATE, _create_admin(), UserOut))
     assert error.code == "system_actor_refused"
     admin = Principal(username="admin", is_admin=True)
-    made = await portal_rpc.call(B, CREATE,
-                                 _create_admin(admin).model_copy(update={"is_admin": False}),
-                                 UserOut)
+    plain = _create_admin(admin).model_copy(update={"is_admin": False, "role": "user"})
+    made = await portal_rpc.call(B, CREATE, plain, UserOut)
     assert made.username == "mallory" and not made.is_admin
     assert await _users(pg_dsn) == ["admin", "mallory"]
 

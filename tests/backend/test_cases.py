@@ -70,8 +70,9 @@ async def world(backend: BackendService, rpc: RpcClient) -> World:
     users = [await make_user(rpc, n) for n in ("olga", "mona", "stan")]
     admin = await make_user(rpc, "root", is_admin=True)
     await rpc.call_method(GroupMethods.CREATE, CreateGroup(actor=ADMIN, name="team"))
-    await rpc.call_method(
-        GroupMethods.ADD_MEMBER, GroupMember(actor=ADMIN, group="team", username="mona"))
+    for member in ("olga", "mona"):  # a case is shared only with a group its owner is in
+        await rpc.call_method(
+            GroupMethods.ADD_MEMBER, GroupMember(actor=ADMIN, group="team", username=member))
     case = await _register(rpc, users[0], version="1.0.0")
     case = await _share(rpc, users[0], case.id, "team")
     return World(*users, admin, case)
@@ -176,6 +177,30 @@ async def test_share_and_unshare(
     error = await refused(rpc.call_method(
         C.GET, CaseRef(actor=world.member, case_id=world.case.id)))
     assert error.status == 404  # no longer shared: hidden again
+
+
+async def test_shared_only_with_the_owners_groups_while_the_owner_is_in_them(
+    world: World, rpc: RpcClient, pg_dsn: str
+) -> None:
+    await rpc.call_method(GroupMethods.CREATE, CreateGroup(actor=ADMIN, name="far"))
+    await rpc.call_method(
+        GroupMethods.ADD_MEMBER, GroupMember(actor=ADMIN, group="far", username="stan"))
+    before = await snapshot(pg_dsn)
+    for actor, status, code in ((world.owner, 404, "unknown_group"),
+                                (world.admin, 409, "owner_not_member")):
+        error = await refused(_share(rpc, actor, world.case.id, "far"))
+        assert (error.status, error.code) == (status, code)
+    assert await snapshot(pg_dsn) == before
+    await rpc.call_method(
+        GroupMethods.REMOVE_MEMBER, GroupMember(actor=ADMIN, group="team", username="olga"))
+    error = await refused(rpc.call_method(
+        C.GET, CaseRef(actor=world.member, case_id=world.case.id)))
+    assert error.status == 404  # the owner left the group: no longer shared with it
+    assert [c.name for c in (await _list(rpc, world.member)).cases] == []
+    await rpc.call_method(
+        GroupMethods.ADD_MEMBER, GroupMember(actor=ADMIN, group="team", username="olga"))
+    location = await rpc.call_method(C.GET, CaseRef(actor=world.member, case_id=world.case.id))
+    assert location.case.id == world.case.id
 
 
 async def test_delete_by_role(

@@ -62,7 +62,8 @@ async def test_create_user_commits_and_publishes_exactly_one_event(
     assert len(created) == 1
     event = created[0]
     assert event["specversion"] == "1.0" and event["_routing_key"] == "modelport.user.created"
-    assert event["data"] == {"v": 1, "user_id": alice.id, "username": "alice", "is_admin": False}
+    assert event["data"] == {"v": 1, "user_id": alice.id, "username": "alice", "is_admin": False,
+                             "role": "user"}
     assert alice.display_name == "Alice A."
 
 

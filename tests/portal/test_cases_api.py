@@ -124,7 +124,10 @@ async def test_diff_of_cases_of_different_apps_is_400(published: Stack) -> None:
     (b"", TRANSPORT, 400, "not_a_case"),
     (case_bytes(), {"app": "no-such-app"}, 404, "not_found"),
     (b"\0" * (LIMIT_MB * 2**20 + 1), TRANSPORT, 413, "too_large"),
-])
+], ids=["wrong_app", "not_a_zip", "text", "empty", "unknown_app", "too_large"])
+# Short ids: the default one of a 1 MiB body is megabytes long, and pytest puts the test's id in
+# PYTEST_CURRENT_TEST, making the environment of a process spawned meanwhile (the backend's
+# argon2 workers) too large to exec (E2BIG, "process pool terminated abruptly").
 async def test_bad_cases_are_refused_leaving_nothing(
     published: Stack, data: bytes, params: dict[str, str], status: int, code: str
 ) -> None:
@@ -166,6 +169,12 @@ async def test_share_with_a_group_lets_members_read(published: Stack) -> None:
 
     data = case_bytes()
     _, case = await upload(stack, CASES, data, params=TRANSPORT)
+    status, body = await call(stack, "POST", f"{CASES}/{case['id']}/share",
+                              json={"group": "planners"})
+    assert (status, error_code(body)) == (409, "owner_not_member")  # only the owner's groups
+    status, _ = await call(stack, "POST", "/api/v1/groups/planners/members",
+                           json={"username": "admin"})
+    assert status == 200
     status, shared = await call(stack, "POST", f"{CASES}/{case['id']}/share",
                                 json={"group": "planners"})
     assert status == 200 and shared["shared_group"] == "planners"
@@ -188,3 +197,16 @@ async def test_a_corrupted_object_is_not_served_whole(published: Stack) -> None:
         assert resp.status == 200
         with pytest.raises(aiohttp.ClientPayloadError):
             await resp.read()
+
+
+async def test_a_form_whose_part_headers_cannot_be_read_is_400(published: Stack) -> None:
+    """Found by schemathesis (tests/access/test_schemathesis.py): it was a 500."""
+    boundary = "b0undary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"a\x1bb\"\r\n\r\nx\r\n"
+            f"--{boundary}--\r\n").encode()
+    headers = published.admin_headers | {
+        "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    async with unchanged(published), aiohttp.ClientSession() as http, http.post(
+            published.url(CASES), params=TRANSPORT, data=body, headers=headers) as resp:
+        status, reply = resp.status, await resp.json()
+    assert (status, error_code(reply)) == (400, "invalid_request"), reply

@@ -229,26 +229,29 @@ def package_settings(keys_dir: Path, **overrides: Any) -> PackageSettings:
 async def running_stack(
     pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path, *,
     packages: dict[str, Any] | None = None, portal: dict[str, Any] | None = None,
+    backend: dict[str, Any] | None = None,
 ) -> AsyncIterator[Stack]:
     """Start backend and portal; yield the :class:`Stack`; stop both.
 
     ``packages`` overrides PackageSettings fields (e.g. ``{"max_app_mb": 1}`` or
-    ``{"platform_key_file": ""}``); ``portal`` overrides PortalSettings fields.
+    ``{"platform_key_file": ""}``); ``portal`` and ``backend`` override PortalSettings and
+    BackendSettings fields.
     """
     keys = _make_keys(tmp_path / "keys")
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
-    backend = BackendService(BackendSettings(
-        database_url=pg_dsn, amqp_url=amqp_url, status_port=0, admin_user=ADMIN_USER,
-        admin_password=ADMIN_PASSWORD, **STACK_TIMEOUTS,
-    ))
+    backend_service = BackendService(BackendSettings.model_validate({
+        "database_url": pg_dsn, "amqp_url": amqp_url, "status_port": 0,
+        "admin_user": ADMIN_USER, "admin_password": ADMIN_PASSWORD, **STACK_TIMEOUTS,
+        **(backend or {}),
+    }))
     portal_service = PortalService(
         _portal_settings(amqp_url, portal or {}), s3=s3_settings,
         packages=package_settings(tmp_path / "keys", **(packages or {})),
     )
     async with contextlib.AsyncExitStack() as exits:
-        await backend.start()
-        exits.push_async_callback(backend.stop)
+        await backend_service.start()
+        exits.push_async_callback(backend_service.stop)
         await portal_service.start()
         exits.push_async_callback(portal_service.stop)
         s3 = await exits.enter_async_context(_s3_client(s3_settings))
@@ -257,7 +260,7 @@ async def running_stack(
             platform_public_key=load_platform_key(keys.platform_key_file).public_key,
             signing_key=keys.signing_key, signing_key_file=keys.signing_key_file,
             untrusted_key=keys.untrusted_key, s3_settings=s3_settings, pg_dsn=pg_dsn,
-            work_dir=work, backend=backend, portal=portal_service, _s3=s3,
+            work_dir=work, backend=backend_service, portal=portal_service, _s3=s3,
         )
         stack.admin_token = await stack.login(ADMIN_USER, ADMIN_PASSWORD)
         yield stack
