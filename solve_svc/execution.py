@@ -11,13 +11,14 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import structlog
 
+from common.backoff import retry
 from common.contracts.jobs import BlobRef, JobProgress, RunJob, attempt_key
 from common.docker import (
     Container,
@@ -34,6 +35,7 @@ from common.docker import (
 )
 from common.docker.spec import Kind
 from common.docker.workdir import APP_DIR
+from common.errors import StorageUnavailable
 from common.packages import PlatformPrivateKey, TrustedKeys
 from common.storage import S3Storage
 from modelport.agent.protocol import (
@@ -137,7 +139,8 @@ class Execution:
         need = Need(memory_mb=self.job.memory_mb)
         with self.env.pool.reserved(self.name, need) as reservation:
             # the app's download and decryption overlap the image check and container start
-            work_tar = asyncio.create_task(self._timed("inputs", self._inputs()))
+            work_tar = asyncio.create_task(
+                self._timed("inputs", self._storage("inputs", self._inputs)))
             try:
                 container = await self._timed("container", self._placed(reservation.host))
             except BaseException:
@@ -157,7 +160,8 @@ class Execution:
                     local = await self._copy_result(container)
                 # the container is done with: remove it while the result is stored
                 removal = asyncio.create_task(self._timed("remove", remove(container)))
-                return await self._timed("store", self._store(local))
+                return await self._timed(
+                    "store", self._storage("store", lambda: self._store(local)))
             finally:
                 await settle(removal if removal is not None
                              else self._timed("remove", remove(container)))
@@ -167,7 +171,14 @@ class Execution:
             return await work
 
     async def _placed(self, host: DockerHost) -> Container:
-        return await self._container(host, await self._image(host))
+        image = await self._storage("image", lambda: self._image(host))
+        return await self._container(host, image)
+
+    async def _storage(self, what: str, step: Callable[[], Awaitable[T]]) -> T:
+        """``step()``, retried while object storage is unreachable (an S3 outage delays the
+        job instead of failing it), up to ``storage_wait_s``."""
+        return await retry(step, what=f"job_{what}", deadline_s=self.env.settings.storage_wait_s,
+                           retry_on=(StorageUnavailable,), base_s=0.2, cap_s=2.0)
 
     def interrupt(self) -> None:
         """Ask the agent to stop and keep its best solution (SIGUSR1), now or once started."""
