@@ -26,6 +26,8 @@ from common.docker import (
     HostPool,
     Limits,
     Need,
+    NoCapacity,
+    Reservation,
     WarmPool,
     container_name,
     ensure_image,
@@ -62,6 +64,10 @@ from solve_svc.shield import settle
 log = structlog.get_logger(__name__)
 SERVICE_KIND: Kind = "job"
 T = TypeVar("T")
+# How long a job waits for room on a host: after a worker dies its containers hold their
+# slots until a live worker reclaims them (about a lease TTL), and failing the job meanwhile
+# would lose it.
+ROOM_WAIT_S = 45.0
 OOM_EXIT = 137  # SIGKILL: nobody but the kernel's OOM killer sends it unless we did
 
 
@@ -137,7 +143,10 @@ class Execution:
 
     async def _run(self) -> Outcome:
         need = Need(memory_mb=self.job.memory_mb)
-        with self.env.pool.reserved(self.name, need) as reservation:
+        reservation = await retry(lambda: self._reserve(need), what="job_room",
+                                  deadline_s=ROOM_WAIT_S, retry_on=(NoCapacity,),
+                                  base_s=0.5, cap_s=3.0)
+        with reservation:
             # the app's download and decryption overlap the image check and container start
             work_tar = asyncio.create_task(
                 self._timed("inputs", self._storage("inputs", self._inputs)))
@@ -165,6 +174,10 @@ class Execution:
             finally:
                 await settle(removal if removal is not None
                              else self._timed("remove", remove(container)))
+
+    async def _reserve(self, need: Need) -> Reservation:
+        await self.env.pool.refresh()  # containers removed since the last health check
+        return self.env.pool.reserve(self.name, need)
 
     async def _timed(self, name: str, work: Awaitable[T]) -> T:
         with self._step(name):

@@ -18,25 +18,49 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+class SecondEngine:
+    """A second dockerd that can be stopped and started again on the same folders (a Docker
+    host going down and coming back)."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="mp-eng-", dir="/tmp"))
+        self.url = f"unix://{self.root / 'd.sock'}"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        root = self.root
+        args = ["dockerd", "-H", self.url, "--data-root", str(root / "data"),
+                "--exec-root", str(root / "exec"), "--pidfile", str(root / "d.pid"),
+                "--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false"]
+        log = open(root / "dockerd.log", "ab")  # noqa: SIM115
+        self._proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        log.close()
+        _wait_ready(self._proc, root / "d.sock", timeout_s, root)
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            _stop(self._proc)
+            self._proc = None
+
+    def remove(self) -> None:
+        """Stop it and remove its folders."""
+        self.stop()
+        for sub in ("exec", "data"):
+            subprocess.run(["umount", "-R", str(self.root / sub)], capture_output=True,
+                           check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def second_engine(start_timeout_s: float = 60.0) -> Iterator[str]:
     """Start a second dockerd; yield its ``unix://`` URL."""
-    root = Path(tempfile.mkdtemp(prefix="mp-eng-", dir="/tmp"))
-    sock = root / "d.sock"
-    args = ["dockerd", "-H", f"unix://{sock}", "--data-root", str(root / "data"),
-            "--exec-root", str(root / "exec"), "--pidfile", str(root / "d.pid"),
-            "--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false"]
-    log = open(root / "dockerd.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    log.close()
+    engine = SecondEngine()
     try:
-        _wait_ready(proc, sock, start_timeout_s, root)
-        yield f"unix://{sock}"
+        engine.start(start_timeout_s)
+        yield engine.url
     finally:
-        _stop(proc)
-        for sub in ("exec", "data"):
-            subprocess.run(["umount", "-R", str(root / sub)], capture_output=True, check=False)
-        shutil.rmtree(root, ignore_errors=True)
+        engine.remove()
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], sock: Path, timeout_s: float, root: Path) -> None:
