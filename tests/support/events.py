@@ -86,8 +86,9 @@ class EventTap:
 
 
 def ran_twice(events: list[dict[str, Any]], job_id: str) -> bool:
-    """Whether the job ran twice by its events: an attempt started while an earlier one was
-    not declared lost, or more than one outcome."""
-    kinds = Counter(e["type"].rsplit(".", 1)[1] for e in events if e["subject"] == job_id)
+    """Whether the job ran twice by its events (deduplicated by id): an attempt started while
+    an earlier one was not declared lost, or more than one outcome."""
+    unique = {e["id"]: e for e in events if e["subject"] == job_id}  # copies count once
+    kinds = Counter(e["type"].rsplit(".", 1)[1] for e in unique.values())
     outcomes = kinds["succeeded"] + kinds["failed"] + kinds["cancelled"]
     return kinds["started"] > kinds["lost"] + 1 or outcomes > 1
