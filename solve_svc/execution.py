@@ -143,10 +143,7 @@ class Execution:
 
     async def _run(self) -> Outcome:
         need = Need(memory_mb=self.job.memory_mb)
-        reservation = await retry(lambda: self._reserve(need), what="job_room",
-                                  deadline_s=ROOM_WAIT_S, retry_on=(NoCapacity,),
-                                  base_s=0.5, cap_s=3.0)
-        with reservation:
+        with await self._room(need) as reservation:
             # the app's download and decryption overlap the image check and container start
             work_tar = asyncio.create_task(
                 self._timed("inputs", self._storage("inputs", self._inputs)))
@@ -175,9 +172,20 @@ class Execution:
                 await settle(removal if removal is not None
                              else self._timed("remove", remove(container)))
 
-    async def _reserve(self, need: Need) -> Reservation:
-        await self.env.pool.refresh()  # containers removed since the last health check
-        return self.env.pool.reserve(self.name, need)
+    async def _room(self, need: Need) -> Reservation:
+        """Room on a host; when none looks free, recount the hosts and wait for room up to
+        ROOM_WAIT_S (raises NoCapacity after)."""
+        try:
+            return self.env.pool.reserve(self.name, need)
+        except NoCapacity:
+            log.info("job_waits_for_room")
+
+        async def recounted() -> Reservation:
+            await self.env.pool.refresh()  # containers removed since the last health check
+            return self.env.pool.reserve(self.name, need)
+
+        return await retry(recounted, what="job_room", deadline_s=ROOM_WAIT_S,
+                           retry_on=(NoCapacity,), base_s=0.5, cap_s=3.0)
 
     async def _timed(self, name: str, work: Awaitable[T]) -> T:
         with self._step(name):
