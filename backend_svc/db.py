@@ -8,9 +8,24 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from common.backoff import retry
+from common.errors import DatabaseUnavailable
 
 _RETRY_ON = (OSError, ConnectionError, asyncpg.CannotConnectNowError,
              asyncpg.TooManyConnectionsError)
+
+
+# What a lost or refused connection raises: the server is down, restarting or unreachable.
+LINK_ERRORS = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+               asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError,
+               asyncpg.exceptions.OperatorInterventionError)
+
+
+def unavailable(exc: Exception) -> DatabaseUnavailable | None:
+    """``database_unavailable`` for an error of the link to PostgreSQL (RPC replies say it
+    instead of "internal error"; the pool replaces broken connections by itself), else None."""
+    if isinstance(exc, LINK_ERRORS):
+        return DatabaseUnavailable(detail=type(exc).__name__)
+    return None
 
 
 def _maintenance_dsn(dsn: str) -> tuple[str, str]:

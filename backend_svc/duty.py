@@ -69,7 +69,9 @@ class ExclusiveDuty:
                 await conn.add_listener(self._channel, self.wake)
             while not self._stopping.is_set():
                 self._wake.clear()
-                self.leading = await lease.try_acquire()
+                was_leading, self.leading = self.leading, await lease.try_acquire()
+                if self.leading and not was_leading:
+                    log.info("duty_leading", duty=self.name)
                 if self.leading:
                     await self._guarded_step()
                 await self._sleep(self._interval_s)

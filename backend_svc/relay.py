@@ -3,9 +3,11 @@
 An exclusive duty (:class:`backend_svc.duty.ExclusiveDuty`): one replica relays at a time,
 woken by the outbox's NOTIFY and at least every ``poll_s``. Each event is published with a
 broker confirm before its row is stamped, so a crash between the two re-sends it
-(at-least-once; consumers deduplicate by event id) and never loses it. While the broker is
-unreachable a pass stops at the first failed publish and the events wait in the table for the
-next pass.
+(at-least-once; consumers deduplicate by event id) and never loses it. When only the database
+went away between the two (an outage or restart), the relay remembers what the broker
+confirmed and stamps it first when the database is back, so that case sends nothing twice.
+While the broker is unreachable a pass stops at the first failed publish and the events wait
+in the table for the next pass.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ class OutboxRelay:
         self._duty = ExclusiveDuty("outbox-relay", dsn, RELAY_LOCK, self._pass,
                                    interval_s=poll_s, channel=NOTIFY_CHANNEL)
         self.published = 0
+        # Confirmed by the broker but not stamped (the database went away in between): stamped
+        # first on the next pass instead of being sent again.
+        self._confirmed: set[int] = set()
 
     @property
     def leading(self) -> bool:
@@ -71,6 +76,8 @@ class OutboxRelay:
         is stamped; after a failure the rest are sent again (consumers deduplicate by id).
         """
         async with self._pool.acquire() as conn:
+            if self._confirmed:
+                await self._stamp(conn, sorted(self._confirmed))
             rows = await conn.fetch(
                 "SELECT seq, id, type, source, subject, time, data FROM outbox "
                 "WHERE published_at IS NULL ORDER BY seq LIMIT $1",
@@ -82,12 +89,16 @@ class OutboxRelay:
             failed = next((r for r in results if isinstance(r, BaseException)), None)
             done = [row["seq"] for row, _ in zip(rows, itertools.takewhile(
                 lambda r: not isinstance(r, BaseException), results), strict=False)]
+            self._confirmed.update(done)
             if done:
-                await conn.execute(
-                    "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
-                    done,
-                )
+                await self._stamp(conn, done)
                 self.published += len(done)
         if failed is not None:
             raise failed
         return len(rows) == self._batch
+
+    async def _stamp(self, conn: asyncpg.Connection, seqs: list[int]) -> None:
+        await conn.execute(
+            "UPDATE outbox SET published_at = now() "
+            "WHERE seq = ANY($1::bigint[]) AND published_at IS NULL", seqs)
+        self._confirmed.difference_update(seqs)

@@ -127,6 +127,7 @@ class BackendService:
             token_ttl=timedelta(hours=s.token_ttl_h))
         self._rpc = RpcServer(self._connection, topology.BACKEND_RPC, prefetch=s.amqp_prefetch,
                               metrics=self.metrics.rpc_server, guard=policy.guard,
+                              translate=db.unavailable,
                               roles=s.broker_roles)
         serve_ping(self._rpc, self.name, self.instance)
         self._rpc.serve_all(*rpc_handlers(self.pool, s, commands, self.jobs.wake, signin,

@@ -39,6 +39,8 @@ class ModelportError(Exception):
         ``except Forbidden`` on a remote refusal as on a local one."""
         status = data.get("status", 500)
         status = status if isinstance(status, int) else 500
+        if (named := _BY_CODE.get(str(data.get("code")))) is not None:
+            return named(str(data.get("message", "")) or named.default_message)
         kind = _BY_STATUS.get(status, ModelportError)
         error: ModelportError
         details = data.get("details")
@@ -123,6 +125,34 @@ class RpcTimeout(Unavailable):
     code = "rpc_timeout"
 
 
+class InfraUnavailable(Unavailable):
+    """A piece of infrastructure is down: the request failed at once instead of waiting, and
+    the same request may succeed once it is back. Each kind has its own ``code`` and a default
+    message naming what is down; the code travels in RPC replies, so a backend's
+    ``database_unavailable`` reaches the portal's caller as the same class and message."""
+
+    default_message = "a service the platform needs is unavailable"
+
+    def __init__(self, message: str | None = None, *, detail: str | None = None):
+        text = message or self.default_message
+        super().__init__(f"{text}: {detail}" if detail else text)
+
+
+class DatabaseUnavailable(InfraUnavailable):
+    code, default_message = "database_unavailable", "database unavailable"
+
+
+class BrokerUnavailable(InfraUnavailable):
+    code, default_message = "broker_unavailable", "message broker unavailable"
+
+
+class StorageUnavailable(InfraUnavailable):
+    code, default_message = "storage_unavailable", "object storage unavailable"
+
+
+_BY_CODE: dict[str, type[InfraUnavailable]] = {
+    kind.code: kind for kind in (DatabaseUnavailable, BrokerUnavailable, StorageUnavailable)
+}
 _BY_STATUS: dict[int, type[ModelportError]] = {
     kind.status: kind
     for kind in (BadRequest, Unauthenticated, Forbidden, NotFound, Conflict, TooLarge,

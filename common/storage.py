@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from aiobotocore.session import get_session
 from botocore.config import Config
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from common.backoff import retry
-from common.errors import ModelportError, NotFound, TooLarge
+from common.errors import ModelportError, NotFound, StorageUnavailable, TooLarge
 from common.settings import S3Settings
 
 log = structlog.get_logger(__name__)
 META_SHA256 = "sha256"
+CONNECT_TIMEOUT_S = 3  # botocore's 60 s would hold every request of an S3 outage that long
 
 
 def _transient(exc: BaseException) -> bool:
@@ -32,6 +34,24 @@ def _transient(exc: BaseException) -> bool:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return int(status) >= 500
     return True
+
+
+# What an unreachable S3 raises (refused, reset, timed out): the call fails at once as
+# ``storage_unavailable`` instead of surfacing as an internal error.
+_LINK_ERRORS = (BotoConnectionError, HTTPClientError)
+
+
+@contextlib.contextmanager
+def _reachable() -> Iterator[None]:
+    """Turn a failure to reach S3 (or its 5xx) into StorageUnavailable."""
+    try:
+        yield
+    except _LINK_ERRORS as exc:
+        raise StorageUnavailable(detail=type(exc).__name__) from exc
+    except ClientError as exc:
+        if _transient(exc):
+            raise StorageUnavailable(detail=str(exc)) from exc
+        raise
 
 
 class ChecksumMismatch(ModelportError):
@@ -73,7 +93,8 @@ class S3Storage:
                 region_name=s.region,
                 aws_access_key_id=s.access_key.get_secret_value(),
                 aws_secret_access_key=s.secret_key.get_secret_value(),
-                config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
+                config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3},
+                              connect_timeout=CONNECT_TIMEOUT_S),
             )
         )
         try:
@@ -114,6 +135,11 @@ class S3Storage:
         Raises TooLarge (and leaves nothing behind) when more than ``max_bytes`` arrive; any
         other failure aborts the upload too.
         """
+        with _reachable():
+            return await self._upload(key, chunks, max_bytes, content_type)
+
+    async def _upload(self, key: str, chunks: AsyncIterator[bytes], max_bytes: int | None,
+                      content_type: str) -> StoredObject:
         digest = hashlib.sha256()
         size = 0
         created = await self._client.create_multipart_upload(
@@ -178,15 +204,17 @@ class S3Storage:
     async def put_bytes(self, key: str, data: bytes) -> StoredObject:
         """Store a small object in one request."""
         sha = hashlib.sha256(data).hexdigest()
-        await self._client.put_object(
-            Bucket=self.bucket, Key=key, Body=data, Metadata={META_SHA256: sha}
-        )
+        with _reachable():
+            await self._client.put_object(
+                Bucket=self.bucket, Key=key, Body=data, Metadata={META_SHA256: sha}
+            )
         return StoredObject(key, len(data), sha)
 
     async def head(self, key: str) -> StoredObject:
         """Size and checksum of ``key``; raises NotFound."""
         try:
-            reply = await self._client.head_object(Bucket=self.bucket, Key=key)
+            with _reachable():
+                reply = await self._client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
                 raise NotFound(f"no object {key!r}") from None
@@ -199,7 +227,8 @@ class S3Storage:
         Callers that forward chunks before the end must discard what they wrote on that error.
         """
         try:
-            reply = await self._client.get_object(Bucket=self.bucket, Key=key)
+            with _reachable():
+                reply = await self._client.get_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
                 raise NotFound(f"no object {key!r}") from None
@@ -207,7 +236,11 @@ class S3Storage:
         expected = reply["Metadata"].get(META_SHA256)
         digest = hashlib.sha256()
         async with reply["Body"] as body:
-            while chunk := await body.read(chunk_size):
+            while True:
+                with _reachable():
+                    chunk = await body.read(chunk_size)
+                if not chunk:
+                    break
                 digest.update(chunk)
                 yield chunk
         if expected is None or digest.hexdigest() != expected:
@@ -220,11 +253,13 @@ class S3Storage:
 
     async def delete(self, key: str) -> None:
         """Remove ``key``; a missing key counts as removed."""
-        await self._client.delete_object(Bucket=self.bucket, Key=key)
+        with _reachable():
+            await self._client.delete_object(Bucket=self.bucket, Key=key)
 
     async def list_keys(self, prefix: str = "") -> list[str]:
         keys: list[str] = []
         paginator = self._client.get_paginator("list_objects_v2")
-        async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            keys.extend(item["Key"] for item in page.get("Contents", []))
+        with _reachable():
+            async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                keys.extend(item["Key"] for item in page.get("Contents", []))
         return keys

@@ -11,7 +11,7 @@ from aio_pika.abc import AbstractRobustConnection
 
 from common.amqp import topology
 from common.amqp.method_client import MethodClient
-from common.amqp.rpc import RpcClient
+from common.amqp.rpc import RpcClient, link_up
 from common.contracts.system import PING_ON, Pong
 from common.errors import ModelportError
 
@@ -31,8 +31,7 @@ class BackendClient(MethodClient):
 
     def link_open(self) -> bool:
         """True while the AMQP connection is up (not closed, not reconnecting)."""
-        conn = self._connection
-        return conn is not None and not conn.is_closed and conn.connected.is_set()
+        return self._connection is not None and link_up(self._connection)
 
     async def readiness(self) -> dict[str, bool]:
         """Checks for ``/readyz``: the broker link is open and the backend pings back in 2 s."""

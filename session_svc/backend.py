@@ -1,7 +1,7 @@
 """What a session worker says to backend: the methods of :mod:`common.contracts.sessions`.
 
 Each call raises what ``RpcClient.call_method`` raises (RpcTimeout, Unavailable, the server's
-ModelportError), and Unavailable (``backend_unavailable``) while the broker link is down.
+ModelportError), and BrokerUnavailable (``broker_unavailable``) while the broker link is down.
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import aiormq
-
+from common.amqp.method_client import LINK_ERRORS
 from common.amqp.rpc import RpcClient
 from common.contracts import sessions as api
 from common.contracts.admin import HostLoad
@@ -35,9 +34,7 @@ from common.contracts.sessions import (
     SessionWorkerReply,
     SessionWorkerReport,
 )
-from common.errors import Unavailable
-
-_LINK_ERRORS = (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, OSError)
+from common.errors import BrokerUnavailable
 
 
 @dataclass
@@ -60,9 +57,8 @@ class BackendLink:
     async def _call(self, method: Method[Req, Rep], request: Req) -> Rep:
         try:
             return await self._rpc.call_method(method, request)
-        except _LINK_ERRORS as exc:
-            raise Unavailable("backend cannot be reached: the broker link is down",
-                              code="backend_unavailable") from exc
+        except LINK_ERRORS as exc:
+            raise BrokerUnavailable(detail="the link to it is down") from exc
 
     async def claim(self, session_id: str) -> SessionLaunch:
         return await self._call(api.CLAIM, ClaimSession(worker=self.worker,

@@ -13,13 +13,14 @@ import errno
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import structlog
 
+from common.backoff import retry
 from common.contracts.jobs import BlobRef, JobProgress, RunJob, attempt_key
 from common.docker import (
     Container,
@@ -27,6 +28,8 @@ from common.docker import (
     HostPool,
     Limits,
     Need,
+    NoCapacity,
+    Reservation,
     WarmPool,
     container_name,
     ensure_image,
@@ -36,6 +39,7 @@ from common.docker import (
 )
 from common.docker.spec import Kind
 from common.docker.workdir import APP_DIR
+from common.errors import StorageUnavailable
 from common.packages import PlatformPrivateKey, TrustedKeys
 from common.storage import S3Storage
 from modelport.agent.protocol import (
@@ -65,6 +69,10 @@ from solve_svc.shield import settle
 log = structlog.get_logger(__name__)
 SERVICE_KIND: Kind = "job"
 T = TypeVar("T")
+# How long a job waits for room on a host: after a worker dies its containers hold their
+# slots until a live worker reclaims them (about a lease TTL), and failing the job meanwhile
+# would lose it.
+ROOM_WAIT_S = 45.0
 OOM_EXIT = 137  # SIGKILL: nobody but the kernel's OOM killer sends it unless we did
 
 
@@ -144,10 +152,11 @@ class Execution:
 
     async def _run(self) -> Outcome:
         need = Need(memory_mb=self.job.memory_mb)
-        with self.env.pool.reserved(self.name, need) as reservation:
+        with await self._room(need) as reservation:
             self.host = reservation.host.name
             # the app's download and decryption overlap the image check and container start
-            work_tar = asyncio.create_task(self._timed("inputs", self._inputs()))
+            work_tar = asyncio.create_task(
+                self._timed("inputs", self._storage("inputs", self._inputs)))
             try:
                 container = await self._timed("container", self._placed(reservation.host))
             except BaseException:
@@ -167,17 +176,40 @@ class Execution:
                     local = await self._copy_result(container)
                 # the container is done with: remove it while the result is stored
                 removal = asyncio.create_task(self._timed("remove", remove(container)))
-                return await self._timed("store", self._store(local))
+                return await self._timed(
+                    "store", self._storage("store", lambda: self._store(local)))
             finally:
                 await settle(removal if removal is not None
                              else self._timed("remove", remove(container)))
+
+    async def _room(self, need: Need) -> Reservation:
+        """Room on a host; when none looks free, recount the hosts and wait for room up to
+        ROOM_WAIT_S (raises NoCapacity after)."""
+        try:
+            return self.env.pool.reserve(self.name, need)
+        except NoCapacity:
+            log.info("job_waits_for_room")
+
+        async def recounted() -> Reservation:
+            await self.env.pool.refresh()  # containers removed since the last health check
+            return self.env.pool.reserve(self.name, need)
+
+        return await retry(recounted, what="job_room", deadline_s=ROOM_WAIT_S,
+                           retry_on=(NoCapacity,), base_s=0.5, cap_s=3.0)
 
     async def _timed(self, name: str, work: Awaitable[T]) -> T:
         with self._step(name):
             return await work
 
     async def _placed(self, host: DockerHost) -> Container:
-        return await self._container(host, await self._image(host))
+        image = await self._storage("image", lambda: self._image(host))
+        return await self._container(host, image)
+
+    async def _storage(self, what: str, step: Callable[[], Awaitable[T]]) -> T:
+        """``step()``, retried while object storage is unreachable (an S3 outage delays the
+        job instead of failing it), up to ``storage_wait_s``."""
+        return await retry(step, what=f"job_{what}", deadline_s=self.env.settings.storage_wait_s,
+                           retry_on=(StorageUnavailable,), base_s=0.2, cap_s=2.0)
 
     def interrupt(self) -> None:
         """Ask the agent to stop and keep its best solution (SIGUSR1), now or once started."""

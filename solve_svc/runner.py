@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
 import aiodocker
 import structlog
 
-from common.backoff import delays
+from common.backoff import retry
 from common.contracts.jobs import (
     BlobRef,
     JobFinished,
@@ -32,7 +31,7 @@ from common.contracts.jobs import (
     attempt_key,
 )
 from common.docker import NoCapacity, container_name
-from common.errors import ModelportError
+from common.errors import ModelportError, Unavailable
 from common.packages import PackageError
 from solve_svc.backend import BackendLink
 from solve_svc.execution import Env, Execution, Outcome
@@ -41,7 +40,7 @@ from solve_svc.progress import ProgressSender
 from solve_svc.shield import settle
 
 log = structlog.get_logger(__name__)
-FINISH_TRIES = 5
+FINISH_WAIT_S = 120.0  # how long a finished attempt keeps trying to tell backend
 StopMode = Literal["cancel", "interrupt"]
 Ending = StopMode | Literal["stale", "host_down"]
 
@@ -155,13 +154,14 @@ class Attempt:
             lineage=outcome.lineage)
         log.info("job_finished", outcome=outcome.outcome, reason=outcome.reason,
                  interrupted=outcome.interrupted)
-        for delay in _bounded(delays(base_s=0.2, cap_s=5.0), FINISH_TRIES):
-            try:
-                await self.backend.send(WorkerMethods.FINISHED, message)
-                return
-            except ModelportError as exc:
-                log.warning("job_finished_not_sent", error=exc.message)
-                await asyncio.sleep(delay)
+        # Retried while backend, its database or the broker is down (the heartbeats keep the
+        # lease meanwhile): a result dropped after a few quick tries made the job run again.
+        try:
+            await retry(lambda: self.backend.send(WorkerMethods.FINISHED, message),
+                        what="job_finished", deadline_s=FINISH_WAIT_S, retry_on=(Unavailable,),
+                        base_s=0.2, cap_s=5.0)
+        except ModelportError as exc:
+            log.warning("job_finished_not_sent", error=exc.message, code=exc.code)
 
     async def _upload_log(self, path: Path) -> BlobRef | None:
         key = attempt_key(self.job.job_id, self.job.attempt, "log")
@@ -193,7 +193,3 @@ def _failure(exc: Exception, joblog: JobLog) -> Outcome:
     joblog.write("solve", f"the platform could not run this job: {type(exc).__name__}")
     return Outcome("failed", reason)
 
-
-def _bounded(values: Iterable[float], count: int) -> list[float]:
-    it = iter(values)
-    return [next(it) for _ in range(count)]

@@ -28,5 +28,9 @@ class SolveSettings(ServiceSettings, JobDefaults):
     progress_interval_s: float = Field(
         0.2, ge=0, description="At most one JobProgress RPC per job per this many seconds."
     )
+    storage_wait_s: float = Field(
+        60.0, ge=0, description="How long a job's object-storage steps (runtime, app and case "
+        "in, result and log out) retry while S3 is unreachable before the job fails."
+    )
     work_dir: str = Field("", description="Where app packages are decrypted on the worker "
                           "host (a temp folder per attempt); empty: the system temp dir.")

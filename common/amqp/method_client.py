@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from common.amqp.rpc import RpcClient, validation_message
 from common.contracts.method import Method, Rep, Req
-from common.errors import BadRequest, Unavailable
+from common.errors import BadRequest, BrokerUnavailable
 
 Q = TypeVar("Q", bound=BaseModel)
 # What a call raises while the broker link is down (RpcClient passes them through as is).
@@ -35,14 +35,13 @@ class MethodClient:
 
     Every call returns ``method.reply`` or raises a ModelportError: the server's own refusal
     (its code and status), RpcTimeout when no reply comes in time, Unavailable ``no_server``
-    when no server consumes the queue, and Unavailable ``backend_unavailable`` (``message``)
-    while the broker link is down, so callers retry or wait instead of crashing.
+    when no server consumes the queue, and BrokerUnavailable ``broker_unavailable``
+    ("message broker unavailable") while the broker link is down, so callers retry or wait
+    instead of crashing.
     """
 
-    def __init__(self, rpc: RpcClient, *,
-                 message: str = "the platform's backend cannot be reached") -> None:
+    def __init__(self, rpc: RpcClient) -> None:
         self._rpc = rpc
-        self._message = message
 
     async def call(
         self, method: Method[Req, Rep], /, *, timeout_s: float | None = None, **fields: Any
@@ -57,4 +56,4 @@ class MethodClient:
         try:
             return await self._rpc.call_method(method, request, timeout_s=timeout_s)
         except LINK_ERRORS as exc:
-            raise Unavailable(self._message, code="backend_unavailable") from exc
+            raise BrokerUnavailable(detail="the link to it is down") from exc

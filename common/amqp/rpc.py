@@ -18,14 +18,26 @@ from typing import Any, TypeVar
 
 import aio_pika
 import structlog
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractIncomingMessage,
+    AbstractRobustConnection,
+)
 from aio_pika.exceptions import DeliveryError
 from pydantic import BaseModel, ValidationError
 
 from common.amqp import topology
 from common.amqp.identity import CallerCheck, broker_user, calling_as
 from common.contracts.method import AnyMethod, Handler, Method, Rep, Req, handlers_of
-from common.errors import BadRequest, ModelportError, NotFound, RpcTimeout, Unavailable
+from common.errors import (
+    BadRequest,
+    BrokerUnavailable,
+    ModelportError,
+    NotFound,
+    RpcTimeout,
+    Unavailable,
+)
 from common.logging import bind_correlation, current_correlation_id
 from common.metrics import RpcClientMetrics, RpcServerMetrics
 
@@ -33,6 +45,15 @@ log = structlog.get_logger(__name__)
 R = TypeVar("R", bound=BaseModel)
 Guard = Callable[[AnyMethod, BaseModel], None]
 """Called before every handler of a declared method; raises to refuse (the policy hook)."""
+Translate = Callable[[Exception], ModelportError | None]
+"""Maps an unexpected error of a handler to the error to reply with (e.g. a lost database
+connection to ``database_unavailable``), or None to reply "internal error"."""
+
+
+def link_up(connection: AbstractConnection) -> bool:
+    """Whether the connection is open now (not closed, not between reconnects)."""
+    connected = getattr(connection, "connected", None)
+    return not connection.is_closed and (connected is None or connected.is_set())
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -100,6 +121,8 @@ class RpcClient:
         *, timeout_s: float | None = None,
     ) -> R:
         assert self._channel is not None, "RpcClient.start() first"
+        if not link_up(self._connection):  # a robust channel would wait out the reconnect
+            raise BrokerUnavailable(detail="reconnecting")
         call_id = uuid.uuid4().hex
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._pending[call_id] = future
@@ -143,10 +166,11 @@ class RpcServer:
     def __init__(
         self, connection: AbstractRobustConnection, queue_name: str, *, prefetch: int,
         guard: Guard | None = None, metrics: RpcServerMetrics | None = None,
-        roles: dict[str, str] | None = None,
+        roles: dict[str, str] | None = None, translate: Translate | None = None,
     ):
         self._connection = connection
         self._guard = guard
+        self._translate = translate
         self._metrics = metrics
         self._callers = CallerCheck(roles)
         self._queue_name = queue_name
@@ -262,6 +286,10 @@ class RpcServer:
         except ModelportError as exc:
             log.info("rpc_refused", code=exc.code, message=exc.message)
             return {"ok": False, "error": exc.to_dict()}
-        except Exception:
+        except Exception as exc:
+            known = self._translate(exc) if self._translate is not None else None
+            if known is not None:
+                log.warning("rpc_unavailable", code=known.code, error=repr(exc))
+                return {"ok": False, "error": known.to_dict()}
             log.exception("rpc_failed")
             return {"ok": False, "error": ModelportError("internal error").to_dict()}

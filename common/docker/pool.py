@@ -39,6 +39,12 @@ class Reservation:
         """Give the slot back; calling it twice is harmless."""
         self._pool._release(self)
 
+    def __enter__(self) -> Reservation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
 
 @dataclass
 class _Tracked:

@@ -87,19 +87,31 @@ def _make_bridge(name: str) -> None:
     subprocess.run(["ip", "link", "set", name, "up"], check=True)
 
 
+class SecondEngine(Engine):
+    """An :class:`Engine` in a fresh folder of its own, for a caller that stops and starts it
+    (a Docker host going down and coming back) and removes it at the end."""
+
+    def __init__(self) -> None:
+        super().__init__(Path(tempfile.mkdtemp(prefix="mp-eng-", dir="/tmp")))
+
+    def remove(self) -> None:
+        """Stop it and remove its folders."""
+        self.stop()
+        for sub in ("exec", "data"):
+            subprocess.run(["umount", "-R", str(self.root / sub)], capture_output=True,
+                           check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def engine(start_timeout_s: float = 60.0) -> Iterator[Engine]:
     """Start a second dockerd; yield it; stop it and remove its folder."""
-    root = Path(tempfile.mkdtemp(prefix="mp-eng-", dir="/tmp"))
-    made = Engine(root)
+    made = SecondEngine()
     try:
         made.start(start_timeout_s)
         yield made
     finally:
-        made.stop()
-        for sub in ("exec", "data"):
-            subprocess.run(["umount", "-R", str(root / sub)], capture_output=True, check=False)
-        shutil.rmtree(root, ignore_errors=True)
+        made.remove()
 
 
 @contextlib.contextmanager

@@ -62,7 +62,9 @@ async def test_closed_broker_link_is_503(amqp_url: str, aiohttp_client: Any) -> 
     client = await aiohttp_client(app)
     resp = await client.post("/api/v1/auth/login", json=LOGIN_BODY)
     assert resp.status == 503
-    assert (await resp.json())["error"]["code"] == "backend_unavailable"
+    error = (await resp.json())["error"]
+    assert error["code"] == "broker_unavailable"
+    assert error["message"].startswith("message broker unavailable")
     resp = await client.get("/readyz")
     assert resp.status == 503 and (await resp.json())["checks"]["amqp"] is False
 

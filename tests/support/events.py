@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import uuid
+from collections import Counter
 from typing import Any
 
 import aio_pika
@@ -38,29 +41,54 @@ class Recorder:
 
 
 class EventTap:
-    """Binds an exclusive queue to the events exchange with ``pattern`` and records bodies."""
+    """Binds an exclusive queue to the events exchange with ``pattern`` and records bodies.
 
-    def __init__(self, amqp_url: str, pattern: str = "#"):
+    ``durable=True`` makes it the outside consumer of the fault tests: a named durable queue
+    on a robust connection, so events published while the broker restarts are kept and
+    delivered after it (the queue is deleted at the end).
+    """
+
+    def __init__(self, amqp_url: str, pattern: str = "#", *, durable: bool = False):
         self._url = amqp_url
         self._pattern = pattern
+        self._durable = durable
         self._recorder = Recorder()
         self.events = self._recorder.items
         self.wait_for = self._recorder.wait_for
 
     async def __aenter__(self) -> EventTap:
-        self._connection = await aio_pika.connect(self._url)
+        connect = aio_pika.connect_robust if self._durable else aio_pika.connect
+        self._connection = await connect(self._url)
         channel = await self._connection.channel()
         await topology.declare_base(channel)
-        queue = await channel.declare_queue(exclusive=True)
-        await queue.bind(topology.EVENTS, routing_key=self._pattern)
-        await queue.consume(self._on_message, no_ack=True)
+        if self._durable:
+            self._queue = await channel.declare_queue(f"mp-test-tap-{uuid.uuid4().hex[:12]}",
+                                                      durable=True)
+        else:
+            self._queue = await channel.declare_queue(exclusive=True)
+        await self._queue.bind(topology.EVENTS, routing_key=self._pattern)
+        await self._queue.consume(self._on_message, no_ack=not self._durable)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._durable:
+            with contextlib.suppress(Exception):
+                await self._queue.delete(if_unused=False, if_empty=False)
         await self._connection.close()
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         await self._recorder.add(json.loads(message.body) | {"_routing_key": message.routing_key})
+        if self._durable:
+            await message.ack()
 
     def of_type(self, event_type: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["type"] == event_type]
+
+
+def ran_twice(events: list[dict[str, Any]], job_id: str) -> bool:
+    """Whether the job ran twice by its events (deduplicated by id): an attempt started while
+    an earlier one was not declared lost, or more than one outcome."""
+    unique = {e["id"]: e for e in events if e["subject"] == job_id}  # copies count once
+    kinds = Counter(e["type"].rsplit(".", 1)[1] for e in unique.values())
+    outcomes = kinds["succeeded"] + kinds["failed"] + kinds["cancelled"]
+    return kinds["started"] > kinds["lost"] + 1 or outcomes > 1
