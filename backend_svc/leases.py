@@ -8,6 +8,8 @@ instead (event cancelled). Runs as an exclusive duty (:class:`backend_svc.duty.E
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+
 import asyncpg
 import structlog
 
@@ -23,21 +25,32 @@ BATCH = 200
 
 async def reap(pool: asyncpg.Pool) -> int:
     """Settle every job whose lease has expired, a batch per transaction; return how many."""
+    total = await settle_expired(pool, JOB_SELECT, "j", ACTIVE_STATES, _settle)
+    if total:
+        log.info("leases_reaped", jobs=total)
+    return total
+
+
+async def settle_expired(
+    pool: asyncpg.Pool, select: str, alias: str, states: Sequence[str],
+    settle: Callable[[asyncpg.Connection, asyncpg.Record], Awaitable[None]],
+) -> int:
+    """``settle`` each row of ``select`` (table aliased ``alias``) in one of ``states`` whose
+    lease has expired, oldest first, BATCH rows per transaction (skipping rows others hold
+    locked); return how many."""
     total = 0
-    for _ in range(10_000):  # bounded: each batch settles up to BATCH jobs
+    for _ in range(10_000):  # bounded: each batch settles up to BATCH rows
         async with pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                f"{JOB_SELECT} WHERE j.state = ANY($1::text[]) AND j.lease_expires_at < now() "
-                "ORDER BY j.lease_expires_at LIMIT $2 FOR UPDATE OF j SKIP LOCKED",
-                list(ACTIVE_STATES), BATCH,
+                f"{select} WHERE {alias}.state = ANY($1::text[]) AND {alias}.lease_expires_at "
+                f"< now() ORDER BY {alias}.lease_expires_at LIMIT $2 FOR UPDATE OF {alias} "
+                "SKIP LOCKED", list(states), BATCH,
             )
             for row in rows:
-                await _settle(conn, row)
+                await settle(conn, row)
         total += len(rows)
         if len(rows) < BATCH:
             break
-    if total:
-        log.info("leases_reaped", jobs=total)
     return total
 
 

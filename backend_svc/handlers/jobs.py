@@ -7,13 +7,14 @@ worker name in each must belong to its sender (common/amqp/identity.py, docs/sec
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import asyncpg
 import structlog
 
 from backend_svc import attempts, jobs, policy, workers
+from backend_svc.changes import user_id_named
 from backend_svc.jobs import FoundJob
 from backend_svc.policy import Action
 from backend_svc.settings import BackendSettings
@@ -50,6 +51,32 @@ def _authorize(actor: Principal, action: Action, found: FoundJob) -> None:
     policy.authorize(actor, action, owner_id=found.user_id)
 
 
+StopMode = Literal["cancel", "interrupt"]
+_JobChange = Callable[[asyncpg.Connection, Principal, FoundJob], Awaitable[JobOut]]
+
+
+async def listed_owner(
+    conn: asyncpg.Connection, actor: Principal, list_all: Action, username: str | None
+) -> str | None:
+    """Whose items a list shows: the actor's own, or with ``list_all`` those of ``username``
+    (everyone's when None)."""
+    if not policy.allowed(actor, list_all):
+        return actor.user_id
+    return await user_id_named(conn, username) if username else None
+
+
+async def stop_worker(commands: Publisher, job: JobOut, mode: StopMode) -> None:
+    """Tell the worker of a job still held at once (it also learns it from its next report's
+    reply, so a failure to publish is only logged)."""
+    if job.worker is None or job.state not in jobs.ACTIVE_STATES:
+        return
+    stop = StopJob(job_id=job.id, attempt=job.attempt, mode=mode)
+    try:
+        await workers.send(commands, job.worker, stop)
+    except Exception as exc:  # the next report's reply carries it
+        log.warning("stop_job_publish_failed", job_id=job.id, error=repr(exc))
+
+
 class JobHandlers:
     def __init__(
         self, pool: asyncpg.Pool, commands: Publisher, settings: BackendSettings,
@@ -72,19 +99,12 @@ class JobHandlers:
 
     @implements(JobMethods.LIST)
     async def list_jobs(self, request: ListJobs) -> JobList:
-        actor = request.actor
-        user_id = actor.user_id
-        if policy.allowed(actor, Action.JOB_LIST_ALL):
-            user_id = await self._user_id(request.user) if request.user else None
         async with self._pool.acquire() as conn:
+            user_id = await listed_owner(conn, request.actor, Action.JOB_LIST_ALL, request.user)
             found, total = await jobs.list_jobs(
                 conn, user_id=user_id, state=request.state, app=request.app,
                 limit=request.limit, offset=request.offset)
         return JobList(jobs=found, total=total)
-
-    async def _user_id(self, username: str) -> str:
-        user_id = await self._pool.fetchval("SELECT id FROM users WHERE username = $1", username)
-        return str(user_id) if user_id else "00000000-0000-0000-0000-000000000000"
 
     @implements(JobMethods.GET)
     async def get(self, request: JobRef) -> JobOut:
@@ -95,35 +115,22 @@ class JobHandlers:
 
     @implements(JobMethods.CANCEL)
     async def cancel(self, request: JobRef) -> JobOut:
-        async with self._pool.acquire() as conn, conn.transaction():
-            found = await self._find_for(conn, request, Action.JOB_CANCEL)
-            job = await jobs.cancel(conn, request.actor, found)
-        await self._stop(job, "cancel")
-        return job
+        return await self._stop(request, Action.JOB_CANCEL, jobs.cancel, "cancel")
 
     @implements(JobMethods.INTERRUPT)
     async def interrupt(self, request: JobRef) -> JobOut:
+        return await self._stop(request, Action.JOB_INTERRUPT, jobs.interrupt, "interrupt")
+
+    async def _stop(
+        self, request: JobRef, action: Action, change: _JobChange, mode: StopMode
+    ) -> JobOut:
+        """Find the job locked, check ``action``, ``change`` it, then tell its worker."""
         async with self._pool.acquire() as conn, conn.transaction():
-            found = await self._find_for(conn, request, Action.JOB_INTERRUPT)
-            job = await jobs.interrupt(conn, request.actor, found)
-        await self._stop(job, "interrupt")
+            found = await jobs.find_job(conn, request.job_id, lock=True)
+            _authorize(request.actor, action, found)
+            job = await change(conn, request.actor, found)
+        await stop_worker(self._commands, job, mode)
         return job
-
-    @staticmethod
-    async def _find_for(conn: asyncpg.Connection, request: JobRef, action: Action) -> FoundJob:
-        found = await jobs.find_job(conn, request.job_id, lock=True)
-        _authorize(request.actor, action, found)
-        return found
-
-    async def _stop(self, job: JobOut, mode: Literal["cancel", "interrupt"]) -> None:
-        """Tell the worker at once (it also learns it from its next report's reply)."""
-        if job.worker is None or job.state not in jobs.ACTIVE_STATES:
-            return
-        stop = StopJob(job_id=job.id, attempt=job.attempt, mode=mode)
-        try:
-            await workers.send(self._commands, job.worker, stop)
-        except Exception as exc:  # the next report's reply carries it
-            log.warning("stop_job_publish_failed", job_id=job.id, error=repr(exc))
 
     @implements(WorkerMethods.REPORT)
     async def report(self, request: WorkerReport) -> WorkerReportReply:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncpg
 import structlog
 
-from backend_svc import jobs, policy, session_acts, session_workers, sessions, workers
+from backend_svc import jobs, policy, session_acts, session_workers, sessions
+from backend_svc.handlers.jobs import listed_owner, stop_worker
 from backend_svc.policy import Action
 from backend_svc.sessions import FoundSession
 from backend_svc.settings import BackendSettings
@@ -17,7 +18,7 @@ from common.amqp.publisher import Publisher
 from common.contracts import sessions as api
 from common.contracts.base import Principal
 from common.contracts.cases import CaseOut
-from common.contracts.jobs import Accepted, JobOut, StopJob
+from common.contracts.jobs import Accepted, JobOut
 from common.contracts.method import implements
 from common.contracts.sessions import (
     ClaimSession,
@@ -78,18 +79,12 @@ class SessionHandlers:
     async def list_sessions(self, request: ListSessions) -> SessionList:
         actor = request.actor
         policy.authorize(actor, Action.SESSION_LIST)
-        user_id = actor.user_id
-        if policy.allowed(actor, Action.SESSION_LIST_ALL):
-            user_id = await self._user_id(request.user) if request.user else None
         async with self._pool.acquire() as conn:
+            user_id = await listed_owner(conn, actor, Action.SESSION_LIST_ALL, request.user)
             found, total = await sessions.list_sessions(
                 conn, user_id=user_id, live=request.live, limit=request.limit,
                 offset=request.offset)
         return SessionList(sessions=found, total=total)
-
-    async def _user_id(self, username: str) -> str:
-        user_id = await self._pool.fetchval("SELECT id FROM users WHERE username = $1", username)
-        return str(user_id) if user_id else "00000000-0000-0000-0000-000000000000"
 
     @implements(api.GET)
     async def get(self, request: SessionRef) -> SessionOut:
@@ -187,10 +182,5 @@ class SessionHandlers:
         async with self._pool.acquire() as conn, conn.transaction():
             who, found = await session_acts.owned_job(conn, request, request.job_id, lock=True)
             job = await jobs.cancel(conn, who.owner, found)
-        if job.worker is not None and job.state in jobs.ACTIVE_STATES:
-            stop = StopJob(job_id=job.id, attempt=job.attempt, mode="cancel")
-            try:
-                await workers.send(self._commands, job.worker, stop)
-            except Exception as exc:  # the solve worker's next report carries it
-                log.warning("stop_job_publish_failed", job_id=job.id, error=repr(exc))
+        await stop_worker(self._commands, job, "cancel")
         return job
