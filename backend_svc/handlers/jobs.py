@@ -15,6 +15,7 @@ import structlog
 
 from backend_svc import attempts, jobs, policy, workers
 from backend_svc.changes import user_id_named
+from backend_svc.handlers.base import PoolHandlers
 from backend_svc.jobs import FoundJob
 from backend_svc.policy import Action
 from backend_svc.settings import BackendSettings
@@ -77,12 +78,12 @@ async def stop_worker(commands: Publisher, job: JobOut, mode: StopMode) -> None:
         log.warning("stop_job_publish_failed", job_id=job.id, error=repr(exc))
 
 
-class JobHandlers:
+class JobHandlers(PoolHandlers):
     def __init__(
         self, pool: asyncpg.Pool, commands: Publisher, settings: BackendSettings,
         wake: Callable[[], None],
     ):
-        self._pool = pool
+        super().__init__(pool)
         self._commands = commands
         self._settings = settings
         self._wake = wake
@@ -90,10 +91,9 @@ class JobHandlers:
     @implements(JobMethods.SUBMIT)
     async def submit(self, request: SubmitJob) -> JobOut:
         s = self._settings
-        async with self._pool.acquire() as conn, conn.transaction():
-            job = await jobs.submit(conn, request.actor, request,
-                                    default_memory_mb=s.default_memory_mb,
-                                    max_attempts=s.max_attempts)
+        job = await self._write(
+            jobs.submit, request.actor, request, default_memory_mb=s.default_memory_mb,
+            max_attempts=s.max_attempts)
         self._wake()
         return job
 
@@ -108,8 +108,7 @@ class JobHandlers:
 
     @implements(JobMethods.GET)
     async def get(self, request: JobRef) -> JobOut:
-        async with self._pool.acquire() as conn:
-            found = await jobs.find_job(conn, request.job_id)
+        found = await self._read(jobs.find_job, request.job_id)
         _authorize(request.actor, Action.JOB_READ, found)
         return found.job
 
@@ -134,31 +133,28 @@ class JobHandlers:
 
     @implements(WorkerMethods.REPORT)
     async def report(self, request: WorkerReport) -> WorkerReportReply:
-        async with self._pool.acquire() as conn, conn.transaction():
-            reply = await workers.report(conn, request, lease_ttl_s=self._settings.lease_ttl_s)
+        reply = await self._write(workers.report, request, lease_ttl_s=self._settings.lease_ttl_s)
         if request.slots_free > 0:
             self._wake()
         return reply
 
     @implements(WorkerMethods.STARTED)
     async def started(self, request: JobStarted) -> Accepted:
-        async with self._pool.acquire() as conn, conn.transaction():
-            current = await attempts.started(conn, request,
-                                             lease_ttl_s=self._settings.lease_ttl_s)
+        current = await self._write(
+            attempts.started, request, lease_ttl_s=self._settings.lease_ttl_s)
         return Accepted(current=current)
 
     @implements(WorkerMethods.PROGRESS)
     async def progress(self, request: JobProgress) -> Accepted:
         s = self._settings
-        async with self._pool.acquire() as conn, conn.transaction():
-            current = await attempts.progress(conn, request, lease_ttl_s=s.lease_ttl_s,
-                                              event_interval_s=s.progress_event_interval_s)
+        current = await self._write(
+            attempts.progress, request, lease_ttl_s=s.lease_ttl_s,
+            event_interval_s=s.progress_event_interval_s)
         return Accepted(current=current)
 
     @implements(WorkerMethods.FINISHED)
     async def finished(self, request: JobFinished) -> Accepted:
-        async with self._pool.acquire() as conn, conn.transaction():
-            current = await attempts.finished(conn, request)
+        current = await self._write(attempts.finished, request)
         if current:
             self._wake()
         return Accepted(current=current)

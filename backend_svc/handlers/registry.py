@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncpg
-
 from backend_svc import apps, registry
+from backend_svc.handlers.base import PoolHandlers
 from common.contracts.method import implements
 from common.contracts.registry import (
     AppList,
@@ -25,54 +24,43 @@ from common.contracts.registry import (
 )
 
 
-class RegistryHandlers:
-    def __init__(self, pool: asyncpg.Pool):
-        self._pool = pool
+class RegistryHandlers(PoolHandlers):
 
     @implements(RegistryMethods.REGISTER_RUNTIME)
     async def register_runtime(self, request: RegisterRuntime) -> RuntimeOut:
-        async with self._pool.acquire() as conn, conn.transaction():
-            return await registry.register_runtime(conn, request.actor, request)
+        return await self._write(registry.register_runtime, request.actor, request)
 
     @implements(RegistryMethods.LIST_RUNTIMES)
     async def list_runtimes(self, request: ListRuntimes) -> RuntimeList:
-        async with self._pool.acquire() as conn:
-            return RuntimeList(runtimes=await registry.list_runtimes(conn))
+        return RuntimeList(runtimes=await self._read(registry.list_runtimes))
 
     @implements(RegistryMethods.GET_RUNTIME)
     async def get_runtime(self, request: RuntimeRef) -> RuntimeOut:
-        async with self._pool.acquire() as conn:
-            return await registry.get_runtime(conn, request.version)
+        return await self._read(registry.get_runtime, request.version)
 
     @implements(RegistryMethods.DELETE_RUNTIME)
     async def delete_runtime(self, request: RuntimeRef) -> RuntimeDeleted:
-        async with self._pool.acquire() as conn, conn.transaction():
-            key = await registry.delete_runtime(conn, request.actor, request.version)
+        key = await self._write(registry.delete_runtime, request.actor, request.version)
         return RuntimeDeleted(s3_key=key)
 
     @implements(RegistryMethods.PUBLISH_APP)
     async def publish_app(self, request: PublishAppVersion) -> AppVersionOut:
-        async with self._pool.acquire() as conn, conn.transaction():
-            return await apps.publish_version(conn, request.actor, request)
+        return await self._write(apps.publish_version, request.actor, request)
 
     @implements(RegistryMethods.LIST_APPS)
     async def list_apps(self, request: ListApps) -> AppList:
-        async with self._pool.acquire() as conn:
-            return AppList(apps=await apps.list_apps(conn))
+        return AppList(apps=await self._read(apps.list_apps))
 
     @implements(RegistryMethods.GET_APP)
     async def get_app(self, request: AppRef) -> AppOut:
-        async with self._pool.acquire() as conn:
-            return await apps.get_app(conn, request.name)
+        return await self._read(apps.get_app, request.name)
 
     @implements(RegistryMethods.ACTIVATE_APP)
     async def activate_app(self, request: AppVersionRef) -> AppOut:
-        async with self._pool.acquire() as conn, conn.transaction():
-            return await apps.activate_version(conn, request.actor, request.name,
-                                               request.version)
+        return await self._write(
+            apps.activate_version, request.actor, request.name, request.version)
 
     @implements(RegistryMethods.DELETE_APP_VERSION)
     async def delete_app_version(self, request: AppVersionRef) -> AppVersionDeleted:
-        async with self._pool.acquire() as conn, conn.transaction():
-            key = await apps.delete_version(conn, request.actor, request.name, request.version)
+        key = await self._write(apps.delete_version, request.actor, request.name, request.version)
         return AppVersionDeleted(s3_key=key)

@@ -9,6 +9,7 @@ import asyncpg
 import structlog
 
 from backend_svc import jobs, policy, session_acts, session_workers, sessions
+from backend_svc.handlers.base import PoolHandlers
 from backend_svc.handlers.jobs import listed_owner, stop_worker
 from backend_svc.policy import Action
 from backend_svc.sessions import FoundSession
@@ -53,11 +54,11 @@ def _authorize(actor: Principal, action: Action, found: FoundSession) -> None:
                              shared=False, what="session")
 
 
-class SessionHandlers:
+class SessionHandlers(PoolHandlers):
     """Serve with ``RpcServer.serve_all(handlers)``."""
 
     def __init__(self, pool: asyncpg.Pool, commands: Publisher, settings: BackendSettings):
-        self._pool = pool
+        super().__init__(pool)
         self._commands = commands
         self._settings = settings
 
@@ -67,10 +68,9 @@ class SessionHandlers:
     async def create(self, request: CreateSession) -> SessionOut:
         policy.authorize(request.actor, Action.SESSION_CREATE)
         s = self._settings
-        async with self._pool.acquire() as conn, conn.transaction():
-            session = await sessions.create(conn, request.actor, request,
-                                            max_per_user=s.max_sessions_per_user,
-                                            claim_timeout_s=s.session_claim_timeout_s)
+        session = await self._write(
+            sessions.create, request.actor, request, max_per_user=s.max_sessions_per_user,
+            claim_timeout_s=s.session_claim_timeout_s)
         await self._send(topology.SESSION_COMMANDS, StartSession(session_id=session.id),
                          f"{StartSession.TYPE}:{session.id}")
         return session
@@ -88,8 +88,7 @@ class SessionHandlers:
 
     @implements(api.GET)
     async def get(self, request: SessionRef) -> SessionOut:
-        async with self._pool.acquire() as conn:
-            found = await sessions.find_session(conn, request.session_id)
+        found = await self._read(sessions.find_session, request.session_id)
         _authorize(request.actor, Action.SESSION_READ, found)
         return found.session
 
@@ -120,62 +119,52 @@ class SessionHandlers:
 
     @implements(api.CLAIM)
     async def claim(self, request: ClaimSession) -> SessionLaunch:
-        async with self._pool.acquire() as conn, conn.transaction():
-            return await session_workers.claim(
-                conn, request, lease_ttl_s=self._settings.session_lease_ttl_s)
+        return await self._write(
+            session_workers.claim, request, lease_ttl_s=self._settings.session_lease_ttl_s)
 
     @implements(api.READY)
     async def ready(self, request: SessionReady) -> Accepted:
-        async with self._pool.acquire() as conn, conn.transaction():
-            current = await session_workers.ready(
-                conn, request, lease_ttl_s=self._settings.session_lease_ttl_s)
+        current = await self._write(
+            session_workers.ready, request, lease_ttl_s=self._settings.session_lease_ttl_s)
         return Accepted(current=current)
 
     @implements(api.FAILED)
     async def failed(self, request: SessionFailed) -> Accepted:
-        async with self._pool.acquire() as conn, conn.transaction():
-            return Accepted(current=await session_workers.failed(conn, request))
+        return Accepted(current=await self._write(session_workers.failed, request))
 
     @implements(api.STOPPED)
     async def stopped(self, request: SessionStopped) -> Accepted:
-        async with self._pool.acquire() as conn, conn.transaction():
-            return Accepted(current=await session_workers.stopped(conn, request))
+        return Accepted(current=await self._write(session_workers.stopped, request))
 
     @implements(api.REPORT)
     async def report(self, request: SessionWorkerReport) -> SessionWorkerReply:
-        async with self._pool.acquire() as conn, conn.transaction():
-            return await session_workers.report(
-                conn, request, lease_ttl_s=self._settings.session_lease_ttl_s)
+        return await self._write(
+            session_workers.report, request, lease_ttl_s=self._settings.session_lease_ttl_s)
 
     # --- what a session asks, as its owner -----------------------------------------------
 
     @implements(api.SAVE_CASE)
     async def save_case(self, request: SessionSaveCase) -> CaseOut:
-        async with self._pool.acquire() as conn, conn.transaction():
-            return await session_acts.save_case(conn, request)
+        return await self._write(session_acts.save_case, request)
 
     @implements(api.OPEN_CASE)
     async def open_case(self, request: SessionCaseRef) -> SessionCase:
-        async with self._pool.acquire() as conn:
-            return await session_acts.open_case(conn, request)
+        return await self._read(session_acts.open_case, request)
 
     @implements(api.LIST_CASES)
     async def list_cases(self, request: SessionListCases) -> SessionCases:
-        async with self._pool.acquire() as conn:
-            return await session_acts.list_cases(conn, request)
+        return await self._read(session_acts.list_cases, request)
 
     @implements(api.SUBMIT_JOB)
     async def submit_job(self, request: SessionSubmitJob) -> JobOut:
         s = self._settings
-        async with self._pool.acquire() as conn, conn.transaction():
-            return await session_acts.submit_job(conn, request,
-                                                 default_memory_mb=s.default_memory_mb,
-                                                 max_attempts=s.max_attempts)
+        return await self._write(
+            session_acts.submit_job, request, default_memory_mb=s.default_memory_mb,
+            max_attempts=s.max_attempts)
 
     @implements(api.JOB)
     async def job(self, request: SessionJobRef) -> SessionJob:
-        async with self._pool.acquire() as conn:
-            return await session_acts.job(conn, request, request.job_id)
+        return await self._read(session_acts.job, request, request.job_id)
 
     @implements(api.CANCEL_JOB)
     async def cancel_job(self, request: SessionJobRef) -> JobOut:
