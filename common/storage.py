@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from common.backoff import retry
 from common.errors import ModelportError, NotFound, TooLarge
+from common.lifecycle import StartStop
 from common.settings import S3Settings
 
 log = structlog.get_logger(__name__)
@@ -45,7 +46,7 @@ class StoredObject:
     sha256: str
 
 
-class S3Storage:
+class S3Storage(StartStop):
     """One bucket. Use as ``async with S3Storage(settings) as storage``."""
 
     def __init__(self, settings: S3Settings, *, connect_deadline_s: float = 30.0):
@@ -55,13 +56,6 @@ class S3Storage:
         self._client: Any = None
         self.bucket = settings.bucket
         self._part_size = settings.part_size_mb * 1024 * 1024
-
-    async def __aenter__(self) -> S3Storage:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         """Open the client and create the bucket if it is missing (retrying while S3 starts)."""

@@ -13,6 +13,7 @@ from common.docker.errors import NoCapacity
 from common.docker.host import DockerHost, Usage
 from common.docker.placement import HostState, Need, choose_host
 from common.docker.settings import DockerSettings
+from common.lifecycle import StartStop
 
 log = structlog.get_logger(__name__)
 
@@ -51,7 +52,7 @@ class _Tracked:
         )
 
 
-class HostPool:
+class HostPool(StartStop):
     """The hosts of ``settings``. ``start()`` opens clients, checks health once and keeps
     checking every ``health_interval_s``; ``stop()`` ends that and closes the clients."""
 
@@ -60,13 +61,6 @@ class HostPool:
         made = hosts or [DockerHost(c, service=settings.service) for c in settings.hosts]
         self._tracked = {h.name: _Tracked(h, drained=h.config.drained) for h in made}
         self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> HostPool:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         for t in self._tracked.values():
