@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
@@ -34,6 +34,7 @@ from session_svc.worker import SessionWorker
 
 log = structlog.get_logger(__name__)
 JOB_EVENTS = "modelport.job.#"
+M = TypeVar("M", StartSession, StopSession)
 
 
 class SessionService(DockerWorkerService):
@@ -102,22 +103,16 @@ class SessionService(DockerWorkerService):
         if self.worker is None or message.type != StartSession.TYPE:
             log.warning("session_command_ignored", type=message.type)
             return
-        try:
-            start = StartSession.model_validate_json(message.body)
-        except ValidationError as exc:
-            log.warning("session_command_invalid", error=str(exc))
-            return
-        await self.worker.start(start.session_id)
+        start = _read(message, StartSession, "session_command_invalid")
+        if start is not None:
+            await self.worker.start(start.session_id)
 
     async def _on_own(self, message: AbstractIncomingMessage) -> None:
         if self.worker is None or message.type != StopSession.TYPE:
             return
-        try:
-            stop = StopSession.model_validate_json(message.body)
-        except ValidationError as exc:
-            log.warning("session_stop_invalid", error=str(exc))
-            return
-        self.worker.stop(stop.session_id, stop.attempt, stop.reason)
+        stop = _read(message, StopSession, "session_stop_invalid")
+        if stop is not None:
+            self.worker.stop(stop.session_id, stop.attempt, stop.reason)
 
     async def _on_job_event(self, message: AbstractIncomingMessage) -> None:
         if self.worker is None:
@@ -156,6 +151,15 @@ class SessionService(DockerWorkerService):
                 await self._events.close()
         await self.close_clients()
         await super().stop()
+
+
+def _read(message: AbstractIncomingMessage, model: type[M], invalid: str) -> M | None:
+    """The command in ``message``, or None (logged as ``invalid``) when it is malformed."""
+    try:
+        return model.model_validate_json(message.body)
+    except ValidationError as exc:
+        log.warning(invalid, error=str(exc))
+        return None
 
 
 def _name(item: dict[str, object]) -> str:
