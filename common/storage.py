@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,12 +179,8 @@ class S3Storage(StartStop):
 
     async def head(self, key: str) -> StoredObject:
         """Size and checksum of ``key``; raises NotFound."""
-        try:
+        with _missing_as_not_found(key):
             reply = await self._client.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
-                raise NotFound(f"no object {key!r}") from None
-            raise
         return StoredObject(key, reply["ContentLength"], reply["Metadata"].get(META_SHA256, ""))
 
     async def download(self, key: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
@@ -192,12 +188,8 @@ class S3Storage(StartStop):
 
         Callers that forward chunks before the end must discard what they wrote on that error.
         """
-        try:
+        with _missing_as_not_found(key):
             reply = await self._client.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
-                raise NotFound(f"no object {key!r}") from None
-            raise
         expected = reply["Metadata"].get(META_SHA256)
         digest = hashlib.sha256()
         async with reply["Body"] as body:
@@ -222,3 +214,14 @@ class S3Storage(StartStop):
         async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             keys.extend(item["Key"] for item in page.get("Contents", []))
         return keys
+
+
+@contextlib.contextmanager
+def _missing_as_not_found(key: str) -> Iterator[None]:
+    """Turn S3's "no such key" for ``key`` into NotFound; other errors pass unchanged."""
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            raise NotFound(f"no object {key!r}") from None
+        raise
