@@ -142,6 +142,26 @@ async def find_case(
     return _found(row)
 
 
+async def case_for_app(
+    conn: asyncpg.Connection, actor: Principal, case_id: str | None, app: str
+) -> uuid.UUID | None:
+    """The id of case ``case_id`` when ``actor`` may read it and it belongs to ``app`` (what a
+    job or a session starts from); None when no case is named.
+
+    Raises NotFound when the actor may not see it, BadRequest ``case_app_mismatch``.
+    """
+    if case_id is None:
+        return None
+    found = await find_case(conn, case_id, viewer_id=actor.user_id)
+    if not policy.allowed(actor, Action.CASE_READ, owner_id=found.owner_id,
+                          shared=found.shared):
+        raise NotFound("case not found")
+    if found.case.app != app:
+        raise BadRequest(f"case {found.case.name!r} belongs to app {found.case.app!r}, "
+                         f"not {app!r}", code="case_app_mismatch")
+    return uuid.UUID(found.case.id)
+
+
 async def rename_case(
     conn: asyncpg.Connection, actor: Principal, found: FoundCase, name: str
 ) -> CaseOut:

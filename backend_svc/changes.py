@@ -10,6 +10,7 @@ import asyncpg
 from backend_svc import audit
 from backend_svc.outbox import record_event
 from common.contracts.base import Contract, Principal
+from common.errors import NotFound
 
 LIVE_JOB_STATES = ("queued", "scheduled", "running", "lost")  # a lost job is queued again
 LIVE_SESSION_STATES = ("requested", "starting", "ready", "stopping")
@@ -28,6 +29,11 @@ async def record_change(
     await record_event(conn, event_type, data, subject=subject)
 
 
+def text_or_none(value: Any) -> str | None:
+    """A column's value as text (a UUID's canonical form), None kept."""
+    return None if value is None else str(value)
+
+
 def parse_uuid(text: str | None) -> uuid.UUID | None:
     """``text`` as a UUID, or None when it is not one (so a bad id reads as "not found")."""
     if text is None:
@@ -36,3 +42,23 @@ def parse_uuid(text: str | None) -> uuid.UUID | None:
         return uuid.UUID(text)
     except ValueError:
         return None
+
+
+async def row_by_id(
+    conn: asyncpg.Connection, select: str, alias: str, raw_id: str, *, lock: bool, what: str
+) -> asyncpg.Record:
+    """The row of ``select`` (whose table is aliased ``alias``) with id ``raw_id``, row-locked
+    with ``lock``. Raises NotFound "``what`` not found", also when ``raw_id`` is no UUID."""
+    parsed = parse_uuid(raw_id)
+    row = None if parsed is None else await conn.fetchrow(
+        f"{select} WHERE {alias}.id = $1{f' FOR UPDATE OF {alias}' if lock else ''}", parsed
+    )
+    if row is None:
+        raise NotFound(f"{what} not found")
+    return row
+
+
+async def user_id_named(conn: asyncpg.Connection | asyncpg.Pool, username: str) -> str:
+    """The id of user ``username``; a nil UUID (which owns nothing) when there is none."""
+    user_id = await conn.fetchval("SELECT id FROM users WHERE username = $1", username)
+    return str(user_id) if user_id else "00000000-0000-0000-0000-000000000000"

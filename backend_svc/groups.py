@@ -72,16 +72,10 @@ async def add_member(
     Adding a member again changes nothing. Raises NotFound ``unknown_group`` /
     ``unknown_user``.
     """
-    group_id, user_id = await _ids(conn, group, username)
-    added = await conn.fetchval(
-        "INSERT INTO memberships (group_id, user_id) VALUES ($1, $2) "
-        "ON CONFLICT DO NOTHING RETURNING user_id", group_id, user_id,
-    )
-    if added is not None:
-        event = GroupEvent(group_id=str(group_id), group=group, username=username)
-        await record_change(conn, actor, "group.add_member", subject=str(group_id),
-                            event_type=GroupEvent.MEMBER_ADDED, event=event)
-    return await get_group(conn, group)
+    return await _change_membership(
+        conn, actor, group, username, "INSERT INTO memberships (group_id, user_id) "
+        "VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING user_id",
+        "group.add_member", GroupEvent.MEMBER_ADDED)
 
 
 async def remove_member(
@@ -92,15 +86,22 @@ async def remove_member(
     Removing a non-member changes nothing. Raises NotFound ``unknown_group`` /
     ``unknown_user``.
     """
+    return await _change_membership(
+        conn, actor, group, username, "DELETE FROM memberships WHERE group_id = $1 AND "
+        "user_id = $2 RETURNING user_id", "group.remove_member", GroupEvent.MEMBER_REMOVED)
+
+
+async def _change_membership(
+    conn: asyncpg.Connection, actor: Principal, group: str, username: str, sql: str,
+    action: str, event_type: str,
+) -> GroupOut:
+    """Run ``sql`` (on group id, user id; it returns a row when it changed something) and,
+    when it did, record the change (``action``, ``event_type``); return the group now."""
     group_id, user_id = await _ids(conn, group, username)
-    removed = await conn.fetchval(
-        "DELETE FROM memberships WHERE group_id = $1 AND user_id = $2 RETURNING user_id",
-        group_id, user_id,
-    )
-    if removed is not None:
+    if await conn.fetchval(sql, group_id, user_id) is not None:
         event = GroupEvent(group_id=str(group_id), group=group, username=username)
-        await record_change(conn, actor, "group.remove_member", subject=str(group_id),
-                            event_type=GroupEvent.MEMBER_REMOVED, event=event)
+        await record_change(conn, actor, action, subject=str(group_id),
+                            event_type=event_type, event=event)
     return await get_group(conn, group)
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import asyncpg
 
-from backend_svc import app_rights, audit, cases, idempotency, policy, quotas
-from backend_svc.changes import parse_uuid, record_change
+from backend_svc import app_rights, audit, cases, idempotency, quotas
+from backend_svc.changes import parse_uuid, record_change, row_by_id, text_or_none
 from backend_svc.policy import Action
 from backend_svc.queue import ACTIVE_STATES, queue_positions
 from backend_svc.quotas import QuotaRules
@@ -37,16 +37,14 @@ class FoundJob:
 
 
 def job_from_row(row: asyncpg.Record, position: int | None = None) -> JobOut:
-    def opt(value: Any) -> str | None:
-        return None if value is None else str(value)
-
     return JobOut(
         id=str(row["id"]), user=row["username"], app=row["app"],
         app_version=row["app_version"], procedure=row["procedure"], state=row["state"],
         reason=row["reason"], priority=row["priority"], attempt=row["attempt"],
         max_attempts=row["max_attempts"], time_limit_s=row["time_limit_s"],
         memory_mb=row["memory_mb"], not_before=row["not_before"],
-        input_case_id=opt(row["input_case_id"]), output_case_id=opt(row["output_case_id"]),
+        input_case_id=text_or_none(row["input_case_id"]),
+        output_case_id=text_or_none(row["output_case_id"]),
         progress=row["progress"], progress_message=row["progress_message"],
         interrupted=row["interrupted"], queue_position=position, worker=row["worker"],
         created_at=row["created_at"], started_at=row["started_at"],
@@ -82,7 +80,7 @@ async def submit(
     time_limit_s = rules.time_limit(request.time_limit_s)
     version = await _app_version(conn, actor, request.app, request.version)
     _check_procedure(version["manifest"], request.procedure)
-    case_id = await _input_case(conn, actor, request.input_case_id, request.app)
+    case_id = await cases.case_for_app(conn, actor, request.input_case_id, request.app)
     await quotas.lock_user(conn, user_id)
     await quotas.check_submit(conn, user_id, rules)
     job_id = await conn.fetchval(
@@ -134,31 +132,11 @@ def _check_procedure(manifest: dict[str, Any], procedure: str) -> None:
                          f"{', '.join(sorted(declared))}", code="unknown_procedure")
 
 
-async def _input_case(
-    conn: asyncpg.Connection, actor: Principal, case_id: str | None, app: str
-) -> uuid.UUID | None:
-    if case_id is None:
-        return None
-    found = await cases.find_case(conn, case_id, viewer_id=actor.user_id)
-    if not policy.allowed(actor, Action.CASE_READ, owner_id=found.owner_id,
-                          shared=found.shared):
-        raise NotFound("case not found")
-    if found.case.app != app:
-        raise BadRequest(f"case {found.case.name!r} belongs to app {found.case.app!r}",
-                         code="case_app_mismatch")
-    return uuid.UUID(found.case.id)
-
-
 async def find_job(
     conn: asyncpg.Connection, job_id: str, *, lock: bool = False
 ) -> FoundJob:
     """The job ``job_id`` (row-locked with ``lock``) and its owner; NotFound when none."""
-    parsed = parse_uuid(job_id)
-    row = None if parsed is None else await conn.fetchrow(
-        f"{JOB_SELECT} WHERE j.id = $1{' FOR UPDATE OF j' if lock else ''}", parsed
-    )
-    if row is None:
-        raise NotFound("job not found")
+    row = await row_by_id(conn, JOB_SELECT, "j", job_id, lock=lock, what="job")
     position = None
     if row["state"] == "queued":
         position = (await queue_positions(conn, [row["id"]])).get(row["id"])

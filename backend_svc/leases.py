@@ -11,6 +11,7 @@ failed host or worker restart one after another on the survivors instead of all 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 import asyncpg
@@ -31,21 +32,35 @@ LOST_REASONS = ("lease_expired", "infrastructure", "host_down")
 
 async def reap(pool: asyncpg.Pool, *, restart_spacing_s: float = 0.0) -> int:
     """Settle every job whose lease has expired, a batch per transaction; return how many."""
+    async def settle(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+        await _settle(conn, row, restart_spacing_s)
+
+    total = await settle_expired(pool, JOB_SELECT, "j", ACTIVE_STATES, settle)
+    if total:
+        log.info("leases_reaped", jobs=total)
+    return total
+
+
+async def settle_expired(
+    pool: asyncpg.Pool, select: str, alias: str, states: Sequence[str],
+    settle: Callable[[asyncpg.Connection, asyncpg.Record], Awaitable[None]],
+) -> int:
+    """``settle`` each row of ``select`` (table aliased ``alias``) in one of ``states`` whose
+    lease has expired, oldest first, BATCH rows per transaction (skipping rows others hold
+    locked); return how many."""
     total = 0
-    for _ in range(10_000):  # bounded: each batch settles up to BATCH jobs
+    for _ in range(10_000):  # bounded: each batch settles up to BATCH rows
         async with pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                f"{JOB_SELECT} WHERE j.state = ANY($1::text[]) AND j.lease_expires_at < now() "
-                "ORDER BY j.lease_expires_at LIMIT $2 FOR UPDATE OF j SKIP LOCKED",
-                list(ACTIVE_STATES), BATCH,
+                f"{select} WHERE {alias}.state = ANY($1::text[]) AND {alias}.lease_expires_at "
+                f"< now() ORDER BY {alias}.lease_expires_at LIMIT $2 FOR UPDATE OF {alias} "
+                "SKIP LOCKED", list(states), BATCH,
             )
             for row in rows:
-                await _settle(conn, row, restart_spacing_s)
+                await settle(conn, row)
         total += len(rows)
         if len(rows) < BATCH:
             break
-    if total:
-        log.info("leases_reaped", jobs=total)
     return total
 
 

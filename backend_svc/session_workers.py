@@ -16,6 +16,7 @@ import structlog
 from backend_svc import audit, hosts
 from backend_svc.changes import parse_uuid
 from backend_svc.dispatch import best_runtime
+from backend_svc.leases import settle_expired
 from backend_svc.sessions import (
     ACTIVE_STATES,
     SESSION_SELECT,
@@ -38,7 +39,6 @@ from common.contracts.sessions import (
 
 log = structlog.get_logger(__name__)
 SESSION_REAPER_LOCK = 0x6D6F64656C08
-BATCH = 200
 LOST_MESSAGE = ("The session stopped answering (its container or worker died). Open it "
                 "again from its autosave to continue.")
 NO_WORKER_MESSAGE = "No session worker took the session in time; try again later."
@@ -231,18 +231,8 @@ async def reap_sessions(pool: asyncpg.Pool) -> int:
     """Settle every session whose lease expired: a requested one nobody claimed fails
     (``no_worker``), a started one is ``lost`` (``lease_expired``), a stopping one is
     ``stopped``. Returns how many."""
-    total = 0
-    for _ in range(10_000):  # bounded: each batch settles up to BATCH sessions
-        async with pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                f"{SESSION_SELECT} WHERE s.state = ANY($1::text[]) AND s.lease_expires_at < "
-                "now() ORDER BY s.lease_expires_at LIMIT $2 FOR UPDATE OF s SKIP LOCKED",
-                ["requested", *ACTIVE_STATES], BATCH)
-            for row in rows:
-                await _settle(conn, row)
-        total += len(rows)
-        if len(rows) < BATCH:
-            break
+    total = await settle_expired(pool, SESSION_SELECT, "s", ["requested", *ACTIVE_STATES],
+                                 _settle)
     if total:
         log.info("session_leases_reaped", sessions=total)
     return total

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 
-from backend_svc import audit, cases, idempotency, policy, quotas
-from backend_svc.changes import parse_uuid, record_change
+from backend_svc import audit, cases, idempotency, quotas
+from backend_svc.changes import parse_uuid, record_change, row_by_id, text_or_none
 from backend_svc.jobs import _app_version
-from backend_svc.policy import Action
 from backend_svc.quotas import QuotaRules
 from common.contracts.base import Principal
 from common.contracts.sessions import (
@@ -25,7 +23,7 @@ from common.contracts.sessions import (
     SessionEvent,
     SessionOut,
 )
-from common.errors import BadRequest, NotFound
+from common.errors import BadRequest
 
 SESSION_SELECT = (
     "SELECT s.*, u.username, a.name AS app, a.id AS app_id, v.version AS app_version "
@@ -44,15 +42,12 @@ class FoundSession:
 
 
 def session_from_row(row: asyncpg.Record) -> SessionOut:
-    def opt(value: Any) -> str | None:
-        return None if value is None else str(value)
-
     return SessionOut(
         id=str(row["id"]), user=row["username"], app=row["app"],
         app_version=row["app_version"], state=row["state"], reason=row["reason"],
         message=row["message"], attempt=row["attempt"], worker=row["worker"],
-        host=row["host"], endpoint=row["endpoint"], case_id=opt(row["case_id"]),
-        autosave_case_id=opt(row["autosave_case_id"]), created_at=row["created_at"],
+        host=row["host"], endpoint=row["endpoint"], case_id=text_or_none(row["case_id"]),
+        autosave_case_id=text_or_none(row["autosave_case_id"]), created_at=row["created_at"],
         started_at=row["started_at"], ended_at=row["ended_at"],
         last_activity_at=row["last_activity_at"],
     )
@@ -76,12 +71,7 @@ async def find_session(
     conn: asyncpg.Connection, session_id: str, *, lock: bool = False
 ) -> FoundSession:
     """The session (row-locked with ``lock``) and its owner; NotFound when none."""
-    parsed = parse_uuid(session_id)
-    row = None if parsed is None else await conn.fetchrow(
-        f"{SESSION_SELECT} WHERE s.id = $1{' FOR UPDATE OF s' if lock else ''}", parsed
-    )
-    if row is None:
-        raise NotFound("session not found")
+    row = await row_by_id(conn, SESSION_SELECT, "s", session_id, lock=lock, what="session")
     return FoundSession(session_from_row(row), str(row["user_id"]))
 
 
@@ -107,7 +97,7 @@ async def create(
         if earlier is not None:
             return (await find_session(conn, str(earlier))).session, False
     version = await _app_version(conn, actor, request.app, request.version)
-    case_id = await _open_case(conn, actor, request.case_id, request.app)
+    case_id = await cases.case_for_app(conn, actor, request.case_id, request.app)
     await quotas.lock_user(conn, user_id)
     await quotas.check_session(conn, user_id, rules)
     session_id = await conn.fetchval(
@@ -122,21 +112,6 @@ async def create(
     await record_change(conn, actor, "session.create", subject=session.id,
                         event_type=SessionEvent.REQUESTED, event=session_event(session))
     return session, True
-
-
-async def _open_case(
-    conn: asyncpg.Connection, actor: Principal, case_id: str | None, app: str
-) -> uuid.UUID | None:
-    if case_id is None:
-        return None
-    found = await cases.find_case(conn, case_id, viewer_id=actor.user_id)
-    if not policy.allowed(actor, Action.CASE_READ, owner_id=found.owner_id,
-                          shared=found.shared):
-        raise NotFound("case not found")
-    if found.case.app != app:
-        raise BadRequest(f"case {found.case.name!r} belongs to app {found.case.app!r}, "
-                         f"not {app!r}", code="case_app_mismatch")
-    return uuid.UUID(found.case.id)
 
 
 async def list_sessions(

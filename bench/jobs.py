@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,9 +32,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.harness import line, run_on_own_stack, summary  # noqa: E402
 from common.logging import configure_logging  # noqa: E402
 from common.settings import S3Settings  # noqa: E402
-from modelport.devstack.weed import WeedServer  # noqa: E402
 from solve_svc.service import SolveService  # noqa: E402
 from tests.e2e.platform import Platform, running_platform, sweep  # noqa: E402
 from tests.e2e.runtime import E2ERuntime, e2e_runtime  # noqa: E402
@@ -44,15 +43,6 @@ from tests.support import infra  # noqa: E402
 DOCKER = "unix:///var/run/docker.sock"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 JOB_DEADLINE_S = 120.0
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def summary(values: list[float]) -> tuple[float, float]:
-    return statistics.median(values), pct(values, 0.95)
 
 
 async def one_job(p: Platform) -> float:
@@ -131,12 +121,6 @@ async def throughput(p: Platform, jobs: int, slots: int) -> None:
           + (f"; reasons {dict(reasons)}" if reasons else ""))
 
 
-def line(name: str, values: list[float], raw_p50: float) -> str:
-    p50, p95 = summary(values)
-    return (f"  {name:<22} p50 {p50 * 1000:7.0f} ms   p95 {p95 * 1000:7.0f} ms   "
-            f"p50 / raw docker run {p50 / raw_p50:5.2f}")
-
-
 async def bench(args: argparse.Namespace, s3: S3Settings, amqp_url: str, work: Path) -> None:
     runtime = e2e_runtime()
     database = await infra.create_database()
@@ -167,18 +151,7 @@ def main() -> None:
     parser.add_argument("--log-level", default="error", help="of the services (to stderr)")
     args = parser.parse_args()
     configure_logging("console", args.log_level)
-    vhosts = infra.VhostPool(batch=1)
-    with tempfile.TemporaryDirectory(prefix="mp-bench-jobs-") as tmp:
-        weed = WeedServer(Path(tmp) / "weed")
-        weed.start()
-        try:
-            _, amqp_url = vhosts.take()
-            s3 = S3Settings(endpoint_url=weed.endpoint, bucket=infra.unique("mp-bench-"))
-            (Path(tmp) / "work").mkdir()
-            asyncio.run(bench(args, s3, amqp_url, Path(tmp) / "work"))
-        finally:
-            weed.stop()
-            vhosts.close()
+    run_on_own_stack(bench, args, "mp-bench-jobs-")
 
 
 if __name__ == "__main__":

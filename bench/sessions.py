@@ -30,7 +30,6 @@ import os
 import socket
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -40,9 +39,9 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.harness import line, run_on_own_stack, summary  # noqa: E402
 from common.logging import configure_logging  # noqa: E402
 from common.settings import PackageSettings, S3Settings  # noqa: E402
-from modelport.devstack.weed import WeedServer  # noqa: E402
 from session_svc.service import SessionService  # noqa: E402
 from session_svc.settings import SessionSettings  # noqa: E402
 from tests.e2e.runtime import E2ERuntime, e2e_runtime  # noqa: E402
@@ -53,15 +52,6 @@ DOCKER = "unix:///var/run/docker.sock"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 AGENT = ["python", "-m", "modelport.agent", "session"]
 DEADLINE_S = 120.0
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def summary(values: list[float]) -> tuple[float, float]:
-    return statistics.median(values), pct(values, 0.95)
 
 
 async def answered(http: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> None:
@@ -198,12 +188,6 @@ async def swap_service(s: SessionPlatform, warm: int) -> None:
         await stop(s, http, session_id)
 
 
-def line(name: str, values: list[float], raw_p50: float) -> str:
-    p50, p95 = summary(values)
-    return (f"  {name:<26} p50 {p50 * 1000:7.0f} ms   p95 {p95 * 1000:7.0f} ms   "
-            f"p50 / raw {p50 / raw_p50:5.2f}")
-
-
 async def bench(args: argparse.Namespace, s3: S3Settings, amqp_url: str, work: Path) -> None:
     runtime = e2e_runtime()
     database = await infra.create_database()
@@ -226,8 +210,8 @@ async def bench(args: argparse.Namespace, s3: S3Settings, amqp_url: str, work: P
     print(f"launch -> first GET /s/{{id}}/ 200, transport, {args.runs} runs each (serial):")
     print(f"  {'raw docker run -i':<26} p50 {raw_p50 * 1000:7.0f} ms   "
           f"p95 {raw_p95 * 1000:7.0f} ms")
-    print(line("platform, cold", cold, raw_p50))
-    print(line("platform, warm pool", warm, raw_p50))
+    print(line("platform, cold", cold, raw_p50, width=26, raw="raw"))
+    print(line("platform, warm pool", warm, raw_p50, width=26, raw="raw"))
     print(f"  five launched at once, all answering: {burst * 1000:.0f} ms")
     print(f"  idle session RSS: {rss:.1f} MB")
     print(f"sessions: warm_p50_ms={statistics.median(warm) * 1000:.0f} "
@@ -241,18 +225,7 @@ def main() -> None:
     parser.add_argument("--log-level", default="error", help="of the services (to stderr)")
     args = parser.parse_args()
     configure_logging("console", args.log_level)
-    vhosts = infra.VhostPool(batch=1)
-    with tempfile.TemporaryDirectory(prefix="mp-bench-sessions-") as tmp:
-        weed = WeedServer(Path(tmp) / "weed")
-        weed.start()
-        try:
-            _, amqp_url = vhosts.take()
-            s3 = S3Settings(endpoint_url=weed.endpoint, bucket=infra.unique("mp-bench-"))
-            (Path(tmp) / "work").mkdir()
-            asyncio.run(bench(args, s3, amqp_url, Path(tmp) / "work"))
-        finally:
-            weed.stop()
-            vhosts.close()
+    run_on_own_stack(bench, args, "mp-bench-sessions-")
 
 
 if __name__ == "__main__":

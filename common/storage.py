@@ -21,6 +21,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from common.backoff import retry
 from common.errors import ModelportError, NotFound, StorageUnavailable, TooLarge
+from common.lifecycle import StartStop
 from common.settings import S3Settings
 
 log = structlog.get_logger(__name__)
@@ -65,7 +66,7 @@ class StoredObject:
     sha256: str
 
 
-class S3Storage:
+class S3Storage(StartStop):
     """One bucket. Use as ``async with S3Storage(settings) as storage``."""
 
     def __init__(self, settings: S3Settings, *, connect_deadline_s: float = 30.0):
@@ -75,13 +76,6 @@ class S3Storage:
         self._client: Any = None
         self.bucket = settings.bucket
         self._part_size = settings.part_size_mb * 1024 * 1024
-
-    async def __aenter__(self) -> S3Storage:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         """Open the client and create the bucket if it is missing (retrying while S3 starts)."""
@@ -212,13 +206,8 @@ class S3Storage:
 
     async def head(self, key: str) -> StoredObject:
         """Size and checksum of ``key``; raises NotFound."""
-        try:
-            with _reachable():
-                reply = await self._client.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
-                raise NotFound(f"no object {key!r}") from None
-            raise
+        with _missing_as_not_found(key), _reachable():
+            reply = await self._client.head_object(Bucket=self.bucket, Key=key)
         return StoredObject(key, reply["ContentLength"], reply["Metadata"].get(META_SHA256, ""))
 
     async def download(self, key: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
@@ -226,13 +215,8 @@ class S3Storage:
 
         Callers that forward chunks before the end must discard what they wrote on that error.
         """
-        try:
-            with _reachable():
-                reply = await self._client.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
-                raise NotFound(f"no object {key!r}") from None
-            raise
+        with _missing_as_not_found(key), _reachable():
+            reply = await self._client.get_object(Bucket=self.bucket, Key=key)
         expected = reply["Metadata"].get(META_SHA256)
         digest = hashlib.sha256()
         async with reply["Body"] as body:
@@ -263,3 +247,14 @@ class S3Storage:
             async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
                 keys.extend(item["Key"] for item in page.get("Contents", []))
         return keys
+
+
+@contextlib.contextmanager
+def _missing_as_not_found(key: str) -> Iterator[None]:
+    """Turn S3's "no such key" for ``key`` into NotFound; other errors pass unchanged."""
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            raise NotFound(f"no object {key!r}") from None
+        raise

@@ -13,22 +13,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from pydantic import ValidationError
 
 from common.amqp import topology
-from common.amqp.consumer import Consumer
-from common.amqp.rpc import RpcClient
 from common.contracts.sessions import StartSession, StopSession
-from common.docker import DockerHost, DockerSettings, HostPool, WarmPool, adopt_or_sweep
+from common.docker import DockerHost, DockerSettings, WarmPool, adopt_or_sweep
 from common.docker.spec import KIND
-from common.packages import PlatformPrivateKey, TrustedKeys, load_platform_key
+from common.docker_worker import DockerWorkerService
+from common.packages import PlatformPrivateKey, TrustedKeys
 from common.settings import PackageSettings, S3Settings
-from common.storage import S3Storage
-from common.worker_service import WorkerService
 from session_svc.backend import BackendLink
 from session_svc.launch import Env, limits_of
 from session_svc.network import bridge_name, ensure_network, install_firewall
@@ -37,20 +34,10 @@ from session_svc.worker import SessionWorker
 
 log = structlog.get_logger(__name__)
 JOB_EVENTS = "modelport.job.#"
+M = TypeVar("M", StartSession, StopSession)
 
 
-class WorkerQueueConsumer(Consumer):
-    """A :class:`Consumer` of a worker's own queue (``topology.declare_worker_queue``)."""
-
-    async def start(self) -> None:
-        self._channel = await self._connection.channel(publisher_confirms=True)
-        await self._channel.set_qos(prefetch_count=self._prefetch)
-        await topology.declare_base(self._channel)
-        self._queue = await topology.declare_worker_queue(self._channel, self._queue_name)
-        self._consumer_tag = await self._queue.consume(self._on_message)
-
-
-class SessionService(WorkerService):
+class SessionService(DockerWorkerService):
     """Serves ``system.ping`` on ``session.rpc``; runs the sessions backend asks for."""
 
     name = "session"
@@ -59,18 +46,10 @@ class SessionService(WorkerService):
 
     def __init__(self, settings: SessionSettings, *, docker: DockerSettings | None = None,
                  s3: S3Settings | None = None, packages: PackageSettings | None = None):
-        super().__init__(settings)
+        super().__init__(settings, docker=docker, s3=s3, packages=packages)
         self.settings: SessionSettings = settings
-        self.docker_settings = docker or DockerSettings()
-        self.s3_settings = s3 or S3Settings()
-        self.package_settings = packages or PackageSettings()
         self.worker_queue = topology.session_worker_queue(self.instance)
-        self.pool: HostPool | None = None
         self.worker: SessionWorker | None = None
-        self._storage: S3Storage | None = None
-        self._warm: dict[str, WarmPool] = {}
-        self._rpc_client: RpcClient | None = None
-        self._own_queue: WorkerQueueConsumer | None = None
         self._events: AbstractChannel | None = None
         self._following = asyncio.Event()  # commands wait for it: the worker exists
 
@@ -78,8 +57,7 @@ class SessionService(WorkerService):
         """Start the sessions machinery, then take commands; raises when a part cannot start
         (unreadable platform key, S3, broker or Docker unreachable, firewall refused).
         Without a platform key the worker runs no sessions and says so in its log."""
-        key_file = self.package_settings.platform_key_file
-        key = load_platform_key(key_file) if key_file else None
+        key = self.platform_key()
         if key is not None:
             await self._prepare(key)
         else:
@@ -92,35 +70,27 @@ class SessionService(WorkerService):
 
     async def _prepare(self, key: PlatformPrivateKey) -> None:
         s = self.settings
-        self._storage = S3Storage(self.s3_settings, connect_deadline_s=s.connect_deadline_s)
-        await self._storage.start()
-        self.pool = HostPool(self.docker_settings)
-        await self.pool.start()
-        for host in self.pool.hosts:
+        storage, pool = await self.open_storage_and_hosts()
+        for host in pool.hosts:
             await ensure_network(host, s.network)
         if s.firewall:
             await install_firewall(bridge_name(s.network))
         await self._sweep()
-        self._warm = {h.name: self._warm_pool(h) for h in self.pool.hosts}
-        env = Env(self.pool, self._warm, self._storage, key, s,
-                  TrustedKeys.load_optional(self.package_settings.trusted_keys))
-        self._env = env
+        self._env = Env(pool, self.open_warm_pools(), storage, key, s,
+                        TrustedKeys.load_optional(self.package_settings.trusted_keys))
 
-    def _warm_pool(self, host: DockerHost) -> WarmPool:
+    def warm_pool(self, host: DockerHost) -> WarmPool:
         return WarmPool(host, size=self.settings.warm_sessions, limits=limits_of(self.settings),
                         serve_cmd=self.settings.agent_command, network=self.settings.network)
 
     async def _follow(self) -> None:
         """The RPC client, the worker, its own queue and the job events."""
         assert self._connection is not None
-        self._rpc_client = RpcClient(self._connection, timeout_s=self.settings.rpc_timeout_s)
-        await self._rpc_client.start()
+        rpc_client = await self.open_rpc_client()
         self.worker = SessionWorker(self.instance, self._env,
-                                    BackendLink(self._rpc_client, self.instance))
+                                    BackendLink(rpc_client, self.instance))
         self.worker.begin()
-        self._own_queue = WorkerQueueConsumer(self._connection, self.worker_queue,
-                                              self._on_own, prefetch=self.settings.amqp_prefetch)
-        await self._own_queue.start()
+        await self.consume_own_queue(self._on_own)
         self._events = await self._connection.channel()
         await topology.declare_base(self._events)
         queue = await self._events.declare_queue(exclusive=True, auto_delete=True)
@@ -133,22 +103,16 @@ class SessionService(WorkerService):
         if self.worker is None or message.type != StartSession.TYPE:
             log.warning("session_command_ignored", type=message.type)
             return
-        try:
-            start = StartSession.model_validate_json(message.body)
-        except ValidationError as exc:
-            log.warning("session_command_invalid", error=str(exc))
-            return
-        await self.worker.start(start.session_id)
+        start = _read(message, StartSession, "session_command_invalid")
+        if start is not None:
+            await self.worker.start(start.session_id)
 
     async def _on_own(self, message: AbstractIncomingMessage) -> None:
         if self.worker is None or message.type != StopSession.TYPE:
             return
-        try:
-            stop = StopSession.model_validate_json(message.body)
-        except ValidationError as exc:
-            log.warning("session_stop_invalid", error=str(exc))
-            return
-        self.worker.stop(stop.session_id, stop.attempt, stop.reason)
+        stop = _read(message, StopSession, "session_stop_invalid")
+        if stop is not None:
+            self.worker.stop(stop.session_id, stop.attempt, stop.reason)
 
     async def _on_job_event(self, message: AbstractIncomingMessage) -> None:
         if self.worker is None:
@@ -179,23 +143,23 @@ class SessionService(WorkerService):
         if self._consumer is not None:  # no new session from here on (another replica takes it)
             await self._consumer.drain(self.settings.shutdown_grace_s)
             self._consumer = None
-        if self._own_queue is not None:
-            await self._own_queue.drain(0)
-            self._own_queue = None
+        await self.stop_own_queue()
         if self.worker is not None:
             await self.worker.close(self.settings.shutdown_grace_s)
         if self._events is not None:
             with contextlib.suppress(Exception):
                 await self._events.close()
-        for warm in self._warm.values():
-            await warm.close()
-        if self._rpc_client is not None:
-            await self._rpc_client.stop()
-        if self.pool is not None:
-            await self.pool.stop()
-        if self._storage is not None:
-            await self._storage.stop()
+        await self.close_clients()
         await super().stop()
+
+
+def _read(message: AbstractIncomingMessage, model: type[M], invalid: str) -> M | None:
+    """The command in ``message``, or None (logged as ``invalid``) when it is malformed."""
+    try:
+        return model.model_validate_json(message.body)
+    except ValidationError as exc:
+        log.warning(invalid, error=str(exc))
+        return None
 
 
 def _name(item: dict[str, object]) -> str:

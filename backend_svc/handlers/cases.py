@@ -7,6 +7,7 @@ import asyncpg
 from backend_svc import cases, policy, quotas
 from backend_svc.cases import FoundCase
 from backend_svc.changes import parse_uuid
+from backend_svc.handlers.base import PoolHandlers
 from backend_svc.policy import Action
 from backend_svc.quotas import QuotaRules
 from common.contracts.base import Principal
@@ -33,9 +34,9 @@ def _location(found: FoundCase) -> CaseLocation:
     return CaseLocation(case=found.case, s3_key=found.s3_key)
 
 
-class CaseHandlers:
+class CaseHandlers(PoolHandlers):
     def __init__(self, pool: asyncpg.Pool, rules: QuotaRules):
-        self._pool = pool
+        super().__init__(pool)
         self._rules = rules
 
     @implements(CaseMethods.REGISTER)
@@ -50,18 +51,14 @@ class CaseHandlers:
 
     @implements(CaseMethods.LIST)
     async def list_cases(self, request: ListCases) -> CaseList:
-        async with self._pool.acquire() as conn:
-            found, total = await cases.list_cases(
-                conn, request.actor.user_id, app=request.app, limit=request.limit,
-                offset=request.offset,
-            )
+        found, total = await self._read(
+            cases.list_cases, request.actor.user_id, app=request.app, limit=request.limit,
+            offset=request.offset)
         return CaseList(cases=found, total=total)
 
     @implements(CaseMethods.GET)
     async def get_case(self, request: CaseRef) -> CaseLocation:
-        async with self._pool.acquire() as conn:
-            found = await cases.find_case(conn, request.case_id,
-                                          viewer_id=request.actor.user_id)
+        found = await self._read(cases.find_case, request.case_id, viewer_id=request.actor.user_id)
         _authorize(request.actor, Action.CASE_READ, found)
         return _location(found)
 

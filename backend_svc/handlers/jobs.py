@@ -7,13 +7,15 @@ worker name in each must belong to its sender (common/amqp/identity.py, docs/sec
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import asyncpg
 import structlog
 
 from backend_svc import attempts, jobs, policy, workers
+from backend_svc.changes import user_id_named
+from backend_svc.handlers.base import PoolHandlers
 from backend_svc.jobs import FoundJob
 from backend_svc.policy import Action
 from backend_svc.quotas import QuotaRules
@@ -51,12 +53,38 @@ def _authorize(actor: Principal, action: Action, found: FoundJob) -> None:
     policy.authorize(actor, action, owner_id=found.user_id)
 
 
-class JobHandlers:
+StopMode = Literal["cancel", "interrupt"]
+_JobChange = Callable[[asyncpg.Connection, Principal, FoundJob], Awaitable[JobOut]]
+
+
+async def listed_owner(
+    conn: asyncpg.Connection, actor: Principal, list_all: Action, username: str | None
+) -> str | None:
+    """Whose items a list shows: the actor's own, or with ``list_all`` those of ``username``
+    (everyone's when None)."""
+    if not policy.allowed(actor, list_all):
+        return actor.user_id
+    return await user_id_named(conn, username) if username else None
+
+
+async def stop_worker(commands: Publisher, job: JobOut, mode: StopMode) -> None:
+    """Tell the worker of a job still held at once (it also learns it from its next report's
+    reply, so a failure to publish is only logged)."""
+    if job.worker is None or job.state not in jobs.ACTIVE_STATES:
+        return
+    stop = StopJob(job_id=job.id, attempt=job.attempt, mode=mode)
+    try:
+        await workers.send(commands, job.worker, stop)
+    except Exception as exc:  # the next report's reply carries it
+        log.warning("stop_job_publish_failed", job_id=job.id, error=repr(exc))
+
+
+class JobHandlers(PoolHandlers):
     def __init__(
         self, pool: asyncpg.Pool, commands: Publisher, settings: BackendSettings,
         wake: Callable[[], None],
     ):
-        self._pool = pool
+        super().__init__(pool)
         self._commands = commands
         self._settings = settings
         self._wake = wake
@@ -65,96 +93,71 @@ class JobHandlers:
     @implements(JobMethods.SUBMIT)
     async def submit(self, request: SubmitJob) -> JobOut:
         s = self._settings
-        async with self._pool.acquire() as conn, conn.transaction():
-            job = await jobs.submit(conn, request.actor, request,
-                                    default_memory_mb=s.default_memory_mb,
-                                    max_attempts=s.max_attempts, rules=self._rules)
+        job = await self._write(
+            jobs.submit, request.actor, request, default_memory_mb=s.default_memory_mb,
+            max_attempts=s.max_attempts, rules=self._rules)
         self._wake()
         return job
 
     @implements(JobMethods.LIST)
     async def list_jobs(self, request: ListJobs) -> JobList:
-        actor = request.actor
-        user_id = actor.user_id
-        if policy.allowed(actor, Action.JOB_LIST_ALL):
-            user_id = await self._user_id(request.user) if request.user else None
         async with self._pool.acquire() as conn:
+            user_id = await listed_owner(conn, request.actor, Action.JOB_LIST_ALL, request.user)
             found, total = await jobs.list_jobs(
                 conn, user_id=user_id, state=request.state, app=request.app,
                 limit=request.limit, offset=request.offset)
         return JobList(jobs=found, total=total)
 
-    async def _user_id(self, username: str) -> str:
-        user_id = await self._pool.fetchval("SELECT id FROM users WHERE username = $1", username)
-        return str(user_id) if user_id else "00000000-0000-0000-0000-000000000000"
-
     @implements(JobMethods.GET)
     async def get(self, request: JobRef) -> JobOut:
-        async with self._pool.acquire() as conn:
-            found = await jobs.find_job(conn, request.job_id)
+        found = await self._read(jobs.find_job, request.job_id)
         _authorize(request.actor, Action.JOB_READ, found)
         return found.job
 
     @implements(JobMethods.CANCEL)
     async def cancel(self, request: JobRef) -> JobOut:
-        async with self._pool.acquire() as conn, conn.transaction():
-            found = await self._find_for(conn, request, Action.JOB_CANCEL)
-            job = await jobs.cancel(conn, request.actor, found)
-        await self._stop(job, "cancel")
-        return job
+        return await self._stop(request, Action.JOB_CANCEL, jobs.cancel, "cancel")
 
     @implements(JobMethods.INTERRUPT)
     async def interrupt(self, request: JobRef) -> JobOut:
+        return await self._stop(request, Action.JOB_INTERRUPT, jobs.interrupt, "interrupt")
+
+    async def _stop(
+        self, request: JobRef, action: Action, change: _JobChange, mode: StopMode
+    ) -> JobOut:
+        """Find the job locked, check ``action``, ``change`` it, then tell its worker."""
         async with self._pool.acquire() as conn, conn.transaction():
-            found = await self._find_for(conn, request, Action.JOB_INTERRUPT)
-            job = await jobs.interrupt(conn, request.actor, found)
-        await self._stop(job, "interrupt")
+            found = await jobs.find_job(conn, request.job_id, lock=True)
+            _authorize(request.actor, action, found)
+            job = await change(conn, request.actor, found)
+        await stop_worker(self._commands, job, mode)
         return job
-
-    @staticmethod
-    async def _find_for(conn: asyncpg.Connection, request: JobRef, action: Action) -> FoundJob:
-        found = await jobs.find_job(conn, request.job_id, lock=True)
-        _authorize(request.actor, action, found)
-        return found
-
-    async def _stop(self, job: JobOut, mode: Literal["cancel", "interrupt"]) -> None:
-        """Tell the worker at once (it also learns it from its next report's reply)."""
-        if job.worker is None or job.state not in jobs.ACTIVE_STATES:
-            return
-        stop = StopJob(job_id=job.id, attempt=job.attempt, mode=mode)
-        try:
-            await workers.send(self._commands, job.worker, stop)
-        except Exception as exc:  # the next report's reply carries it
-            log.warning("stop_job_publish_failed", job_id=job.id, error=repr(exc))
 
     @implements(WorkerMethods.REPORT)
     async def report(self, request: WorkerReport) -> WorkerReportReply:
-        async with self._pool.acquire() as conn, conn.transaction():
-            reply = await workers.report(conn, request, lease_ttl_s=self._settings.lease_ttl_s)
+        reply = await self._write(workers.report, request, lease_ttl_s=self._settings.lease_ttl_s)
         if request.slots_free > 0:
             self._wake()
         return reply
 
     @implements(WorkerMethods.STARTED)
     async def started(self, request: JobStarted) -> Accepted:
-        async with self._pool.acquire() as conn, conn.transaction():
-            current = await attempts.started(conn, request,
-                                             lease_ttl_s=self._settings.lease_ttl_s)
+        current = await self._write(
+            attempts.started, request, lease_ttl_s=self._settings.lease_ttl_s)
         return Accepted(current=current)
 
     @implements(WorkerMethods.PROGRESS)
     async def progress(self, request: JobProgress) -> Accepted:
         s = self._settings
-        async with self._pool.acquire() as conn, conn.transaction():
-            current = await attempts.progress(conn, request, lease_ttl_s=s.lease_ttl_s,
-                                              event_interval_s=s.progress_event_interval_s)
+        current = await self._write(
+            attempts.progress, request, lease_ttl_s=s.lease_ttl_s,
+            event_interval_s=s.progress_event_interval_s)
         return Accepted(current=current)
 
     @implements(WorkerMethods.FINISHED)
     async def finished(self, request: JobFinished) -> Accepted:
-        async with self._pool.acquire() as conn, conn.transaction():
-            current = await attempts.finished(
-                conn, request, restart_spacing_s=self._settings.restart_spacing_s)
+        current = await self._write(
+            attempts.finished, request, restart_spacing_s=self._settings.restart_spacing_s)
         if current:
             self._wake()
         return Accepted(current=current)

@@ -7,6 +7,7 @@ import uuid
 import asyncpg
 
 from backend_svc import app_rights, apps, registry
+from backend_svc.handlers.base import PoolHandlers
 from backend_svc.policy import Action
 from common.contracts.base import Principal
 from common.contracts.method import implements
@@ -33,35 +34,28 @@ from common.contracts.registry import (
 APP_API_NOT_FOUND = "not_found"  # the code the app API has always answered for an unknown app
 
 
-class RegistryHandlers:
-    def __init__(self, pool: asyncpg.Pool):
-        self._pool = pool
+class RegistryHandlers(PoolHandlers):
 
     @implements(RegistryMethods.REGISTER_RUNTIME)
     async def register_runtime(self, request: RegisterRuntime) -> RuntimeOut:
-        async with self._pool.acquire() as conn, conn.transaction():
-            return await registry.register_runtime(conn, request.actor, request)
+        return await self._write(registry.register_runtime, request.actor, request)
 
     @implements(RegistryMethods.LIST_RUNTIMES)
     async def list_runtimes(self, request: ListRuntimes) -> RuntimeList:
-        async with self._pool.acquire() as conn:
-            return RuntimeList(runtimes=await registry.list_runtimes(conn))
+        return RuntimeList(runtimes=await self._read(registry.list_runtimes))
 
     @implements(RegistryMethods.GET_RUNTIME)
     async def get_runtime(self, request: RuntimeRef) -> RuntimeOut:
-        async with self._pool.acquire() as conn:
-            return await registry.get_runtime(conn, request.version)
+        return await self._read(registry.get_runtime, request.version)
 
     @implements(RegistryMethods.DELETE_RUNTIME)
     async def delete_runtime(self, request: RuntimeRef) -> RuntimeDeleted:
-        async with self._pool.acquire() as conn, conn.transaction():
-            key = await registry.delete_runtime(conn, request.actor, request.version)
+        key = await self._write(registry.delete_runtime, request.actor, request.version)
         return RuntimeDeleted(s3_key=key)
 
     @implements(RegistryMethods.PUBLISH_APP)
     async def publish_app(self, request: PublishAppVersion) -> AppVersionOut:
-        async with self._pool.acquire() as conn, conn.transaction():
-            return await apps.publish_version(conn, request.actor, request)
+        return await self._write(apps.publish_version, request.actor, request)
 
     @implements(RegistryMethods.LIST_APPS)
     async def list_apps(self, request: ListApps) -> AppList:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncpg
 import structlog
 
-from backend_svc import jobs, policy, session_acts, session_workers, sessions, workers
+from backend_svc import jobs, policy, session_acts, session_workers, sessions
+from backend_svc.handlers.base import PoolHandlers
+from backend_svc.handlers.jobs import listed_owner, stop_worker
 from backend_svc.policy import Action
 from backend_svc.quotas import QuotaRules
 from backend_svc.sessions import FoundSession
@@ -18,7 +20,7 @@ from common.amqp.publisher import Publisher
 from common.contracts import sessions as api
 from common.contracts.base import Principal
 from common.contracts.cases import CaseOut
-from common.contracts.jobs import Accepted, JobOut, StopJob
+from common.contracts.jobs import Accepted, JobOut
 from common.contracts.method import implements
 from common.contracts.sessions import (
     ClaimSession,
@@ -53,11 +55,11 @@ def _authorize(actor: Principal, action: Action, found: FoundSession) -> None:
                              shared=False, what="session")
 
 
-class SessionHandlers:
+class SessionHandlers(PoolHandlers):
     """Serve with ``RpcServer.serve_all(handlers)``."""
 
     def __init__(self, pool: asyncpg.Pool, commands: Publisher, settings: BackendSettings):
-        self._pool = pool
+        super().__init__(pool)
         self._commands = commands
         self._settings = settings
         self._rules = QuotaRules.of(settings)
@@ -68,10 +70,9 @@ class SessionHandlers:
     async def create(self, request: CreateSession) -> SessionOut:
         policy.authorize(request.actor, Action.SESSION_CREATE)
         s = self._settings
-        async with self._pool.acquire() as conn, conn.transaction():
-            session, made = await sessions.create(conn, request.actor, request,
-                                                  rules=self._rules,
-                                                  claim_timeout_s=s.session_claim_timeout_s)
+        session, made = await self._write(
+            sessions.create, request.actor, request, rules=self._rules,
+            claim_timeout_s=s.session_claim_timeout_s)
         if made:  # a replayed Idempotency-Key: its session was sent to the workers already
             await self._send(topology.SESSION_COMMANDS, StartSession(session_id=session.id),
                              f"{StartSession.TYPE}:{session.id}")
@@ -81,23 +82,16 @@ class SessionHandlers:
     async def list_sessions(self, request: ListSessions) -> SessionList:
         actor = request.actor
         policy.authorize(actor, Action.SESSION_LIST)
-        user_id = actor.user_id
-        if policy.allowed(actor, Action.SESSION_LIST_ALL):
-            user_id = await self._user_id(request.user) if request.user else None
         async with self._pool.acquire() as conn:
+            user_id = await listed_owner(conn, actor, Action.SESSION_LIST_ALL, request.user)
             found, total = await sessions.list_sessions(
                 conn, user_id=user_id, live=request.live, limit=request.limit,
                 offset=request.offset)
         return SessionList(sessions=found, total=total)
 
-    async def _user_id(self, username: str) -> str:
-        user_id = await self._pool.fetchval("SELECT id FROM users WHERE username = $1", username)
-        return str(user_id) if user_id else "00000000-0000-0000-0000-000000000000"
-
     @implements(api.GET)
     async def get(self, request: SessionRef) -> SessionOut:
-        async with self._pool.acquire() as conn:
-            found = await sessions.find_session(conn, request.session_id)
+        found = await self._read(sessions.find_session, request.session_id)
         _authorize(request.actor, Action.SESSION_READ, found)
         return found.session
 
@@ -128,22 +122,20 @@ class SessionHandlers:
 
     @implements(api.CLAIM)
     async def claim(self, request: ClaimSession) -> SessionLaunch:
-        async with self._pool.acquire() as conn, conn.transaction():
-            return await session_workers.claim(
-                conn, request, lease_ttl_s=self._settings.session_lease_ttl_s)
+        return await self._write(
+            session_workers.claim, request, lease_ttl_s=self._settings.session_lease_ttl_s)
 
     @implements(api.READY)
     async def ready(self, request: SessionReady) -> Accepted:
-        async with self._pool.acquire() as conn, conn.transaction():
-            current = await session_workers.ready(
-                conn, request, lease_ttl_s=self._settings.session_lease_ttl_s)
+        current = await self._write(
+            session_workers.ready, request, lease_ttl_s=self._settings.session_lease_ttl_s)
         return Accepted(current=current)
 
     @implements(api.FAILED)
     async def failed(self, request: SessionFailed) -> Accepted:
-        async with self._pool.acquire() as conn, conn.transaction():
-            current = await session_workers.failed(
-                conn, request, claim_timeout_s=self._settings.session_claim_timeout_s)
+        current = await self._write(
+            session_workers.failed, request,
+            claim_timeout_s=self._settings.session_claim_timeout_s)
         if current and request.reason == session_workers.HOST_DOWN:  # restart it elsewhere
             await self._send(topology.SESSION_COMMANDS,
                              StartSession(session_id=request.session_id),
@@ -152,54 +144,42 @@ class SessionHandlers:
 
     @implements(api.STOPPED)
     async def stopped(self, request: SessionStopped) -> Accepted:
-        async with self._pool.acquire() as conn, conn.transaction():
-            return Accepted(current=await session_workers.stopped(conn, request))
+        return Accepted(current=await self._write(session_workers.stopped, request))
 
     @implements(api.REPORT)
     async def report(self, request: SessionWorkerReport) -> SessionWorkerReply:
-        async with self._pool.acquire() as conn, conn.transaction():
-            return await session_workers.report(
-                conn, request, lease_ttl_s=self._settings.session_lease_ttl_s)
+        return await self._write(
+            session_workers.report, request, lease_ttl_s=self._settings.session_lease_ttl_s)
 
     # --- what a session asks, as its owner -----------------------------------------------
 
     @implements(api.SAVE_CASE)
     async def save_case(self, request: SessionSaveCase) -> CaseOut:
-        async with self._pool.acquire() as conn, conn.transaction():
-            return await session_acts.save_case(conn, request, self._rules)
+        return await self._write(session_acts.save_case, request, self._rules)
 
     @implements(api.OPEN_CASE)
     async def open_case(self, request: SessionCaseRef) -> SessionCase:
-        async with self._pool.acquire() as conn:
-            return await session_acts.open_case(conn, request)
+        return await self._read(session_acts.open_case, request)
 
     @implements(api.LIST_CASES)
     async def list_cases(self, request: SessionListCases) -> SessionCases:
-        async with self._pool.acquire() as conn:
-            return await session_acts.list_cases(conn, request)
+        return await self._read(session_acts.list_cases, request)
 
     @implements(api.SUBMIT_JOB)
     async def submit_job(self, request: SessionSubmitJob) -> JobOut:
         s = self._settings
-        async with self._pool.acquire() as conn, conn.transaction():
-            return await session_acts.submit_job(conn, request,
-                                                 default_memory_mb=s.default_memory_mb,
-                                                 max_attempts=s.max_attempts, rules=self._rules)
+        return await self._write(
+            session_acts.submit_job, request, default_memory_mb=s.default_memory_mb,
+            max_attempts=s.max_attempts, rules=self._rules)
 
     @implements(api.JOB)
     async def job(self, request: SessionJobRef) -> SessionJob:
-        async with self._pool.acquire() as conn:
-            return await session_acts.job(conn, request, request.job_id)
+        return await self._read(session_acts.job, request, request.job_id)
 
     @implements(api.CANCEL_JOB)
     async def cancel_job(self, request: SessionJobRef) -> JobOut:
         async with self._pool.acquire() as conn, conn.transaction():
             who, found = await session_acts.owned_job(conn, request, request.job_id, lock=True)
             job = await jobs.cancel(conn, who.owner, found)
-        if job.worker is not None and job.state in jobs.ACTIVE_STATES:
-            stop = StopJob(job_id=job.id, attempt=job.attempt, mode="cancel")
-            try:
-                await workers.send(self._commands, job.worker, stop)
-            except Exception as exc:  # the solve worker's next report carries it
-                log.warning("stop_job_publish_failed", job_id=job.id, error=repr(exc))
+        await stop_worker(self._commands, job, "cancel")
         return job

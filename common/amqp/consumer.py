@@ -13,7 +13,12 @@ from collections.abc import Awaitable, Callable
 
 import aio_pika
 import structlog
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
 
 from common.amqp import topology
 from common.amqp.identity import broker_user
@@ -43,8 +48,12 @@ class Consumer:
         self._channel = await self._connection.channel(publisher_confirms=True)
         await self._channel.set_qos(prefetch_count=self._prefetch)
         await topology.declare_base(self._channel)
-        self._queue = await topology.declare_work_queue(self._channel, self._queue_name)
+        self._queue = await self._declare(self._channel, self._queue_name)
         self._consumer_tag = await self._queue.consume(self._on_message)
+
+    @staticmethod
+    async def _declare(channel: AbstractChannel, name: str) -> AbstractQueue:
+        return await topology.declare_work_queue(channel, name)
 
     async def drain(self, grace_s: float) -> None:
         """Stop consuming; give work in flight ``grace_s``; unacked rest goes back to the queue."""
@@ -112,3 +121,11 @@ class Consumer:
         })
         exchange = await self._channel.get_exchange(topology.DEAD_LETTER, ensure=False)
         await exchange.publish(copy, routing_key=self._queue_name)
+
+
+class WorkerQueueConsumer(Consumer):
+    """A :class:`Consumer` of a worker's own queue (``topology.declare_worker_queue``)."""
+
+    @staticmethod
+    async def _declare(channel: AbstractChannel, name: str) -> AbstractQueue:
+        return await topology.declare_worker_queue(channel, name)

@@ -5,6 +5,8 @@ Handlers never spell broker names as string literals: they import them from here
 
 from __future__ import annotations
 
+from typing import Any
+
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
@@ -42,29 +44,19 @@ async def declare_base(channel: AbstractChannel) -> dict[str, AbstractExchange]:
 
 async def declare_work_queue(channel: AbstractChannel, name: str) -> AbstractQueue:
     """A durable quorum queue bound to ``COMMANDS`` under its own name, dead-lettering."""
-    queue = await channel.declare_queue(
-        name,
-        durable=True,
-        arguments={
-            "x-queue-type": "quorum",
-            "x-dead-letter-exchange": DEAD_LETTER,
-            # Handler failures are counted in our header; this bounds the other case, a
-            # message whose handling kills the whole process and so is redelivered forever.
-            "x-delivery-limit": MAX_REDELIVERIES,
-        },
-    )
-    await queue.bind(COMMANDS, routing_key=name)
-    return queue
+    return await _bound_queue(channel, name, {
+        "x-queue-type": "quorum",
+        "x-dead-letter-exchange": DEAD_LETTER,
+        # Handler failures are counted in our header; this bounds the other case, a
+        # message whose handling kills the whole process and so is redelivered forever.
+        "x-delivery-limit": MAX_REDELIVERIES,
+    })
 
 
 async def declare_rpc_queue(channel: AbstractChannel, name: str) -> AbstractQueue:
     """An RPC request queue. Requests expire after a minute, so a caller that gave up
     long ago (its timeout is shorter) is not answered when a server comes back."""
-    queue = await channel.declare_queue(
-        name, durable=True, arguments={"x-queue-type": "quorum", "x-message-ttl": 60_000}
-    )
-    await queue.bind(COMMANDS, routing_key=name)
-    return queue
+    return await _bound_queue(channel, name, {"x-queue-type": "quorum", "x-message-ttl": 60_000})
 
 
 def solve_worker_queue(instance: str) -> str:
@@ -82,14 +74,18 @@ async def declare_worker_queue(channel: AbstractChannel, name: str) -> AbstractQ
     """A worker's own queue: durable (survives a broker restart), dead-lettering, and deleted
     by the broker once no consumer has used it for ``WORKER_QUEUE_EXPIRES_MS`` (a worker that
     died leaves nothing behind; its attempts come back through lease expiry)."""
-    queue = await channel.declare_queue(
-        name,
-        durable=True,
-        arguments={
-            "x-queue-type": "classic",
-            "x-dead-letter-exchange": DEAD_LETTER,
-            "x-expires": WORKER_QUEUE_EXPIRES_MS,
-        },
-    )
+    return await _bound_queue(channel, name, {
+        "x-queue-type": "classic",
+        "x-dead-letter-exchange": DEAD_LETTER,
+        "x-expires": WORKER_QUEUE_EXPIRES_MS,
+    })
+
+
+async def _bound_queue(
+    channel: AbstractChannel, name: str, arguments: dict[str, Any]
+) -> AbstractQueue:
+    """Declare the durable queue ``name`` with ``arguments`` (idempotent while they are the
+    same) and bind it to ``COMMANDS`` under its own name."""
+    queue = await channel.declare_queue(name, durable=True, arguments=arguments)
     await queue.bind(COMMANDS, routing_key=name)
     return queue

@@ -14,6 +14,7 @@ import structlog
 
 from common.docker.settings import HostConfig
 from common.docker.spec import MEMORY, OWNER, SERVICE
+from common.lifecycle import StartStop
 
 log = structlog.get_logger(__name__)
 IDLE_PREFIX = "/mp-warm-"
@@ -54,7 +55,7 @@ def _ssl_context(config: HostConfig) -> ssl.SSLContext:
     return context
 
 
-class DockerHost:
+class DockerHost(StartStop):
     """A Docker engine named in the settings. Open with ``async with`` or ``start()``.
 
     ``service`` is the label value our containers carry; ``usage()`` counts only those.
@@ -66,13 +67,6 @@ class DockerHost:
         self.service = service
         self._docker: aiodocker.Docker | None = None
         self.image_locks: dict[str, asyncio.Lock] = {}
-
-    async def __aenter__(self) -> DockerHost:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         """Create the client (no request is made yet)."""

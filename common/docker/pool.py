@@ -21,6 +21,7 @@ from common.docker.errors import NoCapacity
 from common.docker.host import DockerHost, Usage
 from common.docker.placement import HostState, Need, choose_host
 from common.docker.settings import DockerSettings
+from common.lifecycle import StartStop
 
 log = structlog.get_logger(__name__)
 HealthListener = Callable[[str, bool], None]  # (host name, healthy now)
@@ -67,7 +68,7 @@ class _Tracked:
         )
 
 
-class HostPool:
+class HostPool(StartStop):
     """The hosts of ``settings``. ``start()`` opens clients, checks health once and keeps
     checking every ``health_interval_s``; ``stop()`` ends that and closes the clients."""
 
@@ -77,13 +78,6 @@ class HostPool:
         self._tracked = {h.name: _Tracked(h, drained=h.config.drained) for h in made}
         self._task: asyncio.Task[None] | None = None
         self._listeners: list[HealthListener] = []
-
-    async def __aenter__(self) -> HostPool:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         for t in self._tracked.values():

@@ -21,7 +21,7 @@ from common.packages.appcrypto import AppHeader, decrypt_stream, encrypt_stream,
 from common.packages.errors import BadManifest, TooLarge, UnsafePath
 from common.packages.imports import DEFAULT_ALLOWED_IMPORTS, check_app_sources
 from common.packages.keys import PlatformPrivateKey, PlatformPublicKey
-from common.packages.limits import DEFAULT_LIMITS, PackageLimits
+from common.packages.limits import DEFAULT_LIMITS, PackageLimits, SizeGuard
 from common.packages.manifests import AppManifest, parse_app_toml
 from common.packages.tarsafe import clear_dir, safe_extract, safe_name, scan_archive
 
@@ -129,22 +129,6 @@ def _add_file(tar: tarfile.TarFile, path: Path, rel: str) -> None:
         tar.addfile(info, f)
 
 
-class _SizeGuard:
-    """Passes writes on, raising :class:`TooLarge` past ``limit`` bytes."""
-
-    def __init__(self, out: Any, limit: int) -> None:
-        self.out, self.limit, self.count = out, limit, 0
-
-    def write(self, data: bytes) -> int:
-        self.count += len(data)
-        if self.count > self.limit:
-            raise TooLarge(f"app archive is over {self.limit} bytes compressed")
-        return int(self.out.write(data))
-
-    def flush(self) -> None:
-        self.out.flush()
-
-
 def pack_app(
     src_dir: str | os.PathLike[str],
     platform_public_key: PlatformPublicKey,
@@ -162,7 +146,8 @@ def pack_app(
     part = out.with_name(out.name + ".part")
     try:
         with tempfile.TemporaryFile(dir=out.parent) as payload, open(part, "wb") as f:
-            write_app_archive(src_dir, files, _SizeGuard(payload, limits.max_app_bytes))
+            guard = SizeGuard(payload, limits.max_app_bytes, "the compressed app archive")
+            write_app_archive(src_dir, files, guard)
             payload.seek(0)
             encrypt_stream(payload, f, platform_public_key, manifest)
         os.replace(part, out)

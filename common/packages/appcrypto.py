@@ -13,7 +13,7 @@ Encryption and decryption stream through ``pyrage`` (the Rust ``age`` crate) in 
 from __future__ import annotations
 
 import struct
-from typing import IO, Any, Literal
+from typing import IO, Literal
 
 import pyrage
 from pyrage import x25519
@@ -28,7 +28,7 @@ from common.packages.errors import (
     WrongKey,
 )
 from common.packages.keys import PlatformPrivateKey, PlatformPublicKey
-from common.packages.limits import PackageLimits
+from common.packages.limits import PackageLimits, SizeGuard
 from common.packages.manifests import AppManifest, KeyId, StrictModel, validate_model
 
 MAGIC = b"MPAPP\x00\r\n"
@@ -129,7 +129,8 @@ def decrypt_stream(
     ``max_app_bytes``).
     """
     header = _header_for(stream_in, key, limits)
-    reader, writer = _Reader(stream_in), _Limited(out, limits.max_app_bytes)
+    reader = _Reader(stream_in)
+    writer = SizeGuard(out, limits.max_app_bytes, "the app package payload")
     try:
         pyrage.decrypt_io(reader, writer, [x25519.Identity.from_str(key.to_age())])
     except (pyrage.DecryptError, OSError) as exc:
@@ -170,21 +171,3 @@ class _Reader:
     def raise_own(self) -> None:
         if self.error is not None:
             raise self.error
-
-
-class _Limited:
-    """Passes writes on, raising :class:`TooLarge` past ``limit`` bytes."""
-
-    def __init__(self, out: Any, limit: int) -> None:
-        self.out, self.limit, self.count = out, limit, 0
-
-    def write(self, data: bytes) -> int:
-        self.count += len(data)
-        if self.count > self.limit:
-            raise TooLarge(f"app package payload exceeds {self.limit} bytes")
-        self.out.write(data)
-        return len(data)
-
-    def flush(self) -> None:
-        if hasattr(self.out, "flush"):
-            self.out.flush()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from common.packages.errors import TooLarge
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -30,3 +33,22 @@ class PackageLimits:
 
 
 DEFAULT_LIMITS = PackageLimits()
+
+
+class SizeGuard:
+    """A writer that passes writes on to ``out``, raising :class:`TooLarge` ("``what`` is
+    over ``limit`` bytes") as soon as more than ``limit`` bytes were written."""
+
+    def __init__(self, out: Any, limit: int, what: str) -> None:
+        self.out, self.limit, self.what, self.count = out, limit, what, 0
+
+    def write(self, data: bytes) -> int:
+        self.count += len(data)
+        if self.count > self.limit:
+            raise TooLarge(f"{self.what} is over {self.limit} bytes")
+        self.out.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        if hasattr(self.out, "flush"):
+            self.out.flush()

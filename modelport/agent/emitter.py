@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import BinaryIO, Protocol
 
+from modelport.agent.lines import LineWriter
 from modelport.agent.protocol import LogEvent, LogSource, ProgressEvent, _Event, encode
 from modelport.appkit import Progress
 
@@ -15,15 +16,11 @@ class Emitter:
     """Writes events to the protocol stream, each as one complete line, thread-safe."""
 
     def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
-        self._lock = threading.Lock()
+        self._out = LineWriter(stream)
 
     def emit(self, event: _Event) -> None:
         """Write ``event`` and flush; raises OSError when the stream is gone."""
-        line = encode(event)
-        with self._lock:
-            self._stream.write(line)
-            self._stream.flush()
+        self._out.write(encode(event))
 
     def log(self, line: str, source: LogSource = "app") -> None:
         """Emit a log line (a multi-line message becomes one event per line)."""

@@ -7,8 +7,8 @@ draws anything. ``describe()`` gives the JSON form the WebUI reads.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Literal
 
 from modelport.appkit.declarations import DataDecl, ProcedureDecl, SetDecl
 
@@ -20,76 +20,70 @@ def _name(ref: str | SetDecl | DataDecl | ProcedureDecl) -> str:
 
 
 @dataclass(frozen=True)
-class Table:
+class _Widget:
+    """Base of the widgets: ``describe()`` is ``{"widget": KIND}`` and then the fields, in
+    their declared order."""
+
+    KIND: ClassVar[str]
+
+    def describe(self) -> dict[str, Any]:
+        return {"widget": self.KIND, **{f.name: getattr(self, f.name) for f in fields(self)}}
+
+
+@dataclass(frozen=True)
+class Table(_Widget):
     """A table of a set, parameter or result; ``editable`` lets the user change inputs.
 
     ``columns`` names the set of the identifier's domain whose elements become the grid's
     columns (a pivot); None: the last set for identifiers over two or more sets."""
+
+    KIND: ClassVar[str] = "table"
 
     identifier: str
     title: str = ""
     editable: bool = True
     columns: str | None = None
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "widget": "table",
-            "identifier": self.identifier,
-            "title": self.title,
-            "editable": self.editable,
-            "columns": self.columns,
-        }
-
 
 @dataclass(frozen=True)
-class ScalarInput:
+class ScalarInput(_Widget):
     """An input field for one scalar parameter."""
+
+    KIND: ClassVar[str] = "scalar"
 
     identifier: str
     label: str = ""
 
-    def describe(self) -> dict[str, Any]:
-        return {"widget": "scalar", "identifier": self.identifier, "label": self.label}
-
 
 @dataclass(frozen=True)
-class Chart:
+class Chart(_Widget):
     """A chart of an indexed parameter or result; ``x`` names the set on the x axis."""
+
+    KIND: ClassVar[str] = "chart"
 
     identifier: str
     chart: ChartKind = "bar"
     x: str | None = None
     title: str = ""
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "widget": "chart",
-            "identifier": self.identifier,
-            "chart": self.chart,
-            "x": self.x,
-            "title": self.title,
-        }
-
 
 @dataclass(frozen=True)
-class Text:
+class Text(_Widget):
     """A block of Markdown text."""
+
+    KIND: ClassVar[str] = "text"
 
     text: str
 
-    def describe(self) -> dict[str, Any]:
-        return {"widget": "text", "text": self.text}
-
 
 @dataclass(frozen=True)
-class Button:
+class Button(_Widget):
     """A button that runs a procedure."""
+
+    KIND: ClassVar[str] = "button"
 
     procedure: str
     label: str = ""
-
-    def describe(self) -> dict[str, Any]:
-        return {"widget": "button", "procedure": self.procedure, "label": self.label}
 
 
 Widget = Table | ScalarInput | Chart | Text | Button

@@ -19,7 +19,7 @@ from common.packages import (
     load_platform_key,
     pack_app,
 )
-from modelport.cli.output import emit_json, note, size, table, transfer
+from modelport.cli.output import listing, note, size, transfer
 from modelport.cli.remote import Failed, call
 from modelport.client import PortalClient
 from modelport.client import credentials as creds
@@ -107,12 +107,9 @@ def upload(file: Path, no_activate: bool) -> None:
 def list_(as_json: bool) -> None:
     """List the apps you can see, with their versions."""
     apps = call(lambda portal: portal.list_apps())
-    if as_json:
-        emit_json(apps)
-        return
-    rows = [{**a, "versions_text": _versions(a)} for a in apps]
-    table(rows, [("NAME", "name"), ("ACTIVE", "active_version"), ("VERSIONS", "versions_text"),
-                 ("TITLE", "title")], "no apps published")
+    listing(apps, as_json, lambda a: {"versions_text": _versions(a)},
+            [("NAME", "name"), ("ACTIVE", "active_version"), ("VERSIONS", "versions_text"),
+             ("TITLE", "title")], "no apps published")
 
 
 def _versions(app_row: dict[str, object]) -> str:

@@ -8,8 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from modelport.cli.output import emit_json, note, size, table, transfer, when
+from modelport.cli.output import (
+    download_option,
+    emit_json,
+    listing,
+    note,
+    size,
+    transfer,
+    when,
+)
 from modelport.cli.remote import Failed, call
+from modelport.cli.remote import download as download_file
 
 if TYPE_CHECKING:
     from modelport.case import Case, CaseDiff
@@ -37,14 +46,11 @@ def upload(file: Path, app_name: str, name: str | None) -> None:
 
 @case.command("download")
 @click.argument("case_id")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="File to write (replaced only once the bytes check out).")
+@download_option("File")
 def download(case_id: str, output: Path) -> None:
     """Download case CASE_ID, checked against the sha256 the portal announces."""
-    with transfer(f"download {case_id}") as bar:
-        digest = call(lambda portal: portal.download_case(case_id, output, bar))
-    click.echo(str(output))
-    note(f"sha256 {digest} verified")
+    download_file(f"download {case_id}",
+                  lambda portal, bar: portal.download_case(case_id, output, bar), output)
 
 
 @case.command("list")
@@ -53,13 +59,10 @@ def download(case_id: str, output: Path) -> None:
 def list_(app_name: str | None, as_json: bool) -> None:
     """List the cases you can see (yours and those shared with your groups)."""
     cases = call(lambda portal: portal.list_cases(app_name))
-    if as_json:
-        emit_json(cases)
-        return
-    rows = [{**c, "size": size(c.get("size_bytes")),
-             "created": when(c.get("created_at"))} for c in cases]
-    table(rows, [("ID", "id"), ("NAME", "name"), ("APP", "app"), ("OWNER", "owner"),
-                 ("SIZE", "size"), ("CREATED", "created")], "no cases")
+    listing(cases, as_json,
+            lambda c: {"size": size(c.get("size_bytes")), "created": when(c.get("created_at"))},
+            [("ID", "id"), ("NAME", "name"), ("APP", "app"), ("OWNER", "owner"),
+             ("SIZE", "size"), ("CREATED", "created")], "no cases")
 
 
 @case.command("export")

@@ -23,8 +23,15 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from modelport.cli.output import console, emit_json, note, table, transfer, when
-from modelport.cli.remote import Failed, call
+from modelport.cli.output import (
+    console,
+    download_option,
+    listing,
+    note,
+    transfer,
+    when,
+)
+from modelport.cli.remote import Failed, call, download
 from modelport.client import PortalClient
 from modelport.client.jobs import TERMINAL, Jobs, StreamEvent
 
@@ -85,14 +92,12 @@ def _upload(file: Path, app_name: str) -> str:
 def list_(state: str | None, app_name: str | None, as_json: bool) -> None:
     """List your jobs, newest first (everyone's for an admin)."""
     jobs = call(lambda portal: Jobs(portal).list(state=state, app=app_name))
-    if as_json:
-        emit_json(jobs)
-        return
-    rows = [{**j, "progress": _percent(j), "queue": j.get("queue_position"),
-             "created": when(j.get("created_at"))} for j in jobs]
-    table(rows, [("ID", "id"), ("APP", "app"), ("PROCEDURE", "procedure"), ("STATE", "state"),
-                 ("QUEUE", "queue"), ("PROGRESS", "progress"), ("REASON", "reason"),
-                 ("CREATED", "created")], "no jobs")
+    listing(jobs, as_json,
+            lambda j: {"progress": _percent(j), "queue": j.get("queue_position"),
+                       "created": when(j.get("created_at"))},
+            [("ID", "id"), ("APP", "app"), ("PROCEDURE", "procedure"), ("STATE", "state"),
+             ("QUEUE", "queue"), ("PROGRESS", "progress"), ("REASON", "reason"),
+             ("CREATED", "created")], "no jobs")
 
 
 @job.command("logs")
@@ -123,14 +128,11 @@ def cancel(job_id: str) -> None:
 
 @job.command("result")
 @click.argument("job_id")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Case file to write (replaced only once the bytes check out).")
+@download_option("Case file")
 def result(job_id: str, output: Path) -> None:
     """Download the result case of succeeded job JOB_ID."""
-    with transfer(f"result of {job_id}") as bar:
-        digest = call(lambda portal: Jobs(portal).download_result(job_id, output, bar))
-    click.echo(str(output))
-    note(f"sha256 {digest} verified")
+    download(f"result of {job_id}",
+             lambda portal, bar: Jobs(portal).download_result(job_id, output, bar), output)
 
 
 # --- following a job -------------------------------------------------------------------------

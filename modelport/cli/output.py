@@ -6,9 +6,10 @@ Progress and status go to stderr, results to stdout, so ``modelport … --json |
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -26,6 +27,7 @@ from rich.progress import (
 from rich.table import Table
 
 Row = dict[str, Any]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def console(*, stderr: bool = False) -> Console:
@@ -56,6 +58,13 @@ class BarProgress:
         self._progress.update(self._task, total=done, completed=done)
 
 
+def download_option(what: str) -> Callable[[F], F]:
+    """The required ``-o/--output`` option of a checked download: the ``what`` to write."""
+    return click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+                        required=True,
+                        help=f"{what} to write (replaced only once the bytes check out).")
+
+
 @contextmanager
 def transfer(description: str) -> Iterator[BarProgress]:
     """A byte-counting progress bar on stderr for the duration of the block."""
@@ -83,6 +92,18 @@ def when(value: Any) -> str:
 def emit_json(value: Any) -> None:
     """``value`` as indented JSON on stdout."""
     click.echo(json.dumps(value, indent=1, ensure_ascii=False, default=str))
+
+
+def listing(
+    items: Sequence[Row], as_json: bool, cells: Callable[[Row], Row],
+    columns: Sequence[tuple[str, str]], empty: str,
+) -> None:
+    """What a ``list`` command prints: ``items`` as the portal's JSON with ``as_json``, else a
+    :func:`table` of each item with the display ``cells(item)`` added."""
+    if as_json:
+        emit_json(items)
+        return
+    table([{**item, **cells(item)} for item in items], columns, empty)
 
 
 def table(rows: Sequence[Row], columns: Sequence[tuple[str, str]], empty: str) -> None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import click
 
+from modelport.cli.output import BarProgress, note, transfer
 from modelport.client import ApiError, ClientError, PortalClient, PortalUnreachable
 from modelport.client import credentials as creds
 from modelport.client.credentials import Credentials
@@ -75,3 +77,14 @@ def failure(exc: ClientError, had_token: bool) -> Failed:
     if isinstance(exc, ApiError) and exc.status == 401:
         return AuthFailed(f"{exc}; {LOGIN_HINT}" if had_token else str(exc))
     return Failed(str(exc))
+
+
+def download(
+    description: str, fetch: Callable[[PortalClient, BarProgress], Awaitable[str]], output: Path
+) -> None:
+    """Run ``fetch`` (a checked download to ``output``, returning its sha256) under a transfer
+    bar; print ``output``, then the verified sha256 on stderr. Raises :class:`Failed`."""
+    with transfer(description) as bar:
+        digest = call(lambda portal: fetch(portal, bar))
+    click.echo(str(output))
+    note(f"sha256 {digest} verified")

@@ -12,7 +12,7 @@ import click
 
 from common.packages import PackageError, SigningKey, check_semver, load_signing_key, pack_runtime
 from modelport.cli import runtime_image as images
-from modelport.cli.output import console, emit_json, note, size, table, transfer, when
+from modelport.cli.output import console, listing, note, size, transfer, when
 from modelport.cli.remote import Failed, call
 
 PASSPHRASE_ENV = "MODELPORT_KEY_PASSPHRASE"
@@ -130,14 +130,12 @@ def upload(file: Path) -> None:
 def list_(as_json: bool) -> None:
     """List the registered runtimes."""
     runtimes = call(lambda portal: portal.list_runtimes())
-    if as_json:
-        emit_json(runtimes)
-        return
-    rows = [{**r, "size": size(r.get("size_bytes")),
-             "created": when(r.get("created_at")), **_manifest_cells(r)} for r in runtimes]
-    table(rows, [("VERSION", "version"), ("PYTHON", "python"), ("SOLVERS", "solvers"),
-                 ("SIGNER", "signer_key_id"), ("SIZE", "size"), ("CREATED", "created")],
-          "no runtimes registered")
+    listing(runtimes, as_json,
+            lambda r: {"size": size(r.get("size_bytes")), "created": when(r.get("created_at")),
+                       **_manifest_cells(r)},
+            [("VERSION", "version"), ("PYTHON", "python"), ("SOLVERS", "solvers"),
+             ("SIGNER", "signer_key_id"), ("SIZE", "size"), ("CREATED", "created")],
+            "no runtimes registered")
 
 
 def _manifest_cells(row: dict[str, object]) -> dict[str, str]:

@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 from common.contracts.jobs import TERMINAL_STATES
 from modelport.client.errors import ClientError, PortalUnreachable
-from modelport.client.portal import SHA256_HEADERS, PortalClient
-from modelport.client.transfer import NoProgress, Progress, save_body
+from modelport.client.portal import PortalClient
+from modelport.client.transfer import Progress
 
 Json = dict[str, Any]
 TERMINAL = TERMINAL_STATES  # the job contract's, so client and platform agree
@@ -100,13 +100,7 @@ class Jobs:
     async def download_result(self, job_id: str, dest: Path,
                               progress: Progress | None = None) -> str:
         """Save the result case of a succeeded job to ``dest``, checked against its sha256."""
-        async with self._portal._request("GET", f"/jobs/{_seg(job_id)}/result") as response:
-            expected = next((response.headers[h] for h in SHA256_HEADERS
-                             if h in response.headers), None)
-            if expected is None:
-                raise ClientError(f"{self._portal.url}: the download carries no sha256 header")
-            return await save_body(response, dest, progress or NoProgress(),
-                                   expected_sha256=expected)
+        return await self._portal.download(f"/jobs/{_seg(job_id)}/result", dest, progress)
 
 
 def _object(data: str) -> Json:

@@ -139,7 +139,12 @@ class PortalClient:
         Returns the sha256. Raises :class:`ChecksumMismatch` (``dest`` untouched) when the
         bytes differ, :class:`ClientError` when the server sends no checksum at all.
         """
-        async with self._request("GET", f"/cases/{_seg(case_id)}/download") as response:
+        return await self.download(f"/cases/{_seg(case_id)}/download", dest, progress)
+
+    async def download(self, path: str, dest: Path, progress: Progress | None = None) -> str:
+        """Save the body of ``GET path`` to ``dest``, checked against the server's sha256
+        header; returns the sha256 (raises as :meth:`download_case`)."""
+        async with self._request("GET", path) as response:
             expected = next((response.headers[h] for h in SHA256_HEADERS
                              if h in response.headers), None)
             if expected is None:

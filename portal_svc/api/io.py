@@ -33,9 +33,15 @@ def read_query(request: web.Request, model: type[M]) -> M:
     return _validate(model, dict(request.query))
 
 
-def json_reply(model: BaseModel, *, status: int = 200) -> web.Response:
-    """``model`` as a JSON response."""
-    return web.json_response(text=model.model_dump_json(), status=status)
+def json_reply(
+    model: BaseModel, *, status: int = 200, location: str | None = None
+) -> web.Response:
+    """``model`` as a JSON response; with ``location``, its ``Location`` header (what was
+    created)."""
+    response = web.json_response(text=model.model_dump_json(), status=status)
+    if location is not None:
+        response.headers["Location"] = location
+    return response
 
 
 def _validate(model: type[M], data: object) -> M:

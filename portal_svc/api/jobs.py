@@ -34,9 +34,7 @@ async def submit_job(request: web.Request) -> web.Response:
     queueing another; the same key with a different request is refused with 409."""
     job = await call_as_caller(request, JobMethods.SUBMIT, body=SubmitJobRequest,
                                idempotency_key=idempotency_key(request))
-    response = json_reply(Job.of(job), status=202)
-    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
-    return response
+    return json_reply(Job.of(job), status=202, location=f"/api/v1/jobs/{job.id}")
 
 
 @routes.route("GET", "/api/v1/jobs", summary="List your jobs (anyone's for an admin)",

@@ -6,16 +6,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from common.contracts import sessions as api
-from portal_svc import auth
 from portal_svc.api.idempotency import idempotency_key
-from portal_svc.api.io import json_reply, read_json, read_query
+from portal_svc.api.io import json_reply
+from portal_svc.api.relay import call_as_caller, relay
 from portal_svc.api.sessions_models import (
     CreateSessionRequest,
     ListSessionsQuery,
     Session,
     SessionPage,
 )
-from portal_svc.appkeys import BACKEND
 from portal_svc.openapi import ApiRoutes
 
 routes = ApiRoutes(tags=("sessions",))
@@ -36,41 +35,27 @@ async def create_session(request: web.Request) -> web.Response:
     request answers the session of the first try (201, same id, its current state) instead
     of opening another; the same key with a different request is refused with 409
     `idempotency_key_reused`; a malformed key with 400 `bad_idempotency_key`."""
-    caller = await auth.api_caller(request)
-    key = idempotency_key(request)
-    body = await read_json(request, CreateSessionRequest)
-    session = await request.app[BACKEND].call(api.CREATE, actor=caller.principal,
-                                              idempotency_key=key, **body.model_dump())
-    response = json_reply(Session.of(session), status=201)
-    response.headers["Location"] = f"/api/v1/sessions/{session.id}"
-    return response
+    session = await call_as_caller(request, api.CREATE, body=CreateSessionRequest,
+                                   idempotency_key=idempotency_key(request))
+    return json_reply(Session.of(session), status=201,
+                      location=f"/api/v1/sessions/{session.id}")
 
 
 @routes.route("GET", "/api/v1/sessions", summary="List your sessions (anyone's for an admin)",
               query=ListSessionsQuery, response=SessionPage, errors=(400,))
 async def list_sessions(request: web.Request) -> web.Response:
     """Newest first; `total` counts every session matching the filters."""
-    caller = await auth.api_caller(request)
-    query = read_query(request, ListSessionsQuery)
-    page = await request.app[BACKEND].call(api.LIST, actor=caller.principal, **query.model_dump())
-    return json_reply(SessionPage(sessions=[Session.of(s) for s in page.sessions],
-                                  total=page.total))
+    return await relay(request, api.LIST, SessionPage, query=ListSessionsQuery)
 
 
 @routes.route("GET", SESSION, summary="Show a session", response=Session, errors=(404,))
 async def get_session(request: web.Request) -> web.Response:
     """404 for a session that does not exist or is someone else's."""
-    caller = await auth.api_caller(request)
-    session = await request.app[BACKEND].call(api.GET, actor=caller.principal,
-                         session_id=request.match_info["session_id"])
-    return json_reply(Session.of(session))
+    return await relay(request, api.GET, Session)
 
 
 @routes.route("DELETE", SESSION, summary="Stop a session", response=Session, errors=(404,))
 async def stop_session(request: web.Request) -> web.Response:
     """Its data is autosaved, then it stops (`stopping`, then `stopped`). Stopping a session
     that is over changes nothing. 404 for someone else's."""
-    caller = await auth.api_caller(request)
-    session = await request.app[BACKEND].call(api.STOP, actor=caller.principal,
-                         session_id=request.match_info["session_id"])
-    return json_reply(Session.of(session))
+    return await relay(request, api.STOP, Session)

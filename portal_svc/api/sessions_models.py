@@ -58,3 +58,7 @@ class Session(Reply):
 class SessionPage(Reply):
     sessions: list[Session]
     total: int
+
+    @classmethod
+    def of(cls, contract: Any) -> SessionPage:
+        return cls(sessions=[Session.of(s) for s in contract.sessions], total=contract.total)

@@ -4,12 +4,16 @@ and a delete that never fails the caller (for cleaning up after a refused upload
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import structlog
 
+from common.errors import RpcTimeout
 from common.storage import ChecksumMismatch, S3Storage, StoredObject
 
 log = structlog.get_logger(__name__)
+R = TypeVar("R")
 STAGING_PREFIX = "staging/"
 """Where uploads land while they are checked; nothing stays here once a request ends."""
 
@@ -29,6 +33,19 @@ class PortalStorage(S3Storage):
         if (copied.size, copied.sha256) != (source.size, source.sha256):
             raise ChecksumMismatch(f"the copy of {source.key!r} at {dest!r} differs from it")
         return copied
+
+    async def keep_if_registered(self, key: str, register: Awaitable[R]) -> R:
+        """``register``'s result (it records the object at ``key`` with backend); when it
+        fails the object is discarded, except on RpcTimeout: backend may have recorded it,
+        so it is kept and the unknown outcome logged. Raises what ``register`` raises."""
+        try:
+            return await register
+        except RpcTimeout:
+            log.warning("registration_outcome_unknown", key=key)
+            raise
+        except BaseException:
+            await self.discard(key)
+            raise
 
     async def discard(self, key: str) -> None:
         """Delete ``key``, shielded from cancellation; a failure is logged, not raised."""

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from common.contracts.cases import CASE_NAME_MAX, CaseMethods, CaseOut
 from common.contracts.registry import AppOut, RegistryMethods
-from common.errors import BadRequest, RpcTimeout
+from common.errors import BadRequest
 from modelport.case import CaseError, Limits, diff_cases
 from portal_svc.auth import Caller
 from portal_svc.backend_client import BackendClient
@@ -69,14 +69,8 @@ class CaseStore:
         key = f"cases/{case_id}"
         checked = await store_checked(self.storage, key, body.chunks(),
                                       case_check(app, CASE_LIMITS))
-        try:
-            case = await self._register(caller, case_id, key, found_app, case_name, checked)
-        except RpcTimeout:
-            log.warning("registration_outcome_unknown", key=key)
-            raise
-        except BaseException:
-            await self.storage.discard(key)
-            raise
+        case = await self.storage.keep_if_registered(
+            key, self._register(caller, case_id, key, found_app, case_name, checked))
         log.info("case_stored", case_id=case.id, app=app, size=case.size_bytes)
         return case
 

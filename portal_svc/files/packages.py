@@ -25,7 +25,7 @@ import structlog
 from aiohttp import web
 
 from common.contracts.registry import AppVersionOut, RegistryMethods, RuntimeOut
-from common.errors import Forbidden, RpcTimeout
+from common.errors import Forbidden
 from common.packages import AppHeader
 from common.storage import StoredObject
 from portal_svc.auth import Caller
@@ -138,12 +138,7 @@ class Depot:
     async def _register_copy(
         self, staged: StoredObject, final: str, found: T, register: Register[T, R]
     ) -> R:
-        try:
-            stored = await self.storage.copy(staged, final)
-            return await register(found, stored)
-        except RpcTimeout:
-            log.warning("registration_outcome_unknown", key=final)
-            raise
-        except BaseException:
-            await self.storage.discard(final)
-            raise
+        async def copy_and_register() -> R:
+            return await register(found, await self.storage.copy(staged, final))
+
+        return await self.storage.keep_if_registered(final, copy_and_register())

@@ -11,13 +11,12 @@ from aiohttp import web
 
 from common.contracts.cases import CaseMethods
 from common.contracts.registry import RegistryMethods
-from portal_svc import web_session
 from portal_svc.api.io import json_reply
 from portal_svc.api.registry_models import Case
 from portal_svc.appkeys import BACKEND
 from portal_svc.files.downloads import send_case
 from portal_svc.files.stores import stores
-from portal_svc.pages.site import page_caller, page_context, xhr_caller
+from portal_svc.pages.site import flash_and_go, form_caller, page_caller, page_context, xhr_caller
 
 routes = web.RouteTableDef()
 CASES_PAGE = "/cases"
@@ -51,19 +50,15 @@ async def download_case(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/cases/{case_id}/rename")
 async def rename_case(request: web.Request) -> web.StreamResponse:
-    form = await web_session.check_csrf(request)
-    caller = await page_caller(request)
+    caller, form = await form_caller(request)
     case = await request.app[BACKEND].call(
         CaseMethods.RENAME, actor=caller.principal, case_id=request.match_info["case_id"],
         name=form.get("name", "").strip())
-    await web_session.flash(request, f"Renamed to {case.name}.")
-    raise web.HTTPSeeOther(CASES_PAGE)
+    await flash_and_go(request, f"Renamed to {case.name}.", CASES_PAGE)
 
 
 @routes.post("/cases/{case_id}/delete")
 async def delete_case(request: web.Request) -> web.StreamResponse:
-    await web_session.check_csrf(request)
-    caller = await page_caller(request)
+    caller, _ = await form_caller(request)
     await stores(request).cases.delete(caller, request.match_info["case_id"])
-    await web_session.flash(request, "The case was deleted.")
-    raise web.HTTPSeeOther(CASES_PAGE)
+    await flash_and_go(request, "The case was deleted.", CASES_PAGE)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
-from common.contracts.jobs import JobMethods
+from common.contracts.jobs import JobMethods, JobOut
+from common.contracts.method import AnyMethod
 from common.errors import BadRequest
 from portal_svc import auth, web_session
 from portal_svc.api.io import json_reply
@@ -64,8 +65,7 @@ async def job_events(request: web.Request) -> web.StreamResponse:
 @routes.get(JOBS_PAGE + "/{job_id}")
 async def job_page(request: web.Request) -> web.StreamResponse:
     caller = await page_caller(request)
-    job = await request.app[BACKEND].call(
-        JobMethods.GET, actor=caller.principal, job_id=request.match_info["job_id"])
+    job = await _call(request, caller, JobMethods.GET)
     context = await page_context(request, caller, "jobs", job=job)
     return aiohttp_jinja2.render_template("job.html", request, context)
 
@@ -74,17 +74,13 @@ async def job_page(request: web.Request) -> web.StreamResponse:
 async def job_state(request: web.Request) -> web.StreamResponse:
     """The job's JSON (as the API's), for a script refreshing one row."""
     caller = await _script_caller(request)
-    job = await request.app[BACKEND].call(
-        JobMethods.GET, actor=caller.principal, job_id=request.match_info["job_id"])
-    return json_reply(Job.of(job))
+    return json_reply(Job.of(await _call(request, caller, JobMethods.GET)))
 
 
 @routes.post(JOBS_PAGE + "/{job_id}/cancel")
 async def cancel_job(request: web.Request) -> web.StreamResponse:
     caller = await xhr_caller(request)
-    job = await request.app[BACKEND].call(
-        JobMethods.CANCEL, actor=caller.principal, job_id=request.match_info["job_id"])
-    return json_reply(Job.of(job))
+    return json_reply(Job.of(await _call(request, caller, JobMethods.CANCEL)))
 
 
 @routes.get(JOBS_PAGE + "/{job_id}/log")
@@ -95,6 +91,13 @@ async def job_log(request: web.Request) -> web.StreamResponse:
     if request.query.get("follow") in ("1", "true"):
         return await job_files.follow_log(request, caller, job_id)
     return await job_files.send_log(request, caller, job_id)
+
+
+async def _call(request: web.Request, caller: auth.Caller, method: AnyMethod) -> JobOut:
+    """``method`` (get, cancel) on the job the path names, as ``caller``."""
+    job: JobOut = await request.app[BACKEND].call(
+        method, actor=caller.principal, job_id=request.match_info["job_id"])
+    return job
 
 
 async def _script_caller(request: web.Request) -> auth.Caller:

@@ -12,12 +12,17 @@ from aiohttp import web
 
 from common.contracts.cases import CaseMethods
 from common.contracts.registry import RegistryMethods
-from portal_svc import web_session
 from portal_svc.api.io import json_reply
 from portal_svc.api.registry_models import AppVersion, Runtime
 from portal_svc.appkeys import BACKEND
 from portal_svc.files.stores import stores
-from portal_svc.pages.site import page_caller, page_context, xhr_caller
+from portal_svc.pages.site import (
+    flash_and_go,
+    form_caller,
+    page_caller,
+    page_context,
+    xhr_caller,
+)
 
 routes = web.RouteTableDef()
 
@@ -41,13 +46,11 @@ async def upload_app(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/apps/{name}/versions/{version}/activate")
 async def activate_app(request: web.Request) -> web.StreamResponse:
-    await web_session.check_csrf(request)
-    caller = await page_caller(request)
+    caller, _ = await form_caller(request)
     name, version = request.match_info["name"], request.match_info["version"]
     await request.app[BACKEND].call(
         RegistryMethods.ACTIVATE_APP, actor=caller.principal, name=name, version=version)
-    await web_session.flash(request, f"{name} {version} is now the active version.")
-    raise web.HTTPSeeOther("/apps")
+    await flash_and_go(request, f"{name} {version} is now the active version.", "/apps")
 
 
 @routes.get("/runtimes")
@@ -68,9 +71,7 @@ async def upload_runtime(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/runtimes/{version}/delete")
 async def delete_runtime(request: web.Request) -> web.StreamResponse:
-    await web_session.check_csrf(request)
-    caller = await page_caller(request)
+    caller, _ = await form_caller(request)
     version = request.match_info["version"]
     await stores(request).depot.delete_runtime(caller, version)
-    await web_session.flash(request, f"Runtime {version} was deleted.")
-    raise web.HTTPSeeOther("/runtimes")
+    await flash_and_go(request, f"Runtime {version} was deleted.", "/runtimes")

@@ -16,10 +16,9 @@ from common.contracts import sessions as api
 from common.contracts.jobs import JobMethods
 from common.contracts.sessions import SessionOut
 from common.errors import ModelportError
-from portal_svc import web_session
 from portal_svc.api.sessions_models import Session
 from portal_svc.appkeys import BACKEND
-from portal_svc.pages.site import page_caller, page_context
+from portal_svc.pages.site import flash_and_go, form_caller, page_caller, page_context
 
 routes = web.RouteTableDef()
 SESSIONS_PAGE = "/sessions"
@@ -48,8 +47,7 @@ async def sessions_page(request: web.Request) -> web.StreamResponse:
 @routes.post(SESSIONS_PAGE)
 async def open_session(request: web.Request) -> web.StreamResponse:
     """The **Open** button: request a session, then show its page (which follows it)."""
-    form = await web_session.check_csrf(request)
-    caller = await page_caller(request)
+    caller, form = await form_caller(request)
     try:
         session = await request.app[BACKEND].call(
             api.CREATE, actor=caller.principal, app=form.get("app", ""),
@@ -57,8 +55,8 @@ async def open_session(request: web.Request) -> web.StreamResponse:
     except ModelportError as exc:
         if exc.status >= 500:
             raise
-        await web_session.flash(request, f"Could not open {form.get('app', '')}: {exc.message}")
-        raise web.HTTPSeeOther(form.get("back") or "/apps") from None
+        await flash_and_go(request, f"Could not open {form.get('app', '')}: {exc.message}",
+                           form.get("back") or "/apps")
     raise web.HTTPSeeOther(f"{SESSIONS_PAGE}/{session.id}")
 
 
@@ -73,19 +71,17 @@ async def session_page(request: web.Request) -> web.StreamResponse:
 
 @routes.post(SESSIONS_PAGE + "/{session_id}/stop")
 async def stop_session(request: web.Request) -> web.StreamResponse:
-    form = await web_session.check_csrf(request)
-    caller = await page_caller(request)
+    caller, form = await form_caller(request)
     session = await request.app[BACKEND].call(api.STOP, actor=caller.principal,
                          session_id=request.match_info["session_id"])
-    await web_session.flash(request, f"Stopping the {session.app} session; its data is saved.")
-    raise web.HTTPSeeOther(form.get("back") or f"{SESSIONS_PAGE}/{session.id}")
+    await flash_and_go(request, f"Stopping the {session.app} session; its data is saved.",
+                       form.get("back") or f"{SESSIONS_PAGE}/{session.id}")
 
 
 @routes.post("/jobs/run")
 async def run_as_job(request: web.Request) -> web.StreamResponse:
     """The **Run as job** form: procedure, case and priority; then the job's page."""
-    form = await web_session.check_csrf(request)
-    caller = await page_caller(request)
+    caller, form = await form_caller(request)
     try:
         priority = int(form.get("priority") or 0)
         job = await request.app[BACKEND].call(
@@ -96,6 +92,5 @@ async def run_as_job(request: web.Request) -> web.StreamResponse:
         if isinstance(exc, ModelportError) and exc.status >= 500:
             raise
         message = exc.message if isinstance(exc, ModelportError) else "priority: a whole number"
-        await web_session.flash(request, f"Could not run {form.get('app', '')}: {message}")
-        raise web.HTTPSeeOther("/apps") from None
+        await flash_and_go(request, f"Could not run {form.get('app', '')}: {message}", "/apps")
     raise web.HTTPSeeOther(f"/jobs/{job.id}")

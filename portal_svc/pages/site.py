@@ -6,7 +6,7 @@ every request; a page without a valid session redirects to ``/login``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import aiohttp_jinja2
 import structlog
@@ -44,6 +44,19 @@ async def xhr_caller(request: web.Request) -> auth.Caller:
     request[JSON_ERRORS] = True
     await web_session.check_csrf_header(request)
     return await auth.resolve(request, await web_session.session_token(request))
+
+
+async def form_caller(request: web.Request) -> tuple[auth.Caller, dict[str, str]]:
+    """The signed-in user of a page's POSTed form and the form, once its CSRF field matched
+    (403 ``csrf_failed`` otherwise; redirects to the login page without a session)."""
+    form = await web_session.check_csrf(request)
+    return await page_caller(request), form
+
+
+async def flash_and_go(request: web.Request, message: str, where: str) -> NoReturn:
+    """Show ``message`` on the next page and send the browser to ``where`` (303)."""
+    await web_session.flash(request, message)
+    raise web.HTTPSeeOther(where)
 
 
 async def page_caller(request: web.Request) -> auth.Caller:

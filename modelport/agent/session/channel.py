@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 from pydantic import BaseModel
 
+from modelport.agent.lines import LineWriter
 from modelport.agent.session.platform import Platform, PlatformError
 from modelport.agent.session_protocol import (
     MAX_LINE_BYTES,
@@ -44,10 +45,9 @@ class ControlChannel(Platform):
     def __init__(self, out: BinaryIO, in_fd: int, *,
                  request_timeout_s: float = REQUEST_TIMEOUT_S) -> None:
         super().__init__()
-        self._out = out
+        self._out = LineWriter(out)
         self._in_fd = in_fd
         self._timeout_s = request_timeout_s
-        self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._pending: dict[str, asyncio.Future[Reply]] = {}
         self.on_command: CommandHandler | None = None
@@ -58,10 +58,7 @@ class ControlChannel(Platform):
 
     def send_now(self, message: BaseModel) -> None:
         """Write one small message from the loop (or any thread); OSError when gone."""
-        line = encode(message)
-        with self._lock:
-            self._out.write(line)
-            self._out.flush()
+        self._out.write(encode(message))
 
     async def send(self, message: BaseModel) -> None:
         """Write one message; big lines are written on a thread so the loop keeps going."""
@@ -69,12 +66,7 @@ class ControlChannel(Platform):
         if len(line) <= INLINE_WRITE_BYTES:
             self.send_now(message)
             return
-        await asyncio.to_thread(self._write_locked, line)
-
-    def _write_locked(self, line: bytes) -> None:
-        with self._lock:
-            self._out.write(line)
-            self._out.flush()
+        await asyncio.to_thread(self._out.write, line)
 
     def log(self, line: str, source: str = "agent") -> None:
         """A log line for the host; dropped silently when the stream is gone."""
