@@ -25,6 +25,7 @@ from portal_svc.live import jobs as live
 from portal_svc.live.revocation import OPEN_STREAMS, OpenStreams, recheck_streams
 from portal_svc.pages import account as account_pages
 from portal_svc.pages import admin as admin_pages
+from portal_svc.pages import admin_apps as admin_apps_pages
 from portal_svc.pages import admin_usage as admin_usage_pages
 from portal_svc.pages import admin_work as admin_work_pages
 from portal_svc.pages import cases as case_pages
@@ -96,6 +97,7 @@ def make_app(
     app.router.add_routes(account_pages.routes)
     app.router.add_routes(admin_usage_pages.routes)
     app.router.add_routes(admin_pages.routes)
+    app.router.add_routes(admin_apps_pages.routes)
     app.router.add_routes(admin_work_pages.routes)
     proxy.setup(app, settings.cookie_secret.get_secret_value())
     app.router.add_static("/static/", STATIC_DIR, name="static")

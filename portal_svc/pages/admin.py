@@ -26,6 +26,7 @@ routes = web.RouteTableDef()
 ADMIN = "/admin"
 USERS_PAGE_SIZE = 100
 NAV = [("users", "Users", "/admin/users"), ("groups", "Groups", "/admin/groups"),
+       ("apps", "App rights", "/admin/apps"),
        ("sessions", "Sessions", "/admin/sessions"), ("jobs", "Jobs", "/admin/jobs"),
        ("hosts", "Hosts", "/admin/hosts"), ("usage", "Usage", "/admin/usage"),
        ("audit", "Audit", "/admin/audit")]

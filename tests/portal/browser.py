@@ -41,10 +41,11 @@ async def open_page(height: int = 900) -> AsyncIterator[Page]:
             await browser.close()
 
 
-async def sign_in(page: Page, stack: Stack) -> None:
-    """Sign in as the stack's admin through the login page."""
+async def sign_in(page: Page, stack: Stack, username: str = ADMIN_USER,
+                  password: str = ADMIN_PASSWORD) -> None:
+    """Sign in through the login page (as the stack's admin unless told otherwise)."""
     await page.goto(stack.url("/login"))
-    await page.fill("#username", ADMIN_USER)
-    await page.fill("#password", ADMIN_PASSWORD)
+    await page.fill("#username", username)
+    await page.fill("#password", password)
     await page.click("button[type=submit]")
     await expect(page).to_have_url(stack.url("/"))

@@ -22,8 +22,8 @@ from tests.support import db_state
 from tests.support.stack import Stack
 
 pytestmark = BROWSER_MARKS
-ADMIN_PAGES = ["/admin", "/admin/users", "/admin/groups", "/admin/sessions", "/admin/jobs",
-               "/admin/hosts", "/admin/audit"]
+ADMIN_PAGES = ["/admin", "/admin/users", "/admin/groups", "/admin/apps", "/admin/sessions",
+               "/admin/jobs", "/admin/hosts", "/admin/audit"]
 
 
 @pytest.fixture
