@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
@@ -25,13 +26,16 @@ from common.contracts.users import UserMethods
 from common.errors import Forbidden
 from common.settings import S3Settings
 from portal_svc.service import PortalService
+from tests.access import rights_world as rw
 from tests.access.conftest import Identities, client_as
 from tests.backend.conftest import backend_settings
 from tests.backend.helpers import refused
 from tests.portal.browser import ARTIFACTS, open_page
 from tests.portal.conftest import portal_service
+from tests.portal.uploads import OCTETS
 from tests.support import db_state
 from tests.support.oidc_provider import OidcProvider, ProviderUser
+from tests.support.stack import running_stack
 
 GROUP_MAP = {"engineering": "engineers", "operations": "operators"}
 
@@ -339,3 +343,40 @@ def test_new_user_names_are_valid_and_fall_back() -> None:
     assert names(preferred_username="_x")[0] == "user-x"
     assert all(re.match(USERNAME_PATTERN, n)
                for n in names(preferred_username="A" * 200) + names(email="@"))
+
+
+async def test_a_user_in_a_mapped_group_sees_that_groups_apps(
+    pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path
+) -> None:
+    """Signed in through the provider with a claim mapped to ``operators``, a user sees the
+    app only that group may use; signed in without the claim, not."""
+    async with OidcProvider() as idp, running_stack(
+        pg_dsn, amqp_url, s3_settings, tmp_path,
+        backend={"oidc_create_users": True, "oidc_group_map": GROUP_MAP},
+        portal={"oidc_issuer": idp.issuer, "oidc_client_id": idp.client_id,
+                "oidc_client_secret": idp.client_secret},
+    ) as stack:
+        admin = stack.admin_token
+        await rw.ok(stack, "POST", "/api/v1/runtimes", admin, 201, headers=OCTETS,
+                    data=stack.pack_runtime("1.0.0").read_bytes())
+        await rw.ok(stack, "POST", "/api/v1/apps", admin, 201, headers=OCTETS,
+                    data=stack.pack_app("transport").read_bytes())
+        await rw.ok(stack, "POST", "/api/v1/groups", admin, 201, json={"name": "operators"})
+        await rw.ok(stack, "PUT", "/api/v1/apps/transport/rights", admin, 200,
+                    json={"use": ["operators"], "publish": []})
+        conn = await asyncpg.connect(pg_dsn)
+        try:
+            for groups, sees in ((["operations"], True), (["engineering"], False)):
+                idp.user = ProviderUser(sub=f"sub-{groups[0]}", email=f"{groups[0]}@example.org",
+                                        preferred_username=groups[0], groups=groups)
+                async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)
+                                                 ) as http:
+                    sso = Sso(idp, stack.portal_url, conn, http)
+                    status, _ = await sso.sign_in()
+                    assert status == 303
+                    async with http.get(f"{stack.portal_url}/apps") as reply:
+                        assert reply.status == 200
+                        page = await reply.text()
+                assert ('id="app-transport"' in page) is sees, groups
+        finally:
+            await conn.close()
