@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncpg
-
 from backend_svc import quota_admin
-from backend_svc.handlers.base import PoolHandlers
-from backend_svc.quotas import QuotaRules
+from backend_svc.handlers.base import QuotaRuleHandlers
 from common.contracts.method import implements
 from common.contracts.quotas import (
     ListQuotas,
@@ -20,10 +17,7 @@ from common.contracts.quotas import (
 )
 
 
-class QuotaHandlers(PoolHandlers):
-    def __init__(self, pool: asyncpg.Pool, rules: QuotaRules):
-        super().__init__(pool)
-        self._rules = rules
+class QuotaHandlers(QuotaRuleHandlers):
 
     @implements(QuotaMethods.GET)
     async def get(self, request: QuotaTarget) -> QuotasOut:
