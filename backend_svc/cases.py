@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from backend_svc import app_rights, policy
-from backend_svc.changes import LIVE_JOB_STATES, parse_uuid, record_change
+from backend_svc.changes import LIVE_JOB_STATES, owner_id, parse_uuid, record_change
 from backend_svc.policy import Action
 from common.contracts.base import Principal
 from common.contracts.cases import CaseEvent, CaseOut, RegisterCase
@@ -72,16 +72,15 @@ async def register_case(
     ``unknown_app_version``, NotFound ``unknown_app`` (no such app, or one ``actor`` may not
     use), Conflict ``duplicate_case``.
     """
-    case_id, owner_id = parse_uuid(request.case_id), parse_uuid(actor.user_id)
+    case_id = parse_uuid(request.case_id)
     if case_id is None:
         raise BadRequest(f"case id {request.case_id!r} is not a UUID", code="invalid_case_id")
-    if owner_id is None:
-        raise BadRequest("a case is owned by a user; the caller is none", code="no_owner")
+    owner = owner_id(actor, "a case is owned by a user")
     app_id, version_id = await _app_and_version(conn, actor, request.app, request.app_version)
     inserted = await conn.fetchval(
         "INSERT INTO cases (id, owner_id, app_id, app_version_id, name, s3_key, sha256, "
         "size_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING "
-        "RETURNING id", case_id, owner_id, app_id, version_id, request.name, request.s3_key,
+        "RETURNING id", case_id, owner, app_id, version_id, request.name, request.s3_key,
         request.sha256, request.size_bytes,
     )
     if inserted is None:

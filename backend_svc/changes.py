@@ -10,7 +10,7 @@ import asyncpg
 from backend_svc import audit
 from backend_svc.outbox import record_event
 from common.contracts.base import Contract, Principal
-from common.errors import NotFound
+from common.errors import BadRequest, NotFound
 
 LIVE_JOB_STATES = ("queued", "scheduled", "running", "lost")  # a lost job is queued again
 LIVE_SESSION_STATES = ("requested", "starting", "ready", "stopping")
@@ -42,6 +42,15 @@ def parse_uuid(text: str | None) -> uuid.UUID | None:
         return uuid.UUID(text)
     except ValueError:
         return None
+
+
+def owner_id(actor: Principal, owned: str) -> uuid.UUID:
+    """The user id of ``actor``, who is to own a new job, session or case; BadRequest
+    ``no_owner`` (``"<owned>; the caller is none"``) when the actor is not a user."""
+    user_id = parse_uuid(actor.user_id)
+    if user_id is None:
+        raise BadRequest(f"{owned}; the caller is none", code="no_owner")
+    return user_id
 
 
 async def row_by_id(

@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 
 from backend_svc import app_rights, audit, cases, idempotency, quotas
-from backend_svc.changes import parse_uuid, record_change, row_by_id, text_or_none
+from backend_svc.changes import owner_id, parse_uuid, record_change, row_by_id, text_or_none
 from backend_svc.policy import Action
 from backend_svc.queue import ACTIVE_STATES, queue_positions
 from backend_svc.quotas import QuotaRules
@@ -70,9 +70,7 @@ async def submit(
     ``time_limit_too_long``, 429 ``quota_exceeded`` (queued jobs, monthly CPU-hours). A job
     without a time limit gets ``rules``' default.
     """
-    user_id = parse_uuid(actor.user_id)
-    if user_id is None:
-        raise BadRequest("a job belongs to a user; the caller is none", code="no_owner")
+    user_id = owner_id(actor, "a job belongs to a user")
     if request.idempotency_key is not None:
         earlier = await idempotency.claim(conn, idempotency.JOBS, user_id, request)
         if earlier is not None:

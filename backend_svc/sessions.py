@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from backend_svc import audit, cases, idempotency, quotas
-from backend_svc.changes import parse_uuid, record_change, row_by_id, text_or_none
+from backend_svc.changes import owner_id, parse_uuid, record_change, row_by_id, text_or_none
 from backend_svc.jobs import _app_version
 from backend_svc.quotas import QuotaRules
 from common.contracts.base import Principal
@@ -23,7 +23,6 @@ from common.contracts.sessions import (
     SessionEvent,
     SessionOut,
 )
-from common.errors import BadRequest
 
 SESSION_SELECT = (
     "SELECT s.*, u.username, a.name AS app, a.id AS app_id, v.version AS app_version "
@@ -89,9 +88,7 @@ async def create(
     when the actor already holds as many live sessions as their ``sessions`` quota, Conflict
     ``idempotency_key_reused`` when the key came with a different request.
     """
-    user_id = parse_uuid(actor.user_id)
-    if user_id is None:
-        raise BadRequest("a session belongs to a user; the caller is none", code="no_owner")
+    user_id = owner_id(actor, "a session belongs to a user")
     if request.idempotency_key is not None:
         earlier = await idempotency.claim(conn, idempotency.SESSIONS, user_id, request)
         if earlier is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from backend_svc import audit, hosts
+from backend_svc.handlers.base import PoolHandlers
 from backend_svc.settings import BackendSettings
 from common.contracts.admin import (
     AdminMethods,
@@ -18,20 +19,18 @@ from common.contracts.admin import (
 from common.contracts.method import implements
 
 
-class AdminHandlers:
+class AdminHandlers(PoolHandlers):
     def __init__(self, pool: asyncpg.Pool, settings: BackendSettings):
-        self._pool = pool
+        super().__init__(pool)
         self._live_s = max(settings.lease_ttl_s, settings.session_lease_ttl_s)
 
     @implements(AdminMethods.AUDIT)
     async def audit(self, request: ListAudit) -> AuditPage:
-        async with self._pool.acquire() as conn:
-            return await audit.page(conn, request)
+        return await self._read(audit.page, request)
 
     @implements(AdminMethods.HOSTS)
     async def list_hosts(self, request: ListHosts) -> HostList:
-        async with self._pool.acquire() as conn:
-            return HostList(hosts=await hosts.list_hosts(conn, live_s=self._live_s))
+        return HostList(hosts=await self._read(hosts.list_hosts, live_s=self._live_s))
 
     @implements(AdminMethods.DRAIN_HOST)
     async def drain(self, request: HostRef) -> HostOut:
@@ -42,6 +41,5 @@ class AdminHandlers:
         return await self._set(request, drained=False)
 
     async def _set(self, request: HostRef, *, drained: bool) -> HostOut:
-        async with self._pool.acquire() as conn, conn.transaction():
-            return await hosts.set_drained(conn, request.actor, request.name, drained,
-                                           live_s=self._live_s)
+        return await self._write(hosts.set_drained, request.actor, request.name, drained,
+                                 live_s=self._live_s)

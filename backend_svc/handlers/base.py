@@ -7,6 +7,8 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 import asyncpg
 
+from backend_svc.quotas import QuotaRules
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -33,3 +35,11 @@ class PoolHandlers:
         commit together or not at all."""
         async with self._pool.acquire() as conn, conn.transaction():
             return await call(conn, *args, **kwargs)
+
+
+class QuotaRuleHandlers(PoolHandlers):
+    """Base of the handler classes that also apply the quota rules (cases, quotas)."""
+
+    def __init__(self, pool: asyncpg.Pool, rules: QuotaRules):
+        super().__init__(pool)
+        self._rules = rules

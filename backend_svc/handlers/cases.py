@@ -7,9 +7,8 @@ import asyncpg
 from backend_svc import cases, policy, quotas
 from backend_svc.cases import FoundCase
 from backend_svc.changes import parse_uuid
-from backend_svc.handlers.base import PoolHandlers
+from backend_svc.handlers.base import QuotaRuleHandlers
 from backend_svc.policy import Action
-from backend_svc.quotas import QuotaRules
 from common.contracts.base import Principal
 from common.contracts.cases import (
     CaseList,
@@ -34,10 +33,7 @@ def _location(found: FoundCase) -> CaseLocation:
     return CaseLocation(case=found.case, s3_key=found.s3_key)
 
 
-class CaseHandlers(PoolHandlers):
-    def __init__(self, pool: asyncpg.Pool, rules: QuotaRules):
-        super().__init__(pool)
-        self._rules = rules
+class CaseHandlers(QuotaRuleHandlers):
 
     @implements(CaseMethods.REGISTER)
     async def register_case(self, request: RegisterCase) -> CaseOut:

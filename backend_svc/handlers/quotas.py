@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncpg
-
 from backend_svc import quota_admin
-from backend_svc.quotas import QuotaRules
+from backend_svc.handlers.base import QuotaRuleHandlers
 from common.contracts.method import implements
 from common.contracts.quotas import (
     ListQuotas,
@@ -19,28 +17,21 @@ from common.contracts.quotas import (
 )
 
 
-class QuotaHandlers:
-    def __init__(self, pool: asyncpg.Pool, rules: QuotaRules):
-        self._pool = pool
-        self._rules = rules
+class QuotaHandlers(QuotaRuleHandlers):
 
     @implements(QuotaMethods.GET)
     async def get(self, request: QuotaTarget) -> QuotasOut:
-        async with self._pool.acquire() as conn:
-            return await quota_admin.get(conn, request.kind, request.name, self._rules)
+        return await self._read(quota_admin.get, request.kind, request.name, self._rules)
 
     @implements(QuotaMethods.SET)
     async def set(self, request: SetQuotas) -> QuotasOut:
-        async with self._pool.acquire() as conn, conn.transaction():
-            return await quota_admin.set_overrides(conn, request.actor, request.kind,
-                                                   request.name, request.values, self._rules)
+        return await self._write(quota_admin.set_overrides, request.actor, request.kind,
+                                 request.name, request.values, self._rules)
 
     @implements(QuotaMethods.LIST)
     async def list(self, request: ListQuotas) -> QuotaOverview:
-        async with self._pool.acquire() as conn:
-            return await quota_admin.overview(conn, self._rules)
+        return await self._read(quota_admin.overview, self._rules)
 
     @implements(QuotaMethods.USAGE)
     async def usage(self, request: UsageQuery) -> UsageReport:
-        async with self._pool.acquire() as conn:
-            return await quota_admin.usage(conn, request.start, request.end)
+        return await self._read(quota_admin.usage, request.start, request.end)
