@@ -122,6 +122,8 @@ class SetDisabled(Contract):
     actor: Principal
     username: str = Field(pattern=USERNAME_PATTERN)
     disabled: bool
+
+
 class SetRole(Contract):
     actor: Principal
     username: str = Field(min_length=1, max_length=100)

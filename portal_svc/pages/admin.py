@@ -10,11 +10,12 @@ This module holds the shared parts and the users and groups pages;
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Any
+from typing import Any, get_args
 
 import aiohttp_jinja2
 from aiohttp import web
 
+from common.contracts.base import Role
 from common.contracts.groups import GroupMethods
 from common.contracts.users import UserMethods
 from common.errors import ModelportError, NotFound
@@ -25,6 +26,7 @@ from portal_svc.pages.site import page_caller, page_context
 routes = web.RouteTableDef()
 ADMIN = "/admin"
 USERS_PAGE_SIZE = 100
+ROLES = get_args(Role)
 NAV = [("users", "Users", "/admin/users"), ("groups", "Groups", "/admin/groups"),
        ("apps", "App rights", "/admin/apps"),
        ("sessions", "Sessions", "/admin/sessions"), ("jobs", "Jobs", "/admin/jobs"),
@@ -84,7 +86,7 @@ async def users_page(request: web.Request) -> web.StreamResponse:
         UserMethods.LIST, actor=caller.principal, limit=USERS_PAGE_SIZE,
         offset=(page - 1) * USERS_PAGE_SIZE)
     return await render(request, caller, "users", "admin_users.html", users=found.users,
-                        total=found.total, page=page, page_size=USERS_PAGE_SIZE)
+                        total=found.total, page=page, page_size=USERS_PAGE_SIZE, roles=ROLES)
 
 
 @routes.post("/admin/users")
@@ -94,8 +96,26 @@ async def create_user(request: web.Request) -> web.StreamResponse:
     call = request.app[BACKEND].call(
         UserMethods.CREATE, actor=caller.principal, username=username,
         password=form.get("password", ""), display_name=form.get("display_name", "").strip(),
-        is_admin=form.get("is_admin") == "on")
+        role=form.get("role", "user"))
     return await act(request, call, f"Created user {username}.", "/admin/users")
+
+
+@routes.post("/admin/users/{username}/role")
+async def set_role(request: web.Request) -> web.StreamResponse:
+    caller, form = await admin_form(request)
+    username, role = request.match_info["username"], form.get("role", "")
+    call = request.app[BACKEND].call(UserMethods.SET_ROLE, actor=caller.principal,
+                                     username=username, role=role)
+    return await act(request, call, f"Role of {username}: {role}.", "/admin/users")
+
+
+@routes.post("/admin/users/{username}/{change:disable|enable}")
+async def set_disabled(request: web.Request) -> web.StreamResponse:
+    caller, _ = await admin_form(request)
+    username, change = request.match_info["username"], request.match_info["change"]
+    call = request.app[BACKEND].call(UserMethods.SET_DISABLED, actor=caller.principal,
+                                     username=username, disabled=change == "disable")
+    return await act(request, call, f"Account {username} {change}d.", "/admin/users")
 
 
 @routes.get("/admin/groups")

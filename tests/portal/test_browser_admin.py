@@ -80,6 +80,19 @@ async def test_admin_pages_act_and_the_audit_shows_it(
     await page.click("#create-user button[type=submit]")
     await expect(page.locator(".notice")).to_contain_text("Created user dave")
     await expect(page.locator("tr[data-user=dave]")).to_contain_text("Dave D.")
+    dave = page.locator("tr[data-user=dave]")
+    await dave.locator("select[name=role]").select_option("publisher")
+    await dave.locator(".set-role button").click()
+    await expect(page.locator(".notice")).to_contain_text("Role of dave: publisher")
+    await page.locator("tr[data-user=dave]").get_by_role("button", name="Disable").click()
+    await expect(page.locator(".notice")).to_contain_text("Account dave disabled")
+    await expect(page.locator("tr[data-user=dave]")).to_contain_text("disabled")
+    status, _ = await call(stack, "POST", "/api/v1/auth/login", anonymous=True,
+                           json={"username": "dave", "password": "dave-password-1"})
+    assert status == 401  # a disabled account cannot sign in
+    await page.locator("tr[data-user=dave]").get_by_role("button", name="Enable").click()
+    await expect(page.locator(".notice")).to_contain_text("Account dave enabled")
+    await expect(page.locator("tr[data-user=dave] select[name=role]")).to_have_value("publisher")
     await _shot(page, "users")
 
     await page.click(".admin-nav >> text=Groups")
