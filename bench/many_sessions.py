@@ -25,7 +25,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -35,11 +34,11 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.sessions import AGENT, DOCKER, launch, pct, stop  # noqa: E402
+from bench.harness import pct, run_on_own_stack  # noqa: E402
+from bench.sessions import AGENT, DOCKER, launch, stop  # noqa: E402
 from common.docker.settings import DockerSettings, HostConfig  # noqa: E402
 from common.logging import configure_logging  # noqa: E402
 from common.settings import PackageSettings, S3Settings  # noqa: E402
-from modelport.devstack.weed import WeedServer  # noqa: E402
 from session_svc.service import SessionService  # noqa: E402
 from session_svc.settings import SessionSettings  # noqa: E402
 from tests.e2e.runtime import e2e_runtime  # noqa: E402
@@ -187,18 +186,7 @@ def main() -> None:
     parser.add_argument("--log-level", default="error", help="of the services (to stderr)")
     args = parser.parse_args()
     configure_logging("console", args.log_level)
-    vhosts = infra.VhostPool(batch=1)
-    with tempfile.TemporaryDirectory(prefix="mp-bench-many-") as tmp:
-        weed = WeedServer(Path(tmp) / "weed")
-        weed.start()
-        try:
-            _, amqp_url = vhosts.take()
-            s3 = S3Settings(endpoint_url=weed.endpoint, bucket=infra.unique("mp-bench-"))
-            (Path(tmp) / "work").mkdir()
-            asyncio.run(bench(args, s3, amqp_url, Path(tmp) / "work"))
-        finally:
-            weed.stop()
-            vhosts.close()
+    run_on_own_stack(bench, args, "mp-bench-many-")
 
 
 if __name__ == "__main__":
