@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from common.amqp.topology import BACKEND_RPC
 from common.contracts.base import MAX_OFFSET, Contract, Principal, Role, Secret, admin_agrees
@@ -67,6 +67,15 @@ class Authenticate(Contract):
     password: Secret = Field(min_length=1, max_length=1024)
     token_label: str = Field("login", max_length=100)
     client_ip: str = Field("", max_length=64)  # where the sign-in came from, for the audit
+
+    @field_validator("username")
+    @classmethod
+    def _no_nul(cls, value: str) -> str:
+        """No user name holds a NUL (PostgreSQL text cannot store one): refused as bad input
+        instead of failing in the database."""
+        if "\x00" in value:
+            raise ValueError("a user name holds no NUL character")
+        return value
 
 
 class TokenIssued(Contract):

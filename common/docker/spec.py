@@ -114,10 +114,17 @@ def check_env(env: Mapping[str, str]) -> list[str]:
 def volume_spec(request: ContainerRequest) -> dict[str, Any]:
     """Create-volume body for the container's /work volume (same name and labels): a tmpfs of
     ``limits.work_mb`` owned by the container's user. Its pages count against the memory of
-    whoever writes them (the container's own writes against its memory limit)."""
+    whoever writes them (the container's own writes against its memory limit).
+
+    Except a warm job container's: its main process is the preloaded agent (``serve``, stdin
+    open, no network), the run ends the container, and a tmpfs ends with it, before the worker
+    copies the result out. Its /work is a disk volume without a size limit (docs/quotas.md)."""
+    spec: dict[str, Any] = {"Name": request.name, "Labels": labels_for(request)}
+    if request.stdin and request.network is None:
+        return spec
     uid, gid = USER.split(":")
     options = f"size={request.limits.work_mb}m,uid={uid},gid={gid},mode=0700,nosuid,nodev"
-    return {"Name": request.name, "Labels": labels_for(request), "Driver": "local",
+    return {**spec, "Driver": "local",
             "DriverOpts": {"type": "tmpfs", "device": "tmpfs", "o": options}}
 
 

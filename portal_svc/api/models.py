@@ -37,8 +37,9 @@ class Reply(BaseModel):
         return cls.model_validate(contract)
 
 
-# The login names no token label: the portal labels the tokens it issues itself.
-LoginRequest = public(Authenticate, ApiModel, name="LoginRequest", drop={"token_label"})
+# The login names no token label nor address: the portal sets both itself.
+LoginRequest = public(Authenticate, ApiModel, name="LoginRequest",
+                      drop={"token_label", "client_ip"})
 User = public(UserOut, Reply)
 # The token is handed over in the clear here, once: a plain string, not a write-only secret.
 LoginResponse = public(TokenIssued, Reply, name="LoginResponse", retype={"token": str})

@@ -34,7 +34,9 @@ LOADED_S = 30_000  # ms: the first load refreshes 100 rows; the machine may be b
 async def deep(
     pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path
 ) -> AsyncIterator[tuple[Stack, SeededQueue]]:
-    async with running_stack(pg_dsn, amqp_url, s3_settings, tmp_path) as stack:
+    # the admin already holds part of the deep queue: room for the jobs the test submits
+    async with running_stack(pg_dsn, amqp_url, s3_settings, tmp_path,
+                             backend={"max_queued_per_user": 100_000}) as stack:
         conn = await asyncpg.connect(pg_dsn)
         try:
             admin = await conn.fetchval("SELECT id FROM users WHERE username = $1", ADMIN_USER)
