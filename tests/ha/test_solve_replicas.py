@@ -34,8 +34,10 @@ async def test_restarting_one_replica_leaves_the_others_running_job_alone(
     pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path, runtime: E2ERuntime,
     docker_engine: str, label: str,
 ) -> None:
+    # a lease long enough that a loaded machine's late heartbeat does not lose the kept job
+    # (the fresh-clone run lost it with 3 s); the cut job waits it out before its re-run
     async with running_platform(pg_dsn, amqp_url, s3_settings, tmp_path, runtime=runtime,
-                                docker_url=docker_engine, label=label, lease_ttl_s=3.0) as p:
+                                docker_url=docker_engine, label=label, lease_ttl_s=10.0) as p:
         # Slots are the host's, shared by the replicas (each counts every container under
         # the label): solve-b, told 1, is full with one job; solve-a, told 2, takes the next.
         doomed = await p.spawn_worker("solve-b", slots=1)
