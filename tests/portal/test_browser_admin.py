@@ -6,7 +6,6 @@ Screenshots of every page go to test-artifacts/portal/admin-*.png."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -14,9 +13,8 @@ from playwright.async_api import Page, expect
 
 from backend_svc import hosts
 from common.contracts.admin import HostLoad
-from common.settings import S3Settings
 from tests.portal.browser import ARTIFACTS, BROWSER_MARKS, open_page, sign_in
-from tests.portal.jobs_support import WorkerDriver, jobs_stack
+from tests.portal.jobs_support import WorkerDriver
 from tests.portal.uploads import call
 from tests.support import db_state
 from tests.support.stack import Stack
@@ -24,14 +22,6 @@ from tests.support.stack import Stack
 pytestmark = BROWSER_MARKS
 ADMIN_PAGES = ["/admin", "/admin/users", "/admin/groups", "/admin/apps", "/admin/sessions",
                "/admin/jobs", "/admin/hosts", "/admin/audit"]
-
-
-@pytest.fixture
-async def jobs(
-    pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path
-) -> AsyncIterator[tuple[Stack, WorkerDriver]]:
-    async with jobs_stack(pg_dsn, amqp_url, s3_settings, tmp_path) as found:
-        yield found
 
 
 @pytest.fixture

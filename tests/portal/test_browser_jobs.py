@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, expect
 
-from common.settings import S3Settings
 from tests.portal.browser import ARTIFACTS, BROWSER_MARKS, open_page, sign_in
-from tests.portal.jobs_support import WorkerDriver, jobs_stack
+from tests.portal.jobs_support import WorkerDriver
 from tests.portal.uploads import call
 from tests.support.stack import Stack
 
@@ -28,14 +26,6 @@ WATCH_PROGRESS = """bar => {
     new MutationObserver(() => window.progressSeen.push(Number(bar.value)))
         .observe(bar, {attributes: true, attributeFilter: ["aria-valuenow"]});
 }"""
-
-
-@pytest.fixture
-async def jobs(
-    pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path
-) -> AsyncIterator[tuple[Stack, WorkerDriver]]:
-    async with jobs_stack(pg_dsn, amqp_url, s3_settings, tmp_path) as found:
-        yield found
 
 
 @pytest.fixture

@@ -7,29 +7,18 @@ fake solve worker (:class:`~tests.portal.jobs_support.WorkerDriver`) reporting t
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from common.settings import S3Settings
-from tests.portal.jobs_support import WorkerDriver, jobs_stack, transport_case
+from tests.portal.jobs_support import WorkerDriver, transport_case
 from tests.portal.uploads import call, error_code
 from tests.support.stack import Stack
 
 JOBS = "/api/v1/jobs"
 TRANSPORT_JOB: dict[str, Any] = {"app": "transport", "procedure": "solve", "priority": 3,
                                  "time_limit_s": 60}
-
-
-@pytest.fixture
-async def jobs(
-    pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path
-) -> AsyncIterator[tuple[Stack, WorkerDriver]]:
-    async with jobs_stack(pg_dsn, amqp_url, s3_settings, tmp_path) as found:
-        yield found
 
 
 async def _total(stack: Stack) -> int:

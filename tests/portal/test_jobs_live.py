@@ -9,7 +9,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,10 +17,9 @@ import pytest
 from common.contracts.events import CloudEvent
 from common.contracts.jobs import JobEvent
 from common.contracts.users import UserOut
-from common.settings import S3Settings
 from portal_svc.auth import Caller
 from portal_svc.live.jobs import JobEventHub, LiveEvent, Subscriber, visible_to
-from tests.portal.jobs_support import WorkerDriver, jobs_stack
+from tests.portal.jobs_support import WorkerDriver
 from tests.portal.uploads import call
 from tests.support.sse import SseReader
 from tests.support.stack import Stack
@@ -92,14 +90,6 @@ async def test_subscriber_wait_times_out_and_close_wakes_it() -> None:
         task = asyncio.create_task(waiting.next(30))
         hub.close()
         assert await asyncio.wait_for(task, 5) is None
-
-
-@pytest.fixture
-async def jobs(
-    pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path
-) -> AsyncIterator[tuple[Stack, WorkerDriver]]:
-    async with jobs_stack(pg_dsn, amqp_url, s3_settings, tmp_path) as found:
-        yield found
 
 
 @asynccontextmanager
