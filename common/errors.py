@@ -7,14 +7,28 @@ portal maps backend errors without a table of its own.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ModelportError(Exception):
-    """Base of every expected failure. ``code`` is stable, ``message`` is for people."""
+    """Base of every expected failure. ``code`` is stable, ``message`` is for people.
+
+    A subclass names its code and status in its header:
+    ``class NotFound(ModelportError, code="not_found", status=404)``.
+    """
 
     code = "internal"
     status = 500
     details: dict[str, object] | None = None
     """Machine-readable facts of the refusal (a quota's name and value), sent along when set."""
+
+    def __init_subclass__(cls, *, code: str | None = None, status: int | None = None,
+                          **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
+        if status is not None:
+            cls.status = status
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
         super().__init__(message)
@@ -60,49 +74,45 @@ class ModelportError(Exception):
         return error
 
 
-class BadRequest(ModelportError):
-    code, status = "bad_request", 400
+class BadRequest(ModelportError, code="bad_request", status=400):
+    """The request is malformed or names something invalid."""
 
 
-class Unauthenticated(ModelportError):
-    code, status = "unauthenticated", 401
+class Unauthenticated(ModelportError, code="unauthenticated", status=401):
+    """No valid credentials came with the request."""
 
 
-class Forbidden(ModelportError):
-    code, status = "forbidden", 403
+class Forbidden(ModelportError, code="forbidden", status=403):
+    """The caller is known but may not do this."""
 
 
-class NotFound(ModelportError):
-    code, status = "not_found", 404
+class NotFound(ModelportError, code="not_found", status=404):
+    """No such thing, or one the caller may not see."""
 
 
-class Conflict(ModelportError):
-    code, status = "conflict", 409
+class Conflict(ModelportError, code="conflict", status=409):
+    """The thing's current state does not allow this."""
 
 
-class TooLarge(ModelportError):
-    code, status = "too_large", 413
+class TooLarge(ModelportError, code="too_large", status=413):
+    """A size or count over its limit."""
 
 
-class TooManyRequests(ModelportError):
+class TooManyRequests(ModelportError, code="too_many_requests", status=429):
     """Refused for now; ``retry_after_s`` (whole seconds, at least 1) is when to try again."""
-
-    code, status = "too_many_requests", 429
 
     def __init__(self, message: str, *, code: str | None = None, retry_after_s: int = 1):
         super().__init__(message, code=code)
         self.retry_after_s = max(1, retry_after_s)
 
 
-class QuotaExceeded(TooManyRequests):
+class QuotaExceeded(TooManyRequests, code="quota_exceeded"):
     """Refused because it would pass one of the user's quotas (429 ``quota_exceeded``).
 
     The message says ``"queued jobs: 20 of 20"``; ``details`` carries ``quota`` (its name),
     ``limit`` and ``used``. ``retry_after_s`` is when the quota frees up by itself when that
     is known (a monthly budget: the next month), else 60.
     """
-
-    code = "quota_exceeded"
 
     def __init__(self, message: str, *, details: dict[str, object], retry_after_s: int = 60):
         super().__init__(message, code=self.code, retry_after_s=retry_after_s)
@@ -117,12 +127,12 @@ class QuotaExceeded(TooManyRequests):
                    retry_after_s=retry_after_s)
 
 
-class Unavailable(ModelportError):
-    code, status = "unavailable", 503
+class Unavailable(ModelportError, code="unavailable", status=503):
+    """A service the request needs does not answer; the same request may succeed later."""
 
 
-class RpcTimeout(Unavailable):
-    code = "rpc_timeout"
+class RpcTimeout(Unavailable, code="rpc_timeout"):
+    """An RPC call got no reply in time."""
 
 
 class InfraUnavailable(Unavailable):
@@ -138,16 +148,16 @@ class InfraUnavailable(Unavailable):
         super().__init__(f"{text}: {detail}" if detail else text)
 
 
-class DatabaseUnavailable(InfraUnavailable):
-    code, default_message = "database_unavailable", "database unavailable"
+class DatabaseUnavailable(InfraUnavailable, code="database_unavailable"):
+    default_message = "database unavailable"
 
 
-class BrokerUnavailable(InfraUnavailable):
-    code, default_message = "broker_unavailable", "message broker unavailable"
+class BrokerUnavailable(InfraUnavailable, code="broker_unavailable"):
+    default_message = "message broker unavailable"
 
 
-class StorageUnavailable(InfraUnavailable):
-    code, default_message = "storage_unavailable", "object storage unavailable"
+class StorageUnavailable(InfraUnavailable, code="storage_unavailable"):
+    default_message = "object storage unavailable"
 
 
 _BY_CODE: dict[str, type[InfraUnavailable]] = {

@@ -1,7 +1,8 @@
 """The errors package handling raises: one hierarchy, each with a stable machine ``code``.
 
 Every class derives from :class:`PackageError` (itself a ``BadRequest``), so an edge turns any of
-them into a 4xx JSON body with ``to_dict()``; :class:`TooLarge` maps to 413.
+them into a 4xx JSON body with ``to_dict()``; :class:`TooLarge` maps to 413. Each names its
+``code`` in its header (see :class:`common.errors.ModelportError`) and says when in its docstring.
 """
 
 from __future__ import annotations
@@ -11,46 +12,32 @@ from pydantic import ValidationError
 from common import errors
 
 
-class PackageError(errors.BadRequest):
+class PackageError(errors.BadRequest, code="bad_package"):
     """A package (runtime or app), key file or app source that cannot be accepted."""
 
-    code = "bad_package"
 
-
-class NotAPackage(PackageError):
+class NotAPackage(PackageError, code="not_a_package"):
     """The bytes are not a package of the expected kind (wrong magic, not a tar, missing part)."""
 
-    code = "not_a_package"
 
-
-class UnsupportedFormat(PackageError):
+class UnsupportedFormat(PackageError, code="unsupported_format"):
     """A package of a format version this code does not read."""
 
-    code = "unsupported_format"
 
-
-class Truncated(PackageError):
+class Truncated(PackageError, code="truncated"):
     """The data ends before the package does."""
 
-    code = "truncated"
 
-
-class UnsafePath(PackageError):
+class UnsafePath(PackageError, code="unsafe_path"):
     """An archive entry or source file that could escape its directory or is not a plain file."""
 
-    code = "unsafe_path"
 
-
-class TooLarge(PackageError, errors.TooLarge):
+class TooLarge(PackageError, errors.TooLarge, code="too_large", status=413):
     """A size or count over its limit; raised as soon as the limit is crossed."""
 
-    code, status = "too_large", 413
 
-
-class BadManifest(PackageError):
+class BadManifest(PackageError, code="bad_manifest"):
     """A manifest (or header, or app.toml) field is missing or wrong; ``field`` names it."""
-
-    code = "bad_manifest"
 
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message)
@@ -60,55 +47,39 @@ class BadManifest(PackageError):
         return {**super().to_dict(), "field": self.field}
 
 
-class UntrustedKey(PackageError):
+class UntrustedKey(PackageError, code="untrusted_key"):
     """Signed by a key that is not in the trusted list."""
 
-    code = "untrusted_key"
 
-
-class BadSignature(PackageError):
+class BadSignature(PackageError, code="bad_signature"):
     """The signature does not verify, or the signature document is malformed."""
 
-    code = "bad_signature"
 
-
-class TamperedMember(PackageError):
+class TamperedMember(PackageError, code="tampered_member"):
     """A member's size or sha256 differs from what the signed manifest says."""
 
-    code = "tampered_member"
 
-
-class TamperedCiphertext(PackageError):
+class TamperedCiphertext(PackageError, code="tampered_ciphertext"):
     """A chunk of an app package failed authentication (modified, reordered or cut)."""
 
-    code = "tampered_ciphertext"
 
-
-class WrongKey(PackageError):
+class WrongKey(PackageError, code="wrong_key"):
     """An app package encrypted for another platform key."""
 
-    code = "wrong_key"
 
-
-class BadKey(PackageError):
+class BadKey(PackageError, code="bad_key"):
     """A key file or key text that cannot be read, or a private key file others can read."""
 
-    code = "bad_key"
 
-
-class BadSource(PackageError):
+class BadSource(PackageError, code="syntax_error"):
     """App source that does not compile."""
 
-    code = "syntax_error"
 
-
-class UnresolvedImports(PackageError):
+class UnresolvedImports(PackageError, code="unresolved_import"):
     """App code imports modules that are neither stdlib, the app's own, nor allowed.
 
     ``imports`` lists ``(file:line, module)`` pairs.
     """
-
-    code = "unresolved_import"
 
     def __init__(self, imports: list[tuple[str, str]]) -> None:
         lines = "; ".join(f"{where}: {module}" for where, module in imports)
