@@ -33,6 +33,12 @@ log = structlog.get_logger(__name__)
 Refresher = Callable[[], Awaitable[None]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+def latency_histogram(registry: CollectorRegistry, name: str, doc: str,
+                      labels: list[str]) -> Histogram:
+    """A ``_seconds`` histogram on ``registry`` with the latency buckets every timing shares."""
+    return Histogram(name, doc, labels, registry=registry, buckets=LATENCY_BUCKETS)
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 REFRESH_TIMEOUT_S = 5.0
 
@@ -115,10 +121,10 @@ class RpcServerMetrics:
     """``modelport_rpc_server_duration_seconds{method, outcome}``."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.seconds = Histogram(
-            "modelport_rpc_server_duration_seconds",
+        self.seconds = latency_histogram(
+            registry, "modelport_rpc_server_duration_seconds",
             "Time an RPC server spent on a request, from receipt to reply, by method and outcome.",
-            ["method", "outcome"], registry=registry, buckets=LATENCY_BUCKETS)
+            ["method", "outcome"])
 
     def served(self, method: str, reply: dict[str, Any], seconds: float) -> None:
         """Record one request answered with ``reply`` (``{"ok": …, "error": …}``)."""
@@ -136,10 +142,10 @@ class RpcClientMetrics:
     """``modelport_rpc_client_duration_seconds{server, method, outcome}``."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.seconds = Histogram(
-            "modelport_rpc_client_duration_seconds",
+        self.seconds = latency_histogram(
+            registry, "modelport_rpc_client_duration_seconds",
             "Time an RPC call took as the caller saw it, by server queue, method and outcome.",
-            ["server", "method", "outcome"], registry=registry, buckets=LATENCY_BUCKETS)
+            ["server", "method", "outcome"])
 
     @contextlib.contextmanager
     def calling(self, server: str, method: str) -> Iterator[None]:
@@ -167,10 +173,10 @@ class HttpMetrics:
     middleware that records it (put it first, so it sees the final status)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.seconds = Histogram(
-            "modelport_http_request_duration_seconds",
+        self.seconds = latency_histogram(
+            registry, "modelport_http_request_duration_seconds",
             "Time to answer an HTTP request, by method, route template and status.",
-            ["method", "route", "status"], registry=registry, buckets=LATENCY_BUCKETS)
+            ["method", "route", "status"])
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
