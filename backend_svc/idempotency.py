@@ -4,8 +4,10 @@ made (the job, the session), never a second one.
 
 :func:`claim` runs first in the create's transaction: it inserts the (user, key) row or, when
 another transaction holds or committed it, waits for that one and answers its id. A key
-reused with a different request is refused (409). Rows older than :data:`KEEP` are purged
-per user on that user's next keyed request, so keys are honoured for at least that long.
+reused with a different request is refused (409). Both it and :func:`bind` do nothing for a
+request without a key, so a create calls them whether or not a key came. Rows older than
+:data:`KEEP` are purged per user on that user's next keyed request, so keys are honoured for
+at least that long.
 Jobs keep their keys in ``job_idempotency`` (migration 0007), sessions in
 ``session_idempotency`` (0013): :data:`JOBS` and :data:`SESSIONS` name them.
 """
@@ -51,10 +53,13 @@ def request_sha256(request: Keyed) -> str:
 
 async def claim(conn: asyncpg.Connection, keys: Keys, user_id: uuid.UUID, request: Keyed
                 ) -> uuid.UUID | None:
-    """None when the request's key is new for this user (the caller inserts the row, then
-    :func:`bind`); the earlier id when the same request came with this key before.
+    """None when the request has no key or a key new for this user (the caller inserts the
+    row, then :func:`bind`); the earlier id when the same request came with this key before.
     Raises Conflict ``idempotency_key_reused`` for a different request under the key."""
-    key, digest = request.idempotency_key, request_sha256(request)
+    key = request.idempotency_key
+    if key is None:
+        return None
+    digest = request_sha256(request)
     await conn.execute(f"DELETE FROM {keys.table} WHERE user_id = $1 AND created_at < "
                        "now() - $2::interval", user_id, KEEP)
     inserted = await conn.fetchval(
@@ -76,8 +81,11 @@ async def claim(conn: asyncpg.Connection, keys: Keys, user_id: uuid.UUID, reques
     return result
 
 
-async def bind(conn: asyncpg.Connection, keys: Keys, user_id: uuid.UUID, key: str,
+async def bind(conn: asyncpg.Connection, keys: Keys, user_id: uuid.UUID, request: Keyed,
                made: uuid.UUID) -> None:
-    """Link the claimed key to the row just inserted (same transaction)."""
-    await conn.execute(f"UPDATE {keys.table} SET {keys.column} = $3 "
-                       "WHERE user_id = $1 AND key = $2", user_id, key, made)
+    """Link the request's claimed key to the row just inserted (same transaction); nothing
+    for a request without a key."""
+    if request.idempotency_key is not None:
+        await conn.execute(f"UPDATE {keys.table} SET {keys.column} = $3 "
+                           "WHERE user_id = $1 AND key = $2", user_id, request.idempotency_key,
+                           made)

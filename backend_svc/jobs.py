@@ -71,10 +71,9 @@ async def submit(
     without a time limit gets ``rules``' default.
     """
     user_id = owner_id(actor, "a job belongs to a user")
-    if request.idempotency_key is not None:
-        earlier = await idempotency.claim(conn, idempotency.JOBS, user_id, request)
-        if earlier is not None:
-            return (await find_job(conn, str(earlier))).job
+    earlier = await idempotency.claim(conn, idempotency.JOBS, user_id, request)
+    if earlier is not None:
+        return (await find_job(conn, str(earlier))).job
     time_limit_s = rules.time_limit(request.time_limit_s)
     version = await _app_version(conn, actor, request.app, request.version)
     _check_procedure(version["manifest"], request.procedure)
@@ -89,9 +88,7 @@ async def submit(
         time_limit_s, request.memory_mb or default_memory_mb, request.not_before,
         request.options,
     )
-    if request.idempotency_key is not None:
-        await idempotency.bind(conn, idempotency.JOBS, user_id, request.idempotency_key,
-                               job_id)
+    await idempotency.bind(conn, idempotency.JOBS, user_id, request, job_id)
     job = (await find_job(conn, str(job_id))).job
     await record_change(conn, actor, "job.submit", subject=job.id,
                         event_type=JobEvent.QUEUED, event=job_event(job))

@@ -89,10 +89,9 @@ async def create(
     ``idempotency_key_reused`` when the key came with a different request.
     """
     user_id = owner_id(actor, "a session belongs to a user")
-    if request.idempotency_key is not None:
-        earlier = await idempotency.claim(conn, idempotency.SESSIONS, user_id, request)
-        if earlier is not None:
-            return (await find_session(conn, str(earlier))).session, False
+    earlier = await idempotency.claim(conn, idempotency.SESSIONS, user_id, request)
+    if earlier is not None:
+        return (await find_session(conn, str(earlier))).session, False
     version = await _app_version(conn, actor, request.app, request.version)
     case_id = await cases.case_for_app(conn, actor, request.case_id, request.app)
     await quotas.lock_user(conn, user_id)
@@ -102,9 +101,7 @@ async def create(
         "VALUES ($1, $2, $3, now() + make_interval(secs => $4)) RETURNING id",
         user_id, version["id"], case_id, claim_timeout_s,
     )
-    if request.idempotency_key is not None:
-        await idempotency.bind(conn, idempotency.SESSIONS, user_id, request.idempotency_key,
-                               session_id)
+    await idempotency.bind(conn, idempotency.SESSIONS, user_id, request, session_id)
     session = (await find_session(conn, str(session_id))).session
     await record_change(conn, actor, "session.create", subject=session.id,
                         event_type=SessionEvent.REQUESTED, event=session_event(session))
