@@ -18,6 +18,8 @@ from modelport.devstack.weed import WeedServer
 from tests.support import engines, infra
 from tests.support.rabbit_instance import RabbitInstance
 
+pytest_plugins = ("tests.portal.browser",)  # the browser tests' ``page`` fixture
+
 
 @pytest.fixture
 async def pg_dsn() -> AsyncIterator[str]:

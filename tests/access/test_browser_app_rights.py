@@ -5,22 +5,13 @@ test-artifacts/portal/rights-*.png."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from playwright.async_api import Page, expect
 
 from tests.access import rights_world as rw
 from tests.access.rights_world import PASSWORD, World
-from tests.portal.browser import ARTIFACTS, BROWSER_MARKS, open_page, sign_in
+from tests.portal.browser import ARTIFACTS, BROWSER_MARKS, sign_in
 
 pytestmark = BROWSER_MARKS
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    async for opened in open_page(900):
-        yield opened
 
 
 async def _as(page: Page, world: World, username: str | None) -> None:

@@ -17,3 +17,4 @@ def label() -> str:
 
 
 from tests.backend.conftest import rpc  # noqa: E402,F401
+from tests.portal.conftest import jobs  # noqa: E402,F401

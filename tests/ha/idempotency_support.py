@@ -1,5 +1,6 @@
 """What the Idempotency-Key tests of ``POST /api/v1/jobs`` and ``POST /api/v1/sessions``
-share: the keyed request, the bad keys and the burst of concurrent duplicates."""
+share: the keyed request, the ids listed, the bad keys and the burst of concurrent duplicates.
+Both run on the ``jobs`` stack (tests/portal/conftest.py: transport published)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.portal.uploads import error_code
+from tests.portal.uploads import call, error_code
 from tests.support.stack import Stack
 
 BAD_KEYS = ("x" * 201, "has space", "naïve")
@@ -23,6 +24,13 @@ async def post(stack: Stack, path: str, key: str | None, body: dict[str, Any],
         stack.url(path), json=body, headers=headers
     ) as resp:
         return resp.status, await resp.json()
+
+
+async def listed_ids(stack: Stack, path: str) -> list[str]:
+    """The sorted ids ``GET path`` lists (``/api/v1/jobs`` lists ``jobs``, and so on)."""
+    status, page = await call(stack, "GET", path, params={"limit": "500"})
+    assert status == 200
+    return sorted(item["id"] for item in page[path.rsplit("/", 1)[1]])
 
 
 async def bad_keys_refused(stack: Stack, path: str, body: dict[str, Any]) -> None:

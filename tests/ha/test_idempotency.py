@@ -5,19 +5,16 @@ PostgreSQL, RabbitMQ, S3): a retry gives the first job, a different request unde
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
-from common.settings import S3Settings
 from modelport.client import PortalClient
 from modelport.client.jobs import Jobs
-from tests.ha.idempotency_support import bad_keys_refused, burst, post
-from tests.portal.jobs_support import WorkerDriver, jobs_stack
-from tests.portal.uploads import call, error_code
+from tests.ha.idempotency_support import bad_keys_refused, burst, listed_ids, post
+from tests.portal.jobs_support import WorkerDriver
+from tests.portal.uploads import error_code
 from tests.support.stack import Stack
 
 JOBS = "/api/v1/jobs"
@@ -25,11 +22,8 @@ JOB: dict[str, Any] = {"app": "transport", "procedure": "solve", "priority": 1}
 
 
 @pytest.fixture
-async def stack(pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path
-                ) -> AsyncIterator[Stack]:
-    found: tuple[Stack, WorkerDriver]
-    async with jobs_stack(pg_dsn, amqp_url, s3_settings, tmp_path) as found:
-        yield found[0]
+def stack(jobs: tuple[Stack, WorkerDriver]) -> Stack:
+    return jobs[0]
 
 
 async def _post(stack: Stack, key: str | None, body: dict[str, Any] | None = None,
@@ -37,18 +31,12 @@ async def _post(stack: Stack, key: str | None, body: dict[str, Any] | None = Non
     return await post(stack, JOBS, key, JOB if body is None else body, token)
 
 
-async def _ids(stack: Stack) -> list[str]:
-    status, page = await call(stack, "GET", JOBS, params={"limit": "500"})
-    assert status == 200
-    return sorted(j["id"] for j in page["jobs"])
-
-
 async def test_same_key_same_request_gives_the_first_job(stack: Stack) -> None:
     status, first = await _post(stack, "retry-1")
     assert status == 202 and first["state"] == "queued"
     status, again = await _post(stack, "retry-1", dict(reversed(list(JOB.items()))))
     assert status == 202 and again["id"] == first["id"]
-    assert await _ids(stack) == [first["id"]]
+    assert await listed_ids(stack, JOBS) == [first["id"]]
     # without a key every submit is a new job
     _, other = await _post(stack, None)
     _, another = await _post(stack, None)
@@ -62,7 +50,7 @@ async def test_same_key_different_request_is_refused_and_changes_nothing(stack: 
     assert status == 409 and error_code(body) == "idempotency_key_reused"
     assert "k-2" in body["error"]["message"] and first["id"] in body["error"]["message"]
     assert await stack.snapshot() == before
-    assert await _ids(stack) == [first["id"]]
+    assert await listed_ids(stack, JOBS) == [first["id"]]
 
 
 async def test_bad_keys_are_refused_with_nothing_queued(stack: Stack) -> None:
@@ -78,7 +66,7 @@ async def test_keys_are_per_user(stack: Stack) -> None:
 
 async def test_concurrent_duplicates_create_one_job(stack: Stack) -> None:
     ids = await burst(stack, JOBS, JOB, 202)
-    assert len(ids) == 1 and await _ids(stack) == sorted(ids)
+    assert len(ids) == 1 and await listed_ids(stack, JOBS) == sorted(ids)
 
 
 async def test_a_key_is_honoured_a_day_then_free(stack: Stack) -> None:
@@ -103,4 +91,4 @@ async def test_the_client_sends_a_key_and_its_retry_reuses_it(stack: Stack) -> N
         again = await Jobs(portal).submit("transport", idempotency_key=key, priority=1)
         fresh = await Jobs(portal).submit("transport", priority=1)  # a key of its own
     assert again["id"] == first["id"] != fresh["id"]
-    assert await _ids(stack) == sorted({first["id"], fresh["id"]})
+    assert await listed_ids(stack, JOBS) == sorted({first["id"], fresh["id"]})

@@ -6,16 +6,13 @@ duplicates one session, keys per user."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from common.settings import S3Settings
-from tests.ha.idempotency_support import bad_keys_refused, burst, post
-from tests.portal.jobs_support import WorkerDriver, jobs_stack
-from tests.portal.uploads import call, error_code
+from tests.ha.idempotency_support import bad_keys_refused, burst, listed_ids, post
+from tests.portal.jobs_support import WorkerDriver
+from tests.portal.uploads import error_code
 from tests.support.stack import Stack
 
 SESSIONS = "/api/v1/sessions"
@@ -23,22 +20,13 @@ OPEN: dict[str, Any] = {"app": "transport"}
 
 
 @pytest.fixture
-async def stack(pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path
-                ) -> AsyncIterator[Stack]:
-    found: tuple[Stack, WorkerDriver]
-    async with jobs_stack(pg_dsn, amqp_url, s3_settings, tmp_path) as found:
-        yield found[0]
+def stack(jobs: tuple[Stack, WorkerDriver]) -> Stack:
+    return jobs[0]
 
 
 async def _post(stack: Stack, key: str | None, body: dict[str, Any] | None = None,
                 token: str | None = None) -> tuple[int, Any]:
     return await post(stack, SESSIONS, key, OPEN if body is None else body, token)
-
-
-async def _ids(stack: Stack) -> list[str]:
-    status, page = await call(stack, "GET", SESSIONS, params={"limit": "500"})
-    assert status == 200
-    return sorted(s["id"] for s in page["sessions"])
 
 
 async def test_same_key_same_request_gives_the_first_session(stack: Stack) -> None:
@@ -52,7 +40,7 @@ async def test_same_key_same_request_gives_the_first_session(stack: Stack) -> No
     assert status == 201 and again["id"] == first["id"]
     status, body = await _post(stack, "retry-2")  # a new key: the limit holds
     assert status == 429 and error_code(body) == "quota_exceeded"
-    assert await _ids(stack) == sorted([first["id"], other["id"], another["id"]])
+    assert await listed_ids(stack, SESSIONS) == sorted([first["id"], other["id"], another["id"]])
 
 
 async def test_same_key_different_request_is_refused_and_changes_nothing(stack: Stack) -> None:
@@ -62,7 +50,7 @@ async def test_same_key_different_request_is_refused_and_changes_nothing(stack: 
     assert status == 409 and error_code(body) == "idempotency_key_reused"
     assert "k-2" in body["error"]["message"] and first["id"] in body["error"]["message"]
     assert await stack.snapshot() == before
-    assert await _ids(stack) == [first["id"]]
+    assert await listed_ids(stack, SESSIONS) == [first["id"]]
 
 
 async def test_bad_keys_are_refused_with_nothing_opened(stack: Stack) -> None:
@@ -78,4 +66,4 @@ async def test_keys_are_per_user(stack: Stack) -> None:
 
 async def test_concurrent_duplicates_open_one_session(stack: Stack) -> None:
     ids = await burst(stack, SESSIONS, OPEN, 201)
-    assert len(ids) == 1 and await _ids(stack) == sorted(ids)
+    assert len(ids) == 1 and await listed_ids(stack, SESSIONS) == sorted(ids)

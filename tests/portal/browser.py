@@ -1,4 +1,5 @@
-"""What the portal's Chromium tests share: the browser, where screenshots go, signing in."""
+"""What the portal's Chromium tests share: the browser, where screenshots go, signing in, and
+the ``page`` fixture (a plugin of tests/conftest.py, so every folder's browser tests have it)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,13 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--no-first-run",
 ]
 BROWSER_MARKS = [pytest.mark.browser]
+WATCH_PROGRESS = """bar => {
+    window.progressSeen = [];
+    new MutationObserver(() => window.progressSeen.push(Number(bar.value)))
+        .observe(bar, {attributes: true, attributeFilter: ["aria-valuenow"]});
+}"""
+"""Script for ``locator.evaluate``: record each value a progress bar takes in
+``window.progressSeen``."""
 
 
 def chromium() -> str:
@@ -39,6 +47,13 @@ async def open_page(height: int = 900) -> AsyncIterator[Page]:
         finally:
             await context.close()
             await browser.close()
+
+
+@pytest.fixture
+async def page(request: pytest.FixtureRequest) -> AsyncIterator[Page]:
+    """A fresh Chromium page as tall as the test module's ``PAGE_HEIGHT`` (default 900)."""
+    async for opened in open_page(getattr(request.module, "PAGE_HEIGHT", 900)):
+        yield opened
 
 
 async def sign_in(page: Page, stack: Stack, username: str = ADMIN_USER,

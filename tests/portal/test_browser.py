@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from playwright.async_api import Page, expect
 
-from tests.portal.browser import ARTIFACTS, BROWSER_MARKS, open_page
+from tests.portal.browser import ARTIFACTS, BROWSER_MARKS
 from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER
 
 pytestmark = BROWSER_MARKS
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    async for opened in open_page(800):
-        yield opened
+PAGE_HEIGHT = 800  # the page fixture's viewport
 
 
 async def test_sign_in_dashboard_sign_out(page: Page, portal_url: str) -> None:

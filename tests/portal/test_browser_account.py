@@ -4,22 +4,14 @@ everywhere (this browser too, and every token)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
-import pytest
 from playwright.async_api import Page, expect
 
-from tests.portal.browser import ARTIFACTS, BROWSER_MARKS, open_page
+from tests.portal.browser import ARTIFACTS, BROWSER_MARKS
 from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER
 
 pytestmark = BROWSER_MARKS
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    async for opened in open_page(1000):
-        yield opened
+PAGE_HEIGHT = 1000  # the page fixture's viewport
 
 
 async def _me(portal_url: str, token: str) -> int:

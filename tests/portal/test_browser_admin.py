@@ -5,15 +5,12 @@ Screenshots of every page go to test-artifacts/portal/admin-*.png."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
-import pytest
 from playwright.async_api import Page, expect
 
 from backend_svc import hosts
 from common.contracts.admin import HostLoad
-from tests.portal.browser import ARTIFACTS, BROWSER_MARKS, open_page, sign_in
+from tests.portal.browser import ARTIFACTS, BROWSER_MARKS, sign_in
 from tests.portal.jobs_support import WorkerDriver
 from tests.portal.uploads import call
 from tests.support import db_state
@@ -22,12 +19,6 @@ from tests.support.stack import Stack
 pytestmark = BROWSER_MARKS
 ADMIN_PAGES = ["/admin", "/admin/users", "/admin/groups", "/admin/apps", "/admin/sessions",
                "/admin/jobs", "/admin/hosts", "/admin/audit"]
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    async for opened in open_page(900):
-        yield opened
 
 
 async def _report_hosts(stack: Stack) -> None:

@@ -9,30 +9,15 @@ backend), so the page sees the ``modelport.job.*`` events backend's outbox publi
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
-import pytest
 from playwright.async_api import Page, expect
 
-from tests.portal.browser import ARTIFACTS, BROWSER_MARKS, open_page, sign_in
+from tests.portal.browser import ARTIFACTS, BROWSER_MARKS, WATCH_PROGRESS, sign_in
 from tests.portal.jobs_support import WorkerDriver
 from tests.portal.uploads import call
 from tests.support.stack import Stack
 
 pytestmark = BROWSER_MARKS
-
-WATCH_PROGRESS = """bar => {
-    window.progressSeen = [];
-    new MutationObserver(() => window.progressSeen.push(Number(bar.value)))
-        .observe(bar, {attributes: true, attributeFilter: ["aria-valuenow"]});
-}"""
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    async for opened in open_page(900):
-        yield opened
-
 
 async def _submit(stack: Stack) -> str:
     status, job = await call(stack, "POST", "/api/v1/jobs", json={"app": "transport"})

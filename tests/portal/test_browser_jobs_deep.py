@@ -18,7 +18,7 @@ import pytest
 from playwright.async_api import Page, Response, expect
 
 from common.settings import S3Settings
-from tests.portal.browser import ARTIFACTS, BROWSER_MARKS, open_page, sign_in
+from tests.portal.browser import ARTIFACTS, BROWSER_MARKS, sign_in
 from tests.portal.uploads import call
 from tests.support.deep_queue import SeededQueue, full_order_positions, seed_queue
 from tests.support.stack import ADMIN_USER, Stack, running_stack
@@ -49,12 +49,6 @@ async def deep(
         finally:
             await conn.close()
         yield stack, seeded
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    async for opened in open_page(900):
-        yield opened
 
 
 async def _newest(pg_dsn: str, offset: int) -> tuple[str, int]:

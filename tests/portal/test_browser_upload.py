@@ -4,30 +4,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from playwright.async_api import Page, expect
 
-from tests.portal.browser import ARTIFACTS, BROWSER_MARKS, open_page, sign_in
+from tests.portal.browser import ARTIFACTS, BROWSER_MARKS, WATCH_PROGRESS, sign_in
 from tests.portal.uploads import case_bytes, unchanged, upload
 from tests.support.stack import Stack
 
 pytestmark = BROWSER_MARKS
-
-WATCH_PROGRESS = """bar => {
-    window.progressSeen = [];
-    new MutationObserver(() => window.progressSeen.push(Number(bar.value)))
-        .observe(bar, {attributes: true, attributeFilter: ["aria-valuenow"]});
-}"""
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    async for opened in open_page(900):
-        yield opened
-
 
 async def test_publish_an_app_through_the_apps_page(page: Page, stack: Stack) -> None:
     status, _ = await upload(stack, "/api/v1/runtimes", stack.pack_runtime("1.2.0").read_bytes())

@@ -5,24 +5,17 @@ an admin gets 404, as on every admin page."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from playwright.async_api import Page, expect
 
-from tests.portal.browser import ARTIFACTS, BROWSER_MARKS, open_page, sign_in
+from tests.portal.browser import ARTIFACTS, BROWSER_MARKS, sign_in
 from tests.portal.jobs_support import WorkerDriver
 from tests.portal.uploads import call
 from tests.support.stack import Stack
 
 pytestmark = BROWSER_MARKS
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    async for opened in open_page(1000):
-        yield opened
+PAGE_HEIGHT = 1000  # the page fixture's viewport
 
 
 async def test_admin_reads_usage_and_sets_a_quota(
