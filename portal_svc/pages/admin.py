@@ -9,7 +9,6 @@ This module holds the shared parts and the users and groups pages;
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import Any, get_args
 
 import aiohttp_jinja2
@@ -17,6 +16,7 @@ from aiohttp import web
 
 from common.contracts.base import Role
 from common.contracts.groups import GroupMethods
+from common.contracts.method import AnyMethod
 from common.contracts.users import UserMethods
 from common.errors import ModelportError, NotFound
 from portal_svc import auth, web_session
@@ -25,6 +25,8 @@ from portal_svc.pages.site import page_caller, page_context
 
 routes = web.RouteTableDef()
 ADMIN = "/admin"
+USERS_PAGE = "/admin/users"
+GROUPS_PAGE = "/admin/groups"
 USERS_PAGE_SIZE = 100
 ROLES = get_args(Role)
 NAV = [("users", "Users", "/admin/users"), ("groups", "Groups", "/admin/groups"),
@@ -53,11 +55,13 @@ async def render(request: web.Request, caller: auth.Caller, section: str, templa
     return aiohttp_jinja2.render_template(template, request, context)
 
 
-async def act(request: web.Request, call: Awaitable[Any], done: str, back: str) -> web.Response:
-    """Await a form's backend ``call``; keep ``done`` (or the refusal's message) for the next
-    page and go ``back``. A 5xx is raised, not shown as a message."""
+async def act(request: web.Request, caller: auth.Caller, method: AnyMethod, done: str,
+              back: str, **fields: Any) -> web.Response:
+    """A form's change: call the backend's ``method`` with ``fields`` as ``caller``; keep
+    ``done`` (or the refusal's message) for the next page and go ``back``. A 5xx is raised,
+    not shown as a message."""
     try:
-        await call
+        await request.app[BACKEND].call(method, actor=caller.principal, **fields)
     except ModelportError as exc:
         if exc.status >= 500:
             raise
@@ -75,10 +79,10 @@ async def admin_form(request: web.Request) -> tuple[auth.Caller, dict[str, str]]
 @routes.get(ADMIN)
 async def admin_home(request: web.Request) -> web.StreamResponse:
     await admin_caller(request)
-    raise web.HTTPFound("/admin/users")
+    raise web.HTTPFound(USERS_PAGE)
 
 
-@routes.get("/admin/users")
+@routes.get(USERS_PAGE)
 async def users_page(request: web.Request) -> web.StreamResponse:
     caller = await admin_caller(request)
     page = _page_number(request)
@@ -89,66 +93,62 @@ async def users_page(request: web.Request) -> web.StreamResponse:
                         total=found.total, page=page, page_size=USERS_PAGE_SIZE, roles=ROLES)
 
 
-@routes.post("/admin/users")
+@routes.post(USERS_PAGE)
 async def create_user(request: web.Request) -> web.StreamResponse:
     caller, form = await admin_form(request)
     username = form.get("username", "").strip()
-    call = request.app[BACKEND].call(
-        UserMethods.CREATE, actor=caller.principal, username=username,
-        password=form.get("password", ""), display_name=form.get("display_name", "").strip(),
-        role=form.get("role", "user"))
-    return await act(request, call, f"Created user {username}.", "/admin/users")
+    return await act(
+        request, caller, UserMethods.CREATE, f"Created user {username}.", USERS_PAGE,
+        username=username, password=form.get("password", ""),
+        display_name=form.get("display_name", "").strip(), role=form.get("role", "user"))
 
 
 @routes.post("/admin/users/{username}/role")
 async def set_role(request: web.Request) -> web.StreamResponse:
     caller, form = await admin_form(request)
     username, role = request.match_info["username"], form.get("role", "")
-    call = request.app[BACKEND].call(UserMethods.SET_ROLE, actor=caller.principal,
-                                     username=username, role=role)
-    return await act(request, call, f"Role of {username}: {role}.", "/admin/users")
+    return await act(request, caller, UserMethods.SET_ROLE, f"Role of {username}: {role}.",
+                     USERS_PAGE, username=username, role=role)
 
 
 @routes.post("/admin/users/{username}/{change:disable|enable}")
 async def set_disabled(request: web.Request) -> web.StreamResponse:
     caller, _ = await admin_form(request)
     username, change = request.match_info["username"], request.match_info["change"]
-    call = request.app[BACKEND].call(UserMethods.SET_DISABLED, actor=caller.principal,
-                                     username=username, disabled=change == "disable")
-    return await act(request, call, f"Account {username} {change}d.", "/admin/users")
+    return await act(request, caller, UserMethods.SET_DISABLED, f"Account {username} {change}d.",
+                     USERS_PAGE, username=username, disabled=change == "disable")
 
 
-@routes.get("/admin/groups")
+@routes.get(GROUPS_PAGE)
 async def groups_page(request: web.Request) -> web.StreamResponse:
     caller = await admin_caller(request)
     found = await request.app[BACKEND].call(GroupMethods.LIST, actor=caller.principal)
     return await render(request, caller, "groups", "admin_groups.html", groups=found.groups)
 
 
-@routes.post("/admin/groups")
+@routes.post(GROUPS_PAGE)
 async def create_group(request: web.Request) -> web.StreamResponse:
     caller, form = await admin_form(request)
     name = form.get("name", "").strip()
-    call = request.app[BACKEND].call(GroupMethods.CREATE, actor=caller.principal, name=name)
-    return await act(request, call, f"Created group {name}.", "/admin/groups")
+    return await act(request, caller, GroupMethods.CREATE, f"Created group {name}.", GROUPS_PAGE,
+                     name=name)
 
 
 @routes.post("/admin/groups/{group}/members")
 async def add_member(request: web.Request) -> web.StreamResponse:
     caller, form = await admin_form(request)
     group, username = request.match_info["group"], form.get("username", "").strip()
-    call = request.app[BACKEND].call(GroupMethods.ADD_MEMBER, actor=caller.principal,
-                                     group=group, username=username)
-    return await act(request, call, f"Added {username} to {group}.", "/admin/groups")
+    return await act(request, caller, GroupMethods.ADD_MEMBER, f"Added {username} to {group}.",
+                     GROUPS_PAGE, group=group, username=username)
 
 
 @routes.post("/admin/groups/{group}/members/{username}/remove")
 async def remove_member(request: web.Request) -> web.StreamResponse:
     caller, _ = await admin_form(request)
     group, username = request.match_info["group"], request.match_info["username"]
-    call = request.app[BACKEND].call(GroupMethods.REMOVE_MEMBER, actor=caller.principal,
-                                     group=group, username=username)
-    return await act(request, call, f"Removed {username} from {group}.", "/admin/groups")
+    return await act(request, caller, GroupMethods.REMOVE_MEMBER,
+                     f"Removed {username} from {group}.", GROUPS_PAGE, group=group,
+                     username=username)
 
 
 def _page_number(request: web.Request) -> int:

@@ -36,6 +36,5 @@ async def set_rights(request: web.Request) -> web.StreamResponse:
     app = request.match_info["app"]
     ticked = await request.post()  # read once by aiohttp: the checkboxes, several per name
     use, publish = ({str(v) for v in ticked.getall(name, [])} for name in ("use", "publish"))
-    call = request.app[BACKEND].call(RegistryMethods.SET_RIGHTS, actor=caller.principal,
-                                     name=app, use=sorted(use), publish=sorted(publish))
-    return await act(request, call, f"Saved the rights of {app}.", APPS_PAGE)
+    return await act(request, caller, RegistryMethods.SET_RIGHTS, f"Saved the rights of {app}.",
+                     APPS_PAGE, name=app, use=sorted(use), publish=sorted(publish))

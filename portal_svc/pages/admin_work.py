@@ -37,10 +37,9 @@ async def sessions_page(request: web.Request) -> web.StreamResponse:
 @routes.post("/admin/sessions/{session_id}/stop")
 async def stop_session(request: web.Request) -> web.StreamResponse:
     caller, _ = await admin_form(request)
-    call = request.app[BACKEND].call(sessions_api.STOP, actor=caller.principal,
-                                     session_id=request.match_info["session_id"])
-    return await act(request, call, "Stopping the session; its data is saved.",
-                     "/admin/sessions")
+    return await act(request, caller, sessions_api.STOP,
+                     "Stopping the session; its data is saved.", "/admin/sessions",
+                     session_id=request.match_info["session_id"])
 
 
 @routes.get("/admin/jobs")
@@ -56,9 +55,8 @@ async def jobs_page(request: web.Request) -> web.StreamResponse:
 @routes.post("/admin/jobs/{job_id}/cancel")
 async def cancel_job(request: web.Request) -> web.StreamResponse:
     caller, _ = await admin_form(request)
-    call = request.app[BACKEND].call(JobMethods.CANCEL, actor=caller.principal,
-                                     job_id=request.match_info["job_id"])
-    return await act(request, call, "Cancelling the job.", "/admin/jobs")
+    return await act(request, caller, JobMethods.CANCEL, "Cancelling the job.", "/admin/jobs",
+                     job_id=request.match_info["job_id"])
 
 
 @routes.get("/admin/hosts")
@@ -73,10 +71,9 @@ async def drain_or_return(request: web.Request) -> web.StreamResponse:
     caller, _ = await admin_form(request)
     name, action = request.match_info["name"], request.match_info["action"]
     method = AdminMethods.DRAIN_HOST if action == "drain" else AdminMethods.RETURN_HOST
-    call = request.app[BACKEND].call(method, actor=caller.principal, name=name)
     done = (f"Drained {name}: no new work goes there; running work finishes."
             if action == "drain" else f"Returned {name}: it takes new work again.")
-    return await act(request, call, done, "/admin/hosts")
+    return await act(request, caller, method, done, "/admin/hosts", name=name)
 
 
 @routes.get("/admin/audit")
