@@ -33,19 +33,20 @@ apps and publish those they have publish rights on; users use what they are allo
 ROLES: tuple[Role, ...] = ("admin", "publisher", "user")
 
 
-def admin_agrees(data: Any) -> Any:
-    """Make a model's ``is_admin`` flag and ``role`` say the same (either one may be given)."""
-    if isinstance(data, dict) and (data.get("is_admin") or data.get("role") == "admin"):
-        return {**data, "is_admin": True, "role": "admin"}
-    return data
+class AdminAgrees(Contract):
+    """Base of a model with an ``is_admin`` flag and a ``role``: they are made to say the same
+    when it is read (either one may be given; older senders set only the flag)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _agree(cls, data: Any) -> Any:
+        if isinstance(data, dict) and (data.get("is_admin") or data.get("role") == "admin"):
+            return {**data, "is_admin": True, "role": "admin"}
+        return data
 
 
-class Principal(Contract):
-    """Who asks: the caller a handler authorises against. ``system`` is the platform itself.
-
-    ``is_admin`` says the same as ``role == "admin"`` (older senders set only the flag); the
-    two are made to agree when the principal is read.
-    """
+class Principal(AdminAgrees):
+    """Who asks: the caller a handler authorises against. ``system`` is the platform itself."""
 
     user_id: str | None = None
     username: str = "system"
@@ -55,11 +56,6 @@ class Principal(Contract):
     client_ip: str = Field("", max_length=64)  # where the request came from (the audit's)
 
     SYSTEM: ClassVar[Principal]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _agree(cls, data: Any) -> Any:
-        return admin_agrees(data)
 
     @property
     def is_publisher(self) -> bool:

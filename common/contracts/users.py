@@ -8,7 +8,14 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from common.amqp.topology import BACKEND_RPC
-from common.contracts.base import MAX_OFFSET, Contract, Principal, Role, Secret, admin_agrees
+from common.contracts.base import (
+    MAX_OFFSET,
+    AdminAgrees,
+    Contract,
+    Principal,
+    Role,
+    Secret,
+)
 from common.contracts.method import BACKEND, PORTAL, Method, declared_in
 from common.contracts.oidc import OidcRefusal, VerifiedClaims
 
@@ -17,7 +24,7 @@ Scope = Literal["read", "jobs", "full"]
 """What a token allows, from least to most: docs/security.md, "Token scopes"."""
 
 
-class UserOut(Contract):
+class UserOut(AdminAgrees):
     id: str
     username: str
     display_name: str
@@ -25,11 +32,6 @@ class UserOut(Contract):
     role: Role = "user"
     created_at: datetime
     disabled: bool = False
-
-    @model_validator(mode="before")
-    @classmethod
-    def _agree(cls, data: Any) -> Any:
-        return admin_agrees(data)
 
     @property
     def principal(self) -> Principal:
