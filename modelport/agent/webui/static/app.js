@@ -534,6 +534,20 @@ function panels(open) {
   for (const id of ["open-panel", "save-as-panel"]) document.getElementById(id).hidden = id !== open;
 }
 
+// A case panel's form: send it, show the case status it answers, close the panels, then
+// `after`; a refusal shows as "label: message" and leaves the panel open.
+function onPanelSubmit(formId, label, send, after = async () => {}) {
+  document.getElementById(formId).addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      showStatus(await send());
+      panels(null);
+      showMessage("");
+      await after();
+    } catch (err) { showMessage(`${label}: ${err.message}`); }
+  });
+}
+
 function caseMenu() {
   document.querySelectorAll(".mp-cancel").forEach((b) => b.addEventListener("click", () => panels(null)));
   document.getElementById("case-open").addEventListener("click", async () => {
@@ -545,15 +559,9 @@ function caseMenu() {
       panels("open-panel");
     } catch (err) { showMessage(`Open: ${err.message}`); }
   });
-  document.getElementById("open-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    try {
-      showStatus(await api("POST", "api/case/open", { case_id: document.getElementById("open-select").value }));
-      panels(null);
-      showMessage("");
-      await reloadData(null);
-    } catch (err) { showMessage(`Open: ${err.message}`); }
-  });
+  onPanelSubmit("open-form", "Open",
+    () => api("POST", "api/case/open", { case_id: document.getElementById("open-select").value }),
+    () => reloadData(null));
   document.getElementById("case-save").addEventListener("click", async () => {
     try { showStatus(await api("POST", "api/case/save")); showMessage(""); }
     catch (err) {
@@ -562,14 +570,8 @@ function caseMenu() {
     }
   });
   document.getElementById("case-save-as").addEventListener("click", () => panels("save-as-panel"));
-  document.getElementById("save-as-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    try {
-      showStatus(await api("POST", "api/case/save-as", { name: document.getElementById("save-as-name").value }));
-      panels(null);
-      showMessage("");
-    } catch (err) { showMessage(`Save as: ${err.message}`); }
-  });
+  onPanelSubmit("save-as-form", "Save as",
+    () => api("POST", "api/case/save-as", { name: document.getElementById("save-as-name").value }));
 }
 
 async function main() {
