@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 import aio_pika
-from aiormq import spec
+import aiormq
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from aiormq import spec
+from pamqp.common import FieldTable
 
 from common.amqp import topology
 from common.amqp.identity import broker_user
@@ -61,7 +64,7 @@ class Publisher:
             event.model_dump_json().encode(),
             routing_key=event.type,
             message_id=event.id,
-            headers=EVENT_HEADERS,
+            headers=dict(EVENT_HEADERS),
         )
 
     async def publish_events(
@@ -74,7 +77,7 @@ class Publisher:
         drain, so a batch goes out in a few writes rather than one round of task switches per
         event; the channel still sends them in call order (each takes its lock in turn)."""
         assert self._channel is not None and self._exchange is not None, "start() first"
-        channel = await self._channel.get_underlay_channel()
+        channel = cast(aiormq.Channel, await self._channel.get_underlay_channel())
         user_id = broker_user(self._connection)
         results = await asyncio.gather(*(channel.basic_publish(
             event.model_dump_json().encode(), exchange=self._exchange_name,
@@ -86,4 +89,4 @@ class Publisher:
 
 
 PERSISTENT = int(aio_pika.DeliveryMode.PERSISTENT)
-EVENT_HEADERS: dict[str, object] = {"content-type": "application/cloudevents+json"}
+EVENT_HEADERS: FieldTable = {"content-type": "application/cloudevents+json"}
