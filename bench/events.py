@@ -153,8 +153,8 @@ async def cancel_bulk(pool: asyncpg.Pool, jobs: list[asyncpg.Record]) -> list[tu
     async with pool.acquire() as conn:
         async with conn.transaction():
             await conn.execute(CANCEL, [job["id"] for job in jobs])
-            await audit.record_many(conn, Principal.SYSTEM, "job.cancel",
-                                    [(str(job["id"]), d) for job, d in zip(jobs, data, strict=True)])
+            await audit.record_many(conn, Principal.SYSTEM, "job.cancel", [
+                (str(job["id"]), d) for job, d in zip(jobs, data, strict=True)])
             await record_events(conn, events)
         committed = time.perf_counter()
     return [(event.id, committed) for event in events]
