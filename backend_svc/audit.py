@@ -97,15 +97,25 @@ ACTIONS: dict[str, tuple[str, ...] | str] = {
 """Method name → the audit actions it writes, or why it writes none."""
 
 
+_INSERT = ("INSERT INTO audit_log (actor_id, actor_name, action, subject, detail, client_ip) "
+           "VALUES ($1, $2, $3, $4, $5, $6)")
+
+
 async def record(
     conn: asyncpg.Connection, actor: Principal, action: str, subject: str = "",
     detail: dict[str, Any] | None = None,
 ) -> None:
-    await conn.execute(
-        "INSERT INTO audit_log (actor_id, actor_name, action, subject, detail, client_ip) "
-        "VALUES ($1, $2, $3, $4, $5, $6)",
-        actor.user_id, actor.username, action, subject, detail or {}, actor.client_ip,
-    )
+    await conn.execute(_INSERT, actor.user_id, actor.username, action, subject, detail or {},
+                       actor.client_ip)
+
+
+async def record_many(
+    conn: asyncpg.Connection, actor: Principal, action: str,
+    entries: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """One row per (subject, detail) of a bulk change, in one round trip."""
+    await conn.executemany(_INSERT, [(actor.user_id, actor.username, action, subject, detail,
+                                      actor.client_ip) for subject, detail in entries])
 
 
 async def page(conn: asyncpg.Connection, request: ListAudit) -> AuditPage:

@@ -18,11 +18,21 @@ async def record_event(
 ) -> CloudEvent:
     """Write ``event_type`` with ``data`` to the outbox in the current transaction."""
     event = CloudEvent(type=event_type, subject=subject, data=data)
-    await conn.execute(
-        "INSERT INTO outbox (id, type, source, subject, time, data) VALUES ($1,$2,$3,$4,$5,$6)",
-        event.id, event.type, SOURCE, event.subject, event.time, event.data,
-    )
+    await conn.execute(_INSERT, *_row(event))
     return event
+
+
+async def record_events(conn: asyncpg.Connection, events: list[CloudEvent]) -> None:
+    """Write the events of a bulk change, in order, in one round trip (same transaction rule
+    as :func:`record_event`)."""
+    await conn.executemany(_INSERT, [_row(event) for event in events])
+
+
+_INSERT = "INSERT INTO outbox (id, type, source, subject, time, data) VALUES ($1,$2,$3,$4,$5,$6)"
+
+
+def _row(event: CloudEvent) -> tuple[Any, ...]:
+    return event.id, event.type, SOURCE, event.subject, event.time, event.data
 
 
 def event_from_row(row: asyncpg.Record) -> CloudEvent:

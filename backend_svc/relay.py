@@ -12,7 +12,6 @@ in the table for the next pass.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 
 import asyncpg
@@ -70,10 +69,11 @@ class OutboxRelay:
         """Publish one batch in order; return True when more may be waiting.
 
         The batch's publishes are sent back to back and their confirms awaited together
-        (one round trip per batch, not per event). They still reach the broker in order: a
-        channel sends its publishes under a FIFO lock that each one takes before it first
-        waits, and the tasks start in order. Only the confirmed run from the batch's start
-        is stamped; after a failure the rest are sent again (consumers deduplicate by id).
+        (one round trip per batch, not per event; :meth:`Publisher.publish_events`). They
+        still reach the broker in order: a channel sends its publishes under a FIFO lock that
+        each one takes before it first waits, and the tasks start in order. Only the
+        confirmed run from the batch's start is stamped; after a failure the rest are sent
+        again (consumers deduplicate by id).
         """
         async with self._pool.acquire() as conn:
             if self._confirmed:
@@ -83,12 +83,10 @@ class OutboxRelay:
                 "WHERE published_at IS NULL ORDER BY seq LIMIT $1",
                 self._batch,
             )
-            results = await asyncio.gather(
-                *(self._publisher.publish_event(event_from_row(row)) for row in rows),
-                return_exceptions=True)
-            failed = next((r for r in results if isinstance(r, BaseException)), None)
+            results = await self._publisher.publish_events([event_from_row(r) for r in rows])
+            failed = next((r for r in results if r is not None), None)
             done = [row["seq"] for row, _ in zip(rows, itertools.takewhile(
-                lambda r: not isinstance(r, BaseException), results), strict=False)]
+                lambda r: r is None, results), strict=False)]
             self._confirmed.update(done)
             if done:
                 await self._stamp(conn, done)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.harness import cpu_s  # noqa: E402
 from bench.spawned import (  # noqa: E402
     ADMIN_PASSWORD,
     ADMIN_USER,
@@ -126,8 +126,8 @@ class CpuMeter:
     async def read(self) -> dict[str, float]:
         pg = await self._conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1 "
                                     "AND pid <> pg_backend_pid()", self._database)
-        used = {who: _cpu_s(pid) for who, pid in self._pids.items()}
-        used["postgres"] = sum(_cpu_s(r["pid"]) for r in pg)
+        used = {who: cpu_s(pid) for who, pid in self._pids.items()}
+        used["postgres"] = sum(cpu_s(r["pid"]) for r in pg)
         used["load generator"] = time.process_time()
         return used
 
@@ -136,14 +136,6 @@ async def _run(argv: list[str]) -> int:
     proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.DEVNULL,
                                                 stderr=asyncio.subprocess.DEVNULL)
     return await proc.wait()
-
-
-def _cpu_s(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def seed(platform: SpawnedPlatform, user: str, args: argparse.Namespace) -> None:

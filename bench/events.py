@@ -18,10 +18,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import sys
 import tempfile
 import time
 from collections import Counter
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import aio_pika
@@ -31,14 +33,17 @@ from aio_pika.abc import AbstractIncomingMessage
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend_svc import audit, db  # noqa: E402
-from backend_svc.outbox import record_event  # noqa: E402
+from backend_svc.outbox import record_event, record_events  # noqa: E402
+from bench.api import CpuMeter  # noqa: E402
 from bench.spawned import ROOT, spawned_platform  # noqa: E402
 from common.amqp import topology  # noqa: E402
 from common.contracts.base import Principal  # noqa: E402
+from common.contracts.events import CloudEvent  # noqa: E402
 from common.contracts.jobs import JobEvent  # noqa: E402
 from tests.support.deep_queue import seed_queue  # noqa: E402
 
-ARRIVAL_DEADLINE_S = 120.0
+ARRIVAL_DEADLINE_S = 120.0  # after the last commit
+SETTLE_S = 0.5  # after the last arrival, for a late duplicate to show
 
 
 def pct(values: list[float], q: float) -> float:
@@ -70,31 +75,100 @@ class Arrivals:
             pass  # reported as missing
 
 
+def consume(amqp_url: str, expected: int, pipe: Connection) -> None:
+    """The bench's consumer, in a process of its own so that the writers' CPU does not delay
+    the arrival times it takes (``time.perf_counter`` is the machine's monotonic clock)."""
+    asyncio.run(_consume(amqp_url, expected, pipe))
+
+
+async def _consume(amqp_url: str, expected: int, pipe: Connection) -> None:
+    arrivals = Arrivals(expected)
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=1000)
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(topology.EVENTS, routing_key="modelport.job.#")
+        await queue.consume(arrivals.on_message, no_ack=True)
+        pipe.send("ready")
+        await asyncio.to_thread(pipe.poll, None)  # the writers are done
+        pipe.recv()
+        await arrivals.wait(ARRIVAL_DEADLINE_S)
+        await asyncio.sleep(SETTLE_S)
+    finally:
+        await connection.close()
+    pipe.send((arrivals.times, dict(arrivals.ids)))
+
+
+class Consumer:
+    """:func:`consume` in a child process: ``ready()``, then ``results()`` after the writes."""
+
+    def __init__(self, amqp_url: str, expected: int):
+        self._pipe, child = multiprocessing.get_context("spawn").Pipe()
+        self._process = multiprocessing.get_context("spawn").Process(
+            target=consume, args=(amqp_url, expected, child), daemon=True)
+
+    async def ready(self) -> None:
+        self._process.start()
+        if not await asyncio.to_thread(self._pipe.poll, 60) or self._pipe.recv() != "ready":
+            raise RuntimeError("the consumer did not start")
+
+    async def results(self) -> Arrivals:
+        self._pipe.send("written")
+        if not await asyncio.to_thread(self._pipe.poll, ARRIVAL_DEADLINE_S + 30):
+            raise RuntimeError("the consumer did not report")
+        times, ids = self._pipe.recv()
+        self._process.join(10)
+        arrivals = Arrivals(len(times))
+        arrivals.times, arrivals.ids = times, Counter(ids)
+        return arrivals
+
+
+def job_event(job: asyncpg.Record) -> dict[str, object]:
+    return JobEvent(job_id=str(job["id"]), user=job["username"], app="bench", attempt=0,
+                    state="cancelled", reason="cancelled",
+                    interrupted=False).model_dump(mode="json")
+
+
 async def cancel(pool: asyncpg.Pool, jobs: list[asyncpg.Record]) -> list[tuple[str, float]]:
-    """Cancel queued jobs in one transaction, each with its audit row and event; (event id,
-    commit time) of each."""
-    ids = []
+    """Cancel one queued job in its transaction, with its audit row and event, statement by
+    statement as backend's handler does; (event id, commit time)."""
+    (job,) = jobs
+    data = job_event(job)
     async with pool.acquire() as conn:
         async with conn.transaction():
-            for job in jobs:
-                await conn.execute("UPDATE jobs SET state = 'cancelled', reason = 'cancelled', "
-                                   "finished_at = now(), updated_at = now() WHERE id = $1",
-                                   job["id"])
-                data = JobEvent(job_id=str(job["id"]), user=job["username"], app="bench",
-                                attempt=0, state="cancelled", reason="cancelled",
-                                interrupted=False).model_dump(mode="json")
-                await audit.record(conn, Principal.SYSTEM, "job.cancel", str(job["id"]), data)
-                event = await record_event(conn, JobEvent.CANCELLED, data,
-                                           subject=str(job["id"]))
-                ids.append(event.id)
+            await conn.execute(CANCEL, [job["id"]])
+            await audit.record(conn, Principal.SYSTEM, "job.cancel", str(job["id"]), data)
+            event = await record_event(conn, JobEvent.CANCELLED, data, subject=str(job["id"]))
         committed = time.perf_counter()
-    return [(event_id, committed) for event_id in ids]
+    return [(event.id, committed)]
+
+
+async def cancel_bulk(pool: asyncpg.Pool, jobs: list[asyncpg.Record]) -> list[tuple[str, float]]:
+    """Cancel queued jobs in one transaction as a bulk change: one UPDATE, the audit rows in
+    one statement, the events in one (:func:`record_events`); (event id, commit time) each."""
+    data = [job_event(job) for job in jobs]
+    events = [CloudEvent(type=JobEvent.CANCELLED, subject=str(job["id"]), data=d)
+              for job, d in zip(jobs, data, strict=True)]
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await conn.execute(CANCEL, [job["id"] for job in jobs])
+            await audit.record_many(conn, Principal.SYSTEM, "job.cancel", [
+                (str(job["id"]), d) for job, d in zip(jobs, data, strict=True)])
+            await record_events(conn, events)
+        committed = time.perf_counter()
+    return [(event.id, committed) for event in events]
+
+
+CANCEL = ("UPDATE jobs SET state = 'cancelled', reason = 'cancelled', finished_at = now(), "
+          "updated_at = now() WHERE id = ANY($1::uuid[])")
 
 
 async def writer(pool: asyncpg.Pool, jobs: list[asyncpg.Record], per_commit: int,
                  commits: dict[str, float]) -> None:
+    write = cancel if per_commit == 1 else cancel_bulk
     for start in range(0, len(jobs), per_commit):
-        commits.update(await cancel(pool, jobs[start:start + per_commit]))
+        commits.update(await write(pool, jobs[start:start + per_commit]))
 
 
 async def bench(args: argparse.Namespace, tmp: Path) -> None:
@@ -102,32 +176,36 @@ async def bench(args: argparse.Namespace, tmp: Path) -> None:
     async with spawned_platform(tmp, log_level=args.log_level, root=args.services_root,
                                 backend=backend) as platform:
         pool = await db.create_pool(platform.pg_dsn, max_size=args.writers, deadline_s=10)
-        connection = await aio_pika.connect(platform.amqp_url)
+        meter = await asyncpg.connect(platform.pg_dsn)  # reads the services' CPU time
         try:
             async with pool.acquire() as conn:
                 await seed_queue(conn, jobs=args.changes, users=10)
                 jobs = await conn.fetch("SELECT j.id, u.username FROM jobs j "
                                         "JOIN users u ON u.id = j.user_id")
-            arrivals = Arrivals(len(jobs))
-            channel = await connection.channel()
-            await channel.set_qos(prefetch_count=1000)
-            queue = await channel.declare_queue(exclusive=True)
-            await queue.bind(topology.EVENTS, routing_key="modelport.job.#")
-            await queue.consume(arrivals.on_message, no_ack=True)
+            consumer = Consumer(platform.amqp_url, len(jobs))
+            await consumer.ready()
             commits: dict[str, float] = {}
+            cpu = CpuMeter(platform, meter)
+            spies = cpu.profile(args.profile, "events", 30) if args.profile else []
+            before = await cpu.read()
             began = time.perf_counter()
             await asyncio.gather(*(writer(pool, jobs[i::args.writers], args.per_commit, commits)
                                    for i in range(args.writers)))
             written = time.perf_counter() - began
-            await arrivals.wait(ARRIVAL_DEADLINE_S)
+            arrivals = await consumer.results()
+            after = await cpu.read()
+            for spy in spies:
+                await spy
         finally:
-            await connection.close()
+            await meter.close()
             await pool.close()
-    report(args, commits, arrivals, began, written)
+    cpu_ms = {who: (after[who] - before.get(who, 0.0)) * 1e3 / max(1, len(commits))
+              for who in after}
+    report(args, commits, arrivals, began, written, cpu_ms)
 
 
 def report(args: argparse.Namespace, commits: dict[str, float], arrivals: Arrivals,
-           began: float, written: float) -> None:
+           began: float, written: float, cpu_ms: dict[str, float]) -> None:
     came = [i for i in commits if i in arrivals.times]
     latencies = [arrivals.times[i] - commits[i] for i in came]
     last = max((arrivals.times[i] for i in came), default=began)
@@ -146,6 +224,7 @@ def report(args: argparse.Namespace, commits: dict[str, float], arrivals: Arriva
           f"max {max(latencies, default=0) * 1e3:.1f} ms (n {len(latencies)})")
     print(f"  exactly once: missing {missing}, duplicated {dup}, unknown ids {strays} -> "
           f"{'OK' if missing == dup == strays == 0 else 'FAIL'}")
+    print("  CPU ms per event: " + ", ".join(f"{who} {ms:.3f}" for who, ms in cpu_ms.items()))
     print(f"events: rate={rate:.0f} p50_ms={pct(latencies, 0.5) * 1e3:.1f} "
           f"p99_ms={pct(latencies, 0.99) * 1e3:.1f} missing={missing} dup={dup}")
 
@@ -158,6 +237,8 @@ def main() -> None:
                         help="state changes per transaction (a bulk change)")
     parser.add_argument("--outbox-batch", type=int, default=100, help="the relay's batch")
     parser.add_argument("--log-level", default="info", help="of the services")
+    parser.add_argument("--profile", type=Path, help="py-spy the services for 30 s into this "
+                        "folder (summarise with bench/pyspy_top.py)")
     parser.add_argument("--services-root", type=Path, default=ROOT,
                         help="checkout to run the services from (to compare with another)")
     args = parser.parse_args()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 from collections.abc import Callable, Coroutine
@@ -16,6 +17,15 @@ from modelport.devstack.weed import WeedServer
 from tests.support import infra
 
 Bench = Callable[[argparse.Namespace, S3Settings, str, Path], Coroutine[Any, Any, None]]
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used, from /proc (0 when gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pct(values: list[float], q: float) -> float:

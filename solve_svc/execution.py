@@ -61,7 +61,7 @@ from solve_svc.files import (
     copy_out,
     prepare_inputs,
 )
-from solve_svc.joblog import JobLog, file_chunks
+from solve_svc.joblog import JobLog, StoredLog, file_chunks, store_log
 from solve_svc.reclaim import owner_of
 from solve_svc.settings import SolveSettings
 from solve_svc.shield import settle
@@ -102,6 +102,7 @@ class Outcome:
     interrupted: bool = False
     output_case: BlobRef | None = None
     lineage: dict[str, Any] = field(default_factory=dict)
+    log: StoredLog | None = None  # stored with the result, to be reused if still whole
 
 
 class Execution:
@@ -163,6 +164,7 @@ class Execution:
                 await settle(_discard(work_tar))
                 raise
             removal: asyncio.Task[None] | None = None
+            stored_log: asyncio.Task[StoredLog | None] | None = None
             try:
                 tar = await work_tar
                 with self._step("put_archive"):
@@ -174,11 +176,18 @@ class Execution:
                     return outcome
                 with self._step("copy_out"):
                     local = await self._copy_result(container)
-                # the container is done with: remove it while the result is stored
+                # the container is done with: remove it while the result and the log (whole
+                # unless a failure from here on adds to it) are stored
                 removal = asyncio.create_task(self._timed("remove", remove(container)))
-                return await self._timed(
+                stored_log = asyncio.create_task(self._timed("log", store_log(
+                    self.env.storage, self.job.job_id, self.job.attempt, self.joblog)))
+                outcome = await self._timed(
                     "store", self._storage("store", lambda: self._store(local)))
+                outcome.log = await stored_log
+                return outcome
             finally:
+                if stored_log is not None:
+                    await settle(_discard(stored_log))
                 await settle(removal if removal is not None
                              else self._timed("remove", remove(container)))
 

@@ -22,20 +22,18 @@ import structlog
 
 from common.backoff import retry
 from common.contracts.jobs import (
-    BlobRef,
     JobFinished,
     JobProgress,
     JobStarted,
     RunJob,
     WorkerMethods,
-    attempt_key,
 )
 from common.docker import NoCapacity, container_name
 from common.errors import ModelportError, Unavailable
 from common.packages import PackageError
 from solve_svc.backend import BackendLink
 from solve_svc.execution import Env, Execution, Outcome
-from solve_svc.joblog import JobLog, file_chunks
+from solve_svc.joblog import JobLog, store_log
 from solve_svc.progress import ProgressSender
 from solve_svc.shield import settle
 
@@ -88,7 +86,7 @@ class Attempt:
                 finally:
                     joblog.close()
                 if outcome is not None:
-                    await settle(self._report_finished(outcome, joblog.path))
+                    await settle(self._report_finished(outcome, joblog))
 
     async def _report_started(self) -> bool:
         job = self.job
@@ -144,13 +142,15 @@ class Attempt:
     async def _send_progress(self, message: JobProgress) -> bool:
         return (await self.backend.send(WorkerMethods.PROGRESS, message)).current
 
-    async def _report_finished(self, outcome: Outcome, log_path: Path) -> None:
+    async def _report_finished(self, outcome: Outcome, joblog: JobLog) -> None:
         job = self.job
+        stored = outcome.log if outcome.log is not None and outcome.log.still_whole(joblog) \
+            else await store_log(self.env.storage, job.job_id, job.attempt, joblog)
         message = JobFinished(
             worker=self.env.worker, job_id=job.job_id, attempt=job.attempt,
             outcome=outcome.outcome,
             reason=outcome.reason, interrupted=outcome.interrupted,
-            output_case=outcome.output_case, log=await self._upload_log(log_path),
+            output_case=outcome.output_case, log=None if stored is None else stored.ref,
             lineage=outcome.lineage)
         log.info("job_finished", outcome=outcome.outcome, reason=outcome.reason,
                  interrupted=outcome.interrupted)
@@ -162,16 +162,6 @@ class Attempt:
                         base_s=0.2, cap_s=5.0)
         except ModelportError as exc:
             log.warning("job_finished_not_sent", error=exc.message, code=exc.code)
-
-    async def _upload_log(self, path: Path) -> BlobRef | None:
-        key = attempt_key(self.job.job_id, self.job.attempt, "log")
-        try:
-            stored = await self.env.storage.upload(key, file_chunks(path),
-                                                   content_type="text/plain")
-        except Exception as exc:  # the outcome still counts without its log
-            log.warning("job_log_not_stored", error=str(exc))
-            return None
-        return BlobRef(s3_key=stored.key, sha256=stored.sha256, size_bytes=stored.size)
 
 
 def _cancelled_from_outside() -> bool:

@@ -59,6 +59,26 @@ async def test_event_reaches_a_bound_queue_once(publisher: Publisher, user_event
     assert await user_events.get(fail=False) is None  # exactly once
 
 
+async def test_a_batch_arrives_in_order_once_each_as_single_publishes_do(
+    publisher: Publisher, user_events
+) -> None:
+    events = [CloudEvent(type="modelport.user.created", subject=str(n), data={"n": n})
+              for n in range(250)]
+
+    assert await publisher.publish_events(events) == [None] * len(events)
+
+    received = []
+    for _ in events:
+        message = await user_events.get(timeout=5)
+        await message.ack()
+        assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+        assert message.headers == {"content-type": "application/cloudevents+json"}
+        assert message.message_id == json.loads(message.body)["id"]
+        received.append(CloudEvent.model_validate_json(message.body))
+    assert received == events
+    assert await user_events.get(fail=False) is None
+
+
 async def test_events_are_routed_by_type(publisher: Publisher, user_events) -> None:
     await publisher.publish_event(CloudEvent(type="modelport.job.finished"))
     await publisher.publish_event(CloudEvent(type="modelport.user.deleted"))
@@ -87,6 +107,9 @@ async def test_publish_fails_loudly_while_cut_off_and_works_after(amqp_url: str)
             await proxy.cut()
             with pytest.raises(Exception):  # noqa: B017 - whichever error, never a silent loss
                 await publisher.publish_event(CloudEvent(type="modelport.user.created"))
+            failed = await publisher.publish_events(
+                [CloudEvent(type="modelport.user.created") for _ in range(3)], timeout_s=2)
+            assert all(isinstance(result, BaseException) for result in failed), failed
 
             await proxy.restore()
             await asyncio.wait_for(reconnected.wait(), 20)
