@@ -35,7 +35,7 @@ from bench.spawned import ADMIN_PASSWORD, ADMIN_USER, spawned_platform  # noqa: 
 from common.amqp.method_client import MethodClient  # noqa: E402
 from common.amqp.rpc import RpcClient  # noqa: E402
 from common.contracts.base import Principal  # noqa: E402
-from common.contracts.tokens import TokenMethods  # noqa: E402
+from common.contracts.methods import TokenMethods
 
 CLOSE_DEADLINE_S = 30.0
 

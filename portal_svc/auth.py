@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from common.contracts.base import Principal
-from common.contracts.users import TokenHolder, TokenIssued, UserMethods
+from common.contracts.methods import UserMethods
+from common.contracts.users import TokenHolder, TokenIssued
 from common.errors import ModelportError, Unauthenticated
 from portal_svc import scopes
 from portal_svc.appkeys import BACKEND

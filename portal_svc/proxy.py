@@ -22,8 +22,8 @@ import structlog
 from aiohttp import web
 from multidict import CIMultiDict
 
-from common.contracts import sessions as api
 from common.contracts.base import Principal
+from common.contracts.methods import SessionMethods
 from common.contracts.sessions import SessionOut
 from common.errors import Conflict, NotFound, Unavailable
 from portal_svc import auth, web_session
@@ -150,7 +150,8 @@ async def _visible(request: web.Request, principal: Principal,
 
 
 async def _serving(request: web.Request, principal: Principal, session_id: str) -> SessionOut:
-    session = await request.app[BACKEND].call(api.GET, actor=principal, session_id=session_id)
+    session = await request.app[BACKEND].call(SessionMethods.GET, actor=principal,
+                                              session_id=session_id)
     if session.state == "ready" and session.endpoint:
         return session
     if session.state in ("requested", "starting"):

@@ -11,11 +11,11 @@ from typing import Any
 
 from common.amqp.method_client import LINK_ERRORS
 from common.amqp.rpc import RpcClient
-from common.contracts import sessions as api
 from common.contracts.admin import HostLoad
 from common.contracts.cases import CaseOut
 from common.contracts.jobs import BlobRef, JobOut
 from common.contracts.method import Method, Rep, Req
+from common.contracts.methods import SessionMethods
 from common.contracts.sessions import (
     ClaimSession,
     HeldSession,
@@ -61,45 +61,47 @@ class BackendLink:
             raise BrokerUnavailable(detail="the link to it is down") from exc
 
     async def claim(self, session_id: str) -> SessionLaunch:
-        return await self._call(api.CLAIM, ClaimSession(worker=self.worker,
+        return await self._call(SessionMethods.CLAIM, ClaimSession(worker=self.worker,
                                                         session_id=session_id))
 
     async def ready(self, held: Held, host: str, endpoint: str) -> bool:
         msg = SessionReady(**held.who(), host=host, endpoint=endpoint)
-        return (await self._call(api.READY, msg)).current
+        return (await self._call(SessionMethods.READY, msg)).current
 
     async def failed(self, held: Held, reason: str, message: str) -> bool:
         msg = SessionFailed(**held.who(), reason=reason, message=message[:2000])
-        return (await self._call(api.FAILED, msg)).current
+        return (await self._call(SessionMethods.FAILED, msg)).current
 
     async def stopped(self, held: Held, reason: str) -> bool:
         msg = SessionStopped(**held.who(), reason=reason,
                              autosave_case_id=held.autosave_case_id)
-        return (await self._call(api.STOPPED, msg)).current
+        return (await self._call(SessionMethods.STOPPED, msg)).current
 
     async def report(self, sessions: list[HeldSession],
                      hosts: list[HostLoad] | None = None) -> SessionWorkerReply:
-        return await self._call(api.REPORT, SessionWorkerReport(
+        return await self._call(SessionMethods.REPORT, SessionWorkerReport(
             worker=self.worker, sessions=sessions, hosts=hosts or []))
 
     async def save_case(self, held: Held, *, name: str, blob: BlobRef, case_id: str | None,
                         autosave: bool) -> CaseOut:
-        return await self._call(api.SAVE_CASE, SessionSaveCase(
+        return await self._call(SessionMethods.SAVE_CASE, SessionSaveCase(
             **held.who(), name=name, blob=blob, case_id=case_id, autosave=autosave))
 
     async def open_case(self, held: Held, case_id: str) -> SessionCase:
-        return await self._call(api.OPEN_CASE, SessionCaseRef(**held.who(), case_id=case_id))
+        return await self._call(SessionMethods.OPEN_CASE,
+                                SessionCaseRef(**held.who(), case_id=case_id))
 
     async def list_cases(self, held: Held) -> SessionCases:
-        return await self._call(api.LIST_CASES, SessionListCases(**held.who()))
+        return await self._call(SessionMethods.LIST_CASES, SessionListCases(**held.who()))
 
     async def submit_job(self, held: Held, *, procedure: str, blob: BlobRef,
                          options: dict[str, Any]) -> JobOut:
-        return await self._call(api.SUBMIT_JOB, SessionSubmitJob(
+        return await self._call(SessionMethods.SUBMIT_JOB, SessionSubmitJob(
             **held.who(), procedure=procedure, blob=blob, options=options))
 
     async def job(self, held: Held, job_id: str) -> SessionJob:
-        return await self._call(api.JOB, SessionJobRef(**held.who(), job_id=job_id))
+        return await self._call(SessionMethods.JOB, SessionJobRef(**held.who(), job_id=job_id))
 
     async def cancel_job(self, held: Held, job_id: str) -> JobOut:
-        return await self._call(api.CANCEL_JOB, SessionJobRef(**held.who(), job_id=job_id))
+        return await self._call(SessionMethods.CANCEL_JOB,
+                                SessionJobRef(**held.who(), job_id=job_id))

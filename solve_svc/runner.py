@@ -21,13 +21,8 @@ import aiodocker
 import structlog
 
 from common.backoff import retry
-from common.contracts.jobs import (
-    JobFinished,
-    JobProgress,
-    JobStarted,
-    RunJob,
-    WorkerMethods,
-)
+from common.contracts.jobs import JobFinished, JobProgress, JobStarted, RunJob
+from common.contracts.methods import WorkerMethods
 from common.docker import NoCapacity, container_name
 from common.errors import ModelportError, Unavailable
 from common.packages import PackageError

@@ -14,7 +14,8 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 
-from common.contracts.jobs import RunJob, StopJob, WorkerMethods, WorkerReport
+from common.contracts.jobs import RunJob, StopJob, WorkerReport
+from common.contracts.methods import WorkerMethods
 from common.errors import ModelportError
 from solve_svc.backend import BackendLink
 from solve_svc.execution import Env

@@ -16,7 +16,8 @@ from typing import Any
 import jsonschema
 
 import common.contracts
-from common.contracts.catalog import ALL_METHODS, EVENTS, asyncapi_document
+from common.contracts.catalog import EVENTS, asyncapi_document
+from common.contracts.methods import ALL_METHODS
 from portal_svc.api.docs import API_VERSION
 from portal_svc.app import make_app
 from tests.portal.conftest import portal_settings

@@ -13,12 +13,17 @@ from backend_svc.settings import BackendSettings
 from common.amqp import topology
 from common.amqp.rpc import RpcServer
 from common.contracts.base import Principal
-from common.contracts.catalog import ALL_METHODS
-from common.contracts.jobs import JobMethods, JobRef, WorkerMethods
+from common.contracts.jobs import JobRef
 from common.contracts.method import Method
-from common.contracts.registry import RegistryMethods
+from common.contracts.methods import (
+    ALL_METHODS,
+    JobMethods,
+    RegistryMethods,
+    UserMethods,
+    WorkerMethods,
+)
 from common.contracts.system import Ping, Pong
-from common.contracts.users import ListUsers, UserMethods
+from common.contracts.users import ListUsers
 from common.errors import Forbidden
 from common.ping import serve_ping
 

@@ -7,16 +7,9 @@ import asyncpg
 from backend_svc import audit, hosts
 from backend_svc.handlers.base import PoolHandlers
 from backend_svc.settings import BackendSettings
-from common.contracts.admin import (
-    AdminMethods,
-    AuditPage,
-    HostList,
-    HostOut,
-    HostRef,
-    ListAudit,
-    ListHosts,
-)
+from common.contracts.admin import AuditPage, HostList, HostOut, HostRef, ListAudit, ListHosts
 from common.contracts.method import implements
+from common.contracts.methods import AdminMethods
 
 
 class AdminHandlers(PoolHandlers):

@@ -13,7 +13,6 @@ from common.contracts.base import Principal
 from common.contracts.cases import (
     CaseList,
     CaseLocation,
-    CaseMethods,
     CaseOut,
     CaseRef,
     ListCases,
@@ -22,6 +21,7 @@ from common.contracts.cases import (
     ShareCase,
 )
 from common.contracts.method import implements
+from common.contracts.methods import CaseMethods
 
 
 def _authorize(actor: Principal, action: Action, found: FoundCase) -> None:

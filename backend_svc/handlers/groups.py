@@ -5,15 +5,9 @@ from __future__ import annotations
 from backend_svc import groups, policy
 from backend_svc.handlers.base import PoolHandlers
 from backend_svc.policy import Action
-from common.contracts.groups import (
-    CreateGroup,
-    GroupList,
-    GroupMember,
-    GroupMethods,
-    GroupOut,
-    ListGroups,
-)
+from common.contracts.groups import CreateGroup, GroupList, GroupMember, GroupOut, ListGroups
 from common.contracts.method import implements
+from common.contracts.methods import GroupMethods
 
 
 class GroupHandlers(PoolHandlers):

@@ -26,7 +26,6 @@ from common.contracts.jobs import (
     Accepted,
     JobFinished,
     JobList,
-    JobMethods,
     JobOut,
     JobProgress,
     JobRef,
@@ -34,11 +33,11 @@ from common.contracts.jobs import (
     ListJobs,
     StopJob,
     SubmitJob,
-    WorkerMethods,
     WorkerReport,
     WorkerReportReply,
 )
 from common.contracts.method import implements
+from common.contracts.methods import JobMethods, WorkerMethods
 from common.errors import NotFound
 from common.visibility import may_see_job
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from backend_svc.oidc import OidcSignIn
 from common.contracts.method import implements
+from common.contracts.methods import UserMethods
 from common.contracts.oidc import OidcRefusal, VerifiedClaims
-from common.contracts.users import Empty, TokenIssued, UserMethods
+from common.contracts.users import Empty, TokenIssued
 
 
 class OidcHandlers:

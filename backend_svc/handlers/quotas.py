@@ -5,9 +5,9 @@ from __future__ import annotations
 from backend_svc import quota_admin
 from backend_svc.handlers.base import QuotaRuleHandlers
 from common.contracts.method import implements
+from common.contracts.methods import QuotaMethods
 from common.contracts.quotas import (
     ListQuotas,
-    QuotaMethods,
     QuotaOverview,
     QuotasOut,
     QuotaTarget,

@@ -11,6 +11,7 @@ from backend_svc.handlers.base import PoolHandlers
 from backend_svc.policy import Action
 from common.contracts.base import Principal
 from common.contracts.method import implements
+from common.contracts.methods import RegistryMethods
 from common.contracts.registry import (
     AppList,
     AppOut,
@@ -23,7 +24,6 @@ from common.contracts.registry import (
     ListRuntimes,
     PublishAppVersion,
     RegisterRuntime,
-    RegistryMethods,
     RuntimeDeleted,
     RuntimeList,
     RuntimeOut,

@@ -17,11 +17,11 @@ from backend_svc.sessions import FoundSession
 from backend_svc.settings import BackendSettings
 from common.amqp import topology
 from common.amqp.publisher import Publisher
-from common.contracts import sessions as api
 from common.contracts.base import Principal
 from common.contracts.cases import CaseOut
 from common.contracts.jobs import Accepted, JobOut
 from common.contracts.method import implements
+from common.contracts.methods import SessionMethods
 from common.contracts.sessions import (
     ClaimSession,
     CreateSession,
@@ -66,7 +66,7 @@ class SessionHandlers(PoolHandlers):
 
     # --- portal ------------------------------------------------------------------------
 
-    @implements(api.CREATE)
+    @implements(SessionMethods.CREATE)
     async def create(self, request: CreateSession) -> SessionOut:
         policy.authorize(request.actor, Action.SESSION_CREATE)
         s = self._settings
@@ -78,7 +78,7 @@ class SessionHandlers(PoolHandlers):
                              f"{StartSession.TYPE}:{session.id}")
         return session
 
-    @implements(api.LIST)
+    @implements(SessionMethods.LIST)
     async def list_sessions(self, request: ListSessions) -> SessionList:
         actor = request.actor
         policy.authorize(actor, Action.SESSION_LIST)
@@ -89,13 +89,13 @@ class SessionHandlers(PoolHandlers):
                 offset=request.offset)
         return SessionList(sessions=found, total=total)
 
-    @implements(api.GET)
+    @implements(SessionMethods.GET)
     async def get(self, request: SessionRef) -> SessionOut:
         found = await self._read(sessions.find_session, request.session_id)
         _authorize(request.actor, Action.SESSION_READ, found)
         return found.session
 
-    @implements(api.STOP)
+    @implements(SessionMethods.STOP)
     async def stop(self, request: SessionRef) -> SessionOut:
         reason = "user" if request.actor.user_id else "admin"
         async with self._pool.acquire() as conn, conn.transaction():
@@ -120,18 +120,18 @@ class SessionHandlers(PoolHandlers):
 
     # --- session workers ---------------------------------------------------------------
 
-    @implements(api.CLAIM)
+    @implements(SessionMethods.CLAIM)
     async def claim(self, request: ClaimSession) -> SessionLaunch:
         return await self._write(
             session_workers.claim, request, lease_ttl_s=self._settings.session_lease_ttl_s)
 
-    @implements(api.READY)
+    @implements(SessionMethods.READY)
     async def ready(self, request: SessionReady) -> Accepted:
         current = await self._write(
             session_workers.ready, request, lease_ttl_s=self._settings.session_lease_ttl_s)
         return Accepted(current=current)
 
-    @implements(api.FAILED)
+    @implements(SessionMethods.FAILED)
     async def failed(self, request: SessionFailed) -> Accepted:
         current = await self._write(
             session_workers.failed, request,
@@ -142,41 +142,41 @@ class SessionHandlers(PoolHandlers):
                              f"{StartSession.TYPE}:{request.session_id}:{request.attempt}")
         return Accepted(current=current)
 
-    @implements(api.STOPPED)
+    @implements(SessionMethods.STOPPED)
     async def stopped(self, request: SessionStopped) -> Accepted:
         return Accepted(current=await self._write(session_workers.stopped, request))
 
-    @implements(api.REPORT)
+    @implements(SessionMethods.REPORT)
     async def report(self, request: SessionWorkerReport) -> SessionWorkerReply:
         return await self._write(
             session_workers.report, request, lease_ttl_s=self._settings.session_lease_ttl_s)
 
     # --- what a session asks, as its owner -----------------------------------------------
 
-    @implements(api.SAVE_CASE)
+    @implements(SessionMethods.SAVE_CASE)
     async def save_case(self, request: SessionSaveCase) -> CaseOut:
         return await self._write(session_acts.save_case, request, self._rules)
 
-    @implements(api.OPEN_CASE)
+    @implements(SessionMethods.OPEN_CASE)
     async def open_case(self, request: SessionCaseRef) -> SessionCase:
         return await self._read(session_acts.open_case, request)
 
-    @implements(api.LIST_CASES)
+    @implements(SessionMethods.LIST_CASES)
     async def list_cases(self, request: SessionListCases) -> SessionCases:
         return await self._read(session_acts.list_cases, request)
 
-    @implements(api.SUBMIT_JOB)
+    @implements(SessionMethods.SUBMIT_JOB)
     async def submit_job(self, request: SessionSubmitJob) -> JobOut:
         s = self._settings
         return await self._write(
             session_acts.submit_job, request, default_memory_mb=s.default_memory_mb,
             max_attempts=s.max_attempts, rules=self._rules)
 
-    @implements(api.JOB)
+    @implements(SessionMethods.JOB)
     async def job(self, request: SessionJobRef) -> SessionJob:
         return await self._read(session_acts.job, request, request.job_id)
 
-    @implements(api.CANCEL_JOB)
+    @implements(SessionMethods.CANCEL_JOB)
     async def cancel_job(self, request: SessionJobRef) -> JobOut:
         async with self._pool.acquire() as conn, conn.transaction():
             who, found = await session_acts.owned_job(conn, request, request.job_id, lock=True)

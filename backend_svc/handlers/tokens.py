@@ -8,6 +8,7 @@ from backend_svc import tokens
 from backend_svc.handlers.base import PoolHandlers
 from backend_svc.settings import BackendSettings
 from common.contracts.method import implements
+from common.contracts.methods import TokenMethods
 from common.contracts.tokens import (
     CreateToken,
     ListTokens,
@@ -16,7 +17,6 @@ from common.contracts.tokens import (
     SignOutEverywhere,
     TokenCreated,
     TokenList,
-    TokenMethods,
     TokenOut,
 )
 

@@ -9,6 +9,7 @@ from backend_svc.accounts import Accounts
 from backend_svc.passwords import hash_password
 from backend_svc.signin import SignIn
 from common.contracts.method import implements
+from common.contracts.methods import UserMethods
 from common.contracts.users import (
     Authenticate,
     ChangePassword,
@@ -23,7 +24,6 @@ from common.contracts.users import (
     TokenHolder,
     TokenIssued,
     UserList,
-    UserMethods,
     UserOut,
 )
 from common.errors import Conflict

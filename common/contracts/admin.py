@@ -7,9 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from common.amqp.topology import BACKEND_RPC
 from common.contracts.base import Contract, Principal
-from common.contracts.method import Method, declared_in
 
 HOST_NAME_MAX = 100
 AUDIT_PAGE_MAX = 200
@@ -86,20 +84,3 @@ class ListAudit(Contract):
 class AuditPage(Contract):
     entries: list[AuditEntry]
     next_before: int | None  # pass as ``before`` for the next page; None: no more
-
-
-class AdminMethods:
-    """Served by backend_svc on ``topology.BACKEND_RPC``."""
-
-    AUDIT = Method("audit.list", ListAudit, AuditPage, BACKEND_RPC, "audit.read",
-                   "A page of the audit log, newest first, filtered (admins).")
-    HOSTS = Method("hosts.list", ListHosts, HostList, BACKEND_RPC, "host.read",
-                   "The Docker hosts workers report, their load and drained state (admins).")
-    DRAIN_HOST = Method("hosts.drain", HostRef, HostOut, BACKEND_RPC, "host.drain",
-                        "Drain a host: no new work is placed there, running work finishes "
-                        "(admins; 404 for a host no worker reported).")
-    RETURN_HOST = Method("hosts.return", HostRef, HostOut, BACKEND_RPC, "host.drain",
-                         "Return a drained host to service (admins).")
-
-
-METHODS = declared_in(AdminMethods)

@@ -7,9 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from common.amqp.topology import BACKEND_RPC
 from common.contracts.base import MAX_OFFSET, Contract, Principal
-from common.contracts.method import Method, declared_in
 
 CASE_NAME_MAX = 200
 
@@ -75,26 +73,6 @@ class ShareCase(Contract):
     group: str | None = Field(
         max_length=100, description="Share read-only with this group; null stops sharing."
     )
-
-
-class CaseMethods:
-    """Served by backend_svc on ``topology.BACKEND_RPC``."""
-
-    REGISTER = Method("cases.register", RegisterCase, CaseOut, BACKEND_RPC, "case.create",
-                      "Record a case stored in S3 (404 unknown_app, 400 unknown_app_version).")
-    LIST = Method("cases.list", ListCases, CaseList, BACKEND_RPC, "case.list",
-                  "The caller's cases and those shared with their groups, paged.")
-    GET = Method("cases.get", CaseRef, CaseLocation, BACKEND_RPC, "case.read",
-                 "A case and its S3 key (owner, admin, shared group; else 404).")
-    RENAME = Method("cases.rename", RenameCase, CaseOut, BACKEND_RPC, "case.rename",
-                    "Rename a case (owner, admin).")
-    SHARE = Method("cases.share", ShareCase, CaseOut, BACKEND_RPC, "case.share",
-                   "Share a case read-only with a group, or stop sharing (owner, admin).")
-    DELETE = Method("cases.delete", CaseRef, CaseLocation, BACKEND_RPC, "case.delete",
-                    "Delete a case; the reply names the S3 key to remove (owner, admin).")
-
-
-METHODS = declared_in(CaseMethods)
 
 
 class CaseEvent(Contract):

@@ -1,7 +1,7 @@
 """The catalog of every message on the bus, and the AsyncAPI 3 document made from it.
 
-Events are listed here; RPC methods come from each family's ``METHODS`` (declared once, see
-:mod:`common.contracts.method`). The AsyncAPI document integrators read
+Events are listed here; RPC methods come from the method table (:mod:`common.contracts.methods`,
+each declared once). The AsyncAPI document integrators read
 (``GET /api/v1/asyncapi.json``) is generated from both.
 """
 
@@ -13,23 +13,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from common.amqp import topology
-from common.contracts import (
-    admin,
-    cases,
-    groups,
-    jobs,
-    quotas,
-    registry,
-    sessions,
-    system,
-    tokens,
-    users,
-)
+from common.contracts import sessions
 from common.contracts.cases import CaseEvent
 from common.contracts.events import CloudEvent, UserCreated, UserDisabled
 from common.contracts.groups import GroupEvent
 from common.contracts.jobs import JobEvent
-from common.contracts.method import AnyMethod
+from common.contracts.methods import ALL_METHODS
 from common.contracts.registry import (
     AppRightsEvent,
     AppVersionEvent,
@@ -87,11 +76,6 @@ EVENTS = [
               "The groups that may use or publish an app changed."),
 ] + [EventSpec(SessionEvent, type_, summary) for type_, summary in sessions.EVENTS]
 
-ALL_METHODS: list[AnyMethod] = [
-    *system.METHODS, *users.METHODS, *tokens.METHODS, *registry.METHODS, *cases.METHODS,
-    *groups.METHODS, *jobs.METHODS, *sessions.METHODS, *quotas.METHODS, *admin.METHODS,
-]
-"""Every RPC method on the bus. A family adds its ``METHODS`` here once."""
 
 
 def _schema(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:

@@ -7,9 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from common.amqp.topology import BACKEND_RPC
 from common.contracts.base import Contract, Principal
-from common.contracts.method import Method, declared_in
 
 GROUP_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,62}$"
 
@@ -38,22 +36,6 @@ class ListGroups(Contract):
 
 class GroupList(Contract):
     groups: list[GroupOut]
-
-
-class GroupMethods:
-    """Served by backend_svc on ``topology.BACKEND_RPC``."""
-
-    CREATE = Method("groups.create", CreateGroup, GroupOut, BACKEND_RPC, "group.create",
-                    "Create a group (admins; 409 group_exists).")
-    ADD_MEMBER = Method("groups.add_member", GroupMember, GroupOut, BACKEND_RPC,
-                        "group.manage_members", "Add a user to a group (admins).")
-    REMOVE_MEMBER = Method("groups.remove_member", GroupMember, GroupOut, BACKEND_RPC,
-                           "group.manage_members", "Remove a user from a group (admins).")
-    LIST = Method("groups.list", ListGroups, GroupList, BACKEND_RPC, "group.list",
-                  "Groups: all for admins, one's own for users.")
-
-
-METHODS = declared_in(GroupMethods)
 
 
 class GroupEvent(Contract):

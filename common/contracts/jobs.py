@@ -14,10 +14,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from common.amqp.topology import BACKEND_RPC
 from common.contracts.admin import HostLoad
 from common.contracts.base import MAX_OFFSET, Contract, Principal
-from common.contracts.method import SOLVE_WORKER, Method, declared_in
 
 JobState = Literal["queued", "scheduled", "running", "succeeded", "failed", "cancelled", "lost"]
 TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
@@ -103,26 +101,6 @@ class ListJobs(Contract):
 class JobList(Contract):
     jobs: list[JobOut]
     total: int
-
-
-class JobMethods:
-    """Portal → backend, on ``topology.BACKEND_RPC``."""
-
-    SUBMIT = Method(
-        "jobs.submit", SubmitJob, JobOut, BACKEND_RPC, "job.submit",
-        "Queue a job (404 unknown_app / unknown_version / not_found for a case one may not "
-        "see, 400 unknown_procedure or invalid limits, 422 time_limit_too_long, "
-        "429 quota_exceeded).")
-    LIST = Method("jobs.list", ListJobs, JobList, BACKEND_RPC, "job.list",
-                  "One's own jobs (admins: everyone's), newest first, with queue positions.")
-    GET = Method("jobs.get", JobRef, JobOut, BACKEND_RPC, "job.read",
-                 "One job (another user's: 404).")
-    CANCEL = Method("jobs.cancel", JobRef, JobOut, BACKEND_RPC, "job.cancel",
-                    "Cancel a job: queued at once, scheduled/running by StopJob "
-                    "(409 not_cancellable).")
-    INTERRUPT = Method("jobs.interrupt", JobRef, JobOut, BACKEND_RPC, "job.interrupt",
-                       "Interrupt a running job, keeping its best solution "
-                       "(409 not_interruptible).")
 
 
 # --- backend ↔ solve_svc ------------------------------------------------------------------
@@ -227,27 +205,6 @@ class Accepted(Contract):
     moved on); the worker then stops that attempt and keeps nothing of it."""
 
     current: bool
-
-
-_WORKER = (SOLVE_WORKER,)
-
-
-class WorkerMethods:
-    """Solve worker → backend, on ``topology.BACKEND_RPC``. No principal: the rule ``worker``
-    trusts the broker user (a worker's reports concern only attempts leased to it)."""
-
-    REPORT = Method("workers.report", WorkerReport, WorkerReportReply, BACKEND_RPC, "worker",
-                    "A solve worker's capacity and heartbeat; the reply lists attempts to stop.",
-                    callers=_WORKER)
-    STARTED = Method("jobs.started", JobStarted, Accepted, BACKEND_RPC, "worker",
-                     "An attempt started (current=false: stale, stop it).", callers=_WORKER)
-    PROGRESS = Method("jobs.progress", JobProgress, Accepted, BACKEND_RPC, "worker",
-                      "Progress of an attempt (rate-limited into events).", callers=_WORKER)
-    FINISHED = Method("jobs.finished", JobFinished, Accepted, BACKEND_RPC, "worker",
-                      "An attempt finished; idempotent per attempt.", callers=_WORKER)
-
-
-METHODS = declared_in(JobMethods) + declared_in(WorkerMethods)
 
 
 class JobEvent(Contract):

@@ -7,8 +7,8 @@ Everything else is derived from it: the server's registration (:meth:`RpcServer.
 typed client call (:meth:`RpcClient.call_method <common.amqp.rpc.RpcClient.call_method>`
 returns ``method.reply``), the AsyncAPI catalog and the policy check.
 
-Adding a method: declare it in its family module (``common/contracts/<family>.py``) and list
-it in that family's ``METHODS``; write its handler with ``@implements(TheMethod)``. Nothing
+Adding a method: declare it in its family's class of the method table
+(:mod:`common.contracts.methods`); write its handler with ``@implements(TheMethod)``. Nothing
 else changes.
 """
 

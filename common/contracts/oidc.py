@@ -1,4 +1,4 @@
-"""Contracts of OpenID Connect sign-in (declared in :class:`common.contracts.users.UserMethods`).
+"""Contracts of OpenID Connect sign-in (declared in :class:`common.contracts.methods.UserMethods`).
 
 The portal runs the authorization-code flow and verifies the ID token (signature, ``iss``,
 ``aud``, ``exp``, ``nonce``); it then hands backend the verified claims, and backend — which

@@ -12,9 +12,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from common.amqp.topology import BACKEND_RPC
 from common.contracts.base import Contract, Principal
-from common.contracts.method import Method, declared_in
 
 QuotaName = Literal["queued_jobs", "running_jobs", "sessions", "cpu_hours_month",
                     "storage_bytes"]
@@ -109,21 +107,3 @@ class UsageReport(Contract):
     start: datetime
     end: datetime
     rows: list[UsageRow]
-
-
-class QuotaMethods:
-    """Served by backend_svc on ``topology.BACKEND_RPC``; admins only."""
-
-    GET = Method("quotas.get", QuotaTarget, QuotasOut, BACKEND_RPC, "quota.read",
-                 "A user's or group's quota overrides; for a user, each effective quota and "
-                 "its use (admins; 404 unknown_user / unknown_group).")
-    SET = Method("quotas.set", SetQuotas, QuotasOut, BACKEND_RPC, "quota.set",
-                 "Replace a user's or group's quota overrides (admins).")
-    LIST = Method("quotas.list", ListQuotas, QuotaOverview, BACKEND_RPC, "quota.read",
-                  "The default quotas and every override (admins).")
-    USAGE = Method("usage.report", UsageQuery, UsageReport, BACKEND_RPC, "usage.read",
-                   "Session hours and job CPU seconds per user and app over a period "
-                   "(admins; 400 bad_period).")
-
-
-METHODS = declared_in(QuotaMethods)

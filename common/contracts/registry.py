@@ -11,9 +11,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
-from common.amqp.topology import BACKEND_RPC
 from common.contracts.base import Contract, Principal
-from common.contracts.method import Method, declared_in
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 VERSION_PATTERN = r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$"
@@ -134,45 +132,6 @@ class SetAppRights(Contract):
     use: list[GroupName] = Field(max_length=100, description="Groups that may use the app; empty: "
                                                        "every signed-in user.")
     publish: list[GroupName] = Field(max_length=100, description="Groups that may publish it.")
-
-
-class RegistryMethods:
-    """Served by backend_svc on ``topology.BACKEND_RPC``."""
-
-    REGISTER_RUNTIME = Method(
-        "runtimes.register", RegisterRuntime, RuntimeOut, BACKEND_RPC, "runtime.register",
-        "Register a verified runtime package (admins; 409 duplicate_version).")
-    LIST_RUNTIMES = Method("runtimes.list", ListRuntimes, RuntimeList, BACKEND_RPC,
-                           "runtime.read", "List runtimes, newest first.")
-    GET_RUNTIME = Method("runtimes.get", RuntimeRef, RuntimeOut, BACKEND_RPC, "runtime.read",
-                         "One runtime (404).")
-    DELETE_RUNTIME = Method(
-        "runtimes.delete", RuntimeRef, RuntimeDeleted, BACKEND_RPC, "runtime.delete",
-        "Delete a runtime, returning its S3 key (admins; 409 in_use while an active app "
-        "version has no other runtime).")
-    PUBLISH_APP = Method(
-        "apps.publish", PublishAppVersion, AppVersionOut, BACKEND_RPC, "app.publish",
-        "Publish an app version (publishers of the app, or of a new one; admins; 409 "
-        "duplicate_version, 400 runtime_unsatisfied).")
-    LIST_APPS = Method("apps.list", ListApps, AppList, BACKEND_RPC, "app.read",
-                       "List the apps the caller may use, with their versions.")
-    GET_APP = Method("apps.get", AppRef, AppOut, BACKEND_RPC, "app.read",
-                     "One app with its versions (404 when unknown or not usable by the caller).")
-    ACTIVATE_APP = Method("apps.activate", AppVersionRef, AppOut, BACKEND_RPC, "app.activate",
-                          "Activate a version of an app; an older one rolls back (its publishers).")
-    DELETE_APP_VERSION = Method(
-        "apps.delete_version", AppVersionRef, AppVersionDeleted, BACKEND_RPC,
-        "app.delete_version",
-        "Delete an app version, returning its S3 key (its publishers; 409 in_use).")
-    GET_RIGHTS = Method("apps.get_rights", AppRef, AppRights, BACKEND_RPC, "app.rights",
-                        "Which groups may use and publish an app (its publishers, admins).")
-    SET_RIGHTS = Method(
-        "apps.set_rights", SetAppRights, AppRights, BACKEND_RPC, "app.rights",
-        "Replace which groups may use and publish an app (its publishers, admins; 404 "
-        "unknown_group).")
-
-
-METHODS = declared_in(RegistryMethods)
 
 
 class RuntimeRegistered(Contract):

@@ -18,12 +18,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from common.amqp import topology
 from common.contracts.admin import HostLoad
 from common.contracts.base import MAX_OFFSET, Contract, Principal
 from common.contracts.cases import CASE_NAME_MAX, CaseOut
-from common.contracts.jobs import Accepted, BlobRef, JobOut
-from common.contracts.method import PORTAL, SESSION_WORKER, Method
+from common.contracts.jobs import BlobRef, JobOut
 
 SessionState = Literal["requested", "starting", "ready", "stopping", "stopped", "failed", "lost"]
 LIVE_STATES: tuple[str, ...] = ("requested", "starting", "ready", "stopping")
@@ -247,47 +245,4 @@ EVENTS: list[tuple[str, str]] = [
     (SessionEvent.STOPPED, "A data session stopped (reason: user, idle, limit, admin…)."),
     (SessionEvent.FAILED, "A data session could not start (reason and message say why)."),
     (SessionEvent.LOST, "A data session's lease expired (its container or worker died)."),
-]
-
-
-def _m(name: str, request: type[Any], reply: type[Any], rule: str, summary: str,
-       caller: str = PORTAL) -> Method[Any, Any]:
-    return Method(name, request, reply, topology.BACKEND_RPC, rule, summary, (caller,))
-
-
-def _w(name: str, request: type[Any], reply: type[Any], summary: str) -> Method[Any, Any]:
-    return _m(name, request, reply, WORKER, summary, SESSION_WORKER)
-
-
-CREATE = _m("sessions.create", CreateSession, SessionOut, "session.create",
-            "Request a data session of an app (404 unknown_app / not_found case, 400 "
-            "case_app_mismatch, 429 quota_exceeded).")
-LIST = _m("sessions.list", ListSessions, SessionList, "session.list",
-          "One's own sessions (admins: everyone's), newest first.")
-GET = _m("sessions.get", SessionRef, SessionOut, "session.read",
-         "One session (another user's: 404).")
-STOP = _m("sessions.stop", SessionRef, SessionOut, "session.stop",
-          "Stop a session: autosave, then stop (another user's: 404).")
-CLAIM = _w("sessions.claim", ClaimSession, SessionLaunch,
-           "A worker takes a requested session (current=false: someone else has it).")
-READY = _w("sessions.ready", SessionReady, Accepted, "A session's agent answers at endpoint.")
-FAILED = _w("sessions.failed", SessionFailed, Accepted, "A session could not start or died.")
-STOPPED = _w("sessions.stopped", SessionStopped, Accepted, "A session stopped (idempotent).")
-REPORT = _w("sessions.report", SessionWorkerReport, SessionWorkerReply,
-            "Heartbeat of a session worker; the reply lists sessions to stop.")
-SAVE_CASE = _w("sessions.save_case", SessionSaveCase, CaseOut,
-               "Register a case saved by a session, owned by its owner.")
-OPEN_CASE = _w("sessions.open_case", SessionCaseRef, SessionCase,
-               "A case the session's owner may read, of the session's app.")
-LIST_CASES = _w("sessions.list_cases", SessionListCases, SessionCases,
-                "The owner's cases of the session's app.")
-SUBMIT_JOB = _w("sessions.submit_job", SessionSubmitJob, JobOut,
-                "Submit a job on the session's data, as its owner.")
-JOB = _w("sessions.job", SessionJobRef, SessionJob, "A job of the session's owner.")
-CANCEL_JOB = _w("sessions.cancel_job", SessionJobRef, JobOut,
-                "Cancel a job of the session's owner.")
-
-METHODS: list[Method[Any, Any]] = [
-    CREATE, LIST, GET, STOP, CLAIM, READY, FAILED, STOPPED, REPORT, SAVE_CASE, OPEN_CASE,
-    LIST_CASES, SUBMIT_JOB, JOB, CANCEL_JOB,
 ]

@@ -13,9 +13,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from common.amqp.topology import BACKEND_RPC
 from common.contracts.base import Contract, Principal, Secret
-from common.contracts.method import Method, declared_in
 from common.contracts.users import USERNAME_PATTERN, Scope
 
 SCOPES: tuple[Scope, ...] = ("read", "jobs", "full")
@@ -83,21 +81,3 @@ class TokensRevoked(Contract):
     all: bool = Field(description="Every token of the user (sign out everywhere, a password "
                                   "reset, the account disabled).")
     reason: str
-
-
-class TokenMethods:
-    """Served by backend_svc on ``topology.BACKEND_RPC``."""
-
-    CREATE = Method("tokens.create", CreateToken, TokenCreated, BACKEND_RPC, "token.create",
-                    "Make a personal API token (its secret is in this reply only).")
-    LIST = Method("tokens.list", ListTokens, TokenList, BACKEND_RPC, "token.list",
-                  "Your live personal tokens (admins: anyone's).")
-    REVOKE = Method("tokens.revoke", RevokeTokenId, TokenOut, BACKEND_RPC, "token.revoke",
-                    "Revoke one personal token (its owner, admins; 404 for anyone else).")
-    SIGN_OUT_EVERYWHERE = Method(
-        "tokens.revoke_all", SignOutEverywhere, Revoked, BACKEND_RPC,
-        "user.sign_out_everywhere", "Revoke every token of the caller: personal tokens and "
-        "every sign-in (browser sessions, CLI logins).")
-
-
-METHODS = declared_in(TokenMethods)

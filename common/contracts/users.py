@@ -7,7 +7,6 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from common.amqp.topology import BACKEND_RPC
 from common.contracts.base import (
     MAX_OFFSET,
     AdminAgrees,
@@ -16,8 +15,6 @@ from common.contracts.base import (
     Role,
     Secret,
 )
-from common.contracts.method import BACKEND, PORTAL, Method, declared_in
-from common.contracts.oidc import OidcRefusal, VerifiedClaims
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,62}$"
 Scope = Literal["read", "jobs", "full"]
@@ -149,42 +146,3 @@ class UserRoleChanged(Contract):
     username: str
     role: Role
     previous: Role
-
-
-class UserMethods:
-    """Served by backend_svc on ``topology.BACKEND_RPC``."""
-
-    CREATE = Method(
-        "users.create", CreateUser, UserOut, BACKEND_RPC, "user.create",
-        "Create a user (admins and the platform).", callers=(PORTAL, BACKEND))
-    LIST = Method("users.list", ListUsers, UserList, BACKEND_RPC, "user.list",
-                  "List users (admins).")
-    LOGIN = Method("auth.login", Authenticate, TokenIssued, BACKEND_RPC, "public",
-                   "Check a password and issue an API token (401 unauthenticated on any "
-                   "mismatch).")
-    RESOLVE_TOKEN = Method("auth.resolve", ResolveToken, TokenHolder, BACKEND_RPC, "public",
-                           "The user behind a live token (401 when unknown or revoked).")
-    REVOKE_TOKEN = Method("auth.revoke", RevokeToken, Empty, BACKEND_RPC, "public",
-                          "Revoke a token.")
-    OIDC_SIGNIN = Method("auth.oidc", VerifiedClaims, TokenIssued, BACKEND_RPC, "portal_vouched",
-                         "Sign in the user linked to an OpenID Connect identity (created when "
-                         "allowed), sync its mapped groups and issue a token (403 when unknown).",
-                         callers=(PORTAL,))
-    OIDC_REFUSED = Method("auth.oidc_refused", OidcRefusal, Empty, BACKEND_RPC, "portal_vouched",
-                          "Audit an OpenID Connect sign-in the portal refused.",
-                          callers=(PORTAL,))
-    CHANGE_PASSWORD = Method(
-        "users.change_password", ChangePassword, Empty, BACKEND_RPC, "user.change_password",
-        "Change your own password (403 wrong_password unless the current one is given).")
-    RESET_PASSWORD = Method(
-        "users.reset_password", ResetPassword, UserOut, BACKEND_RPC, "user.reset_password",
-        "Set a user's password (admins); every token of that user is revoked.")
-    SET_DISABLED = Method(
-        "users.set_disabled", SetDisabled, UserOut, BACKEND_RPC, "user.disable",
-        "Disable (every token revoked, sign-in refused) or enable an account (admins).")
-    SET_ROLE = Method("users.set_role", SetRole, UserOut, BACKEND_RPC, "user.set_role",
-                      "Set a user's role: admin, publisher or user (admins; 404 unknown_user, "
-                      "409 last_admin).")
-
-
-METHODS = declared_in(UserMethods)

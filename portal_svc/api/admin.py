@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from common.contracts import admin as contracts
+from common.contracts.methods import AdminMethods
 from portal_svc.api.models import ApiModel, Reply
 from portal_svc.api.public import public
 from portal_svc.api.relay import relay
@@ -28,25 +29,25 @@ HostList = public(contracts.HostList, Reply, name="HostList")
     query=AuditQuery, response=AuditPage, errors=(400, 403),
 )
 async def list_audit(request: web.Request) -> web.Response:
-    return await relay(request, contracts.AdminMethods.AUDIT, AuditPage, query=AuditQuery)
+    return await relay(request, AdminMethods.AUDIT, AuditPage, query=AuditQuery)
 
 
 @routes.route("GET", "/api/v1/admin/hosts",
               summary="Docker hosts with their load and drained state (admins)",
               response=HostList, errors=(403,))
 async def list_hosts(request: web.Request) -> web.Response:
-    return await relay(request, contracts.AdminMethods.HOSTS, HostList)
+    return await relay(request, AdminMethods.HOSTS, HostList)
 
 
 @routes.route("POST", "/api/v1/admin/hosts/{name}/drain",
               summary="Drain a host: no new work there, running work finishes (admins)",
               response=Host, errors=(403, 404))
 async def drain_host(request: web.Request) -> web.Response:
-    return await relay(request, contracts.AdminMethods.DRAIN_HOST, Host)
+    return await relay(request, AdminMethods.DRAIN_HOST, Host)
 
 
 @routes.route("POST", "/api/v1/admin/hosts/{name}/return",
               summary="Return a drained host to service (admins)",
               response=Host, errors=(403, 404))
 async def return_host(request: web.Request) -> web.Response:
-    return await relay(request, contracts.AdminMethods.RETURN_HOST, Host)
+    return await relay(request, AdminMethods.RETURN_HOST, Host)

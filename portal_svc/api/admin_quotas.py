@@ -12,7 +12,7 @@ from aiohttp import web
 from pydantic import ConfigDict, Field
 
 from common.contracts import quotas as contracts
-from common.contracts.quotas import QuotaMethods
+from common.contracts.methods import QuotaMethods
 from portal_svc.api.io import json_reply, read_json, read_query
 from portal_svc.api.models import ApiModel, Reply
 from portal_svc.api.public import public

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from common.contracts.cases import CaseMethods
+from common.contracts.methods import CaseMethods
 from portal_svc import auth
 from portal_svc.api.io import json_reply, read_query
 from portal_svc.api.registry_models import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from common.contracts.groups import GroupMethods
+from common.contracts.methods import GroupMethods
 from portal_svc.api.registry_models import AddMemberRequest, CreateGroupRequest, Group, GroupList
 from portal_svc.api.relay import relay
 from portal_svc.openapi import ApiRoutes

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from common.contracts.jobs import JobMethods
+from common.contracts.methods import JobMethods
 from portal_svc import auth
 from portal_svc.api.idempotency import idempotency_key
 from portal_svc.api.io import json_reply, read_query

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from common.contracts.registry import RegistryMethods
+from common.contracts.methods import RegistryMethods
 from portal_svc import auth
 from portal_svc.api.io import json_reply
 from portal_svc.api.registry_models import PlatformKey, Runtime, RuntimeList

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from common.contracts import sessions as api
+from common.contracts.methods import SessionMethods
 from portal_svc.api.idempotency import idempotency_key
 from portal_svc.api.io import json_reply
 from portal_svc.api.relay import call_as_caller, relay
@@ -35,7 +35,7 @@ async def create_session(request: web.Request) -> web.Response:
     request answers the session of the first try (201, same id, its current state) instead
     of opening another; the same key with a different request is refused with 409
     `idempotency_key_reused`; a malformed key with 400 `bad_idempotency_key`."""
-    session = await call_as_caller(request, api.CREATE, body=CreateSessionRequest,
+    session = await call_as_caller(request, SessionMethods.CREATE, body=CreateSessionRequest,
                                    idempotency_key=idempotency_key(request))
     return json_reply(Session.of(session), status=201,
                       location=f"/api/v1/sessions/{session.id}")
@@ -45,17 +45,17 @@ async def create_session(request: web.Request) -> web.Response:
               query=ListSessionsQuery, response=SessionPage, errors=(400,))
 async def list_sessions(request: web.Request) -> web.Response:
     """Newest first; `total` counts every session matching the filters."""
-    return await relay(request, api.LIST, SessionPage, query=ListSessionsQuery)
+    return await relay(request, SessionMethods.LIST, SessionPage, query=ListSessionsQuery)
 
 
 @routes.route("GET", SESSION, summary="Show a session", response=Session, errors=(404,))
 async def get_session(request: web.Request) -> web.Response:
     """404 for a session that does not exist or is someone else's."""
-    return await relay(request, api.GET, Session)
+    return await relay(request, SessionMethods.GET, Session)
 
 
 @routes.route("DELETE", SESSION, summary="Stop a session", response=Session, errors=(404,))
 async def stop_session(request: web.Request) -> web.Response:
     """Its data is autosaved, then it stops (`stopping`, then `stopped`). Stopping a session
     that is over changes nothing. 404 for someone else's."""
-    return await relay(request, api.STOP, Session)
+    return await relay(request, SessionMethods.STOP, Session)

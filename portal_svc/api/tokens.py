@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from common.contracts.methods import TokenMethods, UserMethods
 from common.contracts.tokens import (
     CreateToken,
     ListTokens,
     Revoked,
     TokenCreated,
     TokenList,
-    TokenMethods,
     TokenOut,
 )
-from common.contracts.users import ChangePassword, ResetPassword, UserMethods
+from common.contracts.users import ChangePassword, ResetPassword
 from portal_svc import auth
 from portal_svc.api.io import json_reply
 from portal_svc.api.models import ApiModel, Reply, User

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from common.contracts.users import UserMethods
+from common.contracts.methods import UserMethods
 from portal_svc.api.models import (
     CreateUserRequest,
     ListUsersQuery,

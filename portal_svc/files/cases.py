@@ -18,8 +18,9 @@ from typing import IO, Any
 import structlog
 from aiohttp import web
 
-from common.contracts.cases import CASE_NAME_MAX, CaseMethods, CaseOut
-from common.contracts.registry import AppOut, RegistryMethods
+from common.contracts.cases import CASE_NAME_MAX, CaseOut
+from common.contracts.methods import CaseMethods, RegistryMethods
+from common.contracts.registry import AppOut
 from common.errors import BadRequest
 from modelport.case import CaseError, Limits, diff_cases
 from portal_svc.auth import Caller

@@ -12,7 +12,8 @@ import json
 
 from aiohttp import web
 
-from common.contracts.jobs import TERMINAL_STATES, JobMethods, JobOut
+from common.contracts.jobs import TERMINAL_STATES, JobOut
+from common.contracts.methods import JobMethods
 from common.errors import Conflict, ModelportError, NotFound
 from portal_svc.api.jobs_models import Job
 from portal_svc.appkeys import BACKEND

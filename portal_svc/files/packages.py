@@ -24,7 +24,8 @@ from typing import TypeVar
 import structlog
 from aiohttp import web
 
-from common.contracts.registry import AppVersionOut, RegistryMethods, RuntimeOut
+from common.contracts.methods import RegistryMethods
+from common.contracts.registry import AppVersionOut, RuntimeOut
 from common.errors import Forbidden
 from common.packages import AppHeader
 from common.storage import StoredObject

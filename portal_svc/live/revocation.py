@@ -25,8 +25,9 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from common.contracts.events import CloudEvent, UserDisabled
+from common.contracts.methods import UserMethods
 from common.contracts.tokens import TokensRevoked
-from common.contracts.users import TokenHolder, UserMethods
+from common.contracts.users import TokenHolder
 from common.errors import ModelportError, Unauthenticated
 from portal_svc.appkeys import BACKEND, SETTINGS
 from portal_svc.auth import Caller

@@ -10,8 +10,8 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from common.contracts.tokens import SCOPES, TokenMethods
-from common.contracts.users import UserMethods
+from common.contracts.methods import TokenMethods, UserMethods
+from common.contracts.tokens import SCOPES
 from common.errors import ModelportError
 from portal_svc import web_session
 from portal_svc.appkeys import BACKEND

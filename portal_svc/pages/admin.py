@@ -15,9 +15,8 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from common.contracts.base import Role
-from common.contracts.groups import GroupMethods
 from common.contracts.method import AnyMethod
-from common.contracts.users import UserMethods
+from common.contracts.methods import GroupMethods, UserMethods
 from common.errors import ModelportError, NotFound
 from portal_svc import auth, web_session
 from portal_svc.appkeys import BACKEND

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from common.contracts.groups import GroupMethods
-from common.contracts.registry import RegistryMethods
+from common.contracts.methods import GroupMethods, RegistryMethods
 from portal_svc.appkeys import BACKEND
 from portal_svc.pages.admin import act, admin_caller, admin_form, render
 

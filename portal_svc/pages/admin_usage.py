@@ -13,7 +13,8 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from common.contracts.quotas import QUOTAS, QuotaMethods
+from common.contracts.methods import QuotaMethods
+from common.contracts.quotas import QUOTAS
 from common.errors import BadRequest
 from portal_svc import web_session
 from portal_svc.api.admin_quotas import usage_csv

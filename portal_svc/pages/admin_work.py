@@ -10,9 +10,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from common.contracts import sessions as sessions_api
-from common.contracts.admin import AdminMethods
-from common.contracts.jobs import JobMethods
+from common.contracts.methods import AdminMethods, JobMethods, SessionMethods
 from common.errors import ModelportError
 from portal_svc.appkeys import BACKEND
 from portal_svc.pages.admin import act, admin_caller, admin_form, render
@@ -28,7 +26,7 @@ AUDIT_FILTERS = ("actor_name", "action", "target", "since", "until")
 async def sessions_page(request: web.Request) -> web.StreamResponse:
     caller = await admin_caller(request)
     live = request.query.get("all") != "1"
-    found = await request.app[BACKEND].call(sessions_api.LIST, actor=caller.principal,
+    found = await request.app[BACKEND].call(SessionMethods.LIST, actor=caller.principal,
                                             live=live, limit=WORK_PAGE_SIZE)
     return await render(request, caller, "sessions", "admin_sessions.html",
                         sessions=found.sessions, total=found.total, live=live)
@@ -37,7 +35,7 @@ async def sessions_page(request: web.Request) -> web.StreamResponse:
 @routes.post("/admin/sessions/{session_id}/stop")
 async def stop_session(request: web.Request) -> web.StreamResponse:
     caller, _ = await admin_form(request)
-    return await act(request, caller, sessions_api.STOP,
+    return await act(request, caller, SessionMethods.STOP,
                      "Stopping the session; its data is saved.", "/admin/sessions",
                      session_id=request.match_info["session_id"])
 

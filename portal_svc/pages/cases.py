@@ -9,8 +9,7 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
-from common.contracts.cases import CaseMethods
-from common.contracts.registry import RegistryMethods
+from common.contracts.methods import CaseMethods, RegistryMethods
 from portal_svc.api.io import json_reply
 from portal_svc.api.registry_models import Case
 from portal_svc.appkeys import BACKEND

@@ -10,8 +10,9 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
-from common.contracts.jobs import JobMethods, JobOut
+from common.contracts.jobs import JobOut
 from common.contracts.method import AnyMethod
+from common.contracts.methods import JobMethods
 from common.errors import BadRequest
 from portal_svc import auth, web_session
 from portal_svc.api.io import json_reply

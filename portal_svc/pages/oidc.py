@@ -14,7 +14,7 @@ import structlog
 from aiohttp import web
 from aiohttp_session import get_session
 
-from common.contracts.users import UserMethods
+from common.contracts.methods import UserMethods
 from common.errors import ModelportError
 from portal_svc import web_session
 from portal_svc.appkeys import BACKEND, SETTINGS

@@ -12,8 +12,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from common.contracts import sessions as api
-from common.contracts.jobs import JobMethods
+from common.contracts.methods import JobMethods, SessionMethods
 from common.contracts.sessions import SessionOut
 from common.errors import ModelportError
 from portal_svc.api.sessions_models import Session
@@ -31,14 +30,15 @@ def shown(session: SessionOut) -> Session:
 
 async def live_sessions(request: web.Request, caller: Any, limit: int = 10) -> list[Session]:
     """The caller's sessions that are not over (the dashboard's list)."""
-    page = await request.app[BACKEND].call(api.LIST, actor=caller.principal, live=True, limit=limit)
+    page = await request.app[BACKEND].call(SessionMethods.LIST, actor=caller.principal,
+                                              live=True, limit=limit)
     return [shown(s) for s in page.sessions]
 
 
 @routes.get(SESSIONS_PAGE)
 async def sessions_page(request: web.Request) -> web.StreamResponse:
     caller = await page_caller(request)
-    page = await request.app[BACKEND].call(api.LIST, actor=caller.principal, limit=100)
+    page = await request.app[BACKEND].call(SessionMethods.LIST, actor=caller.principal, limit=100)
     context = await page_context(request, caller, "sessions",
                                  sessions=[shown(s) for s in page.sessions], total=page.total)
     return aiohttp_jinja2.render_template("sessions.html", request, context)
@@ -50,7 +50,7 @@ async def open_session(request: web.Request) -> web.StreamResponse:
     caller, form = await form_caller(request)
     try:
         session = await request.app[BACKEND].call(
-            api.CREATE, actor=caller.principal, app=form.get("app", ""),
+            SessionMethods.CREATE, actor=caller.principal, app=form.get("app", ""),
             case_id=form.get("case_id") or None)
     except ModelportError as exc:
         if exc.status >= 500:
@@ -63,7 +63,7 @@ async def open_session(request: web.Request) -> web.StreamResponse:
 @routes.get(SESSIONS_PAGE + "/{session_id}")
 async def session_page(request: web.Request) -> web.StreamResponse:
     caller = await page_caller(request)
-    session = await request.app[BACKEND].call(api.GET, actor=caller.principal,
+    session = await request.app[BACKEND].call(SessionMethods.GET, actor=caller.principal,
                          session_id=request.match_info["session_id"])
     context = await page_context(request, caller, "sessions", session=shown(session))
     return aiohttp_jinja2.render_template("session.html", request, context)
@@ -72,7 +72,7 @@ async def session_page(request: web.Request) -> web.StreamResponse:
 @routes.post(SESSIONS_PAGE + "/{session_id}/stop")
 async def stop_session(request: web.Request) -> web.StreamResponse:
     caller, form = await form_caller(request)
-    session = await request.app[BACKEND].call(api.STOP, actor=caller.principal,
+    session = await request.app[BACKEND].call(SessionMethods.STOP, actor=caller.principal,
                          session_id=request.match_info["session_id"])
     await flash_and_go(request, f"Stopping the {session.app} session; its data is saved.",
                        form.get("back") or f"{SESSIONS_PAGE}/{session.id}")

@@ -12,9 +12,7 @@ import aiohttp_jinja2
 import structlog
 from aiohttp import web
 
-from common.contracts import sessions as sessions_api
-from common.contracts.jobs import JobMethods
-from common.contracts.registry import RegistryMethods
+from common.contracts.methods import JobMethods, RegistryMethods, SessionMethods
 from common.errors import BadRequest, ModelportError, Unauthenticated
 from portal_svc import auth, web_session
 from portal_svc.api.sessions_models import Session
@@ -114,7 +112,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     apps = await request.app[BACKEND].call(RegistryMethods.LIST_APPS, actor=caller.principal)
     recent = await request.app[BACKEND].call(
         JobMethods.LIST, actor=caller.principal, limit=DASHBOARD_JOBS)
-    live = await request.app[BACKEND].call(sessions_api.LIST, actor=caller.principal,
+    live = await request.app[BACKEND].call(SessionMethods.LIST, actor=caller.principal,
                                     live=True, limit=DASHBOARD_JOBS)
     context = await page_context(request, caller, "dashboard", apps=apps.apps, jobs=recent.jobs,
                                  sessions=[Session.of(s) for s in live.sessions])

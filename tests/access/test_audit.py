@@ -15,12 +15,18 @@ from backend_svc.policy import Action
 from backend_svc.service import BackendService
 from common.amqp import topology
 from common.amqp.rpc import RpcClient
-from common.contracts.admin import AdminMethods, AuditEntry, HostLoad, HostRef, ListAudit
+from common.contracts.admin import AuditEntry, HostLoad, HostRef, ListAudit
 from common.contracts.base import Principal
-from common.contracts.catalog import ALL_METHODS
-from common.contracts.groups import CreateGroup, GroupMember, GroupMethods
-from common.contracts.jobs import WorkerMethods, WorkerReport
-from common.contracts.users import Authenticate, CreateUser, UserMethods
+from common.contracts.groups import CreateGroup, GroupMember
+from common.contracts.jobs import WorkerReport
+from common.contracts.methods import (
+    ALL_METHODS,
+    AdminMethods,
+    GroupMethods,
+    UserMethods,
+    WorkerMethods,
+)
+from common.contracts.users import Authenticate, CreateUser
 from common.errors import ModelportError
 from tests.backend.conftest import backend, rpc  # noqa: F401
 from tests.backend.helpers import make_user

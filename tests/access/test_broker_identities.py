@@ -13,9 +13,10 @@ import pytest
 from common.amqp import topology
 from common.amqp.rpc import RpcClient
 from common.contracts.base import Principal
-from common.contracts.jobs import JobFinished, JobMethods, JobOut, JobRef, WorkerMethods
+from common.contracts.jobs import JobFinished, JobOut, JobRef
 from common.contracts.method import BACKEND, PORTAL, SOLVE_WORKER
-from common.contracts.users import CreateUser, UserMethods, UserOut
+from common.contracts.methods import JobMethods, UserMethods, WorkerMethods
+from common.contracts.users import CreateUser, UserOut
 from common.errors import Forbidden
 from tests.access.conftest import Identities, client_as
 from tests.backend.helpers import add_runtime, make_user, publish, refused, snapshot

@@ -21,8 +21,8 @@ from playwright.async_api import expect
 from backend_svc.oidc import username_candidates
 from backend_svc.service import BackendService
 from common.contracts.method import BACKEND, PORTAL, SESSION_WORKER, SOLVE_WORKER
+from common.contracts.methods import UserMethods
 from common.contracts.oidc import VerifiedClaims
-from common.contracts.users import UserMethods
 from common.errors import Forbidden
 from common.settings import S3Settings
 from portal_svc.service import PortalService

@@ -7,7 +7,8 @@ import pytest
 from backend_svc import policy
 from backend_svc.policy import Action, AppAccess
 from common.contracts.base import Principal
-from common.contracts.registry import AppRef, RegistryMethods
+from common.contracts.methods import RegistryMethods
+from common.contracts.registry import AppRef
 from common.errors import Forbidden, NotFound
 
 USER = Principal(user_id="u1", username="olga")

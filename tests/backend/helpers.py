@@ -11,14 +11,9 @@ import asyncpg
 from common.amqp import topology
 from common.amqp.rpc import RpcClient
 from common.contracts.base import Principal
-from common.contracts.registry import (
-    AppVersionOut,
-    PublishAppVersion,
-    RegisterRuntime,
-    RegistryMethods,
-    RuntimeOut,
-)
-from common.contracts.users import CreateUser, UserMethods
+from common.contracts.methods import RegistryMethods, UserMethods
+from common.contracts.registry import AppVersionOut, PublishAppVersion, RegisterRuntime, RuntimeOut
+from common.contracts.users import CreateUser
 from common.errors import ModelportError
 
 B = topology.BACKEND_RPC

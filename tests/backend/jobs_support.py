@@ -16,18 +16,17 @@ from backend_svc.service import BackendService
 from common.amqp import topology
 from common.amqp.rpc import RpcClient
 from common.contracts.base import Principal
-from common.contracts.cases import CaseMethods, CaseOut, RegisterCase
+from common.contracts.cases import CaseOut, RegisterCase
 from common.contracts.jobs import (
     JobFinished,
-    JobMethods,
     JobOut,
     JobProgress,
     JobStarted,
     SubmitJob,
-    WorkerMethods,
     WorkerReport,
     WorkerReportReply,
 )
+from common.contracts.methods import CaseMethods, JobMethods, WorkerMethods
 from tests.backend.conftest import backend_settings
 from tests.backend.helpers import SHA, add_runtime, make_user, publish
 from tests.support.events import Recorder

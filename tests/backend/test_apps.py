@@ -9,14 +9,14 @@ import pytest
 
 from backend_svc.service import BackendService
 from common.amqp.rpc import RpcClient
-from common.contracts.cases import CaseMethods, CaseRef, RegisterCase
+from common.contracts.cases import CaseRef, RegisterCase
+from common.contracts.methods import CaseMethods, RegistryMethods
 from common.contracts.registry import (
     AppOut,
     AppRef,
     AppVersionDeleted,
     AppVersionRef,
     ListApps,
-    RegistryMethods,
     RuntimeRef,
 )
 from tests.backend.helpers import (

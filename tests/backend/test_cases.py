@@ -13,7 +13,6 @@ from common.contracts.base import Principal
 from common.contracts.cases import (
     CaseList,
     CaseLocation,
-    CaseMethods,
     CaseOut,
     CaseRef,
     ListCases,
@@ -21,7 +20,8 @@ from common.contracts.cases import (
     RenameCase,
     ShareCase,
 )
-from common.contracts.groups import CreateGroup, GroupMember, GroupMethods
+from common.contracts.groups import CreateGroup, GroupMember
+from common.contracts.methods import CaseMethods, GroupMethods
 from tests.backend.helpers import (
     ADMIN,
     SHA,

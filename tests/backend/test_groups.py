@@ -7,13 +7,8 @@ import pytest
 from backend_svc.service import BackendService
 from common.amqp.rpc import RpcClient
 from common.contracts.base import Principal
-from common.contracts.groups import (
-    CreateGroup,
-    GroupMember,
-    GroupMethods,
-    GroupOut,
-    ListGroups,
-)
+from common.contracts.groups import CreateGroup, GroupMember, GroupOut, ListGroups
+from common.contracts.methods import GroupMethods
 from tests.backend.helpers import ADMIN, make_user, refused, snapshot
 from tests.support.events import EventTap
 

@@ -8,12 +8,12 @@ import pytest
 
 from backend_svc.service import BackendService
 from common.amqp.rpc import RpcClient
-from common.contracts import sessions as session_api
-from common.contracts.admin import AdminMethods, HostLoad, HostRef, ListHosts
+from common.contracts.admin import HostLoad, HostRef, ListHosts
 from common.contracts.base import Principal
-from common.contracts.jobs import WorkerMethods, WorkerReport
+from common.contracts.jobs import WorkerReport
+from common.contracts.methods import AdminMethods, SessionMethods, UserMethods, WorkerMethods
 from common.contracts.sessions import SessionWorkerReport
-from common.contracts.users import CreateUser, UserMethods
+from common.contracts.users import CreateUser
 from common.errors import ModelportError
 from tests.backend.helpers import make_user
 from tests.support import db_state
@@ -33,7 +33,7 @@ async def _solve_report(rpc: RpcClient, worker: str, *hosts: HostLoad) -> list[s
 
 
 async def _session_report(rpc: RpcClient, worker: str, *hosts: HostLoad) -> list[str]:
-    reply = await rpc.call_method(session_api.REPORT, SessionWorkerReport(
+    reply = await rpc.call_method(SessionMethods.REPORT, SessionWorkerReport(
         worker=worker, sessions=[], hosts=list(hosts)))
     return list(reply.drained)
 

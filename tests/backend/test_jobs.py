@@ -7,8 +7,9 @@ import uuid
 import pytest
 
 from common.amqp.rpc import RpcClient
-from common.contracts.cases import CaseMethods, CaseRef
-from common.contracts.jobs import BlobRef, JobMethods, JobRef, attempt_key
+from common.contracts.cases import CaseRef
+from common.contracts.jobs import BlobRef, JobRef, attempt_key
+from common.contracts.methods import CaseMethods, JobMethods
 from tests.backend.helpers import SHA, refused
 from tests.backend.jobs_support import (  # noqa: F401
     B,

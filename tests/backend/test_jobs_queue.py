@@ -7,8 +7,9 @@ from pydantic import BaseModel, ConfigDict
 
 from common.amqp.rpc import RpcClient
 from common.contracts.base import Principal
-from common.contracts.jobs import JobMethods, SubmitJob
-from common.contracts.registry import AppVersionOut, PublishAppVersion, RegistryMethods
+from common.contracts.jobs import SubmitJob
+from common.contracts.methods import JobMethods, RegistryMethods
+from common.contracts.registry import AppVersionOut, PublishAppVersion
 from tests.backend.helpers import ADMIN, SHA, make_user, refused, snapshot
 from tests.backend.jobs_support import (  # noqa: F401
     B,

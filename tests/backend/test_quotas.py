@@ -16,16 +16,10 @@ import pytest
 from backend_svc.service import BackendService
 from common.amqp.rpc import RpcClient
 from common.contracts.base import Principal
-from common.contracts.cases import CaseMethods, RegisterCase
-from common.contracts.groups import CreateGroup, GroupMember, GroupMethods
-from common.contracts.quotas import (
-    ListQuotas,
-    QuotaMethods,
-    QuotaTarget,
-    QuotaValues,
-    SetQuotas,
-    UsageQuery,
-)
+from common.contracts.cases import RegisterCase
+from common.contracts.groups import CreateGroup, GroupMember
+from common.contracts.methods import CaseMethods, GroupMethods, QuotaMethods
+from common.contracts.quotas import ListQuotas, QuotaTarget, QuotaValues, SetQuotas, UsageQuery
 from common.errors import ModelportError, QuotaExceeded
 from tests.backend.conftest import backend_settings
 from tests.backend.helpers import ADMIN, SHA, make_user, refused, snapshot

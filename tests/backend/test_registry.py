@@ -6,12 +6,8 @@ import pytest
 
 from backend_svc.service import BackendService
 from common.amqp.rpc import RpcClient
-from common.contracts.registry import (
-    ListRuntimes,
-    RegistryMethods,
-    RuntimeDeleted,
-    RuntimeRef,
-)
+from common.contracts.methods import RegistryMethods
+from common.contracts.registry import ListRuntimes, RuntimeDeleted, RuntimeRef
 from tests.backend.helpers import (
     ADMIN,
     add_runtime,

@@ -10,6 +10,7 @@ from backend_svc.service import BackendService
 from common.amqp import topology
 from common.amqp.rpc import RpcClient
 from common.contracts.base import Principal
+from common.contracts.methods import UserMethods
 from common.contracts.system import PING_ON, Ping
 from common.contracts.users import (
     Authenticate,
@@ -17,7 +18,6 @@ from common.contracts.users import (
     ListUsers,
     ResolveToken,
     RevokeToken,
-    UserMethods,
     UserOut,
 )
 from common.errors import ModelportError

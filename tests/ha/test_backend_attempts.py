@@ -14,12 +14,11 @@ from common.amqp.rpc import RpcClient
 from common.contracts.jobs import (
     BlobRef,
     ForeignContainer,
-    JobMethods,
     JobRef,
-    WorkerMethods,
     WorkerReport,
     WorkerReportReply,
 )
+from common.contracts.methods import JobMethods, WorkerMethods
 from tests.backend.helpers import SHA
 from tests.backend.jobs_support import (  # noqa: F401
     B,

@@ -19,8 +19,8 @@ import asyncpg
 import pytest
 
 from common.amqp.rpc import RpcClient
-from common.contracts import sessions as api
 from common.contracts.jobs import BlobRef
+from common.contracts.methods import SessionMethods
 from common.contracts.sessions import (
     ClaimSession,
     SessionFailed,
@@ -44,7 +44,7 @@ AUTOSAVE = BlobRef(s3_key="cases/autosave-1", sha256=SHA, size_bytes=11)
 async def _host_down(worker: FakeSessionWorker, session_id: str, attempt: int) -> bool:
     msg = SessionFailed(worker=worker.name, session_id=session_id, attempt=attempt,
                         reason="host_down", message="Docker host b failed")
-    return (await worker.rpc.call_method(api.FAILED, msg)).current
+    return (await worker.rpc.call_method(SessionMethods.FAILED, msg)).current
 
 
 async def test_a_session_on_a_failed_host_restarts_elsewhere_from_its_autosave(
@@ -62,7 +62,7 @@ async def test_a_session_on_a_failed_host_restarts_elsewhere_from_its_autosave(
         assert first.case.s3_key == f"cases/{opened_from.id}"
         assert await s1.ready(session.id)
         who = {"worker": "s1", "session_id": session.id, "attempt": 1}
-        saved = await rpc.call_method(api.SAVE_CASE, SessionSaveCase(
+        saved = await rpc.call_method(SessionMethods.SAVE_CASE, SessionSaveCase(
             **who, name="autosave", blob=AUTOSAVE, autosave=True))
 
         assert await _host_down(s1, session.id, 1)
@@ -122,7 +122,7 @@ async def _starts(a: FakeSessionWorker, b: FakeSessionWorker, session_id: str,
 
 
 async def _claim(worker: FakeSessionWorker, session_id: str) -> SessionLaunch:
-    return await worker.rpc.call_method(api.CLAIM, ClaimSession(worker=worker.name,
+    return await worker.rpc.call_method(SessionMethods.CLAIM, ClaimSession(worker=worker.name,
                                                                 session_id=session_id))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from common.contracts.method import Method, Rep, Req
-from common.contracts.users import UserMethods
+from common.contracts.methods import UserMethods
 from portal_svc.backend_client import BackendClient
 
 

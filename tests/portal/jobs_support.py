@@ -15,7 +15,8 @@ import pytest
 
 from common.amqp.connection import connect
 from common.amqp.rpc import RpcClient
-from common.contracts.jobs import BlobRef, JobProgress, WorkerMethods, attempt_key
+from common.contracts.jobs import BlobRef, JobProgress, attempt_key
+from common.contracts.methods import WorkerMethods
 from common.settings import S3Settings
 from common.storage import META_SHA256
 from tests.backend.jobs_support import FakeWorker

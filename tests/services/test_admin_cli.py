@@ -9,7 +9,8 @@ import asyncpg
 import pytest
 
 from common.amqp.rpc import RpcClient
-from common.contracts.users import Authenticate, UserMethods
+from common.contracts.methods import UserMethods
+from common.contracts.users import Authenticate
 from tests.services.procs import ServiceProcess, run_cli
 from tests.support.ports import free_port
 

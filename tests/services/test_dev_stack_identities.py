@@ -16,9 +16,10 @@ from yarl import URL
 from common.amqp.connection import connect
 from common.amqp.rpc import RpcClient
 from common.contracts.base import Principal
-from common.contracts.jobs import WorkerMethods, WorkerReport
+from common.contracts.jobs import WorkerReport
+from common.contracts.methods import UserMethods, WorkerMethods
 from common.contracts.system import PING_ON, Ping
-from common.contracts.users import ListUsers, UserMethods
+from common.contracts.users import ListUsers
 from common.errors import Forbidden, ModelportError
 from modelport.devstack.broker import FILE, prefix_for
 from tests.services.procs import run_cli

@@ -14,8 +14,8 @@ from aio_pika.abc import AbstractIncomingMessage
 from backend_svc.service import BackendService
 from common.amqp import topology
 from common.amqp.rpc import RpcClient
-from common.contracts import sessions as api
 from common.contracts.base import Principal
+from common.contracts.methods import SessionMethods
 from common.contracts.sessions import (
     ClaimSession,
     CreateSession,
@@ -73,28 +73,28 @@ class FakeSessionWorker:
     async def claim(self, session_id: str) -> SessionLaunch:
         await self.wait_for(lambda m: m["_type"] == "session.start"
                             and m["session_id"] == session_id)
-        return await self.rpc.call_method(api.CLAIM, ClaimSession(worker=self.name,
+        return await self.rpc.call_method(SessionMethods.CLAIM, ClaimSession(worker=self.name,
                                                                   session_id=session_id))
 
     async def ready(self, session_id: str, attempt: int = 1) -> bool:
         msg = SessionReady(worker=self.name, session_id=session_id, attempt=attempt,
                            host="local", endpoint="http://10.9.0.2:8000")
-        return (await self.rpc.call_method(api.READY, msg)).current
+        return (await self.rpc.call_method(SessionMethods.READY, msg)).current
 
     async def report(self, *held: tuple[str, int, float | None]) -> SessionWorkerReply:
         msg = SessionWorkerReport(worker=self.name, sessions=[
             HeldSession(session_id=s, attempt=a, idle_s=i) for s, a, i in held])
-        return await self.rpc.call_method(api.REPORT, msg)
+        return await self.rpc.call_method(SessionMethods.REPORT, msg)
 
     async def stopped(self, session_id: str, attempt: int = 1, **extra: Any) -> bool:
         msg = SessionStopped(worker=self.name, session_id=session_id, attempt=attempt, **extra)
-        return (await self.rpc.call_method(api.STOPPED, msg)).current
+        return (await self.rpc.call_method(SessionMethods.STOPPED, msg)).current
 
 
 async def create(rpc: RpcClient, actor: Principal, **fields: Any) -> SessionOut:
     request = CreateSession(actor=actor, **({"app": "transport"} | fields))
-    return await rpc.call_method(api.CREATE, request)
+    return await rpc.call_method(SessionMethods.CREATE, request)
 
 
 async def get(rpc: RpcClient, actor: Principal, session_id: str) -> SessionOut:
-    return await rpc.call_method(api.GET, SessionRef(actor=actor, session_id=session_id))
+    return await rpc.call_method(SessionMethods.GET, SessionRef(actor=actor, session_id=session_id))

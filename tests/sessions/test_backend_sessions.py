@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 
 from common.amqp.rpc import RpcClient
-from common.contracts import sessions as api
 from common.contracts.jobs import BlobRef
+from common.contracts.methods import SessionMethods
 from common.contracts.sessions import (
     ListSessions,
     SessionCaseRef,
@@ -51,7 +51,8 @@ async def test_request_claim_ready_stop_stopped_with_events(
         ready = await get(rpc, alice, session.id)
         assert ready.state == "ready" and ready.endpoint == "http://10.9.0.2:8000"
         assert (await worker.report((session.id, 1, 12.0))).stop == []
-        stopping = await rpc.call_method(api.STOP, SessionRef(actor=alice, session_id=session.id))
+        stopping = await rpc.call_method(SessionMethods.STOP,
+                                         SessionRef(actor=alice, session_id=session.id))
         assert stopping.state == "stopping"
         stop = await worker.wait_for(lambda m: m["_type"] == "session.stop")
         assert (stop["session_id"], stop["attempt"], stop["reason"]) == (session.id, 1, "user")
@@ -112,17 +113,18 @@ async def test_owner_and_admins_only_others_get_404(rpc: RpcClient, amqp_url: st
     bob = await make_user(rpc, "bob")
     root = await make_user(rpc, "root", is_admin=True)
     session = await create(rpc, alice)
-    for method in (api.GET, api.STOP):
+    for method in (SessionMethods.GET, SessionMethods.STOP):
         error = await refused(rpc.call_method(method, SessionRef(actor=bob, session_id=session.id)))
         assert error.status == 404 and error.message == "session not found"
     unknown = await refused(get(rpc, alice, "6d5c0a4e-0000-4000-8000-000000000000"))
     assert unknown.status == 404
     assert (await get(rpc, root, session.id)).id == session.id
-    mine = await rpc.call_method(api.LIST, ListSessions(actor=bob))
+    mine = await rpc.call_method(SessionMethods.LIST, ListSessions(actor=bob))
     assert mine.total == 0
-    everyone = await rpc.call_method(api.LIST, ListSessions(actor=root, live=True))
+    everyone = await rpc.call_method(SessionMethods.LIST, ListSessions(actor=root, live=True))
     assert [s.id for s in everyone.sessions] == [session.id]
-    stopped = await rpc.call_method(api.STOP, SessionRef(actor=root, session_id=session.id))
+    stopped = await rpc.call_method(SessionMethods.STOP,
+                                    SessionRef(actor=root, session_id=session.id))
     assert stopped.state == "stopped" and stopped.reason == "admin"
 
 
@@ -162,7 +164,8 @@ async def test_per_user_limit(rpc: RpcClient, pg_dsn: str) -> None:
     assert error.message.startswith("concurrent sessions: 2 of 2")
     assert error.details == {"quota": "sessions", "limit": 2, "used": 2}
     assert await snapshot(pg_dsn) == before
-    await rpc.call_method(api.STOP, SessionRef(actor=alice, session_id=first.id))
+    await rpc.call_method(SessionMethods.STOP,
+                                         SessionRef(actor=alice, session_id=first.id))
     assert (await create(rpc, alice)).state == "requested"
 
 
@@ -177,26 +180,28 @@ async def test_worker_acts_as_the_owner_only_while_it_holds_the_session(
         await worker.claim(session.id)
         await worker.ready(session.id)
         who = {"worker": "s1", "session_id": session.id, "attempt": 1}
-        saved = await rpc.call_method(api.SAVE_CASE, SessionSaveCase(
+        saved = await rpc.call_method(SessionMethods.SAVE_CASE, SessionSaveCase(
             **who, name="plan A", blob=BLOB, autosave=True))
         assert saved.owner == "alice" and saved.app == "transport"
         assert (await get(rpc, alice, session.id)).autosave_case_id == saved.id
-        overwritten = await rpc.call_method(api.SAVE_CASE, SessionSaveCase(
+        overwritten = await rpc.call_method(SessionMethods.SAVE_CASE, SessionSaveCase(
             **who, name="plan A2", blob=BLOB.model_copy(update={"size_bytes": 9}),
             case_id=saved.id))
         assert overwritten.id == saved.id and overwritten.size_bytes == 9
-        opened = await rpc.call_method(api.OPEN_CASE, SessionCaseRef(**who, case_id=saved.id))
+        opened = await rpc.call_method(SessionMethods.OPEN_CASE,
+                                       SessionCaseRef(**who, case_id=saved.id))
         assert opened.blob.s3_key == "cases/x"
-        hidden = await refused(rpc.call_method(api.OPEN_CASE,
+        hidden = await refused(rpc.call_method(SessionMethods.OPEN_CASE,
                                                SessionCaseRef(**who, case_id=bobs_case.id)))
         assert hidden.status == 404
-        job = await rpc.call_method(api.SUBMIT_JOB, SessionSubmitJob(
+        job = await rpc.call_method(SessionMethods.SUBMIT_JOB, SessionSubmitJob(
             **who, procedure="solve", blob=BLOB))
         assert job.user == "alice" and job.state == "queued" and job.input_case_id
-        seen = await rpc.call_method(api.JOB, SessionJobRef(**who, job_id=job.id))
+        seen = await rpc.call_method(SessionMethods.JOB, SessionJobRef(**who, job_id=job.id))
         assert seen.job.id == job.id and seen.output is None
-        cancelled = await rpc.call_method(api.CANCEL_JOB, SessionJobRef(**who, job_id=job.id))
+        cancelled = await rpc.call_method(SessionMethods.CANCEL_JOB,
+                                          SessionJobRef(**who, job_id=job.id))
         assert cancelled.state == "cancelled"
-        stale = await refused(rpc.call_method(api.SAVE_CASE, SessionSaveCase(
+        stale = await refused(rpc.call_method(SessionMethods.SAVE_CASE, SessionSaveCase(
             worker="s2", session_id=session.id, attempt=1, name="x", blob=BLOB)))
         assert stale.status == 409 and stale.code == "session_not_current"

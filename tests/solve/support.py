@@ -23,9 +23,9 @@ from common.contracts.jobs import (
     JobFinished,
     RunJob,
     StopJob,
-    WorkerMethods,
     WorkerReportReply,
 )
+from common.contracts.methods import WorkerMethods
 from common.storage import S3Storage
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
