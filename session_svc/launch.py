@@ -37,7 +37,7 @@ from common.storage import S3Storage
 from modelport.agent.session_protocol import StartCommand
 from session_svc.control import AgentStartFailed, ControlChannel
 from session_svc.files import APP_DIR, CASE_FILE, session_tar
-from session_svc.network import container_ip
+from session_svc.network import SessionNetworks, container_ip
 from session_svc.settings import SessionSettings
 
 log = structlog.get_logger(__name__)
@@ -69,6 +69,7 @@ class Env:
     platform_key: PlatformPrivateKey
     settings: SessionSettings
     trusted_keys: TrustedKeys  # runtime packages are verified against them before docker load
+    networks: SessionNetworks  # the sessions network, made ready per host
 
 
 def base_path(session_id: str) -> str:
@@ -156,6 +157,7 @@ async def _container(env: Env, host: DockerHost, job: SessionLaunch) -> Containe
                                job.runtime_image_digest, fetch,
                                package_sha256=job.runtime_package.sha256,
                                trusted_keys=env.trusted_keys)
+    await env.networks.ready(host)
     warm = env.warm.get(host.name)
     if warm is None:
         raise LaunchError("infrastructure", f"no pool for host {host.name}")

@@ -21,6 +21,7 @@ from common.packages import TrustedKeys
 from session_svc.backend import BackendLink, Held
 from session_svc.control import ControlChannel
 from session_svc.launch import Env
+from session_svc.network import SessionNetworks
 from session_svc.settings import SessionSettings
 from session_svc.worker import Running, SessionWorker
 from tests.ha.engine import engine
@@ -65,7 +66,7 @@ async def test_sessions_of_a_failed_host_are_handed_back_at_once(docker_engine: 
         async with HostPool(settings) as pool:
             backend = RecordingBackend()
             env = Env(pool, {}, None, None, SessionSettings(report_interval_s=60),  # type: ignore[arg-type]
-                      TrustedKeys())
+                      TrustedKeys(), SessionNetworks("unused", firewall=False))
             worker = SessionWorker("s1", env, backend)
             worker.begin()
             on_a = _running(worker, pool, "a", "on-a")
