@@ -274,13 +274,19 @@ async def sweep(docker_url: str, label: str) -> None:
 
 
 async def drop_sessions_network(hosts: list[HostConfig], label: str, network: str) -> None:
-    """Remove the sessions network from every host that answers, and this machine's firewall
-    rules for each host's bridge (also of a host that is gone: its rules would stay)."""
+    """Remove the sessions network from every host that answers; for a host that is gone
+    (its engine killed) remove what it left on this machine: its bridge and the firewall
+    rules naming it."""
     for config in hosts:
-        with contextlib.suppress(Exception):  # a dead host took its network with it
+        with contextlib.suppress(Exception):  # a dead host cannot remove its network
             async with DockerHost(config, service=label) as host:
                 await remove_network(host, network)
-        await remove_firewall(bridge_name(network, config.name))
+        bridge = bridge_name(network, config.name)
+        await remove_firewall(bridge)
+        delete = await asyncio.create_subprocess_exec(
+            "ip", "link", "delete", bridge, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL)
+        await delete.wait()  # fails when the engine removed it: nothing left
 
 
 def case_file(tmp: Path, app: str, data: dict[str, Any] | None = None, *,
