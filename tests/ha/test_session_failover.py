@@ -32,6 +32,7 @@ from tests.ha.engine import Engine, engine
 from tests.portal.browser import open_page
 from tests.sessions.browser import cell, open_app, sign_in
 from tests.sessions.platform import SessionPlatform, session_platform
+from tests.support.db_time import db_now
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "sessions"
 REAL_AGENT = ["python", "-m", "modelport.agent", "session"]
@@ -88,7 +89,7 @@ async def test_a_session_on_a_failed_host_restarts_elsewhere_from_its_autosave(
     session_id = await open_app(page, sessions)
     assert worker.sessions[session_id].host == "host-b"
     pool.resume("host-a")
-    edited_at = await _now(pg_dsn)
+    edited_at = await db_now(pg_dsn)
     target = cell(page, "demand", "chicago")
     await target.dblclick()
     await page.keyboard.press("Control+A")
@@ -135,15 +136,6 @@ def _check_events(sessions: SessionPlatform, session_id: str, note: str) -> None
     assert story == [("requested", 0, None), ("ready", 1, None), ("lost", 1, "host_down"),
                      ("ready", 2, "host_down")], story
     assert seen[-1]["data"]["message"] == note
-
-
-async def _now(pg_dsn: str) -> datetime:
-    conn = await asyncpg.connect(pg_dsn)
-    try:
-        now: datetime = await conn.fetchval("SELECT now()")
-        return now
-    finally:
-        await conn.close()
 
 
 async def _autosaved_after(pg_dsn: str, session_id: str, since: datetime) -> datetime:
