@@ -1,9 +1,10 @@
 """backend_svc: the only process that opens PostgreSQL.
 
 Start order: database (created when missing) → migrations → bootstrap admin → AMQP →
-outbox relay → job scheduler and lease reaper → RPC server → status server (``/healthz``,
-``/readyz``, ``/metrics``). Stop runs the reverse: stop taking RPCs and let those in flight
-finish, stop the scheduler, the reaper and the relay, then close the broker and the pool.
+outbox relay → job scheduler and lease reaper → session reaper and session restarts → RPC
+server → status server (``/healthz``, ``/readyz``, ``/metrics``). Stop runs the reverse: stop
+taking RPCs and let those in flight finish, stop the duties and the relay, then close the
+broker and the pool.
 """
 
 from __future__ import annotations

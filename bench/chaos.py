@@ -72,6 +72,7 @@ class Tally:
     not_accepted: int = 0
     sessions: Counter[str] = field(default_factory=Counter)
     session_reasons: Counter[str] = field(default_factory=Counter)
+    bad_sessions: list[str] = field(default_factory=list)  # ended failed or lost
     faults: list[tuple[float, str, str, float]] = field(default_factory=list)
 
 
@@ -133,6 +134,7 @@ async def one_session(p: Replicas, tally: Tally, hold_until: float) -> None:
     tally.sessions[found["state"]] += 1
     if found["state"] in ("failed", "lost"):
         tally.session_reasons[f"{found['state']}: {found.get('reason')}"] += 1
+        tally.bad_sessions.append(str(body["id"]))
     if found.get("reason") == "host_down":
         tally.sessions[f"restarted_{found['state']}"] += 1
     if found["state"] in ("requested", "starting", "ready"):
@@ -252,11 +254,22 @@ def report(tally: Tally, jobs: list[dict[str, Any]], p: Replicas, outbox: set[st
         steps = [(e["type"].rsplit(".", 1)[1], e["data"].get("attempt")) for e in p.tap.events
                  if e["subject"] == job_id and not e["type"].endswith("progress")]
         print(f"ran twice: {job_id} {steps}")
+    for line in session_warnings(p, tally.bad_sessions):
+        print(line)
     for at, kind, target, took in tally.faults:
         print(f"recovery: {kind} {target} at {at:.0f}s -> {took:.1f}s")
     print(f"chaos: submitted={len(tally.jobs)} succeeded={states['succeeded']} lost={lost} "
           f"twice={twice} events_missing={missing} events_duplicated={duplicated} "
           f"max_recovery_s={worst:.1f}")
+
+
+def session_warnings(p: Replicas, session_ids: list[str]) -> list[str]:
+    """What the session workers alive at the end logged at warning level or worse about
+    the sessions that did not end ready (their story, for the report)."""
+    return [f"session {e['session_id'][:8]} {r.name}: {e['event']} "
+            f"{e.get('error') or e.get('host') or ''}"[:200]
+            for r in p.replicas if r.kind == "session" for e in r.process.events
+            if e.get("session_id") in session_ids and e.get("level") in ("warning", "error")]
 
 
 async def run(args: argparse.Namespace) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,9 +91,11 @@ class Started:
 
 
 async def launch(env: Env, job: SessionLaunch, channel: ControlChannel,
-                 hold: list[Container]) -> Started:
-    """Start the session; the container is appended to ``hold`` as soon as it exists (the
-    caller removes it on failure). Raises LaunchError."""
+                 hold: list[Container],
+                 on_placed: Callable[[str], None] = lambda _: None) -> Started:
+    """Start the session; ``on_placed`` gets the chosen host's name (so a failure of that
+    host while its image loads is seen as one), the container is appended to ``hold`` as
+    soon as it exists (the caller removes it on failure). Raises LaunchError."""
     s = env.settings
     began = time.perf_counter()
     steps: dict[str, float] = {}
@@ -105,6 +107,7 @@ async def launch(env: Env, job: SessionLaunch, channel: ControlChannel,
         with env.pool.reserved(f"mp-{KIND}-{job.session_id}-{job.attempt}",
                                Need(memory_mb=s.session_memory_mb)) as reservation:
             host = reservation.host
+            on_placed(host.name)
             with tempfile.TemporaryDirectory(prefix="mp-session-") as tmp:
                 tar = asyncio.create_task(session_tar(env.storage, env.platform_key,
                                                       _blob(job.app_package), job.case,

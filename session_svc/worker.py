@@ -49,11 +49,15 @@ class Running:
     idle_s: float | None = None  # from the agent's last pong
     pinging: bool = False
     host_lost: bool = False
+    placed: str | None = None  # the host chosen for it, before its container exists
 
     @property
     def host(self) -> str | None:
-        """The Docker host its container was placed on (None before placement)."""
-        return self.containers[0].host.name if self.containers else None
+        """The Docker host it was placed on (None before placement)."""
+        return self.containers[0].host.name if self.containers else self.placed
+
+    def place(self, host: str) -> None:
+        self.placed = host
 
 
 class SessionWorker:
@@ -132,7 +136,8 @@ class SessionWorker:
         held = running.held
         with structlog.contextvars.bound_contextvars(session_id=held.session_id):
             try:
-                started = await launch(self.env, claimed, running.channel, running.containers)
+                started = await launch(self.env, claimed, running.channel, running.containers,
+                                       on_placed=running.place)
             except LaunchError as exc:
                 await self._fail(running, exc.reason, exc.message)
                 return
