@@ -250,6 +250,9 @@ def report(tally: Tally, jobs: list[dict[str, Any]], p: Replicas, outbox: set[st
     print(f"sessions: {dict(tally.sessions)} not ready by reason: {dict(tally.session_reasons)}")
     print(f"events: outbox={len(outbox)} received={sum(received.values())} "
           f"unique={len(received)} missing={missing} duplicated={duplicated}")
+    repeats = Counter(e["type"] for e in {e["id"]: e for e in p.tap.events}.values()
+                      if received[e["id"]] > 1)
+    print(f"duplicated by type: {dict(repeats)}")
     for job_id in [j for j in tally.jobs if ran_twice(p.tap.events, j)][:3]:
         steps = [(e["type"].rsplit(".", 1)[1], e["data"].get("attempt")) for e in p.tap.events
                  if e["subject"] == job_id and not e["type"].endswith("progress")]

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-import asyncpg
 import pytest
 
 from backend_svc.service import BackendService
@@ -24,7 +23,7 @@ from common.amqp.rpc import RpcClient
 from tests.backend.conftest import backend_settings
 from tests.backend.jobs_support import setup_app
 from tests.sessions.backend_support import FakeSessionWorker, create
-from tests.support.db_time import db_now
+from tests.support.db_time import db_now, restart_slots
 from tests.support.events import EventTap
 
 SPACING_S = 1.5
@@ -60,7 +59,7 @@ async def test_restarts_after_a_host_failure_are_paced(
         failed_at = await db_now(pg_dsn)
         assert all(await asyncio.gather(*(s1.host_down(i, 1) for i in ids)))
 
-        slots = await _slots(pg_dsn, ids)
+        slots = await restart_slots(pg_dsn, "sessions", ids)
         order = sorted(ids, key=slots.__getitem__)
         assert slots[order[0]] - failed_at < timedelta(seconds=1)  # the first: at once
         for before, after in zip(order, order[1:], strict=False):
@@ -103,13 +102,3 @@ async def _restart_sent(a: FakeSessionWorker, b: FakeSessionWorker,
             if len(starts) >= 2:
                 return starts[1]
             await asyncio.sleep(0.05)
-
-
-async def _slots(pg_dsn: str, ids: list[str]) -> dict[str, datetime]:
-    conn = await asyncpg.connect(pg_dsn)
-    try:
-        rows = await conn.fetch("SELECT id::text, not_before FROM sessions "
-                                "WHERE id = ANY($1::uuid[])", ids)
-    finally:
-        await conn.close()
-    return {r["id"]: r["not_before"] for r in rows}
