@@ -6,7 +6,10 @@ without being asked to (the container was killed or died), the worker removes th
 and stops reporting it: backend's lease expiry marks it ``lost`` with its reason. When its
 Docker host fails (the pool marks it down, or the agent's end or a failed launch is followed
 by a ping that confirms it) the worker reports ``failed`` with reason ``host_down`` at once:
-backend restarts the session on a healthy host from its last autosave.
+backend restarts the session on a healthy host from its last autosave. An agent that ends
+unasked on a host that still answers is given ``AGENT_END_RECHECK_S`` to be explained by its
+host going away (an engine shut down gracefully stops its containers before its API goes)
+before it counts as a dead agent.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from session_svc.launch import Env, LaunchError, launch
 
 log = structlog.get_logger(__name__)
 PING_TIMEOUT_S = 2.0
+AGENT_END_RECHECK_S = 5.0  # an engine shutting down stops its containers first, then goes
 
 
 @dataclass
@@ -87,10 +91,19 @@ class SessionWorker:
                 self._stops.add(task)
                 task.add_done_callback(self._stops.discard)
 
-    async def _host_down(self, running: Running) -> bool:
-        """True when the session's host is down now (checked afresh)."""
+    async def _host_down(self, running: Running, *, within_s: float = 0.0) -> bool:
+        """True when the session's host is down now (checked afresh), or goes down within
+        ``within_s`` (checked every 0.5 s)."""
         host = running.host
-        return host is not None and await self.env.pool.confirm_down(host)
+        if host is None:
+            return False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        while not await self.env.pool.confirm_down(host):
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.5)
+        return True
 
     async def _host_lost(self, running: Running) -> None:
         """Drop the session (its container went with the host) and report ``host_down``:
@@ -156,7 +169,7 @@ class SessionWorker:
             await running.channel.closed.wait()
             if running.stopping:
                 return
-            if await self._host_down(running):
+            if await self._host_down(running, within_s=AGENT_END_RECHECK_S):
                 await self._host_lost(running)
                 return
             log.warning("session_agent_ended", session_id=held.session_id)

@@ -5,8 +5,10 @@ tests/ha/engine.py, sharing the machine's network namespace: the sessions bridge
 host, so both can run sessions). A real session worker drives both; the session runs the real
 agent in the real runtime image. In Chromium a user opens transport (placed on host-b: host-a
 is drained for the first launch), changes a demand cell and waits until that change is
-autosaved. Then host-b's engine is killed (SIGKILL, socket gone). The worker reports the
-session ``host_down`` at once (the lease is 120 s here: nobody waits for it), backend restarts
+autosaved. Then host-b's engine is killed (SIGKILL, socket gone), or shut down (SIGTERM: it
+stops its containers first, so the agent ends while the engine still answers, then its socket
+goes). The worker reports the session ``host_down`` (the lease is 120 s here: nobody waits for
+it), backend restarts
 it and the worker launches attempt 2 on host-a from the autosave. The session's portal page
 says it was restarted on another host with the time of the autosave, and the WebUI shows the
 changed cell. An outside consumer sees requested, ready, lost (host_down), ready, each once.
@@ -78,8 +80,9 @@ async def _copy_image(tag: str, url: str) -> None:
     assert await proc.wait() == 0
 
 
+@pytest.mark.parametrize("failure", ["killed", "shut-down"])
 async def test_a_session_on_a_failed_host_restarts_elsewhere_from_its_autosave(
-    sessions: SessionPlatform, host_b: Engine, page: Page, pg_dsn: str,
+    sessions: SessionPlatform, host_b: Engine, page: Page, pg_dsn: str, failure: str,
 ) -> None:
     pool = sessions.service.pool
     worker = sessions.service.worker
@@ -98,7 +101,7 @@ async def test_a_session_on_a_failed_host_restarts_elsewhere_from_its_autosave(
     autosaved_at = await _autosaved_after(pg_dsn, session_id, edited_at)
     await page.screenshot(path=ARTIFACTS / "6-on-host-b.png", full_page=True)
 
-    await asyncio.to_thread(host_b.fail)
+    await asyncio.to_thread(host_b.fail if failure == "killed" else host_b.stop)
     restarted = await _ready_again(sessions, session_id)
     assert (restarted["state"], restarted["reason"]) == ("ready", "host_down"), restarted
     assert worker.sessions[session_id].host == "host-a"
@@ -108,11 +111,11 @@ async def test_a_session_on_a_failed_host_restarts_elsewhere_from_its_autosave(
 
     await page.goto(sessions.stack.url(f"/sessions/{session_id}"))
     await expect(page.locator("#session-restarted")).to_have_text(note)
-    await page.screenshot(path=ARTIFACTS / "7-restarted.png", full_page=True)
+    await page.screenshot(path=ARTIFACTS / f"7-restarted-{failure}.png", full_page=True)
     await page.click("#session-open")
     await expect(page.locator("body[data-ready=true]")).to_have_count(1, timeout=30_000)
     await expect(cell(page, "demand", "chicago")).to_have_text("333")
-    await page.screenshot(path=ARTIFACTS / "8-restarted-data.png", full_page=True)
+    await page.screenshot(path=ARTIFACTS / f"8-restarted-data-{failure}.png", full_page=True)
     _check_events(sessions, session_id, note)
 
 
