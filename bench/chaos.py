@@ -14,8 +14,9 @@ two replicas of every service as processes (tests/e2e/replicas.py). Then, over
   faults) and then stops it; a session counts by its state then (``restarted_ready``: ready
   after a restart from its autosave on the other host);
 - at times drawn from ``--seed``, one fault at a time: kill -9 a random replica (restarted
-  under the same name 5 s later), fail the second Docker host (SIGKILL to its dockerd and
-  containerd, socket gone; started again 15 s later),
+  under the same name 5 s later), take the second Docker host down (by turns shut down,
+  SIGTERM: it stops its containers, then its socket goes; and killed, SIGKILL to its dockerd
+  and containerd, socket gone; started again 15 s later),
   restart the broker, restart the database.
 
 It then waits for every job to end and prints: submitted, succeeded, failed by reason, lost
@@ -165,8 +166,9 @@ async def recovered(p: Replicas, since: float) -> float:
 
 
 async def inflict(kind: str, p: Replicas, rng: random.Random, broker: RabbitInstance,
-                  pg: PgInstance, engine: SecondEngine) -> tuple[str, float]:
-    """Cause one fault; return (what was hit, its recovery time)."""
+                  pg: PgInstance, engine: SecondEngine, host_faults: int) -> tuple[str, float]:
+    """Cause one fault; return (what was hit, its recovery time). ``host_faults``: how many
+    stop_host faults came before (they alternate between a shut-down and a killed engine)."""
     if kind == "kill_replica":
         victim = rng.choice([r for r in p.replicas if r.alive and len(p.of(r.kind)) > 1])
         began = time.monotonic()
@@ -175,13 +177,14 @@ async def inflict(kind: str, p: Replicas, rng: random.Random, broker: RabbitInst
         await asyncio.sleep(max(0.0, 5 - took))
         await p.restart(victim)
         return victim.name, took
-    if kind == "stop_host":
+    if kind == "stop_host":  # shut down (SIGTERM) first, then killed, by turns
+        how = "killed" if host_faults % 2 else "shut-down"
         began = time.monotonic()
-        await asyncio.to_thread(engine.fail)  # a crash: SIGKILL, socket gone
+        await asyncio.to_thread(engine.fail if how == "killed" else engine.stop)
         took = await recovered(p, began)
         await asyncio.sleep(max(0.0, 15 - took))
         await asyncio.to_thread(engine.start)
-        return "host-b", took
+        return f"host-b:{how}", took
     server = broker if kind == "restart_broker" else pg
     await asyncio.to_thread(server.stop)
     await asyncio.to_thread(server.start)
@@ -193,7 +196,8 @@ async def chaos(p: Replicas, tally: Tally, plan: list[tuple[float, str]], seed: 
     rng = random.Random(seed + 1)
     for at, kind in plan:
         await asyncio.sleep(max(0.0, started + at - time.monotonic()))
-        target, took = await inflict(kind, p, rng, *servers)
+        host_faults = sum(f[1] == "stop_host" for f in tally.faults)
+        target, took = await inflict(kind, p, rng, *servers, host_faults=host_faults)
         tally.faults.append((time.monotonic() - started, kind, target, took))
         print(f"fault at {at:6.1f}s: {kind:<15} {target:<12} recovery_s={took:.1f}", flush=True)
 
