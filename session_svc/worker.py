@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
+from common.backoff import retry
 from common.contracts.sessions import HeldSession
 from common.docker import Container, remove
-from common.errors import ModelportError
+from common.errors import ModelportError, Unavailable
 from modelport.agent.session_protocol import (
     TERMINAL_JOB_STATES,
     JobEvent,
@@ -37,7 +39,8 @@ from session_svc.launch import Env, LaunchError, launch
 
 log = structlog.get_logger(__name__)
 PING_TIMEOUT_S = 2.0
-AGENT_END_RECHECK_S = 5.0  # an engine shutting down stops its containers first, then goes
+# an engine shutting down stops its containers (and refuses calls) before its API goes
+AGENT_END_RECHECK_S = 5.0
 
 
 @dataclass
@@ -54,6 +57,7 @@ class Running:
     pinging: bool = False
     host_lost: bool = False
     placed: str | None = None  # the host chosen for it, before its container exists
+    lease_ttl_s: float = 30.0  # its lease: how long a report may be retried
 
     @property
     def host(self) -> str | None:
@@ -117,8 +121,8 @@ class SessionWorker:
             running.task.cancel()
         await self._forget(running)
         try:
-            await self.backend.failed(running.held, "host_down",
-                                      f"Docker host {running.host} failed")
+            await self._tell(running, lambda: self.backend.failed(
+                running.held, "host_down", f"Docker host {running.host} failed"))
         except ModelportError as exc:  # the lease settles it (lost, not restarted)
             log.warning("session_host_lost_not_sent", error=exc.message)
 
@@ -132,7 +136,8 @@ class SessionWorker:
             return
         held = Held(self.name, session_id, claimed.attempt, claimed.autosave_case_id)
         running = Running(held, ControlChannel(self._acts(held),
-                                               self.env.settings.agent_command))
+                                               self.env.settings.agent_command),
+                          lease_ttl_s=claimed.lease_ttl_s)
         self.sessions[session_id] = running
         running.task = asyncio.create_task(self._run(running, claimed), name=f"s-{session_id}")
 
@@ -155,7 +160,7 @@ class SessionWorker:
                 await self._fail(running, exc.reason, exc.message)
                 return
             except Exception as exc:
-                if await self._host_down(running):
+                if await self._host_down(running, within_s=AGENT_END_RECHECK_S):
                     await self._host_lost(running)
                     return
                 log.warning("session_launch_failed", error=repr(exc), exc_info=exc)
@@ -175,9 +180,16 @@ class SessionWorker:
             log.warning("session_agent_ended", session_id=held.session_id)
             await self._forget(running)
 
+    async def _tell(self, running: Running, report: Callable[[], Awaitable[bool]]) -> bool:
+        """``report()`` (an idempotent one: ready, failed), retried while backend cannot be
+        reached (broker or database down, a timeout) for up to the session's lease."""
+        return await retry(report, what="session_report", deadline_s=running.lease_ttl_s,
+                           retry_on=(Unavailable,), base_s=0.2)
+
     async def _report_ready(self, running: Running, host: str, endpoint: str) -> bool:
         try:
-            current = await self.backend.ready(running.held, host, endpoint)
+            current = await self._tell(running, lambda: self.backend.ready(running.held, host,
+                                                                           endpoint))
         except ModelportError as exc:
             log.warning("session_ready_not_sent", error=exc.message)
             current = False

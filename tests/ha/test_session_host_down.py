@@ -1,6 +1,6 @@
 """session_svc's side of a host failure: the worker hands back the sessions of a host its
-pool marks down, at once (also one placed there whose image is still loading), and leaves
-the others alone.
+pool marks down, at once (also one placed there whose image is still loading; a report the
+broker refuses is retried), and leaves the others alone.
 
 A real HostPool over two real engines: the main one (host ``a``) and a second dockerd (host
 ``b``, tests/ha/engine.py) that is killed. A real :class:`SessionWorker` holds one session on
@@ -18,6 +18,7 @@ import pytest
 
 from common.contracts.sessions import SessionWorkerReply
 from common.docker import Container, DockerSettings, HostConfig, HostPool
+from common.errors import BrokerUnavailable
 from common.packages import TrustedKeys
 from session_svc.backend import BackendLink, Held
 from session_svc.control import ControlChannel
@@ -37,8 +38,12 @@ class RecordingBackend(BackendLink):
         super().__init__(rpc=None, worker="s1")  # type: ignore[arg-type]
         self.failed_calls: list[tuple[str, int, str, str]] = []
         self.reported = asyncio.Event()
+        self.refused: set[str] = set()
 
     async def failed(self, held: Held, reason: str, message: str) -> bool:
+        if held.session_id not in self.refused:  # the broker is restarting: the first fails
+            self.refused.add(held.session_id)
+            raise BrokerUnavailable(detail="reconnecting")
         self.failed_calls.append((held.session_id, held.attempt, reason, message))
         if len(self.failed_calls) == 2:
             self.reported.set()
