@@ -1,9 +1,10 @@
 """backend_svc: the only process that opens PostgreSQL.
 
 Start order: database (created when missing) → migrations → bootstrap admin → AMQP →
-outbox relay → job scheduler and lease reaper → RPC server → status server (``/healthz``,
-``/readyz``, ``/metrics``). Stop runs the reverse: stop taking RPCs and let those in flight
-finish, stop the scheduler, the reaper and the relay, then close the broker and the pool.
+outbox relay → job scheduler and lease reaper → session reaper and session restarts → RPC
+server → status server (``/healthz``, ``/readyz``, ``/metrics``). Stop runs the reverse: stop
+taking RPCs and let those in flight finish, stop the duties and the relay, then close the
+broker and the pool.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from backend_svc.oidc import OidcPolicy, OidcSignIn
 from backend_svc.passwords import PasswordWork, hash_password
 from backend_svc.quotas import QuotaRules
 from backend_svc.relay import OutboxRelay
+from backend_svc.session_restarts import RESTARTS_LOCK, release_due
 from backend_svc.session_workers import SESSION_REAPER_LOCK, reap_sessions
 from backend_svc.settings import BackendSettings
 from backend_svc.signin import LockoutPolicy, SignIn
@@ -120,6 +122,12 @@ class BackendService:
             interval_s=min(s.scheduler_interval_s, s.session_lease_ttl_s / 2))
         await session_reaper.start()
         self._stack.push_async_callback(session_reaper.stop)
+        spacing_s = s.restart_spacing_s
+        session_restarts = ExclusiveDuty(
+            "session-restarts", dsn, RESTARTS_LOCK, lambda: release_due(pool, commands),
+            interval_s=min(s.scheduler_interval_s, spacing_s / 4 if spacing_s > 0 else 1.0))
+        await session_restarts.start()
+        self._stack.push_async_callback(session_restarts.stop)
         work = PasswordWork(s.password_workers, s.password_queue)
         self._stack.callback(work.close)
         signin = SignIn(self.pool, work, LockoutPolicy(

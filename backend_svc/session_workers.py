@@ -17,6 +17,7 @@ from backend_svc import audit, hosts
 from backend_svc.changes import parse_uuid
 from backend_svc.dispatch import best_runtime
 from backend_svc.leases import settle_expired
+from backend_svc.session_restarts import restart_slot
 from backend_svc.sessions import (
     ACTIVE_STATES,
     SESSION_SELECT,
@@ -79,12 +80,14 @@ async def current_row(
 
 async def claim(conn: asyncpg.Connection, msg: ClaimSession, *,
                 lease_ttl_s: float) -> SessionLaunch:
-    """requested → starting on ``msg.worker`` (attempt+1, lease); what to launch."""
+    """requested → starting on ``msg.worker`` (attempt+1, lease); what to launch. A
+    restarted session waiting for its restart slot is not claimed before it."""
     parsed = parse_uuid(msg.session_id)
     claimed = None if parsed is None else await conn.fetchval(
         "UPDATE sessions SET state = 'starting', attempt = attempt + 1, worker = $2, "
         "lease_expires_at = now() + make_interval(secs => $3), updated_at = now() "
-        "WHERE id = $1 AND state = 'requested' RETURNING id", parsed, msg.worker, lease_ttl_s)
+        "WHERE id = $1 AND state = 'requested' AND (not_before IS NULL OR not_before <= now()) "
+        "RETURNING id", parsed, msg.worker, lease_ttl_s)
     if claimed is None:
         return SessionLaunch(current=False)
     await audit.record(conn, worker_principal(msg.worker), "session.claim", str(claimed))
@@ -144,14 +147,15 @@ async def ready(conn: asyncpg.Connection, msg: SessionReady, *, lease_ttl_s: flo
 
 
 async def failed(conn: asyncpg.Connection, msg: SessionFailed, *,
-                 claim_timeout_s: float = 60.0) -> bool:
+                 claim_timeout_s: float = 60.0, restart_spacing_s: float = 0.0) -> bool:
     """The session could not start or died on the worker → failed (event failed); its host
     failed (reason ``host_down``) → :func:`restart`."""
     row = await current_row(conn, msg.worker, msg.session_id, msg.attempt)
     if row is None:
         return False
     if msg.reason == HOST_DOWN:
-        await restart(conn, msg.worker, row, claim_timeout_s=claim_timeout_s)
+        await restart(conn, msg.worker, row, claim_timeout_s=claim_timeout_s,
+                      restart_spacing_s=restart_spacing_s)
         return True
     await end(conn, worker_principal(msg.worker), session_from_row(row), "failed", msg.reason,
               msg.message or None)
@@ -168,20 +172,26 @@ def restart_message(autosaved_at: datetime | None) -> str:
 
 
 async def restart(conn: asyncpg.Connection, worker: str, row: asyncpg.Record, *,
-                  claim_timeout_s: float) -> None:
+                  claim_timeout_s: float, restart_spacing_s: float = 0.0) -> None:
     """The session's Docker host failed: event ``lost`` (reason ``host_down``), then
     ``requested`` again (attempt kept: the next claim counts it) for any worker to launch
-    on a healthy host from its last autosave. ``reason`` and ``message`` stay on the
-    session so its page says what happened. The caller sends StartSession after commit."""
+    on a healthy host from its last autosave, not before its restart slot
+    (:mod:`backend_svc.session_restarts`: paced ``restart_spacing_s`` apart). ``reason``
+    and ``message`` stay on the session so its page says what happened. Its StartSession
+    is sent when the slot comes (``release_due``, after commit)."""
     message = restart_message(row["autosaved_at"])
     session = session_from_row(row).model_copy(update={
         "state": "lost", "reason": HOST_DOWN, "message": message, "endpoint": None})
     await record_state(conn, worker_principal(worker), session)
+    slot = await restart_slot(conn, restart_spacing_s)
     await conn.execute(
         "UPDATE sessions SET state = 'requested', reason = $2, message = $3, worker = NULL, "
-        "host = NULL, endpoint = NULL, lease_expires_at = now() + make_interval(secs => $4), "
-        "updated_at = now() WHERE id = $1", row["id"], HOST_DOWN, message, claim_timeout_s)
-    log.warning("session_restarting", session_id=str(row["id"]), attempt=row["attempt"])
+        "host = NULL, endpoint = NULL, not_before = $5::timestamptz, start_sent = false, "
+        "lease_expires_at = $5::timestamptz + make_interval(secs => $4), updated_at = now() "
+        "WHERE id = $1",
+        row["id"], HOST_DOWN, message, claim_timeout_s, slot)
+    log.warning("session_restarting", session_id=str(row["id"]), attempt=row["attempt"],
+                not_before=slot.isoformat())
 
 
 async def stopped(conn: asyncpg.Connection, msg: SessionStopped) -> bool:

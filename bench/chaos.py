@@ -2,16 +2,21 @@
 
 Starts everything of its own: a PostgreSQL (initdb, tests/support/pg_instance.py), a RabbitMQ
 node (tests/support/rabbit_instance.py), an S3 server (weed), a second Docker engine as a
-second host for the solve workers (tests/ha/engine.py; the shared engine is the first), and
+second host for the solve and session workers (tests/ha/engine.py; the shared engine is the
+first), and
 two replicas of every service as processes (tests/e2e/replicas.py). Then, over
 ``--duration-s``:
 
 - submits ``--jobs`` sleeper jobs (1 s each) spread over the first 70 % of the run, each with
   an ``Idempotency-Key``, retried on 5xx or a dead portal through another live portal;
-- opens ``--sessions`` sessions of ``transport`` spread the same way, waits for each to be
-  ready and stops it;
+- opens ``--sessions`` sessions of ``transport`` spread the same way (the session workers
+  place them on both hosts), keeps each open until the end of ``--duration-s`` (through the
+  faults) and then stops it; a session counts by its state then (``restarted_ready``: ready
+  after a restart from its autosave on the other host);
 - at times drawn from ``--seed``, one fault at a time: kill -9 a random replica (restarted
-  under the same name 5 s later), stop the second Docker host (started again 15 s later),
+  under the same name 5 s later), take the second Docker host down (by turns shut down,
+  SIGTERM: it stops its containers, then its socket goes; and killed, SIGKILL to its dockerd
+  and containerd, socket gone; started again 15 s later),
   restart the broker, restart the database.
 
 It then waits for every job to end and prints: submitted, succeeded, failed by reason, lost
@@ -67,6 +72,8 @@ class Tally:
     jobs: list[str] = field(default_factory=list)
     not_accepted: int = 0
     sessions: Counter[str] = field(default_factory=Counter)
+    session_reasons: Counter[str] = field(default_factory=Counter)
+    bad_sessions: list[str] = field(default_factory=list)  # ended failed or lost
     faults: list[tuple[float, str, str, float]] = field(default_factory=list)
 
 
@@ -109,27 +116,37 @@ async def submit_jobs(p: Replicas, tally: Tally, case_id: str, count: int, span_
         await asyncio.sleep(span_s / count)
 
 
-async def one_session(p: Replicas, tally: Tally) -> None:
+async def one_session(p: Replicas, tally: Tally, hold_until: float) -> None:
+    """Open a session, wait until it is ready, keep it open until ``hold_until`` (through
+    the faults: a host failure restarts it elsewhere), then count its state and stop it."""
     status, body = await request(p, "POST", "/api/v1/sessions", json={"app": "transport"})
     if status != 201:
         tally.sessions[f"not_opened_{status}"] += 1
         return
-    state = "requested"
+    path = f"/api/v1/sessions/{body['id']}"
+    found: dict[str, Any] = dict(body)
     with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(180):
-            while state in ("requested", "starting"):
+        async with asyncio.timeout(max(180.0, hold_until - time.monotonic() + 60)):
+            while found["state"] in ("requested", "starting") or (
+                    found["state"] == "ready" and time.monotonic() < hold_until):
                 await asyncio.sleep(1)
-                status, found = await request(p, "GET", f"/api/v1/sessions/{body['id']}")
-                state = found["state"] if status == 200 else state
-    tally.sessions[state] += 1
-    if state == "ready":
-        await request(p, "DELETE", f"/api/v1/sessions/{body['id']}")
+                status, answer = await request(p, "GET", path)
+                found = dict(answer) if status == 200 else found
+    tally.sessions[found["state"]] += 1
+    if found["state"] in ("failed", "lost"):
+        tally.session_reasons[f"{found['state']}: {found.get('reason')}"] += 1
+        tally.bad_sessions.append(str(body["id"]))
+    if found.get("reason") == "host_down":
+        tally.sessions[f"restarted_{found['state']}"] += 1
+    if found["state"] in ("requested", "starting", "ready"):
+        await request(p, "DELETE", path)
 
 
-async def open_sessions(p: Replicas, tally: Tally, count: int, span_s: float) -> None:
+async def open_sessions(p: Replicas, tally: Tally, count: int, span_s: float,
+                        hold_until: float) -> None:
     tasks = []
     for _ in range(count):
-        tasks.append(asyncio.create_task(one_session(p, tally)))
+        tasks.append(asyncio.create_task(one_session(p, tally, hold_until)))
         await asyncio.sleep(span_s / max(count, 1))
     await asyncio.gather(*tasks)
 
@@ -149,8 +166,9 @@ async def recovered(p: Replicas, since: float) -> float:
 
 
 async def inflict(kind: str, p: Replicas, rng: random.Random, broker: RabbitInstance,
-                  pg: PgInstance, engine: SecondEngine) -> tuple[str, float]:
-    """Cause one fault; return (what was hit, its recovery time)."""
+                  pg: PgInstance, engine: SecondEngine, host_faults: int) -> tuple[str, float]:
+    """Cause one fault; return (what was hit, its recovery time). ``host_faults``: how many
+    stop_host faults came before (they alternate between a shut-down and a killed engine)."""
     if kind == "kill_replica":
         victim = rng.choice([r for r in p.replicas if r.alive and len(p.of(r.kind)) > 1])
         began = time.monotonic()
@@ -159,13 +177,14 @@ async def inflict(kind: str, p: Replicas, rng: random.Random, broker: RabbitInst
         await asyncio.sleep(max(0.0, 5 - took))
         await p.restart(victim)
         return victim.name, took
-    if kind == "stop_host":
+    if kind == "stop_host":  # shut down (SIGTERM) first, then killed, by turns
+        how = "killed" if host_faults % 2 else "shut-down"
         began = time.monotonic()
-        await asyncio.to_thread(engine.stop)
+        await asyncio.to_thread(engine.fail if how == "killed" else engine.stop)
         took = await recovered(p, began)
         await asyncio.sleep(max(0.0, 15 - took))
         await asyncio.to_thread(engine.start)
-        return "host-b", took
+        return f"host-b:{how}", took
     server = broker if kind == "restart_broker" else pg
     await asyncio.to_thread(server.stop)
     await asyncio.to_thread(server.start)
@@ -177,7 +196,8 @@ async def chaos(p: Replicas, tally: Tally, plan: list[tuple[float, str]], seed: 
     rng = random.Random(seed + 1)
     for at, kind in plan:
         await asyncio.sleep(max(0.0, started + at - time.monotonic()))
-        target, took = await inflict(kind, p, rng, *servers)
+        host_faults = sum(f[1] == "stop_host" for f in tally.faults)
+        target, took = await inflict(kind, p, rng, *servers, host_faults=host_faults)
         tally.faults.append((time.monotonic() - started, kind, target, took))
         print(f"fault at {at:6.1f}s: {kind:<15} {target:<12} recovery_s={took:.1f}", flush=True)
 
@@ -231,18 +251,32 @@ def report(tally: Tally, jobs: list[dict[str, Any]], p: Replicas, outbox: set[st
     print(f"jobs: submitted={len(tally.jobs)} not_accepted={tally.not_accepted} "
           f"states={dict(states)} attempts={dict(sorted(attempts.items()))}")
     print(f"failed by reason: {dict(failed)}")
-    print(f"sessions: {dict(tally.sessions)}")
+    print(f"sessions: {dict(tally.sessions)} not ready by reason: {dict(tally.session_reasons)}")
     print(f"events: outbox={len(outbox)} received={sum(received.values())} "
           f"unique={len(received)} missing={missing} duplicated={duplicated}")
+    repeats = Counter(e["type"] for e in {e["id"]: e for e in p.tap.events}.values()
+                      if received[e["id"]] > 1)
+    print(f"duplicated by type: {dict(repeats)}")
     for job_id in [j for j in tally.jobs if ran_twice(p.tap.events, j)][:3]:
         steps = [(e["type"].rsplit(".", 1)[1], e["data"].get("attempt")) for e in p.tap.events
                  if e["subject"] == job_id and not e["type"].endswith("progress")]
         print(f"ran twice: {job_id} {steps}")
+    for line in session_warnings(p, tally.bad_sessions):
+        print(line)
     for at, kind, target, took in tally.faults:
         print(f"recovery: {kind} {target} at {at:.0f}s -> {took:.1f}s")
     print(f"chaos: submitted={len(tally.jobs)} succeeded={states['succeeded']} lost={lost} "
           f"twice={twice} events_missing={missing} events_duplicated={duplicated} "
           f"max_recovery_s={worst:.1f}")
+
+
+def session_warnings(p: Replicas, session_ids: list[str]) -> list[str]:
+    """What the session workers alive at the end logged at warning level or worse about
+    the sessions that did not end ready (their story, for the report)."""
+    return [f"session {e['session_id'][:8]} {r.name}: {e['event']} "
+            f"{e.get('error') or e.get('host') or ''}"[:200]
+            for r in p.replicas if r.kind == "session" for e in r.process.events
+            if e.get("session_id") in session_ids and e.get("level") in ("warning", "error")]
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -263,8 +297,8 @@ async def run(args: argparse.Namespace) -> None:
         async with running_replicas(
                 infra, base / "platform", runtime=runtime, label=label, lease_ttl_s=15.0,
                 solve_slots=5, session_slots=10,
-                solve_hosts=[{"name": "host-b", "url": engine.url, "slots": 3, "zone": "b",
-                              "memory_mb": 65536}],
+                solve_hosts=[host_b(engine, slots=3)],
+                session_hosts=[host_b(engine, slots=10)],
         ) as p:
             case_id = await p.upload_case("sleeper", {"seconds": 1.0, "step_s": 0.2})
             plan = schedule(args.seed, args.duration_s)
@@ -272,7 +306,8 @@ async def run(args: argparse.Namespace) -> None:
             span = args.duration_s * 0.7
             await asyncio.gather(
                 submit_jobs(p, tally, case_id, args.jobs, span),
-                open_sessions(p, tally, args.sessions, span),
+                open_sessions(p, tally, args.sessions, span,
+                              hold_until=started + args.duration_s),
                 chaos(p, tally, plan, args.seed, started, (broker, pg, engine)))
             jobs = await settle(p, tally, timeout_s=300)
             report(tally, jobs, p, await events_settled(p, pg.dsn))
@@ -281,6 +316,12 @@ async def run(args: argparse.Namespace) -> None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(stop)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def host_b(engine: SecondEngine, slots: int) -> dict[str, Any]:
+    """The second Docker host as a worker's HostConfig fields."""
+    return {"name": "host-b", "url": engine.url, "slots": slots, "zone": "b",
+            "memory_mb": 65536}
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +37,7 @@ from common.storage import S3Storage
 from modelport.agent.session_protocol import StartCommand
 from session_svc.control import AgentStartFailed, ControlChannel
 from session_svc.files import APP_DIR, CASE_FILE, session_tar
-from session_svc.network import container_ip
+from session_svc.network import SessionNetworks, container_ip
 from session_svc.settings import SessionSettings
 
 log = structlog.get_logger(__name__)
@@ -69,6 +69,7 @@ class Env:
     platform_key: PlatformPrivateKey
     settings: SessionSettings
     trusted_keys: TrustedKeys  # runtime packages are verified against them before docker load
+    networks: SessionNetworks  # the sessions network, made ready per host
 
 
 def base_path(session_id: str) -> str:
@@ -90,9 +91,11 @@ class Started:
 
 
 async def launch(env: Env, job: SessionLaunch, channel: ControlChannel,
-                 hold: list[Container]) -> Started:
-    """Start the session; the container is appended to ``hold`` as soon as it exists (the
-    caller removes it on failure). Raises LaunchError."""
+                 hold: list[Container],
+                 on_placed: Callable[[str], None] = lambda _: None) -> Started:
+    """Start the session; ``on_placed`` gets the chosen host's name (so a failure of that
+    host while its image loads is seen as one), the container is appended to ``hold`` as
+    soon as it exists (the caller removes it on failure). Raises LaunchError."""
     s = env.settings
     began = time.perf_counter()
     steps: dict[str, float] = {}
@@ -104,6 +107,7 @@ async def launch(env: Env, job: SessionLaunch, channel: ControlChannel,
         with env.pool.reserved(f"mp-{KIND}-{job.session_id}-{job.attempt}",
                                Need(memory_mb=s.session_memory_mb)) as reservation:
             host = reservation.host
+            on_placed(host.name)
             with tempfile.TemporaryDirectory(prefix="mp-session-") as tmp:
                 tar = asyncio.create_task(session_tar(env.storage, env.platform_key,
                                                       _blob(job.app_package), job.case,
@@ -156,6 +160,7 @@ async def _container(env: Env, host: DockerHost, job: SessionLaunch) -> Containe
                                job.runtime_image_digest, fetch,
                                package_sha256=job.runtime_package.sha256,
                                trusted_keys=env.trusted_keys)
+    await env.networks.ready(host)
     warm = env.warm.get(host.name)
     if warm is None:
         raise LaunchError("infrastructure", f"no pool for host {host.name}")

@@ -1,7 +1,7 @@
 """The network a session container joins, and the host rules that make it a dead end.
 
 A session container must answer the portal's proxy and reach nothing itself. It joins one
-Docker bridge network per host that is
+Docker bridge network per host (named ``MODELPORT_NETWORK`` on every host) that is
 
 - ``internal``: the engine neither masquerades nor forwards its traffic out of the subnet (no
   internet, no other Docker network, no other host);
@@ -13,11 +13,17 @@ so the host's own ports (the portal, a database or broker bound to the gateway o
 are closed to it too. Replies to the proxy's connections are established traffic and pass.
 Connections the host opens to the container (the proxy) leave through OUTPUT and pass.
 Why this and not ``NetworkMode: none`` with a socket: docs/sessions.md.
+
+The network's Linux bridge is named per host (:func:`bridge_name`): two Docker engines that
+share one network namespace (two hosts on one machine, tests/ha/engine.py) cannot both make a
+bridge of the same name. The firewall names the bridge the network really has
+(:func:`bridge_of`), so a network made before this naming keeps its rules.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import shutil
 
 import aiodocker
@@ -26,19 +32,31 @@ import structlog
 from common.docker import DockerHost
 
 log = structlog.get_logger(__name__)
-BRIDGE_PREFIX = "mp-s-"
+BRIDGE_PREFIX = "mps-"
+BRIDGE_OPTION = "com.docker.network.bridge.name"
 
 
-def bridge_name(network: str) -> str:
-    """The Linux bridge of ``network`` (at most 15 characters, named so rules can name it)."""
-    return (BRIDGE_PREFIX + network.removeprefix("modelport-"))[:15]
+def bridge_name(network: str, host: str) -> str:
+    """The Linux bridge of ``network`` on the Docker host named ``host``: ``mps-`` and 11 hex
+    digits of a hash of both (15 characters, the kernel's limit). Stable across restarts,
+    distinct per (network, host), so engines sharing a network namespace do not collide."""
+    digest = hashlib.sha256(f"{network}\0{host}".encode()).hexdigest()
+    return BRIDGE_PREFIX + digest[:15 - len(BRIDGE_PREFIX)]
 
 
-def network_spec(network: str) -> dict[str, object]:
+def bridge_of(info: dict[str, object]) -> str:
+    """The bridge an existing network really has (from its inspect data): the one named in
+    its options, else Docker's default ``br-`` and 12 characters of its id."""
+    options = info.get("Options") or {}
+    assert isinstance(options, dict)
+    return str(options.get(BRIDGE_OPTION) or f"br-{str(info.get('Id', ''))[:12]}")
+
+
+def network_spec(network: str, host: str) -> dict[str, object]:
     return {
         "Name": network, "Driver": "bridge", "Internal": True, "CheckDuplicate": True,
         "Options": {"com.docker.network.bridge.enable_icc": "false",
-                    "com.docker.network.bridge.name": bridge_name(network)},
+                    BRIDGE_OPTION: bridge_name(network, host)},
         "Labels": {"org.modelport.kind": "sessions-network"},
     }
 
@@ -51,11 +69,37 @@ async def ensure_network(host: DockerHost, network: str) -> dict[str, object]:
     except aiodocker.DockerError as exc:
         if exc.status != 404:
             raise
-        await host.docker.networks.create(network_spec(network))
+        await host.docker.networks.create(network_spec(network, host.name))
         info = await (await host.docker.networks.get(network)).show()
-        log.info("sessions_network_created", host=host.name, network=network)
+        log.info("sessions_network_created", host=host.name, network=network,
+                 bridge=bridge_of(info))
     _check(info, network)
     return info
+
+
+class SessionNetworks:
+    """The sessions network made ready once per host (network, then its firewall), at start
+    for every host that answers and before the first launch on a host that did not."""
+
+    def __init__(self, network: str, *, firewall: bool) -> None:
+        self.network = network
+        self.firewall = firewall
+        self._ready: set[str] = set()
+        self._lock = asyncio.Lock()
+
+    async def ready(self, host: DockerHost) -> None:
+        """Ensure the network on ``host`` and close this machine to its bridge; raises as
+        :func:`ensure_network` and :func:`install_firewall` do."""
+        if host.name in self._ready:
+            return
+        async with self._lock:
+            if host.name not in self._ready:
+                info = await ensure_network(host, self.network)
+                if self.firewall:
+                    await install_firewall(bridge_of(info))
+                self._ready.add(host.name)
+                log.info("sessions_network_ready", host=host.name, network=self.network,
+                         bridge=bridge_of(info))
 
 
 def _check(info: dict[str, object], network: str) -> None:
@@ -102,12 +146,17 @@ async def remove_firewall(bridge: str) -> None:
 
 
 async def remove_network(host: DockerHost, network: str) -> None:
-    """Remove the network (a missing one counts as removed)."""
+    """Remove the network from ``host`` and this machine's firewall rules for its bridge (a
+    missing network counts as removed)."""
     try:
-        await (await host.docker.networks.get(network)).delete()
+        found = await host.docker.networks.get(network)
+        bridge = bridge_of(await found.show())
+        await found.delete()
     except aiodocker.DockerError as exc:
         if exc.status != 404:
             raise
+        return
+    await remove_firewall(bridge)
 
 
 async def _run(*cmd: str) -> int:

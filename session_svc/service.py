@@ -28,7 +28,7 @@ from common.packages import PlatformPrivateKey, TrustedKeys
 from common.settings import PackageSettings, S3Settings
 from session_svc.backend import BackendLink
 from session_svc.launch import Env, limits_of
-from session_svc.network import bridge_name, ensure_network, install_firewall
+from session_svc.network import SessionNetworks
 from session_svc.settings import SessionSettings
 from session_svc.worker import SessionWorker
 
@@ -71,13 +71,13 @@ class SessionService(DockerWorkerService):
     async def _prepare(self, key: PlatformPrivateKey) -> None:
         s = self.settings
         storage, pool = await self.open_storage_and_hosts()
-        for host in pool.hosts:
-            await ensure_network(host, s.network)
-        if s.firewall:
-            await install_firewall(bridge_name(s.network))
+        networks = SessionNetworks(s.network, firewall=s.firewall)
+        for host in pool.hosts:  # a host down now gets its network before its first launch
+            if pool.healthy(host.name):
+                await networks.ready(host)
         await self._sweep()
         self._env = Env(pool, self.open_warm_pools(), storage, key, s,
-                        TrustedKeys.load_optional(self.package_settings.trusted_keys))
+                        TrustedKeys.load_optional(self.package_settings.trusted_keys), networks)
 
     def warm_pool(self, host: DockerHost) -> WarmPool:
         return WarmPool(host, size=self.settings.warm_sessions, limits=limits_of(self.settings),

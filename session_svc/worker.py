@@ -6,21 +6,26 @@ without being asked to (the container was killed or died), the worker removes th
 and stops reporting it: backend's lease expiry marks it ``lost`` with its reason. When its
 Docker host fails (the pool marks it down, or the agent's end or a failed launch is followed
 by a ping that confirms it) the worker reports ``failed`` with reason ``host_down`` at once:
-backend restarts the session on a healthy host from its last autosave.
+backend restarts the session on a healthy host from its last autosave. An agent that ends
+unasked on a host that still answers is given ``AGENT_END_RECHECK_S`` to be explained by its
+host going away (an engine shut down gracefully stops its containers before its API goes)
+before it counts as a dead agent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
+from common.backoff import retry
 from common.contracts.sessions import HeldSession
 from common.docker import Container, remove
-from common.errors import ModelportError
+from common.errors import ModelportError, Unavailable
 from modelport.agent.session_protocol import (
     TERMINAL_JOB_STATES,
     JobEvent,
@@ -34,6 +39,8 @@ from session_svc.launch import Env, LaunchError, launch
 
 log = structlog.get_logger(__name__)
 PING_TIMEOUT_S = 2.0
+# an engine shutting down stops its containers (and refuses calls) before its API goes
+AGENT_END_RECHECK_S = 5.0
 
 
 @dataclass
@@ -49,11 +56,16 @@ class Running:
     idle_s: float | None = None  # from the agent's last pong
     pinging: bool = False
     host_lost: bool = False
+    placed: str | None = None  # the host chosen for it, before its container exists
+    lease_ttl_s: float = 30.0  # its lease: how long a report may be retried
 
     @property
     def host(self) -> str | None:
-        """The Docker host its container was placed on (None before placement)."""
-        return self.containers[0].host.name if self.containers else None
+        """The Docker host it was placed on (None before placement)."""
+        return self.containers[0].host.name if self.containers else self.placed
+
+    def place(self, host: str) -> None:
+        self.placed = host
 
 
 class SessionWorker:
@@ -83,10 +95,19 @@ class SessionWorker:
                 self._stops.add(task)
                 task.add_done_callback(self._stops.discard)
 
-    async def _host_down(self, running: Running) -> bool:
-        """True when the session's host is down now (checked afresh)."""
+    async def _host_down(self, running: Running, *, within_s: float = 0.0) -> bool:
+        """True when the session's host is down now (checked afresh), or goes down within
+        ``within_s`` (checked every 0.5 s)."""
         host = running.host
-        return host is not None and await self.env.pool.confirm_down(host)
+        if host is None:
+            return False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        while not await self.env.pool.confirm_down(host):
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.5)
+        return True
 
     async def _host_lost(self, running: Running) -> None:
         """Drop the session (its container went with the host) and report ``host_down``:
@@ -100,8 +121,8 @@ class SessionWorker:
             running.task.cancel()
         await self._forget(running)
         try:
-            await self.backend.failed(running.held, "host_down",
-                                      f"Docker host {running.host} failed")
+            await self._tell(running, lambda: self.backend.failed(
+                running.held, "host_down", f"Docker host {running.host} failed"))
         except ModelportError as exc:  # the lease settles it (lost, not restarted)
             log.warning("session_host_lost_not_sent", error=exc.message)
 
@@ -115,7 +136,8 @@ class SessionWorker:
             return
         held = Held(self.name, session_id, claimed.attempt, claimed.autosave_case_id)
         running = Running(held, ControlChannel(self._acts(held),
-                                               self.env.settings.agent_command))
+                                               self.env.settings.agent_command),
+                          lease_ttl_s=claimed.lease_ttl_s)
         self.sessions[session_id] = running
         running.task = asyncio.create_task(self._run(running, claimed), name=f"s-{session_id}")
 
@@ -132,12 +154,13 @@ class SessionWorker:
         held = running.held
         with structlog.contextvars.bound_contextvars(session_id=held.session_id):
             try:
-                started = await launch(self.env, claimed, running.channel, running.containers)
+                started = await launch(self.env, claimed, running.channel, running.containers,
+                                       on_placed=running.place)
             except LaunchError as exc:
                 await self._fail(running, exc.reason, exc.message)
                 return
             except Exception as exc:
-                if await self._host_down(running):
+                if await self._host_down(running, within_s=AGENT_END_RECHECK_S):
                     await self._host_lost(running)
                     return
                 log.warning("session_launch_failed", error=repr(exc), exc_info=exc)
@@ -151,15 +174,22 @@ class SessionWorker:
             await running.channel.closed.wait()
             if running.stopping:
                 return
-            if await self._host_down(running):
+            if await self._host_down(running, within_s=AGENT_END_RECHECK_S):
                 await self._host_lost(running)
                 return
             log.warning("session_agent_ended", session_id=held.session_id)
             await self._forget(running)
 
+    async def _tell(self, running: Running, report: Callable[[], Awaitable[bool]]) -> bool:
+        """``report()`` (an idempotent one: ready, failed), retried while backend cannot be
+        reached (broker or database down, a timeout) for up to the session's lease."""
+        return await retry(report, what="session_report", deadline_s=running.lease_ttl_s,
+                           retry_on=(Unavailable,), base_s=0.2)
+
     async def _report_ready(self, running: Running, host: str, endpoint: str) -> bool:
         try:
-            current = await self.backend.ready(running.held, host, endpoint)
+            current = await self._tell(running, lambda: self.backend.ready(running.held, host,
+                                                                           endpoint))
         except ModelportError as exc:
             log.warning("session_ready_not_sent", error=exc.message)
             current = False

@@ -13,6 +13,7 @@ from backend_svc.handlers.base import PoolHandlers
 from backend_svc.handlers.jobs import listed_owner, stop_worker
 from backend_svc.policy import Action
 from backend_svc.quotas import QuotaRules
+from backend_svc.session_restarts import release_due
 from backend_svc.sessions import FoundSession
 from backend_svc.settings import BackendSettings
 from common.amqp import topology
@@ -133,13 +134,15 @@ class SessionHandlers(PoolHandlers):
 
     @implements(SessionMethods.FAILED)
     async def failed(self, request: SessionFailed) -> Accepted:
+        s = self._settings
         current = await self._write(
-            session_workers.failed, request,
-            claim_timeout_s=self._settings.session_claim_timeout_s)
+            session_workers.failed, request, claim_timeout_s=s.session_claim_timeout_s,
+            restart_spacing_s=s.restart_spacing_s)
         if current and request.reason == session_workers.HOST_DOWN:  # restart it elsewhere
-            await self._send(topology.SESSION_COMMANDS,
-                             StartSession(session_id=request.session_id),
-                             f"{StartSession.TYPE}:{request.session_id}:{request.attempt}")
+            try:  # now when its slot is now; else (or if this fails) the restarts duty does
+                await release_due(self._pool, self._commands)
+            except Exception as exc:
+                log.warning("session_restart_not_sent", error=repr(exc))
         return Accepted(current=current)
 
     @implements(SessionMethods.STOPPED)

@@ -27,6 +27,7 @@ from common.docker import DockerHost, DockerSettings, HostConfig, adopt_or_sweep
 from common.docker.spec import SERVICE
 from common.settings import PackageSettings, S3Settings
 from modelport.appkit import load_app, run, save_case
+from session_svc.network import bridge_name, remove_firewall, remove_network
 from solve_svc.service import SolveService
 from solve_svc.settings import SolveSettings
 from tests.e2e.runtime import E2ERuntime
@@ -270,6 +271,22 @@ async def sweep(docker_url: str, label: str) -> None:
     """Remove every container and volume carrying ``label``."""
     async with DockerHost(HostConfig(name="local", url=docker_url), service=label) as host:
         await adopt_or_sweep(host, [])
+
+
+async def drop_sessions_network(hosts: list[HostConfig], label: str, network: str) -> None:
+    """Remove the sessions network from every host that answers; for a host that is gone
+    (its engine killed) remove what it left on this machine: its bridge and the firewall
+    rules naming it."""
+    for config in hosts:
+        with contextlib.suppress(Exception):  # a dead host cannot remove its network
+            async with DockerHost(config, service=label) as host:
+                await remove_network(host, network)
+        bridge = bridge_name(network, config.name)
+        await remove_firewall(bridge)
+        delete = await asyncio.create_subprocess_exec(
+            "ip", "link", "delete", bridge, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL)
+        await delete.wait()  # fails when the engine removed it: nothing left
 
 
 def case_file(tmp: Path, app: str, data: dict[str, Any] | None = None, *,

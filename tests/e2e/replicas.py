@@ -26,11 +26,10 @@ from typing import Any
 import aiohttp
 from cryptography.fernet import Fernet
 
-from common.docker import DockerHost, HostConfig
+from common.docker import HostConfig
 from common.packages import load_platform_key, pack_app
 from common.settings import S3Settings
-from session_svc.network import bridge_name, remove_firewall, remove_network
-from tests.e2e.platform import APPS, TERMINAL_STATES, case_file, sweep
+from tests.e2e.platform import APPS, TERMINAL_STATES, case_file, drop_sessions_network, sweep
 from tests.e2e.runtime import E2ERuntime
 from tests.services.procs import ServiceProcess
 from tests.support.events import EventTap
@@ -166,7 +165,8 @@ class Replicas:
 
 def service_env(infra: Infra, tmp: Path, runtime: E2ERuntime, label: str, network: str, *,
                 lease_ttl_s: float, solve_slots: int, session_slots: int,
-                solve_hosts: list[dict[str, Any]] | None = None) -> dict[str, dict[str, str]]:
+                solve_hosts: list[dict[str, Any]] | None = None,
+                session_hosts: list[dict[str, Any]] | None = None) -> dict[str, dict[str, str]]:
     """The environment of each kind of service (its instance id and ports are added per
     replica)."""
     keys = tmp / "keys"
@@ -188,12 +188,14 @@ def service_env(infra: Infra, tmp: Path, runtime: E2ERuntime, label: str, networ
         "backend": {**common, "MODELPORT_DATABASE_URL": infra.pg_dsn,
                     "MODELPORT_ADMIN_USER": ADMIN_USER, "MODELPORT_ADMIN_PASSWORD": ADMIN_PASSWORD,
                     "MODELPORT_SCHEDULER_INTERVAL_S": "0.2",
+                    # the admin holds every session of a run open at once (bench/chaos.py)
+                    "MODELPORT_MAX_SESSIONS_PER_USER": "100",
                     "MODELPORT_PROGRESS_EVENT_INTERVAL_S": "0",
                     "MODELPORT_LEASE_TTL_S": str(lease_ttl_s)},
         "portal": {**common, **s3, "MODELPORT_COOKIE_SECRET": Fernet.generate_key().decode(),
                    "MODELPORT_RPC_TIMEOUT_S": "10"},
         "solve": worker(solve_slots, solve_hosts or []),
-        "session": {**worker(session_slots), "MODELPORT_NETWORK": network,
+        "session": {**worker(session_slots, session_hosts or []), "MODELPORT_NETWORK": network,
                     "MODELPORT_START_TIMEOUT_S": "60"},
     }
 
@@ -219,15 +221,16 @@ async def running_replicas(
     infra: Infra, tmp: Path, *, runtime: E2ERuntime, label: str, replicas: int = 2,
     lease_ttl_s: float = 5.0, solve_slots: int = 4, session_slots: int = 4,
     solve_hosts: list[dict[str, Any]] | None = None,
+    session_hosts: list[dict[str, Any]] | None = None,
 ) -> AsyncIterator[Replicas]:
     """``replicas`` of every service, ready, with the runtime and apps published.
-    ``solve_hosts`` are Docker hosts (HostConfig fields) the solve workers use besides the
-    main engine."""
+    ``solve_hosts`` and ``session_hosts`` are Docker hosts (HostConfig fields) the solve and
+    session workers use besides the main engine."""
     _make_keys(tmp / "keys")
     network = f"mpt-{uuid.uuid4().hex[:8]}"
     envs = service_env(infra, tmp, runtime, label, network, lease_ttl_s=lease_ttl_s,
                        solve_slots=solve_slots, session_slots=session_slots,
-                       solve_hosts=solve_hosts or [])
+                       solve_hosts=solve_hosts or [], session_hosts=session_hosts or [])
     async with EventTap(infra.amqp_url, "modelport.#", durable=True) as tap:
         platform = Replicas(infra, label, tap, tmp, envs)
         try:
@@ -240,7 +243,6 @@ async def running_replicas(
         finally:
             await platform.stop()
             await sweep(infra.docker_url, label)
-            async with DockerHost(HostConfig(name="local", url=infra.docker_url),
-                                  service=label) as host:
-                await remove_network(host, network)
-            await remove_firewall(bridge_name(network))
+            hosts = [HostConfig(name="local", url=infra.docker_url),
+                     *(HostConfig.model_validate(h) for h in session_hosts or [])]
+            await drop_sessions_network(hosts, label, network)

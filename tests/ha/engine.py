@@ -10,8 +10,9 @@ network namespace — that is how ``docker0`` kept disappearing during multi-eng
 :meth:`Engine.fail` simulates a host failure: SIGKILL to the engine's whole process group
 (dockerd and the containerd it started) and its socket removed, so every call to it fails.
 :meth:`Engine.start` brings it back on the same roots (dockerd then stops the containers
-left running from before). Stopped (SIGTERM, then SIGKILL after 20 s) and its folder
-removed on exit. Only this engine is ever killed, never the shared one.
+left running from before). Stopped (SIGTERM, then SIGKILL after 20 s), what a killed engine
+left running ended, and its folder removed on exit. Only this engine is ever killed, never
+the shared one.
 """
 
 from __future__ import annotations
@@ -74,6 +75,40 @@ class Engine:
         subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True, check=False)
 
 
+def _kill_leftovers(root: Path) -> None:
+    """SIGKILL the containerd shims under ``root`` and their containers' processes: a
+    SIGKILLed engine (:meth:`Engine.fail`) never restarted leaves them running (each shim
+    is in a process group of its own)."""
+    shims = [int(pid) for pid in os.listdir("/proc") if pid.isdigit()
+             and str(root) in _cmdline(int(pid))]
+    for pid in [child for shim in shims for child in _children(shim)] + shims:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _mounts_under(root: Path) -> list[str]:
+    """Mount points under ``root``, deepest first."""
+    points = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    return sorted((m for m in points if m.startswith(f"{root}/")), key=len, reverse=True)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _children(pid: int) -> list[int]:
+    """``pid``'s descendants (from /proc/<pid>/task/*/children)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            for child in map(int, task.read_text().split()):
+                found += [child, *_children(child)]
+    return found
+
+
 def _make_bridge(name: str) -> None:
     """A bridge of our own for the engine's default network, with a free private /24."""
     if subprocess.run(["ip", "link", "show", name], capture_output=True,
@@ -95,11 +130,11 @@ class SecondEngine(Engine):
         super().__init__(Path(tempfile.mkdtemp(prefix="mp-eng-", dir="/tmp")))
 
     def remove(self) -> None:
-        """Stop it and remove its folders."""
+        """Stop it, end what a killed engine left running, and remove its folders."""
         self.stop()
-        for sub in ("exec", "data"):
-            subprocess.run(["umount", "-R", str(self.root / sub)], capture_output=True,
-                           check=False)
+        _kill_leftovers(self.root)
+        for point in _mounts_under(self.root):  # its containers' network namespaces and more
+            subprocess.run(["umount", "-l", point], capture_output=True, check=False)
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from common.docker import DockerHost, DockerSettings, HostConfig, Need, Reservation
@@ -29,6 +28,7 @@ from solve_svc.service import SolveService
 from tests.e2e.platform import Platform, running_platform
 from tests.e2e.runtime import E2ERuntime
 from tests.ha.engine import Engine, engine
+from tests.support.db_time import restart_slots
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 SPACING_S = 2.0
@@ -162,17 +162,12 @@ async def _check_pacing(pg_dsn: str, p: Platform, on_b: list[str]) -> None:
     """The two lost jobs got restart slots SPACING_S apart (not_before in the database), and
     each one's second start (the started event's time, written in the same transaction as
     the row) came at or after its slot: the restarts were staggered, not simultaneous."""
-    conn = await asyncpg.connect(pg_dsn)
-    try:
-        rows = await conn.fetch("SELECT id::text, not_before FROM jobs WHERE id = ANY($1::uuid[])"
-                                " ORDER BY not_before", on_b)
-    finally:
-        await conn.close()
-    slots = [r["not_before"] for r in rows]
-    assert None not in slots, rows
-    assert slots[1] - slots[0] >= timedelta(seconds=SPACING_S), slots
-    for row in rows:
-        started = [e for e in p.events_of(row["id"])
+    by_id = await restart_slots(pg_dsn, "jobs", on_b)
+    assert None not in by_id.values(), by_id
+    order = sorted(by_id, key=by_id.__getitem__)
+    assert by_id[order[1]] - by_id[order[0]] >= timedelta(seconds=SPACING_S), by_id
+    for job_id in order:
+        started = [e for e in p.events_of(job_id)
                    if e["type"] == "modelport.job.started" and e["data"]["attempt"] == 2]
         assert len(started) == 1
-        assert datetime.fromisoformat(started[0]["time"]) >= row["not_before"], (started, row)
+        assert datetime.fromisoformat(started[0]["time"]) >= by_id[job_id], (started, by_id)

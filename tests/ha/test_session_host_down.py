@@ -1,5 +1,6 @@
 """session_svc's side of a host failure: the worker hands back the sessions of a host its
-pool marks down, at once, and leaves the others alone.
+pool marks down, at once (also one placed there whose image is still loading; a report the
+broker refuses is retried), and leaves the others alone.
 
 A real HostPool over two real engines: the main one (host ``a``) and a second dockerd (host
 ``b``, tests/ha/engine.py) that is killed. A real :class:`SessionWorker` holds one session on
@@ -17,10 +18,12 @@ import pytest
 
 from common.contracts.sessions import SessionWorkerReply
 from common.docker import Container, DockerSettings, HostConfig, HostPool
+from common.errors import BrokerUnavailable
 from common.packages import TrustedKeys
 from session_svc.backend import BackendLink, Held
 from session_svc.control import ControlChannel
 from session_svc.launch import Env
+from session_svc.network import SessionNetworks
 from session_svc.settings import SessionSettings
 from session_svc.worker import Running, SessionWorker
 from tests.ha.engine import engine
@@ -35,10 +38,15 @@ class RecordingBackend(BackendLink):
         super().__init__(rpc=None, worker="s1")  # type: ignore[arg-type]
         self.failed_calls: list[tuple[str, int, str, str]] = []
         self.reported = asyncio.Event()
+        self.refused: set[str] = set()
 
     async def failed(self, held: Held, reason: str, message: str) -> bool:
+        if held.session_id not in self.refused:  # the broker is restarting: the first fails
+            self.refused.add(held.session_id)
+            raise BrokerUnavailable(detail="reconnecting")
         self.failed_calls.append((held.session_id, held.attempt, reason, message))
-        self.reported.set()
+        if len(self.failed_calls) == 2:
+            self.reported.set()
         return True
 
     async def report(self, sessions: Any) -> SessionWorkerReply:
@@ -48,9 +56,12 @@ class RecordingBackend(BackendLink):
 def _running(worker: SessionWorker, pool: HostPool, host: str, session_id: str) -> Running:
     held = Held("s1", session_id, 1)
     running = Running(held, ControlChannel(lambda *_: None))  # type: ignore[arg-type,return-value]
-    running.containers.append(Container(pool.host(host), "0" * 64, f"mp-session-{session_id}-1",
-                                        f"mp-vol-{session_id}"))
-    running.ready = True
+    if session_id.startswith("loading"):  # placed, its image still loading: no container yet
+        running.place(host)
+    else:
+        running.containers.append(Container(pool.host(host), "0" * 64,
+                                            f"mp-session-{session_id}-1", f"mp-vol-{session_id}"))
+        running.ready = True
     running.task = asyncio.create_task(running.channel.closed.wait())  # as _run waits
     worker.sessions[session_id] = running
     return running
@@ -65,20 +76,24 @@ async def test_sessions_of_a_failed_host_are_handed_back_at_once(docker_engine: 
         async with HostPool(settings) as pool:
             backend = RecordingBackend()
             env = Env(pool, {}, None, None, SessionSettings(report_interval_s=60),  # type: ignore[arg-type]
-                      TrustedKeys())
+                      TrustedKeys(), SessionNetworks("unused", firewall=False))
             worker = SessionWorker("s1", env, backend)
             worker.begin()
             on_a = _running(worker, pool, "a", "on-a")
             on_b = _running(worker, pool, "b", "on-b")
+            loading = _running(worker, pool, "b", "loading-on-b")
             try:
                 b.fail()
                 await asyncio.wait_for(backend.reported.wait(), timeout=30)
                 await asyncio.sleep(0)  # let the hand-back finish its clean-up
-                assert backend.failed_calls == [("on-b", 1, "host_down", "Docker host b failed")]
+                assert sorted(backend.failed_calls) == [
+                    (name, 1, "host_down", "Docker host b failed")
+                    for name in ("loading-on-b", "on-b")]
                 assert list(worker.sessions) == ["on-a"]
-                assert on_b.channel.closed.is_set() and on_b.task is not None
-                await asyncio.gather(on_b.task, return_exceptions=True)
-                assert on_b.task.cancelled()
+                for lost in (on_b, loading):
+                    assert lost.channel.closed.is_set() and lost.task is not None
+                    await asyncio.gather(lost.task, return_exceptions=True)
+                    assert lost.task.cancelled()
                 assert not on_a.channel.closed.is_set()
                 assert not pool.healthy("b") and pool.healthy("a")
             finally:

@@ -21,12 +21,7 @@ import pytest
 from common.amqp.rpc import RpcClient
 from common.contracts.jobs import BlobRef
 from common.contracts.methods import SessionMethods
-from common.contracts.sessions import (
-    ClaimSession,
-    SessionFailed,
-    SessionLaunch,
-    SessionSaveCase,
-)
+from common.contracts.sessions import SessionSaveCase
 from tests.backend.helpers import SHA
 from tests.backend.jobs_support import make_case, setup_app
 from tests.sessions.backend_support import (  # noqa: F401
@@ -41,12 +36,6 @@ pytestmark = pytest.mark.usefixtures("sessions_backend")
 AUTOSAVE = BlobRef(s3_key="cases/autosave-1", sha256=SHA, size_bytes=11)
 
 
-async def _host_down(worker: FakeSessionWorker, session_id: str, attempt: int) -> bool:
-    msg = SessionFailed(worker=worker.name, session_id=session_id, attempt=attempt,
-                        reason="host_down", message="Docker host b failed")
-    return (await worker.rpc.call_method(SessionMethods.FAILED, msg)).current
-
-
 async def test_a_session_on_a_failed_host_restarts_elsewhere_from_its_autosave(
     rpc: RpcClient, amqp_url: str, pg_dsn: str,
 ) -> None:
@@ -57,7 +46,7 @@ async def test_a_session_on_a_failed_host_restarts_elsewhere_from_its_autosave(
             FakeSessionWorker(amqp_url, rpc, "s2") as s2:
         session = await create(rpc, alice, case_id=opened_from.id)
         await _starts(s1, s2, session.id, 1)
-        first = await _claim(s1, session.id)
+        first = await s1.claim_now(session.id)
         assert first.current and first.case is not None
         assert first.case.s3_key == f"cases/{opened_from.id}"
         assert await s1.ready(session.id)
@@ -65,10 +54,10 @@ async def test_a_session_on_a_failed_host_restarts_elsewhere_from_its_autosave(
         saved = await rpc.call_method(SessionMethods.SAVE_CASE, SessionSaveCase(
             **who, name="autosave", blob=AUTOSAVE, autosave=True))
 
-        assert await _host_down(s1, session.id, 1)
-        assert not await _host_down(s1, session.id, 1)  # a repeat changes nothing
+        assert await s1.host_down(session.id, 1)
+        assert not await s1.host_down(session.id, 1)  # a repeat changes nothing
         await _starts(s1, s2, session.id, 2)  # backend sent StartSession again
-        launch = await _claim(s2, session.id)
+        launch = await s2.claim_now(session.id)
         assert launch.current and launch.attempt == 2
         assert launch.case == AUTOSAVE  # the autosave's data, not the opened case's
         assert launch.case_id == opened_from.id and launch.autosave_case_id == saved.id
@@ -99,10 +88,10 @@ async def test_without_an_autosave_it_restarts_from_what_it_was_opened_with(
             FakeSessionWorker(amqp_url, rpc, "s2") as s2:
         session = await create(rpc, alice)
         await _starts(s1, s2, session.id, 1)
-        await _claim(s1, session.id)
-        assert await _host_down(s1, session.id, 1)  # failed while still starting
+        await s1.claim_now(session.id)
+        assert await s1.host_down(session.id, 1)  # failed while still starting
         await _starts(s1, s2, session.id, 2)
-        launch = await _claim(s2, session.id)
+        launch = await s2.claim_now(session.id)
         assert launch.current and launch.attempt == 2 and launch.case is None
         seen = await get(rpc, alice, session.id)
     assert (seen.state, seen.reason) == ("starting", "host_down")
@@ -119,11 +108,6 @@ async def _starts(a: FakeSessionWorker, b: FakeSessionWorker, session_id: str,
                    for m in a.messages + b.messages) >= count:
                 return
             await asyncio.sleep(0.05)
-
-
-async def _claim(worker: FakeSessionWorker, session_id: str) -> SessionLaunch:
-    return await worker.rpc.call_method(SessionMethods.CLAIM, ClaimSession(worker=worker.name,
-                                                                session_id=session_id))
 
 
 async def _autosaved_at(pg_dsn: str, session_id: str) -> datetime:

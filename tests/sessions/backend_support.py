@@ -4,6 +4,7 @@ the real protocol (claims from ``session.commands``, reports, acts as the owner)
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from common.contracts.sessions import (
     ClaimSession,
     CreateSession,
     HeldSession,
+    SessionFailed,
     SessionLaunch,
     SessionOut,
     SessionReady,
@@ -68,13 +70,25 @@ class FakeSessionWorker:
         await self._connection.close()
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        await self._recorder.add(json.loads(message.body) | {"_type": message.type})
+        await self._recorder.add(json.loads(message.body) | {"_type": message.type,
+                                                             "_at": time.time()})
 
     async def claim(self, session_id: str) -> SessionLaunch:
         await self.wait_for(lambda m: m["_type"] == "session.start"
                             and m["session_id"] == session_id)
         return await self.rpc.call_method(SessionMethods.CLAIM, ClaimSession(worker=self.name,
                                                                   session_id=session_id))
+
+    async def claim_now(self, session_id: str) -> SessionLaunch:
+        """Claim without waiting for a StartSession."""
+        return await self.rpc.call_method(SessionMethods.CLAIM, ClaimSession(worker=self.name,
+                                                                  session_id=session_id))
+
+    async def host_down(self, session_id: str, attempt: int) -> bool:
+        """Report the session's Docker host failed (as session_svc does); whether current."""
+        msg = SessionFailed(worker=self.name, session_id=session_id, attempt=attempt,
+                            reason="host_down", message="Docker host b failed")
+        return (await self.rpc.call_method(SessionMethods.FAILED, msg)).current
 
     async def ready(self, session_id: str, attempt: int = 1) -> bool:
         msg = SessionReady(worker=self.name, session_id=session_id, attempt=attempt,

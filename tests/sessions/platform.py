@@ -17,12 +17,18 @@ from typing import Any
 
 import aiohttp
 
-from common.docker import DockerHost, HostConfig
+from common.docker import DockerSettings
 from common.settings import PackageSettings, S3Settings
-from session_svc.network import bridge_name, remove_firewall, remove_network
 from session_svc.service import SessionService
 from session_svc.settings import SessionSettings
-from tests.e2e.platform import APPS, EXAMPLES, Platform, _upload_file, sweep
+from tests.e2e.platform import (
+    APPS,
+    EXAMPLES,
+    Platform,
+    _upload_file,
+    drop_sessions_network,
+    sweep,
+)
 from tests.e2e.runtime import E2ERuntime
 from tests.support.events import EventTap
 from tests.support.stack import Stack, running_stack
@@ -104,8 +110,11 @@ def probe_app(tmp: Path) -> Path:
 @contextlib.asynccontextmanager
 async def session_platform(
     pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path, *,
-    runtime: E2ERuntime, docker_url: str, label: str, **settings: Any,
+    runtime: E2ERuntime, docker_url: str, label: str,
+    docker_options: dict[str, Any] | None = None, **settings: Any,
 ) -> AsyncIterator[SessionPlatform]:
+    """The platform and a started SessionService with ``settings`` (SessionSettings fields)
+    on the main engine, or on the hosts ``docker_options`` names (DockerSettings fields)."""
     network = f"mpt-{uuid.uuid4().hex[:8]}"
     async with running_stack(pg_dsn, amqp_url, s3_settings, tmp_path,
                              packages={"trusted_keys": str(runtime.trusted_keys)}) as stack, \
@@ -117,9 +126,12 @@ async def session_platform(
             "status_port": 0, "report_interval_s": 0.3, "shutdown_grace_s": 5.0,
             "network": network, "agent_command": FAKE_COMMAND, "start_timeout_s": 30.0,
             "session_memory_mb": 256, **settings}
+        docker = platform.docker_settings(slots=8, warm=0)
+        if docker_options:
+            docker = DockerSettings.model_validate({**docker.model_dump(), **docker_options})
         service = SessionService(
             SessionSettings.model_validate(values),
-            docker=platform.docker_settings(slots=8, warm=0), s3=platform.stack.s3_settings,
+            docker=docker, s3=platform.stack.s3_settings,
             packages=PackageSettings(platform_key_file=str(platform.platform_key_file)))
         try:
             await service.start()
@@ -128,10 +140,7 @@ async def session_platform(
             await service.stop()
             await platform.close()
             await sweep(docker_url, label)
-            async with DockerHost(HostConfig(name="local", url=docker_url),
-                                  service=label) as host:
-                await remove_network(host, network)
-            await remove_firewall(bridge_name(network))
+            await drop_sessions_network(docker.hosts, label, network)
 
 
 async def publish(stack: Stack, runtime: E2ERuntime, tmp: Path, amqp_url: str) -> None:
@@ -140,7 +149,8 @@ async def publish(stack: Stack, runtime: E2ERuntime, tmp: Path, amqp_url: str) -
     from common.amqp.connection import connect
     from common.amqp.rpc import RpcClient
     from common.contracts.base import Principal
-    from common.contracts.registry import RegisterRuntime, RegistryMethods
+    from common.contracts.methods import RegistryMethods
+    from common.contracts.registry import RegisterRuntime
 
     connection = await connect(amqp_url, deadline_s=10, name="test-publish")
     rpc = RpcClient(connection, timeout_s=10)

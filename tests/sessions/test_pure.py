@@ -3,10 +3,12 @@ spec of a session on its network."""
 
 from __future__ import annotations
 
+import hashlib
+
 from common.contracts.base import Principal
 from common.docker.spec import ContainerRequest, container_spec
 from portal_svc.session_grants import Grants
-from session_svc.network import bridge_name, firewall_rules, network_spec
+from session_svc.network import bridge_name, bridge_of, firewall_rules, network_spec
 
 ALICE = Principal(user_id="u-1", username="alice")
 
@@ -27,11 +29,28 @@ def test_a_grant_opens_only_its_session_until_it_expires() -> None:
 
 
 def test_the_sessions_network_is_internal_without_traffic_between_containers() -> None:
-    spec = network_spec("modelport-sessions")
+    spec = network_spec("modelport-sessions", "host-a")
     assert spec["Internal"] is True
     assert spec["Options"] == {"com.docker.network.bridge.enable_icc": "false",
-                               "com.docker.network.bridge.name": "mp-s-sessions"}
-    assert len(bridge_name("modelport-a-very-long-network-name")) <= 15
+                               "com.docker.network.bridge.name":
+                                   bridge_name("modelport-sessions", "host-a")}
+
+
+def test_the_bridge_is_named_per_host_stable_and_short() -> None:
+    names = {bridge_name(network, host) for network in ("modelport-sessions", "mpt-1a2b3c4d")
+             for host in ("local", "host-a", "host-b", "a-very-long-docker-host-name.example")}
+    assert len(names) == 8  # distinct per (network, host)
+    assert all(len(n) <= 15 and n.startswith("mps-") for n in names), names
+    assert bridge_name("modelport-sessions", "host-a") == bridge_name("modelport-sessions",
+                                                                       "host-a")
+    assert bridge_name("modelport-sessions", "host-a") == "mps-" + hashlib.sha256(
+        b"modelport-sessions\0host-a").hexdigest()[:11]
+
+
+def test_the_firewall_names_the_bridge_a_network_really_has() -> None:
+    made_before = {"Id": "ab" * 32, "Options": {"com.docker.network.bridge.name": "mp-s-sessions"}}
+    assert bridge_of(made_before) == "mp-s-sessions"  # a network of an earlier version
+    assert bridge_of({"Id": "0123456789abcdef" * 4, "Options": {}}) == "br-0123456789ab"
     accept, drop = firewall_rules("mp-s-x")
     assert accept[:3] == ["INPUT", "-i", "mp-s-x"] and accept[-1] == "ACCEPT"
     assert drop == ["INPUT", "-i", "mp-s-x", "-j", "DROP"]

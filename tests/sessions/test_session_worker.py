@@ -131,7 +131,7 @@ async def test_killed_container_is_lost_and_reopens_from_its_autosave(
     kill = await asyncio.create_subprocess_exec("docker", "kill", sessions.container_of(sid),
                                                 stdout=asyncio.subprocess.DEVNULL)
     assert await kill.wait() == 0
-    lost = await sessions.settled(sid, alice, leave=("ready",), timeout_s=15)
+    lost = await sessions.settled(sid, alice, leave=("ready",), timeout_s=30)
     assert lost["state"] == "lost" and lost["reason"] == "lease_expired"
     assert "autosave" in lost["message"] and lost["autosave_case_id"] == saved["case_id"]
     again = await sessions.ready(token=alice, case_id=lost["autosave_case_id"])
