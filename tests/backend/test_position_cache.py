@@ -14,14 +14,17 @@ import pytest
 
 from backend_svc.jobs import list_jobs
 from backend_svc.position_cache import PositionCache
-from tests.backend.test_queue_depth import conn, mixed_queue  # noqa: F401  (fixture)
+from tests.backend import test_queue_depth
 from tests.support.deep_queue import full_order_positions
+
+conn = test_queue_depth.conn  # the fixture: a migrated database of the test's own
+mixed_queue = test_queue_depth.mixed_queue
 
 DEADLINE_S = 10.0
 
 
 @pytest.fixture
-async def cache(conn: asyncpg.Connection, pg_dsn: str) -> AsyncIterator[PositionCache]:  # noqa: F811
+async def cache(conn: asyncpg.Connection, pg_dsn: str) -> AsyncIterator[PositionCache]:
     positions = PositionCache(pg_dsn)
     await positions.start()
     try:
@@ -39,7 +42,7 @@ async def until(check: Callable[[], Awaitable[bool]]) -> None:
 
 
 async def test_kept_positions_are_dropped_by_the_queues_notify(
-    conn: asyncpg.Connection, cache: PositionCache  # noqa: F811
+    conn: asyncpg.Connection, cache: PositionCache
 ) -> None:
     await mixed_queue(conn, 11)
     expected = await full_order_positions(conn)
@@ -67,7 +70,7 @@ async def test_kept_positions_are_dropped_by_the_queues_notify(
 
 
 async def test_a_waiting_job_falling_due_drops_kept_positions(
-    conn: asyncpg.Connection, cache: PositionCache  # noqa: F811
+    conn: asyncpg.Connection, cache: PositionCache
 ) -> None:
     await mixed_queue(conn, 12, jobs=120)
     soon = await conn.fetchval("SELECT id FROM jobs WHERE state = 'queued' "
@@ -86,7 +89,7 @@ async def test_a_waiting_job_falling_due_drops_kept_positions(
 
 
 async def test_without_its_connection_nothing_is_kept(
-    conn: asyncpg.Connection, pg_dsn: str  # noqa: F811
+    conn: asyncpg.Connection, pg_dsn: str
 ) -> None:
     await mixed_queue(conn, 13, jobs=120)
     positions = PositionCache(pg_dsn)  # never started: it does not listen
@@ -100,7 +103,7 @@ async def test_without_its_connection_nothing_is_kept(
 
 
 async def test_a_page_of_the_jobs_list_reads_through_the_cache(
-    conn: asyncpg.Connection, cache: PositionCache  # noqa: F811
+    conn: asyncpg.Connection, cache: PositionCache
 ) -> None:
     await mixed_queue(conn, 14)
     expected = await full_order_positions(conn)
