@@ -45,7 +45,7 @@ async def relay_cached(
 
     body = await request.app[LIST_CACHE].answer(kind, caller.principal,
                                                 tuple(sorted(given.items())), lookup)
-    return web.Response(body=body, content_type="application/json")
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
 
 
 async def call_as_caller(
