@@ -20,6 +20,7 @@ import pytest
 from backend_svc.service import BackendService
 from common.settings import S3Settings
 from portal_svc.list_cache import LIST_CACHE, ListCache
+from portal_svc.live.consumer import EventConsumer
 from portal_svc.service import PortalService
 from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER, bearer, running_portal
 from tests.support.deep_queue import SHA
@@ -181,6 +182,29 @@ async def test_case_changes_reach_the_other_replica_and_the_group_the_case_is_sh
                                             json={"group": None})
     assert status == 200
     await eventually(world["bob_a"].cases, {})
+
+
+async def test_without_events_a_replica_still_reads_its_own_writes_at_once(
+    world: dict[str, Any], amqp_url: str, s3_settings: S3Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A third replica that hears no list events: only its own writes can drop its lists."""
+    monkeypatch.setattr("portal_svc.service.list_cache_consumer",
+                        lambda connection, cache: EventConsumer(connection, (), cache.on_event))
+    async for deaf in running_portal(amqp_url, s3_settings, list_cache_ttl_s=300):
+        http = world["http"]
+        admin = Client(http, deaf, await _login(http, deaf, ADMIN_USER, ADMIN_PASSWORD))
+        bob = Client(http, deaf, await _login(http, deaf, "bob", PASSWORD))
+        assert await bob.apps() == ["transport"]
+        status, _ = await admin.call("PUT", "/api/v1/apps/transport/rights",
+                                     json={"use": ["team"], "publish": []})
+        assert status == 200
+        assert await bob.apps() == []  # its own write: at once
+        status, _ = await world["admin_a"].call("PUT", "/api/v1/apps/transport/rights",
+                                                json={"use": [], "publish": []})
+        assert status == 200
+        await eventually(world["bob_b"].apps, ["transport"])  # b heard the event
+        assert await bob.apps() == []  # the deaf replica did not: its answer is kept
 
 
 async def test_bad_queries_are_refused_and_nothing_is_kept(
