@@ -76,6 +76,7 @@ def make_app(
     app[BACKEND] = backend
     app[TOKEN_CACHE] = TokenCache()
     app[LIST_CACHE] = ListCache(settings.list_cache_ttl_s,  # fed by PortalService's events
+                                jobs_ttl_s=settings.jobs_cache_ttl_s,
                                 max_entries=settings.list_cache_entries)
     app[OPEN_STREAMS] = OpenStreams(app[TOKEN_CACHE])  # fed by PortalService's revocations
     app[TRANSPORT] = Transport(settings)

@@ -1,12 +1,18 @@
 """Lists the portal answers without asking the backend each time: the apps a user may use
-(``GET /api/v1/apps``) and the cases they see (``GET /api/v1/cases``).
+(``GET /api/v1/apps``), the cases they see (``GET /api/v1/cases``) and their jobs
+(``GET /api/v1/jobs``, with queue positions).
 
 Each answer (the reply's JSON, as sent) is kept per kind, user, role and query — everything
-the backend's answer depends on besides the data — for at most ``list_cache_ttl_s``, and
+the backend's answer depends on besides the data — for at most ``list_cache_ttl_s`` (jobs:
+``jobs_cache_ttl_s``, short: a waiting job falling due moves positions without an event), and
 dropped as soon as that data changes:
 
 - by an event on ``modelport.events`` (:data:`PATTERNS`), which every portal replica consumes
-  on its own queue; :func:`stale_after` says which answers each one makes stale;
+  on its own queue; :func:`stale_after` says which answers each one makes stale. Job events
+  (any of them drops every jobs list: a change to one job can move the positions of all
+  others) come from the live streams' own consumer (:mod:`portal_svc.live.jobs`), which hands
+  each one to the cache before any stream shows it: a client that saw an event reads a list
+  that reflects it;
 - by a write made through this portal (:func:`drop_after_writes`): the writer reads what it
   wrote on this replica at once, without waiting for the event;
 - by a reconnect of the broker link (events may have been missed meanwhile): everything.
@@ -41,11 +47,15 @@ from portal_svc.short_cache import ShortCache
 log = structlog.get_logger(__name__)
 APPS = "apps"
 CASES = "cases"
+JOBS = "jobs"
 MAX_LIST_TTL_S = 300.0
 PATTERNS = ("modelport.app.*", "modelport.group.*", "modelport.case.*", UserRoleChanged.TYPE)
-UNRELATED_WRITES = ("/api/v1/jobs", "/jobs", "/api/v1/sessions", "/sessions", "/s/",
-                    "/api/v1/auth", "/login", "/logout", "/api/v1/tokens", "/account/tokens")
-"""Paths whose writes change no app, right, group or case: they keep the cache."""
+JOB_EVENT_PREFIX = "modelport.job."
+JOB_WRITES = ("/api/v1/jobs", "/jobs")
+"""Paths whose writes (submit, cancel, interrupt) change jobs only: they drop the jobs lists."""
+UNRELATED_WRITES = ("/api/v1/sessions", "/sessions", "/s/", "/api/v1/auth", "/login",
+                    "/logout", "/api/v1/tokens", "/account/tokens")
+"""Paths whose writes change no app, right, group, case or job: they keep the cache."""
 
 
 @dataclass(frozen=True)
@@ -65,10 +75,16 @@ def _everything(_: Answer) -> bool:
     return True
 
 
+def _jobs(answer: Answer) -> bool:
+    return answer.kind == JOBS
+
+
 def stale_after(event: CloudEvent) -> Stale | None:
     """Which kept answers ``event`` makes stale; None when it changes none of them. An event
     of a followed type whose data lacks what a narrower rule needs drops everything."""
     kind, data = event.type, event.data
+    if kind.startswith(JOB_EVENT_PREFIX):  # any job can move the others' positions
+        return _jobs
     if kind == AppVersionEvent.DELETED:  # also the cases of that version (they lose it)
         return _everything
     if kind in (AppVersionEvent.PUBLISHED, AppVersionEvent.ACTIVATED, AppRightsEvent.TYPE):
@@ -90,39 +106,52 @@ def stale_after(event: CloudEvent) -> Stale | None:
 
 
 class ListCache:
-    """Kept list answers (see the module docstring); ``ttl_s`` 0 keeps none."""
+    """Kept list answers (see the module docstring): the apps and cases lists for ``ttl_s``,
+    the jobs lists for ``jobs_ttl_s``, each apart so that the frequent job events disturb no
+    other list; a TTL of 0 keeps none of its lists."""
 
-    def __init__(self, ttl_s: float, *, max_entries: int = 2_000,
+    def __init__(self, ttl_s: float, *, jobs_ttl_s: float = 0.0, max_entries: int = 2_000,
                  clock: Callable[[], float] = time.monotonic):
-        self.enabled = ttl_s > 0
-        self._answers: ShortCache[Hashable, Answer] = ShortCache(
-            ttl_s, max_entries=max_entries, clock=clock, ceiling_s=MAX_LIST_TTL_S)
+        def store(ttl: float) -> ShortCache[Hashable, Answer]:
+            return ShortCache(ttl, max_entries=max_entries, clock=clock,
+                              ceiling_s=MAX_LIST_TTL_S)
+
+        self._lists, self._jobs = store(ttl_s), store(jobs_ttl_s)
 
     def __len__(self) -> int:
-        return len(self._answers)
+        return len(self._lists) + len(self._jobs)
 
     async def answer(self, kind: str, caller: Principal, query: Hashable,
                      lookup: Callable[[], Awaitable[bytes]]) -> bytes:
         """The body of ``kind``'s answer to ``caller`` for ``query``: kept, shared with a
         lookup in flight, or ``lookup``'s (whose errors are raised and never kept)."""
-        if not self.enabled:
+        answers = self._jobs if kind == JOBS else self._lists
+        if answers.ttl_s <= 0:
             return await lookup()
 
         async def look_up() -> Answer:
             return Answer(kind, caller.user_id, caller.username, await lookup())
 
         key = (kind, caller.user_id, caller.role, query)
-        return (await self._answers.get(key, look_up)).body
+        return (await answers.get(key, look_up)).body
 
     def on_event(self, event: CloudEvent) -> None:
         """Drop what ``event`` makes stale."""
         stale = stale_after(event)
-        if stale is not None:
-            self._answers.invalidate(stale)
+        if stale is None:
+            return
+        self._jobs.invalidate(stale)
+        if stale is not _jobs:
+            self._lists.invalidate(stale)
+
+    def drop_jobs(self) -> None:
+        """Drop every jobs list (a job written here)."""
+        self._jobs.invalidate(_everything)
 
     def clear(self, *_: object) -> None:
         """Drop everything (a write here, a broker reconnect)."""
-        self._answers.invalidate(_everything)
+        self._lists.invalidate(_everything)
+        self._jobs.invalidate(_everything)
 
 
 LIST_CACHE = web.AppKey("list_cache", ListCache)
@@ -138,12 +167,17 @@ def list_cache_consumer(connection: AbstractRobustConnection, cache: ListCache) 
 @web.middleware
 async def drop_after_writes(request: web.Request, handler: Handler) -> web.StreamResponse:
     """After a write through this portal that may change an app, its rights, a group or a
-    case (any unsafe method outside :data:`UNRELATED_WRITES`), drop every kept list, whatever
-    the outcome: its writer reads it back here at once."""
+    case (any unsafe method outside :data:`UNRELATED_WRITES` and :data:`JOB_WRITES`), drop
+    every kept list; after a job write, every jobs list; whatever the outcome: its writer
+    reads it back here at once."""
     if request.method in ("GET", "HEAD", "OPTIONS") or \
             request.path.startswith(UNRELATED_WRITES):
         return await handler(request)
+    cache = request.app[LIST_CACHE]
     try:
         return await handler(request)
     finally:
-        request.app[LIST_CACHE].clear()
+        if request.path.startswith(JOB_WRITES):
+            cache.drop_jobs()
+        else:
+            cache.clear()

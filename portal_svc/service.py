@@ -66,7 +66,7 @@ class PortalService:
         app = make_app(s, self.make_backend(rpc, connection), storage=storage, keys=keys,
                        metrics=self.metrics)
         self.app = app
-        consumer = JobEventConsumer(connection, app[JOB_HUB])
+        consumer = JobEventConsumer(connection, app[JOB_HUB], first=app[LIST_CACHE].on_event)
         await consumer.start()
         self._stack.push_async_callback(consumer.stop)
         revocations = revocation_consumer(connection, app[OPEN_STREAMS])

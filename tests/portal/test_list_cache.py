@@ -7,10 +7,8 @@ shows after a change made through the other is the event's doing.
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -19,14 +17,17 @@ import pytest
 
 from backend_svc.service import BackendService
 from common.settings import S3Settings
-from portal_svc.list_cache import LIST_CACHE, ListCache
 from portal_svc.live.consumer import EventConsumer
 from portal_svc.service import PortalService
 from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER, bearer, running_portal
-from tests.support.deep_queue import SHA
-
-EVENT_DEADLINE_S = 10.0
-PASSWORD = "password-123"
+from tests.portal.list_cache_support import (
+    PASSWORD,
+    Client,
+    build_world,
+    cache_of,
+    eventually,
+    login,
+)
 
 
 @pytest.fixture
@@ -39,92 +40,14 @@ async def replicas(
             yield first, second
 
 
-class Client:
-    """Requests to one replica with a user's token."""
-
-    def __init__(self, http: aiohttp.ClientSession, portal: PortalService, token: str):
-        self._http, self._base, self._token = http, f"http://127.0.0.1:{portal.port}", token
-
-    async def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-        async with self._http.request(method, self._base + path, headers=bearer(self._token),
-                                      **kwargs) as resp:
-            return resp.status, await resp.json()
-
-    async def get(self, path: str) -> Any:
-        status, body = await self.call("GET", path)
-        assert status == 200, body
-        return body
-
-    async def apps(self) -> list[str]:
-        return [a["name"] for a in (await self.get("/api/v1/apps"))["apps"]]
-
-    async def cases(self) -> dict[str, str]:
-        return {c["id"]: c["name"] for c in (await self.get("/api/v1/cases"))["cases"]}
-
-
-async def eventually(read: Callable[[], Awaitable[Any]], wanted: Any) -> None:
-    """Poll ``read`` until it answers ``wanted`` (within :data:`EVENT_DEADLINE_S`)."""
-    deadline = time.monotonic() + EVENT_DEADLINE_S
-    while (got := await read()) != wanted:
-        assert time.monotonic() < deadline, f"still {got!r}, not {wanted!r}"
-        await asyncio.sleep(0.05)
-
-
 @pytest.fixture
 async def world(
     replicas: tuple[PortalService, PortalService], pg_dsn: str
 ) -> AsyncIterator[dict[str, Any]]:
     """admin, alice (in group team) and bob; app ``transport`` open to all; a case of
     alice's. Clients for each user on replica ``a`` and ``b``."""
-    a, b = replicas
     async with aiohttp.ClientSession() as http:
-        admin_token = await _login(http, a, ADMIN_USER, ADMIN_PASSWORD)
-        admin = Client(http, a, admin_token)
-        tokens = {"admin": admin_token}
-        for name in ("alice", "bob"):
-            status, body = await admin.call("POST", "/api/v1/users",
-                                            json={"username": name, "password": PASSWORD})
-            assert status == 201, body
-            tokens[name] = await _login(http, a, name, PASSWORD)
-        assert (await admin.call("POST", "/api/v1/groups", json={"name": "team"}))[0] == 201
-        status, _ = await admin.call("POST", "/api/v1/groups/team/members",
-                                     json={"username": "alice"})
-        assert status == 200
-        case_id = await _seed(pg_dsn)
-        yield {"case": case_id, "http": http, **{
-            f"{who}_{side}": Client(http, portal, token) for who, token in tokens.items()
-            for side, portal in (("a", a), ("b", b))}}
-
-
-async def _login(http: aiohttp.ClientSession, portal: PortalService, user: str,
-                 password: str) -> str:
-    async with http.post(f"http://127.0.0.1:{portal.port}/api/v1/auth/login",
-                         json={"username": user, "password": password}) as resp:
-        assert resp.status == 200
-        return str((await resp.json())["token"])
-
-
-async def _seed(pg_dsn: str) -> str:
-    """App ``transport`` (one active version, no use-groups) and a case of alice's, written
-    in the database the backend owns (no package keys are needed for that)."""
-    conn = await asyncpg.connect(pg_dsn)
-    try:
-        app_id = await conn.fetchval(
-            "INSERT INTO apps (name, title) VALUES ('transport', 'Transport') RETURNING id")
-        version_id = await conn.fetchval(
-            "INSERT INTO app_versions (app_id, version, runtime_requirement, manifest, s3_key, "
-            "sha256, size_bytes) VALUES ($1, '1.0.0', '>=1.0', '{}', 'a', $2, 1) RETURNING id",
-            app_id, SHA)
-        await conn.execute("UPDATE apps SET active_version_id = $1 WHERE id = $2",
-                           version_id, app_id)
-        case_id = uuid.uuid4()
-        await conn.execute(
-            "INSERT INTO cases (id, owner_id, app_id, name, s3_key, sha256, size_bytes) "
-            "SELECT $1, id, $2, 'first', 'cases/x', $3, 10 FROM users WHERE username = 'alice'",
-            case_id, app_id, SHA)
-        return str(case_id)
-    finally:
-        await conn.close()
+        yield await build_world(http, replicas, pg_dsn)
 
 
 async def test_a_rights_change_hides_the_app_at_once_here_and_after_its_event_there(
@@ -193,8 +116,8 @@ async def test_without_events_a_replica_still_reads_its_own_writes_at_once(
                         lambda connection, cache: EventConsumer(connection, (), cache.on_event))
     async for deaf in running_portal(amqp_url, s3_settings, list_cache_ttl_s=300):
         http = world["http"]
-        admin = Client(http, deaf, await _login(http, deaf, ADMIN_USER, ADMIN_PASSWORD))
-        bob = Client(http, deaf, await _login(http, deaf, "bob", PASSWORD))
+        admin = Client(http, deaf, await login(http, deaf, ADMIN_USER, ADMIN_PASSWORD))
+        bob = Client(http, deaf, await login(http, deaf, "bob", PASSWORD))
         assert await bob.apps() == ["transport"]
         status, _ = await admin.call("PUT", "/api/v1/apps/transport/rights",
                                      json={"use": ["team"], "publish": []})
@@ -211,7 +134,7 @@ async def test_bad_queries_are_refused_and_nothing_is_kept(
     world: dict[str, Any], replicas: tuple[PortalService, PortalService],
 ) -> None:
     a, _ = replicas
-    cache = _cache(a)
+    cache = cache_of(a)
     for query in ("limit=0", "limit=x", "offset=-1", "app=" + "x" * 101):
         status, body = await world["alice_a"].call("GET", f"/api/v1/cases?{query}")
         assert (status, body["error"]["code"]) == (400, "invalid_request"), query
@@ -223,10 +146,5 @@ async def test_bad_queries_are_refused_and_nothing_is_kept(
     assert len(cache) == 1
 
 
-def _cache(portal: PortalService) -> ListCache:
-    assert portal.app is not None
-    return portal.app[LIST_CACHE]
-
-
 def _kept(portal: PortalService) -> int:
-    return len(_cache(portal))
+    return len(cache_of(portal))
