@@ -10,11 +10,11 @@ import pytest
 from common.contracts.base import Principal
 from common.contracts.events import CloudEvent
 from common.errors import NotFound
-from portal_svc.list_cache import APPS, CASES, Answer, ListCache, stale_after
+from portal_svc.list_cache import APPS, CASES, JOBS, Answer, ListCache, stale_after
 
 ALICE = Principal(user_id="u-alice", username="alice")
 BOB = Principal(user_id="u-bob", username="bob")
-KEPT = [Answer(kind, who.user_id, who.username, b"{}") for kind in (APPS, CASES)
+KEPT = [Answer(kind, who.user_id, who.username, b"{}") for kind in (APPS, CASES, JOBS)
         for who in (ALICE, BOB)]
 
 
@@ -23,7 +23,8 @@ def dropped(event_type: str, **data: Any) -> set[tuple[str, str]]:
     return set() if stale is None else {(a.kind, a.username) for a in KEPT if stale(a)}
 
 
-EVERYTHING = {(k, u) for k in (APPS, CASES) for u in ("alice", "bob")}
+EVERYTHING = {(k, u) for k in (APPS, CASES, JOBS) for u in ("alice", "bob")}
+ALL_JOBS = {(JOBS, "alice"), (JOBS, "bob")}
 
 
 @pytest.mark.parametrize("event_type,data,expected", [
@@ -32,19 +33,23 @@ EVERYTHING = {(k, u) for k in (APPS, CASES) for u in ("alice", "bob")}
     ("modelport.app.rights_changed", {"app": "t"}, {(APPS, "alice"), (APPS, "bob")}),
     ("modelport.app.deleted", {"app": "t"}, EVERYTHING),  # its cases lose the version
     ("modelport.group.member_added", {"group": "g", "username": "alice"},
-     {(APPS, "alice"), (CASES, "alice"), (CASES, "bob")}),
+     {(APPS, "alice"), (JOBS, "alice"), (CASES, "alice"), (CASES, "bob")}),
     ("modelport.group.member_removed", {"group": "g", "username": "bob"},
-     {(APPS, "bob"), (CASES, "alice"), (CASES, "bob")}),
+     {(APPS, "bob"), (JOBS, "bob"), (CASES, "alice"), (CASES, "bob")}),
     ("modelport.group.member_removed", {"group": "g"}, EVERYTHING),  # malformed: everything
     ("modelport.group.created", {"group": "g"}, set()),
     ("modelport.user.role_changed", {"user_id": "u-bob", "username": "bob", "role": "admin"},
-     {(APPS, "bob"), (CASES, "bob")}),
+     {(APPS, "bob"), (CASES, "bob"), (JOBS, "bob")}),
     ("modelport.case.created", {"owner": "alice", "groups": []}, {(CASES, "alice")}),
     ("modelport.case.updated", {"owner": "alice"}, {(CASES, "alice")}),  # an older event
     ("modelport.case.deleted", {"owner": "alice", "groups": ["team"]},
      {(CASES, "alice"), (CASES, "bob")}),
     ("modelport.case.updated", {"groups": []}, {(CASES, "alice"), (CASES, "bob")}),
-    ("modelport.job.queued", {"owner": "alice"}, set()),
+    # any change to a job can move the positions of everyone's queued jobs
+    ("modelport.job.queued", {"user": "alice"}, ALL_JOBS),
+    ("modelport.job.progress", {"user": "bob"}, ALL_JOBS),
+    ("modelport.job.lost", {}, ALL_JOBS),
+    ("modelport.session.ready", {"user": "alice"}, set()),
 ])
 def test_each_event_drops_what_it_changes(
     event_type: str, data: dict[str, Any], expected: set[tuple[str, str]]
@@ -106,3 +111,52 @@ async def test_ttl_zero_asks_every_time() -> None:
         return next(answers)
 
     assert [await cache.answer(APPS, ALICE, (), lookup) for _ in range(2)] == [b"1", b"2"]
+
+
+async def test_jobs_lists_have_their_own_ttl_and_job_events_leave_other_lists_alone() -> None:
+    now = [0.0]
+    cache = ListCache(60, jobs_ttl_s=2, clock=lambda: now[0])
+    answers = iter([b"apps", b"jobs 1", b"jobs 2", b"jobs 3"])
+
+    async def lookup() -> bytes:
+        return next(answers)
+
+    release = asyncio.Event()
+
+    async def slow_apps() -> bytes:
+        await release.wait()
+        return b"apps in flight"
+
+    assert await cache.answer(APPS, ALICE, (), lookup) == b"apps"
+    assert await cache.answer(JOBS, ALICE, (), lookup) == b"jobs 1"
+    in_flight = asyncio.create_task(cache.answer(APPS, BOB, (), slow_apps))
+    await asyncio.sleep(0)
+    now[0] = 1.5
+    assert await cache.answer(JOBS, ALICE, (), lookup) == b"jobs 1"
+    cache.on_event(CloudEvent(type="modelport.job.started", data={"user": "bob"}))
+    release.set()
+    assert await in_flight == b"apps in flight"
+    assert await cache.answer(JOBS, ALICE, (), lookup) == b"jobs 2"  # the event dropped it
+    now[0] = 3.4
+    assert await cache.answer(JOBS, ALICE, (), lookup) == b"jobs 2"  # asked at 1.5: kept
+    now[0] = 3.6
+    assert await cache.answer(JOBS, ALICE, (), lookup) == b"jobs 3"  # 2 s passed
+    assert await cache.answer(APPS, ALICE, (), lookup) == b"apps"
+
+    async def asked_again() -> bytes:
+        return b"asked again"
+
+    assert await cache.answer(APPS, BOB, (), asked_again) == b"apps in flight"  # kept
+    cache.drop_jobs()
+    assert len(cache) == 2  # the apps lists
+
+
+async def test_jobs_ttl_zero_asks_every_time_while_other_lists_are_kept() -> None:
+    cache = ListCache(60, jobs_ttl_s=0)
+    answers = iter([b"1", b"2", b"apps"])
+
+    async def lookup() -> bytes:
+        return next(answers)
+
+    assert [await cache.answer(JOBS, ALICE, (), lookup) for _ in range(2)] == [b"1", b"2"]
+    assert [await cache.answer(APPS, ALICE, (), lookup) for _ in range(2)] == [b"apps"] * 2
