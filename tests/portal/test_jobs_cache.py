@@ -26,14 +26,8 @@ from common.settings import S3Settings
 from portal_svc.live.jobs import JobEventConsumer
 from portal_svc.service import PortalService
 from tests.portal.conftest import bearer, running_portal
-from tests.portal.list_cache_support import (
-    PASSWORD,
-    Client,
-    build_world,
-    cache_of,
-    eventually,
-    login,
-)
+from tests.portal.list_cache_support import PASSWORD, Client, build_world, cache_of, eventually
+from tests.portal.list_cache_support import login as sign_in
 
 JOBS_TTL_S = 60
 
@@ -125,7 +119,7 @@ async def test_a_replica_deaf_to_job_events_lists_its_own_job_writes_at_once(
     monkeypatch.setattr("portal_svc.service.JobEventConsumer",
                         lambda connection, hub, first: JobEventConsumer(connection, hub))
     async for deaf in running_portal(amqp_url, s3_settings, jobs_cache_ttl_s=JOBS_TTL_S):
-        alice = Client(world["http"], deaf, await login(world["http"], deaf, "alice", PASSWORD))
+        alice = Client(world["http"], deaf, await sign_in(world["http"], deaf, "alice", PASSWORD))
         assert await alice.jobs() == {}
         first = await submit(alice)
         assert await alice.jobs() == {first: 1}  # its own submit: at once
