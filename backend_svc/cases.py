@@ -59,8 +59,11 @@ def _found(row: asyncpg.Record) -> FoundCase:
     return FoundCase(case, str(row["owner_id"]), bool(row["shared"]), row["s3_key"])
 
 
-def _event(case: CaseOut, **extra: object) -> CaseEvent:
-    return CaseEvent(case_id=case.id, app=case.app, owner=case.owner, extra=extra)
+def _event(case: CaseOut, *, was_shared: str | None = None, **extra: object) -> CaseEvent:
+    """The event of a change to ``case`` (as it is now; ``was_shared``: its group before)."""
+    groups = sorted({g for g in (case.shared_group, was_shared) if g is not None})
+    return CaseEvent(case_id=case.id, app=case.app, owner=case.owner, extra=extra,
+                     groups=groups)
 
 
 async def register_case(
@@ -194,7 +197,9 @@ async def share_case(
                        uuid.UUID(found.case.id), group_id)
     case = found.case.model_copy(update={"shared_group": group})
     await record_change(conn, actor, "case.share", subject=case.id,
-                        event_type=CaseEvent.UPDATED, event=_event(case, shared_group=group))
+                        event_type=CaseEvent.UPDATED,
+                        event=_event(case, was_shared=found.case.shared_group,
+                                     shared_group=group))
     return case
 
 

@@ -16,7 +16,7 @@ import asyncpg
 from backend_svc import app_rights, audit, cases, idempotency, quotas
 from backend_svc.changes import owner_id, parse_uuid, record_change, row_by_id, text_or_none
 from backend_svc.policy import Action
-from backend_svc.queue import ACTIVE_STATES, queue_positions
+from backend_svc.queue import ACTIVE_STATES, Positions, queue_positions
 from backend_svc.quotas import QuotaRules
 from backend_svc.scheduler import Candidate
 from common.contracts.base import Principal
@@ -145,9 +145,10 @@ def candidate(row: asyncpg.Record) -> Candidate:
 
 async def list_jobs(
     conn: asyncpg.Connection, *, user_id: str | None, state: str | None, app: str | None,
-    limit: int, offset: int,
+    limit: int, offset: int, positions: Positions = queue_positions,
 ) -> tuple[list[JobOut], int]:
-    """Jobs (of ``user_id`` when given), newest first, with queue positions, and the total."""
+    """Jobs (of ``user_id`` when given), newest first, with queue positions (from
+    ``positions``: a :class:`~backend_svc.position_cache.PositionCache`'s), and the total."""
     where, args = _filters(user_id, state, app)
     rows = await conn.fetch(f"{JOB_SELECT} WHERE {where} ORDER BY j.created_at DESC, j.id "
                             f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}", *args, limit, offset)
@@ -155,8 +156,8 @@ async def list_jobs(
         "SELECT count(*) FROM jobs j JOIN app_versions v ON v.id = j.app_version_id "
         f"JOIN apps a ON a.id = v.app_id WHERE {where}", *args,
     )
-    positions = await queue_positions(conn, [r["id"] for r in rows if r["state"] == "queued"])
-    return [job_from_row(r, positions.get(r["id"])) for r in rows], int(total)
+    found = await positions(conn, [r["id"] for r in rows if r["state"] == "queued"])
+    return [job_from_row(r, found.get(r["id"])) for r in rows], int(total)
 
 
 def _filters(user_id: str | None, state: str | None, app: str | None) -> tuple[str, list[Any]]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -55,6 +55,8 @@ _WAITING_AHEAD = (
 )
 
 Level = tuple[Hashable, int]  # (user, priority)
+Positions = Callable[[asyncpg.Connection, Sequence[uuid.UUID]], Awaitable[dict[uuid.UUID, int]]]
+"""How a reader gets positions: :func:`queue_positions`, or a cache of its answers."""
 Rows = dict[Level, tuple[int, list[datetime]]]  # created_at of rows lo, lo+1, … of a level
 
 

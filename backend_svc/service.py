@@ -36,6 +36,8 @@ from backend_svc.metrics import BackendGauges
 from backend_svc.migrations import apply_migrations, load_migrations
 from backend_svc.oidc import OidcPolicy, OidcSignIn
 from backend_svc.passwords import PasswordWork, hash_password
+from backend_svc.position_cache import PositionCache
+from backend_svc.queue import Positions, queue_positions
 from backend_svc.quotas import QuotaRules
 from backend_svc.relay import OutboxRelay
 from backend_svc.session_restarts import RESTARTS_LOCK, release_due
@@ -57,13 +59,15 @@ log = structlog.get_logger(__name__)
 
 def rpc_handlers(
     pool: asyncpg.Pool, settings: BackendSettings, commands: Publisher, wake: Callable[[], None],
-    signin: SignIn, accounts: Accounts,
+    signin: SignIn, accounts: Accounts, positions: Positions = queue_positions,
 ) -> list[object]:
-    """The owners of every ``@implements`` handler backend serves on ``BACKEND_RPC``."""
+    """The owners of every ``@implements`` handler backend serves on ``BACKEND_RPC``
+    (``positions``: how the jobs list reads queue positions)."""
     rules = QuotaRules.of(settings)
     return [UserHandlers(pool, signin=signin, accounts=accounts), TokenHandlers(pool, settings),
             RegistryHandlers(pool), CaseHandlers(pool, rules), GroupHandlers(pool),
-            JobHandlers(pool, commands, settings, wake), SessionHandlers(pool, commands, settings),
+            JobHandlers(pool, commands, settings, wake, positions),
+            SessionHandlers(pool, commands, settings),
             QuotaHandlers(pool, rules), AdminHandlers(pool, settings),
             OidcHandlers(OidcSignIn(pool, OidcPolicy(
                 settings.oidc_create_users, settings.oidc_group_map,
@@ -81,6 +85,7 @@ class BackendService:
         self._connection: AbstractRobustConnection | None = None
         self.relay: OutboxRelay | None = None
         self.jobs: JobDuties | None = None
+        self.positions: PositionCache | None = None
         self._rpc: RpcServer | None = None
         self.status: StatusServer | None = None
         self._stopping = False
@@ -133,13 +138,17 @@ class BackendService:
         signin = SignIn(self.pool, work, LockoutPolicy(
             s.login_lockout_after, s.login_lockout_base_s, s.login_lockout_max_s),
             token_ttl=timedelta(hours=s.token_ttl_h))
+        self.positions = PositionCache(dsn)
+        await self.positions.start()
+        self._stack.push_async_callback(self.positions.stop)
         self._rpc = RpcServer(self._connection, topology.BACKEND_RPC, prefetch=s.amqp_prefetch,
                               metrics=self.metrics.rpc_server, guard=policy.guard,
                               translate=db.unavailable,
                               roles=s.broker_roles)
         serve_ping(self._rpc, self.name, self.instance)
         self._rpc.serve_all(*rpc_handlers(self.pool, s, commands, self.jobs.wake, signin,
-                                          Accounts(self.pool, work)))
+                                          Accounts(self.pool, work),
+                                          self.positions.positions))
         await self._rpc.start()
         self._stack.push_async_callback(self._rpc.drain, s.shutdown_grace_s)
         self.status = StatusServer(self.name, self.readiness, host=s.status_host,

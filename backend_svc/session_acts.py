@@ -99,7 +99,8 @@ async def _overwrite(conn: asyncpg.Connection, who: Acting, case_id: str, name: 
     await record_change(conn, who.owner, "case.save", subject=case.id,
                         event_type=CaseEvent.UPDATED,
                         event=CaseEvent(case_id=case.id, app=case.app, owner=case.owner,
-                                        extra={"saved": True, "name": name}))
+                                        extra={"saved": True, "name": name},
+                                        groups=[g for g in [case.shared_group] if g]))
     return case
 
 

@@ -21,6 +21,7 @@ from portal_svc.backend_client import BackendClient
 from portal_svc.files.bucket import PortalStorage
 from portal_svc.files.stores import Stores
 from portal_svc.files.trust import PackageKeys
+from portal_svc.list_cache import LIST_CACHE, ListCache, drop_after_writes
 from portal_svc.live import jobs as live
 from portal_svc.live.revocation import OPEN_STREAMS, OpenStreams, recheck_streams
 from portal_svc.pages import account as account_pages
@@ -68,11 +69,15 @@ def make_app(
             middlewares.request_id_middleware,
             middlewares.error_middleware,
             web_session.session_middleware_for(settings),
+            drop_after_writes,
         ],
     )
     app[SETTINGS] = settings
     app[BACKEND] = backend
     app[TOKEN_CACHE] = TokenCache()
+    app[LIST_CACHE] = ListCache(settings.list_cache_ttl_s,  # fed by PortalService's events
+                                jobs_ttl_s=settings.jobs_cache_ttl_s,
+                                max_entries=settings.list_cache_entries)
     app[OPEN_STREAMS] = OpenStreams(app[TOKEN_CACHE])  # fed by PortalService's revocations
     app[TRANSPORT] = Transport(settings)
     app.cleanup_ctx.append(recheck_streams)

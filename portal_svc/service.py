@@ -16,6 +16,7 @@ from portal_svc.app import make_app
 from portal_svc.backend_client import BackendClient
 from portal_svc.files.bucket import PortalStorage
 from portal_svc.files.trust import PackageKeys
+from portal_svc.list_cache import LIST_CACHE, list_cache_consumer
 from portal_svc.live.jobs import JOB_HUB, JobEventConsumer
 from portal_svc.live.revocation import OPEN_STREAMS, revocation_consumer
 from portal_svc.settings import PortalSettings
@@ -43,6 +44,7 @@ class PortalService:
         self.package_settings = packages if packages is not None else PackageSettings()
         self.port = settings.port
         self.metrics = ServiceMetrics(self.name)
+        self.app: web.Application | None = None  # once started
         self._stack = AsyncExitStack()
 
     async def start(self) -> None:
@@ -63,12 +65,16 @@ class PortalService:
         self._stack.push_async_callback(rpc.stop)
         app = make_app(s, self.make_backend(rpc, connection), storage=storage, keys=keys,
                        metrics=self.metrics)
-        consumer = JobEventConsumer(connection, app[JOB_HUB])
+        self.app = app
+        consumer = JobEventConsumer(connection, app[JOB_HUB], first=app[LIST_CACHE].on_event)
         await consumer.start()
         self._stack.push_async_callback(consumer.stop)
         revocations = revocation_consumer(connection, app[OPEN_STREAMS])
         await revocations.start()
         self._stack.push_async_callback(revocations.stop)
+        lists = list_cache_consumer(connection, app[LIST_CACHE])
+        await lists.start()
+        self._stack.push_async_callback(lists.stop)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=s.shutdown_grace_s)
         await runner.setup()
         self._stack.push_async_callback(self._drain, runner)

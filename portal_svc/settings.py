@@ -47,6 +47,19 @@ class PortalSettings(ServiceSettings):
     stream_recheck_s: float = Field(
         30.0, gt=0, description="How often open live streams (SSE, session WebSockets) have "
         "their token re-checked with backend: the safety net behind revocation events.")
+    list_cache_ttl_s: float = Field(
+        10.0, ge=0, le=300, description="How long the apps and cases lists may be answered "
+        "from this portal's cache; events and this portal's own writes drop them sooner. The "
+        "bound on staleness should an event be lost. 0 = ask the backend every time.")
+    jobs_cache_ttl_s: float = Field(
+        2.0, ge=0, le=60, description="How long a jobs list (GET /api/v1/jobs, with queue "
+        "positions) may be answered from this portal's cache; every job event and this "
+        "portal's own job writes drop them sooner. The bound on staleness for what no event "
+        "announces (a waiting job falling due, a job scheduled but not yet started). "
+        "0 = ask the backend every time.")
+    list_cache_entries: int = Field(
+        2_000, ge=1, description="Most apps and cases lists kept (per user, role and "
+        "query), and as many jobs lists.")
     trusted_proxies: list[str] = Field(
         default_factory=list, description="Addresses or networks (CIDR) of reverse proxies "
         "whose X-Forwarded-Proto is believed: 'https' from one of them marks the session "

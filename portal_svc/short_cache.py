@@ -2,7 +2,8 @@
 
 :class:`ShortCache` keeps each successful answer for ``ttl_s`` (at most 1 s: what the backend
 changes, a revoked token or a stopped session, shows here within a second), counted from when
-the lookup was asked, and lets concurrent requests for the same key share one lookup. Only
+the lookup was asked, and lets concurrent requests for the same key share one lookup. A cache
+that events invalidate may keep answers longer (``ceiling_s``: :mod:`portal_svc.list_cache`). Only
 successes are kept; a refusal is asked again each time. :meth:`ShortCache.forget` drops a key
 at once (this portal just changed what it names). Users: the bearer-token cache
 (:mod:`portal_svc.token_cache`) and the session proxy's look-ups (:mod:`portal_svc.proxy`).
@@ -21,11 +22,12 @@ V = TypeVar("V")
 
 
 class ShortCache(Generic[K, V]):
-    """Answers for ``ttl_s`` (clamped to :data:`MAX_TTL_S`); at most ``max_entries``."""
+    """Answers for ``ttl_s`` (clamped to ``ceiling_s``, by default :data:`MAX_TTL_S`); at most
+    ``max_entries``."""
 
     def __init__(self, ttl_s: float = MAX_TTL_S, *, max_entries: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic):
-        self._ttl_s = min(ttl_s, MAX_TTL_S)
+                 clock: Callable[[], float] = time.monotonic, ceiling_s: float = MAX_TTL_S):
+        self._ttl_s = min(ttl_s, ceiling_s)
         self._max = max_entries
         self._clock = clock
         self._kept: dict[K, tuple[float, V]] = {}

@@ -18,6 +18,7 @@ from backend_svc.changes import user_id_named
 from backend_svc.handlers.base import PoolHandlers
 from backend_svc.jobs import FoundJob
 from backend_svc.policy import Action
+from backend_svc.queue import Positions, queue_positions
 from backend_svc.quotas import QuotaRules
 from backend_svc.settings import BackendSettings
 from common.amqp.publisher import Publisher
@@ -81,9 +82,10 @@ async def stop_worker(commands: Publisher, job: JobOut, mode: StopMode) -> None:
 class JobHandlers(PoolHandlers):
     def __init__(
         self, pool: asyncpg.Pool, commands: Publisher, settings: BackendSettings,
-        wake: Callable[[], None],
+        wake: Callable[[], None], positions: Positions = queue_positions,
     ):
         super().__init__(pool)
+        self._positions = positions
         self._commands = commands
         self._settings = settings
         self._wake = wake
@@ -104,7 +106,7 @@ class JobHandlers(PoolHandlers):
             user_id = await listed_owner(conn, request.actor, Action.JOB_LIST_ALL, request.user)
             found, total = await jobs.list_jobs(
                 conn, user_id=user_id, state=request.state, app=request.app,
-                limit=request.limit, offset=request.offset)
+                limit=request.limit, offset=request.offset, positions=self._positions)
         return JobList(jobs=found, total=total)
 
     @implements(JobMethods.GET)

@@ -3,7 +3,10 @@
 A request is a JSON contract published to ``COMMANDS`` with the routing key of the server's
 queue, its ``type`` naming the method. The reply is ``{"ok": true, "result": {...}}`` or
 ``{"ok": false, "error": {"code", "message", "status"}}``; the client turns the latter back
-into a :class:`~common.errors.ModelportError`.
+into a :class:`~common.errors.ModelportError`. A server writes a success as exactly
+:data:`OK_PREFIX` + the result contract's JSON + ``}`` (pydantic's serializer, not ``json``),
+and a client reads a reply in that shape straight into the reply contract; any other shape
+(an older server, an error) is read as plain JSON.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from common.metrics import RpcClientMetrics, RpcServerMetrics
 
 log = structlog.get_logger(__name__)
 R = TypeVar("R", bound=BaseModel)
+OK_PREFIX = b'{"ok":true,"result":'
 Guard = Callable[[AnyMethod, BaseModel], None]
 """Called before every handler of a declared method; raises to refuse (the policy hook)."""
 Translate = Callable[[Exception], ModelportError | None]
@@ -148,6 +152,8 @@ class RpcClient:
             raise RpcTimeout(f"{server} did not answer {method} within {timeout:g} s") from None
         finally:
             self._pending.pop(call_id, None)
+        if body.startswith(OK_PREFIX) and body.endswith(b"}"):
+            return reply_type.model_validate_json(body[len(OK_PREFIX):-1])
         reply = json.loads(body)
         if not reply.get("ok"):
             raise ModelportError.from_dict(reply.get("error") or {})
@@ -258,7 +264,7 @@ class RpcServer:
                 assert self._channel is not None
                 await self._channel.default_exchange.publish(
                     aio_pika.Message(
-                        json.dumps(reply).encode(),
+                        _encode(reply),
                         content_type="application/json",
                         correlation_id=message.correlation_id,
                         user_id=broker_user(self._connection),
@@ -282,7 +288,7 @@ class RpcServer:
                 self._guard(method.declared, request)
             with calling_as(caller):
                 result = await method.handler(request)
-            return {"ok": True, "result": result.model_dump(mode="json")}
+            return {"ok": True, "result_json": result.model_dump_json()}
         except ModelportError as exc:
             log.info("rpc_refused", code=exc.code, message=exc.message)
             return {"ok": False, "error": exc.to_dict()}
@@ -293,3 +299,10 @@ class RpcServer:
                 return {"ok": False, "error": known.to_dict()}
             log.exception("rpc_failed")
             return {"ok": False, "error": ModelportError("internal error").to_dict()}
+
+
+def _encode(reply: dict[str, Any]) -> bytes:
+    """The reply's body: a success as :data:`OK_PREFIX` + the result's JSON + ``}``."""
+    if reply.get("ok"):
+        return OK_PREFIX + reply["result_json"].encode() + b"}"
+    return json.dumps(reply).encode()

@@ -83,3 +83,6 @@ class CaseEvent(Contract):
     app: str
     owner: str
     extra: dict[str, Any] = Field(default_factory=dict)
+    groups: list[str] = Field(default_factory=list, description=(
+        "The groups the case is (or, before this change, was) shared with: their members' "
+        "case lists changed too."))

@@ -10,8 +10,9 @@ from portal_svc import auth
 from portal_svc.api.idempotency import idempotency_key
 from portal_svc.api.io import json_reply, read_query
 from portal_svc.api.jobs_models import Job, JobPage, ListJobsQuery, LogQuery, SubmitJobRequest
-from portal_svc.api.relay import call_as_caller, relay
+from portal_svc.api.relay import call_as_caller, relay, relay_cached
 from portal_svc.files import job_files
+from portal_svc.list_cache import JOBS
 from portal_svc.live import jobs as live
 from portal_svc.openapi import ApiRoutes
 
@@ -40,8 +41,9 @@ async def submit_job(request: web.Request) -> web.Response:
 @routes.route("GET", "/api/v1/jobs", summary="List your jobs (anyone's for an admin)",
               query=ListJobsQuery, response=JobPage, errors=(400,))
 async def list_jobs(request: web.Request) -> web.Response:
-    """Newest first; `total` counts every job matching the filters."""
-    return await relay(request, JobMethods.LIST, JobPage, query=ListJobsQuery)
+    """Newest first; `total` counts every job matching the filters. Served from the portal's
+    short read cache: see docs/portal.md, "Read cache"."""
+    return await relay_cached(request, JOBS, JobMethods.LIST, JobPage, query=ListJobsQuery)
 
 
 @routes.route("GET", JOB, summary="Show a job", response=Job, errors=(404,))

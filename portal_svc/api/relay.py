@@ -3,6 +3,7 @@
 ``return await relay(request, JobMethods.GET, Job)`` authenticates the caller, passes the path
 parameters that name fields of the method's request (``{job_id}``), the fields given and the
 body's or the query's, calls the method as the caller and answers ``Job.of(reply)``.
+:func:`relay_cached` does the same for a list the portal keeps (:mod:`portal_svc.list_cache`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from common.contracts.method import AnyMethod
 from portal_svc import auth
 from portal_svc.api.io import json_reply, read_json, read_query
 from portal_svc.appkeys import BACKEND
+from portal_svc.list_cache import LIST_CACHE
 
 
 async def relay(
@@ -25,6 +27,25 @@ async def relay(
     """Raises what auth, the body or query parsing (400) and the backend raise."""
     result = await call_as_caller(request, method, body=body, query=query, **fields)
     return json_reply(reply.of(result), status=status)
+
+
+async def relay_cached(
+    request: web.Request, kind: str, method: AnyMethod, reply: Any, *,
+    query: type[BaseModel] | None = None,
+) -> web.Response:
+    """:func:`relay` of a read whose answer depends only on the caller's user and role and
+    the query: served from the list cache under ``kind`` when kept there. Raises what
+    :func:`relay` raises (a refusal is never kept)."""
+    caller = await auth.api_caller(request)
+    given = read_query(request, query).model_dump() if query is not None else {}
+
+    async def lookup() -> bytes:
+        result = await request.app[BACKEND].call(method, actor=caller.principal, **given)
+        return reply.of(result).model_dump_json().encode()
+
+    body = await request.app[LIST_CACHE].answer(kind, caller.principal,
+                                                tuple(sorted(given.items())), lookup)
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
 
 
 async def call_as_caller(

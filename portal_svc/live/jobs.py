@@ -219,11 +219,18 @@ async def stream_job_events(request: web.Request, caller: Caller) -> web.StreamR
 
 
 class JobEventConsumer(EventConsumer):
-    """Feeds ``hub`` from this instance's own queue bound to ``modelport.job.#``."""
+    """Feeds ``hub`` from this instance's own queue bound to ``modelport.job.#``, each event
+    after ``first`` had it (the list cache's drop, so a client that saw an event here reads
+    lists that reflect it)."""
 
-    def __init__(self, connection: AbstractRobustConnection, hub: JobEventHub) -> None:
-        super().__init__(connection, (JOB_EVENTS_PATTERN,), hub.publish)
-        self._hub = hub
+    def __init__(self, connection: AbstractRobustConnection, hub: JobEventHub,
+                 first: Callable[[CloudEvent], object] = lambda _: None) -> None:
+        super().__init__(connection, (JOB_EVENTS_PATTERN,), self._feed)
+        self._hub, self._first = hub, first
+
+    def _feed(self, event: CloudEvent) -> None:
+        self._first(event)
+        self._hub.publish(event)
 
     async def stop(self) -> None:
         await super().stop()

@@ -91,7 +91,7 @@ async def test_register_publishes_created(
         "olga", "transport", "1.0.0", None)
     assert tap.events[0]["type"] == "modelport.case.created"
     assert tap.events[0]["data"] == {"v": 1, "case_id": case.id, "app": "transport",
-                                     "owner": "olga", "extra": {}}
+                                     "owner": "olga", "extra": {}, "groups": []}
 
 
 @pytest.mark.parametrize("app,version,case_id,status,code", [
@@ -174,6 +174,7 @@ async def test_share_and_unshare(
     assert unshared.shared_group is None
     assert tap.events[0]["type"] == "modelport.case.updated"
     assert tap.events[0]["data"]["extra"] == {"shared_group": None}
+    assert tap.events[0]["data"]["groups"] == ["team"]  # its members' lists changed
     error = await refused(rpc.call_method(
         C.GET, CaseRef(actor=world.member, case_id=world.case.id)))
     assert error.status == 404  # no longer shared: hidden again
