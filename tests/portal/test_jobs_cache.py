@@ -21,7 +21,8 @@ from backend_svc.service import BackendService
 from common.amqp.connection import connect
 from common.amqp.rpc import RpcClient
 from common.contracts.base import Principal
-from common.contracts.jobs import JobMethods, JobRef
+from common.contracts.jobs import JobRef
+from common.contracts.methods import JobMethods
 from common.settings import S3Settings
 from portal_svc.live.jobs import JobEventConsumer
 from portal_svc.service import PortalService
