@@ -164,8 +164,9 @@ def row(path: str, t: Tally) -> str:
 
 
 async def bench(args: argparse.Namespace, tmp: Path) -> None:
-    async with spawned_platform(tmp, log_level=args.log_level,
-                                root=args.services_root) as platform:
+    no_cache = {"list_cache_ttl_s": "0", "jobs_cache_ttl_s": "0"}
+    async with spawned_platform(tmp, log_level=args.log_level, root=args.services_root,
+                                portal=no_cache if args.no_read_cache else None) as platform:
         admin = await platform.login(ADMIN_USER, ADMIN_PASSWORD)
         token = await platform.create_user(admin, "bench", "bench-password-1")
         await seed(platform, "bench", args)
@@ -206,6 +207,8 @@ def main() -> None:
     parser.add_argument("--apps", type=int, default=10)
     parser.add_argument("--cases", type=int, default=50)
     parser.add_argument("--log-level", default="info", help="of the services")
+    parser.add_argument("--no-read-cache", action="store_true",
+                        help="turn the portal's list caches off (every list read asks backend)")
     parser.add_argument("--profile", type=Path, help="py-spy each phase into this folder")
     parser.add_argument("--services-root", type=Path, default=ROOT,
                         help="checkout to run the services from (to compare with another)")

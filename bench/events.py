@@ -165,9 +165,14 @@ CANCEL = ("UPDATE jobs SET state = 'cancelled', reason = 'cancelled', finished_a
 
 
 async def writer(pool: asyncpg.Pool, jobs: list[asyncpg.Record], per_commit: int,
-                 commits: dict[str, float]) -> None:
+                 commits: dict[str, float], interval_s: float = 0.0) -> None:
+    """Commit ``jobs`` ``per_commit`` at a time; with ``interval_s``, one commit per interval
+    on a fixed schedule (a late commit does not shift the ones after it)."""
     write = cancel if per_commit == 1 else cancel_bulk
-    for start in range(0, len(jobs), per_commit):
+    began = time.perf_counter()
+    for n, start in enumerate(range(0, len(jobs), per_commit)):
+        if interval_s:
+            await asyncio.sleep(max(0.0, began + n * interval_s - time.perf_counter()))
         commits.update(await write(pool, jobs[start:start + per_commit]))
 
 
@@ -189,8 +194,9 @@ async def bench(args: argparse.Namespace, tmp: Path) -> None:
             spies = cpu.profile(args.profile, "events", 30) if args.profile else []
             before = await cpu.read()
             began = time.perf_counter()
-            await asyncio.gather(*(writer(pool, jobs[i::args.writers], args.per_commit, commits)
-                                   for i in range(args.writers)))
+            interval_s = args.per_commit * args.writers / args.rate if args.rate else 0.0
+            await asyncio.gather(*(writer(pool, jobs[i::args.writers], args.per_commit, commits,
+                                          interval_s) for i in range(args.writers)))
             written = time.perf_counter() - began
             arrivals = await consumer.results()
             after = await cpu.read()
@@ -214,7 +220,8 @@ def report(args: argparse.Namespace, commits: dict[str, float], arrivals: Arriva
     strays = len(set(arrivals.ids) - set(commits))
     rate = len(came) / (last - began) if came else 0.0
     print(f"{len(commits)} state changes (job cancelled) from {args.writers} writers, "
-          f"{args.per_commit} per commit, in {written:.1f} s "
+          f"{args.per_commit} per commit{f', paced at {args.rate:g}/s' if args.rate else ''}, "
+          f"in {written:.1f} s "
           f"({len(commits) / written:.0f} changes/s); relay batch "
           f"{args.outbox_batch}; services' log level {args.log_level}")
     print(f"  events: {len(came)} arrived in {last - began:.1f} s from the first commit: "
@@ -235,6 +242,8 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--per-commit", type=int, default=1,
                         help="state changes per transaction (a bulk change)")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="changes per second offered in all (0: as fast as the writers go)")
     parser.add_argument("--outbox-batch", type=int, default=100, help="the relay's batch")
     parser.add_argument("--log-level", default="info", help="of the services")
     parser.add_argument("--profile", type=Path, help="py-spy the services for 30 s into this "

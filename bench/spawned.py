@@ -103,11 +103,12 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 @contextlib.asynccontextmanager
 async def spawned_platform(
     tmp: Path, *, log_level: str = "info", backend: dict[str, str] | None = None,
-    root: Path = ROOT,
+    portal: dict[str, str] | None = None, root: Path = ROOT,
 ) -> AsyncIterator[SpawnedPlatform]:
     """Start S3, backend and portal; yield once the portal is ready; stop and clean up.
 
-    ``root`` is the checkout the services run from (another one to compare with).
+    ``root`` is the checkout the services run from (another one to compare with); ``backend``
+    and ``portal`` add settings (without the ``MODELPORT_`` prefix) to that service.
     """
     weed = WeedServer(tmp / "weed")
     weed.start()
@@ -124,8 +125,8 @@ async def spawned_platform(
         port = free_port()
         procs.append(_spawn("portal_svc", _env(
             **common, port=str(port), cookie_secret=Fernet.generate_key().decode(),
-            s3_endpoint_url=weed.endpoint, s3_bucket=infra.unique("mp-bench-")),
-            tmp / "portal.log", root))
+            s3_endpoint_url=weed.endpoint, s3_bucket=infra.unique("mp-bench-"),
+            **(portal or {})), tmp / "portal.log", root))
         url = f"http://127.0.0.1:{port}"
         await _wait_ready(f"{url}/readyz", procs)
         yield SpawnedPlatform(url, dsn, amqp_url,
