@@ -38,6 +38,7 @@ class ExclusiveDuty:
         self._task: asyncio.Task[None] | None = None
         self.leading = False
         self.steps = 0
+        self._connected = False
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=self.name)
@@ -55,14 +56,21 @@ class ExclusiveDuty:
     async def _run(self) -> None:
         backoff = delays(base_s=0.2, cap_s=5.0)
         while not self._stopping.is_set():
+            self._connected = False
             try:
                 await self._lead()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("duty_db_error", duty=self.name, error=str(exc))
-                await self._sleep(next(backoff))
+                if self._connected:  # a fresh outage starts its back-off from the bottom
+                    backoff = delays(base_s=0.2, cap_s=5.0)
+                # Only a stop cuts the back-off short: a wake (NOTIFY, commit) must not turn
+                # a database outage into a busy loop of failing connects.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), next(backoff))
 
     async def _lead(self) -> None:
         conn = await db.connect(self._dsn)
+        self._connected = True
         lease = AdvisoryLease(conn, self._lock_key)
         try:
             if self._channel:

@@ -20,10 +20,10 @@ T = TypeVar("T")
 
 def delays(base_s: float = 0.1, cap_s: float = 5.0) -> Iterator[float]:
     """Endless full-jitter delays: uniform(0, min(cap, base * 2**n))."""
-    attempt = 0
+    ceiling = min(cap_s, base_s)
     while True:
-        yield random.uniform(0, min(cap_s, base_s * 2**attempt))
-        attempt += 1
+        yield random.uniform(0, ceiling)
+        ceiling = min(cap_s, ceiling * 2)  # stops growing at the cap: no float overflow
 
 
 async def retry(

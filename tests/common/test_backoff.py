@@ -63,3 +63,13 @@ async def test_zero_deadline_tries_once() -> None:
     with pytest.raises(OSError):
         await retry(call, what="t", deadline_s=0)
     assert call.calls == 1
+
+
+def test_delays_never_overflow_however_long_an_outage_lasts() -> None:
+    # 2**1024 does not fit a float: the old formula raised OverflowError at attempt 1024.
+    tail = list(itertools.islice(delays(base_s=0.2, cap_s=5.0), 5000))[-10:]
+    assert all(0 <= d <= 5.0 for d in tail)
+
+
+def test_a_base_above_the_cap_is_held_to_the_cap() -> None:
+    assert all(d <= 1.0 for d in itertools.islice(delays(base_s=3.0, cap_s=1.0), 50))
