@@ -34,6 +34,12 @@ from solve_svc.shield import settle
 
 log = structlog.get_logger(__name__)
 FINISH_WAIT_S = 120.0  # how long a finished attempt keeps trying to tell backend
+# A host shut down gracefully kills its containers (exit 137, as the OOM killer would, or no
+# final line) and refuses new work a few seconds before its API goes: an agent killed, or a
+# Docker call failed, that way is a host failure (host_down, re-queued), not the app's
+# out-of-memory or an infrastructure error. Such an ending waits this long for the host.
+KILLED_REASONS = ("oom", "internal")
+HOST_GOING_S = 5.0
 StopMode = Literal["cancel", "interrupt"]
 Ending = StopMode | Literal["stale", "host_down"]
 
@@ -116,17 +122,30 @@ class Attempt:
                 return self._host_lost(joblog)
             return None if self._stop == "stale" else Outcome("cancelled")
         except Exception as exc:
-            outcome = (self._host_lost(joblog) if await self._host_down()
+            going_s = 0.0 if isinstance(exc, PackageError) else HOST_GOING_S
+            outcome = (self._host_lost(joblog) if await self._host_down(within_s=going_s)
                        else _failure(exc, joblog))
+        if (outcome.outcome == "failed" and outcome.reason in KILLED_REASONS
+                and await self._host_down(within_s=HOST_GOING_S)):
+            outcome = self._host_lost(joblog)
         await settle(progress.close())
         return None if self._stop == "stale" else outcome
 
-    async def _host_down(self) -> bool:
-        """True when the attempt was placed and its host is down now (checked afresh)."""
+    async def _host_down(self, *, within_s: float = 0.0) -> bool:
+        """True when the attempt was placed and its host is down now (checked afresh), or
+        goes down within ``within_s`` (checked every 0.5 s)."""
         host = self.host
         if self._stop == "host_down":
             return True
-        return host is not None and await self.env.pool.confirm_down(host)
+        if host is None:
+            return False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        while not await self.env.pool.confirm_down(host):
+            if loop.time() >= deadline or self._stop == "host_down":
+                return self._stop == "host_down"
+            await asyncio.sleep(0.5)
+        return True
 
     def _host_lost(self, joblog: JobLog) -> Outcome:
         log.warning("job_host_lost", host=self.host)

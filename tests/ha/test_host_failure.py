@@ -171,3 +171,34 @@ async def _check_pacing(pg_dsn: str, p: Platform, on_b: list[str]) -> None:
                    if e["type"] == "modelport.job.started" and e["data"]["attempt"] == 2]
         assert len(started) == 1
         assert datetime.fromisoformat(started[0]["time"]) >= by_id[job_id], (started, by_id)
+
+
+async def test_a_host_shut_down_under_a_job_is_a_host_failure_not_the_apps_oom(
+    pg_dsn: str, amqp_url: str, s3_settings: S3Settings, tmp_path: Path, runtime: E2ERuntime,
+    docker_engine: str, label: str,
+) -> None:
+    """A dockerd shut down gracefully kills its containers (exit 137, as the OOM killer
+    would) a moment before its API goes. The chaos run once saw such a job end
+    ``failed/oom``; it is the host's failure: lost (``host_down``), re-run elsewhere."""
+    with engine() as b:
+        async with running_platform(pg_dsn, amqp_url, s3_settings, tmp_path, runtime=runtime,
+                                    docker_url=docker_engine, label=label,
+                                    lease_ttl_s=120.0) as p:
+            service, placed = await _worker(p, b.url)
+            case_id = await p.upload_case("sleeper", {"seconds": 12.0, "step_s": 0.2})
+            jobs = [(await p.submit("sleeper", "sleep", input_case_id=case_id))["id"]
+                    for _ in range(2)]
+            for job_id in jobs:
+                await p.event(job_id, "progress", timeout_s=300)
+            on_b = [j for j in jobs if _on(placed, j, 1) == "host-b"]
+            assert len(on_b) == 1, placed  # a batch spreads over the two zones
+
+            await asyncio.to_thread(b.stop)
+            lost = await p.event(on_b[0], "lost", timeout_s=60)
+            assert (lost["data"]["attempt"], lost["data"]["reason"]) == (1, "host_down")
+            done = await p.settled(jobs, timeout_s=300)
+            assert {j["state"] for j in done} == {"succeeded"}, done
+            assert _on(placed, on_b[0], 2) == "host-a", placed
+            failed = [e for j in jobs for e in p.events_of(j)
+                      if e["type"] == "modelport.job.failed"]
+            assert failed == []
