@@ -5,9 +5,8 @@ job falling due drops them, and without its listening connection the cache keeps
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -16,6 +15,7 @@ from backend_svc.jobs import list_jobs
 from backend_svc.position_cache import PositionCache
 from tests.backend import test_queue_depth
 from tests.support.deep_queue import full_order_positions
+from tests.support.poll import until
 
 conn = test_queue_depth.conn  # the fixture: a migrated database of the test's own
 mixed_queue = test_queue_depth.mixed_queue
@@ -32,13 +32,6 @@ async def cache(conn: asyncpg.Connection, pg_dsn: str) -> AsyncIterator[Position
         yield positions
     finally:
         await positions.stop()
-
-
-async def until(check: Callable[[], Awaitable[bool]]) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not await check():
-        assert time.monotonic() < deadline, "not within the deadline"
-        await asyncio.sleep(0.02)
 
 
 async def test_kept_positions_are_dropped_by_the_queues_notify(

@@ -14,8 +14,6 @@ attempts left there, and new work lands on b again. An outside consumer bound to
 from __future__ import annotations
 
 import asyncio
-import inspect
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from tests.e2e.platform import Platform, running_platform
 from tests.e2e.runtime import E2ERuntime
 from tests.ha.engine import Engine, engine
 from tests.support.db_time import restart_slots
+from tests.support.poll import until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 SPACING_S = 2.0
@@ -64,16 +63,6 @@ def _on(placed: dict[str, list[str]], job_id: str, attempt: int) -> str:
     return placed[container_name("job", job_id, attempt)][0]
 
 
-async def _until(check: Callable[[], bool | Awaitable[bool]], timeout_s: float) -> None:
-    """Poll ``check`` every 0.1 s until it is true; fails after ``timeout_s``."""
-    async with asyncio.timeout(timeout_s):
-        while True:
-            result = check()
-            if await result if inspect.isawaitable(result) else result:
-                return
-            await asyncio.sleep(0.1)
-
-
 async def _left_on(url: str, label: str) -> list[str]:
     async with DockerHost(HostConfig(name="b", url=url), service=label) as host:
         return sorted(str(c["Names"][0]).lstrip("/") for c in await host.ours(all_states=True))
@@ -103,7 +92,7 @@ async def test_a_failed_host_loses_its_jobs_they_rerun_paced_elsewhere_and_it_re
             b.fail()
             # down within the bound (health interval + ping timeout), with slack for a
             # loaded machine; the worker may see it even sooner through a failed call
-            await _until(lambda: not pool.healthy("host-b"), timeout_s=30)
+            await until(lambda: not pool.healthy("host-b"), timeout_s=30)
             assert not any(s.healthy for s in pool.states() if s.name == "host-b")
 
             # new work avoids b while it is down
@@ -125,8 +114,8 @@ async def test_a_failed_host_loses_its_jobs_they_rerun_paced_elsewhere_and_it_re
 
             # the host comes back: marked up, the lost attempts' leftovers removed, used again
             await asyncio.to_thread(b.start)
-            await _until(lambda: pool.healthy("host-b"), timeout_s=60)
-            await _until(lambda: _none_left(b, label), timeout_s=60)
+            await until(lambda: pool.healthy("host-b"), timeout_s=60)
+            await until(lambda: _none_left(b, label), timeout_s=60)
             again = [(await p.submit("transport"))["id"] for _ in range(2)]
             done = await p.settled(again, timeout_s=300)
             assert {j["state"] for j in done} == {"succeeded"}, done

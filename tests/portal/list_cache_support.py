@@ -3,10 +3,7 @@ an event brings, signing in, and the app and case they list."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -17,7 +14,6 @@ from portal_svc.service import PortalService
 from tests.portal.conftest import ADMIN_PASSWORD, ADMIN_USER, bearer
 from tests.support.deep_queue import SHA
 
-EVENT_DEADLINE_S = 10.0
 PASSWORD = "password-123"
 
 
@@ -47,14 +43,6 @@ class Client:
         """The queue position of each listed job, by id."""
         page = await self.get(f"/api/v1/jobs?{query}")
         return {j["id"]: j["queue_position"] for j in page["jobs"]}
-
-
-async def eventually(read: Callable[[], Awaitable[Any]], wanted: Any) -> None:
-    """Poll ``read`` until it answers ``wanted`` (within :data:`EVENT_DEADLINE_S`)."""
-    deadline = time.monotonic() + EVENT_DEADLINE_S
-    while (got := await read()) != wanted:
-        assert time.monotonic() < deadline, f"still {got!r}, not {wanted!r}"
-        await asyncio.sleep(0.05)
 
 
 async def login(http: aiohttp.ClientSession, portal: PortalService, user: str,

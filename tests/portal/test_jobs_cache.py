@@ -27,8 +27,9 @@ from common.settings import S3Settings
 from portal_svc.live.jobs import JobEventConsumer
 from portal_svc.service import PortalService
 from tests.portal.conftest import bearer, running_portal
-from tests.portal.list_cache_support import PASSWORD, Client, build_world, cache_of, eventually
+from tests.portal.list_cache_support import PASSWORD, Client, build_world, cache_of
 from tests.portal.list_cache_support import login as sign_in
+from tests.support.poll import until_equal
 
 JOBS_TTL_S = 60
 
@@ -106,9 +107,9 @@ async def test_a_change_made_elsewhere_moves_positions_on_both_replicas_after_it
     hidden = await queue_behind_the_portals(pg_dsn, "alice")
     assert await world["alice_a"].jobs() == await world["alice_b"].jobs() == {alices: 2}
     await cancel_as(rpc, pg_dsn, "bob", bobs)  # its event drops every jobs list, bob's or not
-    await eventually(world["alice_a"].jobs, {hidden: 2, alices: 1})
-    await eventually(world["alice_b"].jobs, {hidden: 2, alices: 1})
-    await eventually(world["bob_b"].jobs, {})
+    await until_equal(world["alice_a"].jobs, {hidden: 2, alices: 1})
+    await until_equal(world["alice_b"].jobs, {hidden: 2, alices: 1})
+    await until_equal(world["bob_b"].jobs, {})
 
 
 async def test_a_replica_deaf_to_job_events_lists_its_own_job_writes_at_once(
@@ -129,10 +130,10 @@ async def test_a_replica_deaf_to_job_events_lists_its_own_job_writes_at_once(
         assert await alice.jobs() == {}  # its own cancel: at once
         assert await alice.jobs("state=cancelled") == {first: None}
         second = await submit(world["alice_a"])  # through replica a
-        await eventually(world["alice_b"].jobs, {second: 1})  # b heard the event
+        await until_equal(world["alice_b"].jobs, {second: 1})  # b heard the event
         assert await alice.jobs() == {}  # the deaf replica did not: its answer is kept
         await cancel_as(rpc, pg_dsn, "alice", second)
-        await eventually(world["alice_b"].jobs, {})
+        await until_equal(world["alice_b"].jobs, {})
         assert await alice.jobs("state=cancelled") == {first: None}
 
 
@@ -146,7 +147,7 @@ async def test_a_list_is_asked_again_after_the_ttl(
             assert await alice.jobs() == {}
             job = await queue_behind_the_portals(pg_dsn, "alice")
             assert await alice.jobs() == {}  # kept: no event said anything
-            await eventually(alice.jobs, {job: 1})  # asked again once 5 s passed
+            await until_equal(alice.jobs, {job: 1})  # asked again once 5 s passed
 
 
 async def test_with_the_cache_off_every_list_is_the_backends_and_refusals_are_never_kept(

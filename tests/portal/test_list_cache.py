@@ -25,9 +25,9 @@ from tests.portal.list_cache_support import (
     Client,
     build_world,
     cache_of,
-    eventually,
     login,
 )
+from tests.support.poll import until_equal
 
 
 @pytest.fixture
@@ -62,14 +62,14 @@ async def test_a_rights_change_hides_the_app_at_once_here_and_after_its_event_th
                                             json={"use": ["team"], "publish": []})
     assert status == 200
     assert await world["bob_a"].apps() == []  # the writer's replica: at once
-    await eventually(world["bob_b"].apps, [])  # the other: once the event arrived
+    await until_equal(world["bob_b"].apps, [])  # the other: once the event arrived
     assert await world["alice_b"].apps() == ["transport"]  # team's member keeps it
     # a membership change through b: bob sees the app there at once, on a after the event
     status, _ = await world["admin_b"].call("POST", "/api/v1/groups/team/members",
                                             json={"username": "bob"})
     assert status == 200
     assert await world["bob_b"].apps() == ["transport"]
-    await eventually(world["bob_a"].apps, ["transport"])
+    await until_equal(world["bob_a"].apps, ["transport"])
 
 
 async def test_case_changes_reach_the_other_replica_and_the_group_the_case_is_shared_with(
@@ -91,7 +91,7 @@ async def test_case_changes_reach_the_other_replica_and_the_group_the_case_is_sh
                                             json={"name": "second"})
     assert status == 200
     assert await world["alice_b"].cases() == {case: "second"}
-    await eventually(world["alice_a"].cases, {case: "second"})
+    await until_equal(world["alice_a"].cases, {case: "second"})
     # shared with team through b: bob, once in team, sees it on a after the event
     status, _ = await world["admin_a"].call("POST", "/api/v1/groups/team/members",
                                             json={"username": "bob"})
@@ -100,11 +100,11 @@ async def test_case_changes_reach_the_other_replica_and_the_group_the_case_is_sh
     status, _ = await world["alice_b"].call("POST", f"/api/v1/cases/{case}/share",
                                             json={"group": "team"})
     assert status == 200
-    await eventually(world["bob_a"].cases, {case: "second"})
+    await until_equal(world["bob_a"].cases, {case: "second"})
     status, _ = await world["alice_b"].call("POST", f"/api/v1/cases/{case}/share",
                                             json={"group": None})
     assert status == 200
-    await eventually(world["bob_a"].cases, {})
+    await until_equal(world["bob_a"].cases, {})
 
 
 async def test_without_events_a_replica_still_reads_its_own_writes_at_once(
@@ -126,7 +126,7 @@ async def test_without_events_a_replica_still_reads_its_own_writes_at_once(
         status, _ = await world["admin_a"].call("PUT", "/api/v1/apps/transport/rights",
                                                 json={"use": [], "publish": []})
         assert status == 200
-        await eventually(world["bob_b"].apps, ["transport"])  # b heard the event
+        await until_equal(world["bob_b"].apps, ["transport"])  # b heard the event
         assert await bob.apps() == []  # the deaf replica did not: its answer is kept
 
 

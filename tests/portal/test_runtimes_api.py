@@ -18,11 +18,11 @@ from tests.portal.uploads import (
     LIMIT_MB,
     call,
     error_code,
-    eventually,
     flip_byte,
     unchanged,
     upload,
 )
+from tests.support.poll import until
 from tests.support.stack import Stack
 
 RUNTIMES = "/api/v1/runtimes"
@@ -158,12 +158,12 @@ async def test_a_connection_dropped_mid_upload_leaves_nothing(stack: Stack) -> N
     async def streaming() -> bool:
         return bool((await stack.snapshot()).pending_uploads)
 
-    await eventually(streaming)  # the portal is writing the upload to S3
+    await until(streaming)  # the portal is writing the upload to S3
     writer.close()
     await writer.wait_closed()
 
     async def restored() -> bool:
         return await stack.snapshot() == before
 
-    await eventually(restored)
+    await until(restored)
     reader.feed_eof()

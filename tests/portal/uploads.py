@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -72,15 +71,6 @@ async def unchanged(stack: Stack) -> AsyncIterator[Snapshot]:
     yield before
     after = await stack.snapshot()
     assert after == before, f"changed:\n  before {before}\n  after  {after}"
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], deadline_s: float = 10.0) -> None:
-    """Poll ``check`` until it is true; fail the test at the deadline."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline_s
-    while not await check():
-        assert loop.time() < end, "condition not met before the deadline"
-        await asyncio.sleep(0.05)
 
 
 def flip_byte(path: Path, offset: int, out: Path) -> Path:
