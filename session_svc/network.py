@@ -79,13 +79,22 @@ async def ensure_network(host: DockerHost, network: str) -> dict[str, object]:
 
 class SessionNetworks:
     """The sessions network made ready once per host (network, then its firewall), at start
-    for every host that answers and before the first launch on a host that did not."""
+    for every host that answers and before the first launch on a host that did not, and again
+    after the host was down (:meth:`forget`)."""
 
     def __init__(self, network: str, *, firewall: bool) -> None:
         self.network = network
         self.firewall = firewall
         self._ready: set[str] = set()
         self._lock = asyncio.Lock()
+
+    def forget(self, host_name: str) -> None:
+        """``host_name`` went down: make its network ready again before its next launch (a
+        host that comes back rebuilt, or after a reboot, lacks the network or its rules)."""
+        self._ready.discard(host_name)
+
+    def is_ready(self, host_name: str) -> bool:
+        return host_name in self._ready
 
     async def ready(self, host: DockerHost) -> None:
         """Ensure the network on ``host`` and close this machine to its bridge; raises as

@@ -83,9 +83,11 @@ class SessionWorker:
         self.env.pool.on_health(self._host_health)
 
     def _host_health(self, host: str, healthy: bool) -> None:
-        """A host went down: hand its sessions back to be restarted elsewhere."""
+        """A host went down: hand its sessions back to be restarted elsewhere, and check its
+        sessions network again before the next launch there."""
         if healthy:
             return
+        self.env.networks.forget(host)
         warm = self.env.warm.get(host)
         if warm is not None:
             warm.forget_idle()

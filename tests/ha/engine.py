@@ -59,6 +59,10 @@ class Engine:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         self.sock.unlink(missing_ok=True)
+        # Its containerd (a group of its own) dies with it but lingers a few seconds as a
+        # zombie; a dockerd started meanwhile found its pid file, waited for that "still
+        # running" containerd and gave up. A host that died has no such process: drop it.
+        (self.root / "exec" / "containerd" / "containerd.pid").unlink(missing_ok=True)
 
     def stop(self) -> None:
         proc = self._proc

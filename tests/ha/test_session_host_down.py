@@ -27,6 +27,7 @@ from session_svc.network import SessionNetworks
 from session_svc.settings import SessionSettings
 from session_svc.worker import Running, SessionWorker
 from tests.ha.engine import engine
+from tests.support.poll import until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -99,4 +100,36 @@ async def test_sessions_of_a_failed_host_are_handed_back_at_once(docker_engine: 
             finally:
                 assert on_a.task is not None
                 on_a.task.cancel()
+                await worker.close(1.0)
+
+
+async def test_a_host_back_from_down_gets_its_sessions_network_again(docker_engine: str) -> None:
+    """The network is made ready once per host; a host that was down may come back without
+    it (rebuilt, rebooted): the worker forgets it on the way down and makes it again before
+    the next launch there, instead of launching into a network that is not there."""
+    with engine() as b:
+        settings = DockerSettings(hosts=[HostConfig(name="a", url=docker_engine),
+                                         HostConfig(name="b", url=b.url)],
+                                  service="mp-test-none", health_interval_s=0.2,
+                                  ping_timeout_s=1.0)
+        async with HostPool(settings) as pool:
+            networks = SessionNetworks("mp-test-sessions-net", firewall=False)
+            env = Env(pool, {}, None, None, SessionSettings(report_interval_s=60),  # type: ignore[arg-type]
+                      TrustedKeys(), networks)
+            worker = SessionWorker("s1", env, RecordingBackend())
+            worker.begin()
+            try:
+                await networks.ready(pool.host("b"))
+                assert networks.is_ready("b")
+                b.fail()
+                await until(lambda: not pool.healthy("b"), 30, what="host b marked down")
+                assert not networks.is_ready("b")
+                await asyncio.to_thread(b.start)
+                await until(lambda: pool.healthy("b"), 60, what="host b back")
+                host_b = pool.host("b")
+                await (await host_b.docker.networks.get(networks.network)).delete()  # rebuilt
+                await networks.ready(host_b)
+                info = await (await host_b.docker.networks.get(networks.network)).show()
+                assert info["Internal"] is True and networks.is_ready("b")
+            finally:
                 await worker.close(1.0)
