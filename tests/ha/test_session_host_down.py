@@ -68,16 +68,24 @@ def _running(worker: SessionWorker, pool: HostPool, host: str, session_id: str) 
     return running
 
 
+def _hosts_a_and_b(main_url: str, b_url: str) -> DockerSettings:
+    """Host a on the main engine, b on the second one; fast health checks."""
+    return DockerSettings(hosts=[HostConfig(name="a", url=main_url),
+                                 HostConfig(name="b", url=b_url)],
+                          service="mp-test-none", health_interval_s=0.2, ping_timeout_s=1.0)
+
+
+def _env(pool: HostPool, networks: SessionNetworks) -> Env:
+    """What the worker needs here: the pool and the networks (no warm pools, no storage)."""
+    return Env(pool, {}, None, None, SessionSettings(report_interval_s=60),  # type: ignore[arg-type]
+               TrustedKeys(), networks)
+
+
 async def test_sessions_of_a_failed_host_are_handed_back_at_once(docker_engine: str) -> None:
     with engine() as b:
-        settings = DockerSettings(hosts=[HostConfig(name="a", url=docker_engine),
-                                         HostConfig(name="b", url=b.url)],
-                                  service="mp-test-none", health_interval_s=0.2,
-                                  ping_timeout_s=1.0)
-        async with HostPool(settings) as pool:
+        async with HostPool(_hosts_a_and_b(docker_engine, b.url)) as pool:
             backend = RecordingBackend()
-            env = Env(pool, {}, None, None, SessionSettings(report_interval_s=60),  # type: ignore[arg-type]
-                      TrustedKeys(), SessionNetworks("unused", firewall=False))
+            env = _env(pool, SessionNetworks("unused", firewall=False))
             worker = SessionWorker("s1", env, backend)
             worker.begin()
             on_a = _running(worker, pool, "a", "on-a")
@@ -108,14 +116,9 @@ async def test_a_host_back_from_down_gets_its_sessions_network_again(docker_engi
     it (rebuilt, rebooted): the worker forgets it on the way down and makes it again before
     the next launch there, instead of launching into a network that is not there."""
     with engine() as b:
-        settings = DockerSettings(hosts=[HostConfig(name="a", url=docker_engine),
-                                         HostConfig(name="b", url=b.url)],
-                                  service="mp-test-none", health_interval_s=0.2,
-                                  ping_timeout_s=1.0)
-        async with HostPool(settings) as pool:
+        async with HostPool(_hosts_a_and_b(docker_engine, b.url)) as pool:
             networks = SessionNetworks("mp-test-sessions-net", firewall=False)
-            env = Env(pool, {}, None, None, SessionSettings(report_interval_s=60),  # type: ignore[arg-type]
-                      TrustedKeys(), networks)
+            env = _env(pool, networks)
             worker = SessionWorker("s1", env, RecordingBackend())
             worker.begin()
             try:
