@@ -316,7 +316,8 @@ class Execution:
             return -1
         except BadTransfer as exc:
             self._bad_transfer = True
-            self.joblog.write("solve", f"the result could not be received: {exc.message}")
+            self.joblog.write("solve", "the files on the agent's stdin/stdout were refused: "
+                              f"{exc.message}")
             await kill(container)
             return -1
         finally:
