@@ -11,12 +11,17 @@ import hashlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
+from common.contracts.jobs import BlobRef, RunJob
 from common.docker import DockerHost, Limits, WarmPool, remove
 from modelport.agent.protocol import SERVE_PROTOCOL, SERVE_PROTOCOL_LABEL, ResultEvent, encode
 from solve_svc.agent_exec import AgentServe
+from solve_svc.execution import Env, Execution
+from solve_svc.joblog import JobLog
 from solve_svc.serve_files import BadTransfer, ResultReceiver
 from tests.docker.conftest import host, runtime_image, service  # noqa: F401
 
@@ -140,3 +145,30 @@ async def test_frames_through_a_real_attach(pool: WarmPool, host: DockerHost,  #
     if error is None:
         assert (tmp_path / "result").read_bytes() == inputs.read_bytes()
         assert set(agent.ms) == {"send"} and set(receiver.ms) == {"receive"}
+
+
+async def test_a_refused_result_fails_the_job_with_bad_transfer(
+    pool: WarmPool, host: DockerHost, runtime_image: str, tmp_path: Path,  # noqa: F811
+) -> None:
+    """Through the attempt itself: the refused bytes kill the container, the job fails with
+    reason ``bad_transfer`` and its log says why."""
+    ref = BlobRef(s3_key="unused", sha256="0" * 64, size_bytes=0)
+    job = RunJob(job_id="bt1", attempt=1, app="fake", app_version="1", app_package=ref,
+                 runtime_version="rt", runtime_package=ref, runtime_image_digest="sha256:x",
+                 procedure="solve", input_case=None, options={"mode": "checksum"},
+                 time_limit_s=60, memory_mb=256, lease_ttl_s=30.0)
+    container = await pool.acquire("rt", runtime_image, kind="job", id="bt1", attempt=1,
+                                   service=host.service)
+    inputs = tmp_path / "inputs.tar"
+    inputs.write_bytes(PAYLOAD)
+    joblog = JobLog(tmp_path / "log", 1 << 20)
+    env = cast(Env, SimpleNamespace(max_case_bytes=1 << 20, storage=None))
+    execution = Execution(job, env, tmp_path, joblog, progress=None)
+    try:
+        exit_code = await execution._run_agent(container, inputs)
+        outcome = execution._verdict(exit_code)
+    finally:
+        joblog.close()
+        await remove(container)
+    assert outcome is not None and (outcome.outcome, outcome.reason) == ("failed", "bad_transfer")
+    assert b"wrong checksum" in (tmp_path / "log").read_bytes()
