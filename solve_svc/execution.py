@@ -63,6 +63,7 @@ from solve_svc.files import (
 )
 from solve_svc.joblog import JobLog, StoredLog, file_chunks, store_log
 from solve_svc.reclaim import owner_of
+from solve_svc.serve_files import BadTransfer, ResultReceiver
 from solve_svc.settings import SolveSettings
 from solve_svc.shield import settle
 
@@ -123,6 +124,8 @@ class Execution:
         self._steps: dict[str, float] = {}  # step -> ms, logged once per attempt
         self._checkpoints = CheckpointWriter(env.storage, job.job_id, job.attempt)
         self._resumed = False  # a checkpoint of an earlier attempt is in /work
+        self._bad_transfer = False  # the result's bytes on stdout were refused
+        self._transfer_ms: dict[str, float] = {}  # send / receive of serve protocol 2
 
     async def run(self) -> Outcome:
         began = time.perf_counter()
@@ -167,15 +170,21 @@ class Execution:
             stored_log: asyncio.Task[StoredLog | None] | None = None
             try:
                 tar = await work_tar
-                with self._step("put_archive"):
-                    await put_archive(container, file_chunks(tar))
+                inline = container.serving and container.serve_protocol >= 2
+                if not inline:  # else the tar follows the run request on the agent's stdin
+                    with self._step("put_archive"):
+                        await put_archive(container, file_chunks(tar))
                 with self._step("agent"):
-                    exit_code = await self._run_agent(container)
+                    exit_code = await self._run_agent(container, tar if inline else None)
+                self._split_agent_step()
                 outcome = self._verdict(exit_code)
                 if outcome is not None:
                     return outcome
-                with self._step("copy_out"):
-                    local = await self._copy_result(container)
+                if inline:  # already received with the result line
+                    local = self.tmp / OUTPUT_FILE
+                else:
+                    with self._step("copy_out"):
+                        local = await self._copy_result(container)
                 # the container is done with: remove it while the result and the log (whole
                 # unless a failure from here on adds to it) are stored
                 removal = asyncio.create_task(self._timed("remove", remove(container)))
@@ -278,20 +287,24 @@ class Execution:
                 # only when resuming: a runtime older than checkpoints refuses the key
                 **({"start": f"/work/{START_FILE}"} if self._resumed else {})}
 
-    def _agent(self, container: Container) -> AgentExec | AgentServe:
+    def _agent(self, container: Container, files: Path | None) -> AgentExec | AgentServe:
         digest = {"MODELPORT_RUNTIME_DIGEST": self.job.runtime_image_digest}
         request = self._request()
         if container.serving:
-            return AgentServe(container, {**request, "env": digest})
+            result = None if files is None else ResultReceiver(self.tmp / OUTPUT_FILE,
+                                                               self.env.max_case_bytes)
+            return AgentServe(container, {**request, "env": digest}, files, result)
         cmd = ["python", "-m", "modelport.agent", "run"]
         for key, value in request.items():
             if value is not None:
                 cmd += [f"--{key}", json.dumps(value) if key == "options" else value]
         return AgentExec(container, cmd, env=digest)
 
-    async def _run_agent(self, container: Container) -> int:
-        """Stream the agent's lines; return its exit code (-1 when the time limit killed it)."""
-        agent = self._agent(container)
+    async def _run_agent(self, container: Container, files: Path | None = None) -> int:
+        """Stream the agent's lines (with ``files``: the inputs go and the result comes on
+        its stdin/stdout); return its exit code (-1 when the time limit killed it or the
+        result's bytes were refused)."""
+        agent = self._agent(container, files)
         try:
             async with asyncio.timeout(self.job.time_limit_s):
                 async for stream, line in agent.lines():
@@ -301,7 +314,22 @@ class Execution:
             self.joblog.write("solve", f"time limit of {self.job.time_limit_s} s reached")
             await kill(container)
             return -1
+        except BadTransfer as exc:
+            self._bad_transfer = True
+            self.joblog.write("solve", "the files on the agent's stdin/stdout were refused: "
+                              f"{exc.message}")
+            await kill(container)
+            return -1
+        finally:
+            self._transfer_ms = _transfer_ms(agent)
         return await agent.exit_code()
+
+    def _split_agent_step(self) -> None:
+        """Report sending the inputs and receiving the result (serve protocol 2) as steps
+        of their own (``send``, ``receive``), out of ``agent``."""
+        for name, ms in self._transfer_ms.items():
+            self._steps[name] = ms
+            self._steps["agent"] = self._steps.get("agent", 0.0) - ms
 
     def _on_line(self, container: Container, stream: Stream, line: bytes) -> None:
         if stream == "stderr":
@@ -349,6 +377,8 @@ class Execution:
         """The failed outcome, or None when the run succeeded (its result is to be kept)."""
         if self._timed_out:
             return Outcome("failed", "timeout")
+        if self._bad_transfer:
+            return Outcome("failed", "bad_transfer")
         if self._result is not None and exit_code == 0:
             return None
         if self._error is not None and _disk_full(self._error):
@@ -383,6 +413,12 @@ def _disk_full(error: ErrorEvent) -> bool:
     reports the exception's text, ``OSError: [Errno 28] No space left on device``."""
     text = f"{error.message}\n{error.traceback or ''}"
     return f"[Errno {errno.ENOSPC}]" in text or os.strerror(errno.ENOSPC) in text
+
+
+def _transfer_ms(agent: AgentExec | AgentServe) -> dict[str, float]:
+    if not isinstance(agent, AgentServe):
+        return {}
+    return {**agent.ms, **(agent.result.ms if agent.result is not None else {})}
 
 
 async def _discard(task: asyncio.Task[Any]) -> None:

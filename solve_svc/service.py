@@ -22,6 +22,7 @@ from common.docker.spec import Limits
 from common.docker_worker import DockerWorkerService
 from common.packages import PlatformPrivateKey, TrustedKeys
 from common.settings import PackageSettings, S3Settings
+from modelport.agent.protocol import SERVE_PROTOCOL_LABEL
 from solve_svc.agent_exec import AGENT_SERVE
 from solve_svc.backend import BackendLink
 from solve_svc.execution import Env
@@ -90,7 +91,7 @@ class SolveService(DockerWorkerService):
                         pids=self.settings.job_pids, work_mb=self.settings.job_work_mb)
         return WarmPool(host, size=self.docker_settings.warm_per_runtime, limits=limits,
                         serve_cmd=AGENT_SERVE, metrics=self._warm_metrics,
-                        owner=owner_of(self.instance))
+                        owner=owner_of(self.instance), protocol_label=SERVE_PROTOCOL_LABEL)
 
     async def stop(self) -> None:
         """Stop taking jobs, let attempts finish within the grace period, close everything."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from backend_svc.handlers.jobs import _authorize
@@ -9,10 +12,18 @@ from backend_svc.jobs import FoundJob
 from backend_svc.policy import Action
 from backend_svc.settings import BackendSettings
 from common.contracts.base import Principal
-from common.contracts.jobs import TERMINAL_STATES, JobEvent, JobOut, JobState, attempt_key
+from common.contracts.jobs import (
+    TERMINAL_STATES,
+    FailReason,
+    JobEvent,
+    JobOut,
+    JobState,
+    attempt_key,
+)
 from common.contracts.users import UserOut
 from common.errors import NotFound
 from common.settings import JobDefaults
+from modelport.agent.protocol import SERVE_PROTOCOL, SERVE_PROTOCOL_LABEL, ErrorReason
 from modelport.client.jobs import TERMINAL
 from portal_svc.api.jobs_models import Job
 from portal_svc.auth import Caller
@@ -82,3 +93,14 @@ def test_system_sees_and_a_bare_name_does_not() -> None:
 def test_terminal_states_come_from_the_contract() -> None:
     assert TERMINAL is TERMINAL_STATES
     assert TERMINAL_STATES <= set(JobState.__args__)  # type: ignore[attr-defined]
+
+
+def test_the_runtime_image_labels_the_serve_protocol_its_agent_speaks() -> None:
+    """The worker picks inputs on stdin or the archive API by this label (docs/agent.md)."""
+    dockerfile = (Path(__file__).resolve().parents[1] / "deploy/runtime/Dockerfile").read_text()
+    labels = dict(re.findall(r'([\w.]+)="([^"]*)"', dockerfile.split("LABEL", 1)[1]))
+    assert labels[SERVE_PROTOCOL_LABEL] == str(SERVE_PROTOCOL)
+
+
+def test_every_agent_error_reason_is_a_job_failure_reason() -> None:
+    assert set(ErrorReason.__args__) <= set(FailReason.__args__)  # type: ignore[attr-defined]

@@ -21,7 +21,7 @@ JobState = Literal["queued", "scheduled", "running", "succeeded", "failed", "can
 TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 FailReason = Literal[
     "timeout", "oom", "app_exception", "invalid_data", "bad_app", "unknown_procedure",
-    "retries_exhausted", "infrastructure", "internal", "disk_full",
+    "retries_exhausted", "infrastructure", "internal", "disk_full", "bad_transfer",
 ]
 
 

@@ -31,6 +31,7 @@ class Container:
     name: str
     volume: str
     serving: bool = False  # its main process is a waiting agent (``serve``)
+    serve_protocol: int = 1  # the serve protocol that agent speaks (docs/agent.md)
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,7 @@ class ContainerRequest:
     stdin: bool = False  # keep the main process's stdin open for one attach
     network: str | None = None  # a Docker network to join (sessions); None: no network
     owner: str = ""  # the process that made it (``solve/<instance>``); its sweeps touch only these
+    serve_protocol: int = 1  # of the agent that is its main process (stdin): 2 sends files inline
 
     @property
     def name(self) -> str:
@@ -116,11 +117,13 @@ def volume_spec(request: ContainerRequest) -> dict[str, Any]:
     ``limits.work_mb`` owned by the container's user. Its pages count against the memory of
     whoever writes them (the container's own writes against its memory limit).
 
-    Except a warm job container's: its main process is the preloaded agent (``serve``, stdin
-    open, no network), the run ends the container, and a tmpfs ends with it, before the worker
-    copies the result out. Its /work is a disk volume without a size limit (docs/quotas.md)."""
+    Except a warm job container whose agent speaks serve protocol 1: its main process is the
+    preloaded agent (``serve``, stdin open, no network), the run ends the container, and a
+    tmpfs ends with it, before the worker copies the result out. Its /work is a disk volume
+    without a size limit (docs/quotas.md). With protocol 2 the result leaves on stdout before
+    the agent exits, so the tmpfs stays."""
     spec: dict[str, Any] = {"Name": request.name, "Labels": labels_for(request)}
-    if request.stdin and request.network is None:
+    if request.stdin and request.network is None and request.serve_protocol < 2:
         return spec
     uid, gid = USER.split(":")
     options = f"size={request.limits.work_mb}m,uid={uid},gid={gid},mode=0700,nosuid,nodev"

@@ -42,13 +42,19 @@ class WarmPool:
     def __init__(self, host: DockerHost, *, size: int, limits: Limits | None = None,
                  idle_cmd: Sequence[str] = IDLE_CMD, serve_cmd: Sequence[str] | None = None,
                  max_backoff_s: float = 30.0, metrics: WarmMetrics | None = None,
-                 network: str | None = None, owner: str = "") -> None:
+                 network: str | None = None, owner: str = "",
+                 protocol_label: str | None = None) -> None:
         self.host, self.size, self.limits = host, size, limits or Limits()
         self.owner = owner  # the label OWNER of every container this pool makes
         self._idle_cmd = list(idle_cmd)
         # with serve_cmd, idle containers run it (stdin open) and come out ``serving``;
-        # a fresh container made when none is idle still runs idle_cmd
+        # a fresh container made when none is idle runs idle_cmd, unless its image's agent
+        # speaks serve protocol 2 (protocol_label): it takes its files on stdin, so serving
+        # from the start skips the archive API and overlaps the agent's start
         self._serve_cmd = list(serve_cmd) if serve_cmd else None
+        # the image label giving the serve protocol of the agent in it (none or absent: 1)
+        self._protocol_label = protocol_label
+        self._protocols: dict[str, int] = {}  # image -> its serve protocol, read once
         self._max_backoff_s = max_backoff_s
         self._network = network  # every container of this pool joins it (sessions)
         self._runtimes: dict[str, _Runtime] = {}
@@ -96,9 +102,15 @@ class WarmPool:
                     self._count(hit=True)
                     return taken
         self._count(hit=False)
-        request = ContainerRequest(service, kind, id, attempt, runtime, image, self._idle_cmd,
-                                   limits or self.limits, network=self._network, owner=self.owner)
-        return await create_started(self.host, request)
+        protocol = await self._serve_protocol(image) if self._serve_cmd else 1
+        serving = self._serve_cmd is not None and protocol >= 2
+        request = ContainerRequest(service, kind, id, attempt, runtime, image,
+                                   self._serve_cmd if serving and self._serve_cmd
+                                   else self._idle_cmd,
+                                   limits or self.limits, stdin=serving, network=self._network,
+                                   owner=self.owner, serve_protocol=protocol)
+        container = await create_started(self.host, request)
+        return dataclasses.replace(container, serving=serving, serve_protocol=protocol)
 
     def _count(self, *, hit: bool) -> None:
         if self._metrics is not None:
@@ -118,8 +130,7 @@ class WarmPool:
             await remove(container)
             return None
         log.info("warm_acquired", host=self.host.name, container=name)
-        return Container(self.host, container.id, name, container.volume,
-                         serving=container.serving)
+        return dataclasses.replace(container, name=name)
 
     async def _rename(self, handle: aiodocker.containers.DockerContainer, name: str) -> None:
         try:
@@ -137,7 +148,7 @@ class WarmPool:
             if len(state.idle) >= self.size:
                 state.wanted.clear()
                 continue
-            state.starting = asyncio.create_task(self._start_idle(runtime, state.image))
+            state.starting = asyncio.create_task(self._start_idle(runtime, state))
             try:
                 # shielded: a close() during a start waits for it and removes what it made
                 container = await asyncio.shield(state.starting)
@@ -150,13 +161,26 @@ class WarmPool:
             async with self._changed:
                 self._changed.notify_all()
 
-    async def _start_idle(self, runtime: str, image: str) -> Container:
+    async def _start_idle(self, runtime: str, state: _Runtime) -> Container:
+        serving = self._serve_cmd is not None
+        protocol = await self._serve_protocol(state.image) if serving else 1
         request = ContainerRequest(self.host.service, "warm", uuid.uuid4().hex[:12], 0,
-                                   runtime, image, self._serve_cmd or self._idle_cmd,
-                                   self.limits, stdin=self._serve_cmd is not None,
-                                   network=self._network, owner=self.owner)
+                                   runtime, state.image, self._serve_cmd or self._idle_cmd,
+                                   self.limits, stdin=serving, network=self._network,
+                                   owner=self.owner, serve_protocol=protocol)
         container = await create_started(self.host, request)
-        return dataclasses.replace(container, serving=self._serve_cmd is not None)
+        return dataclasses.replace(container, serving=serving, serve_protocol=protocol)
+
+    async def _serve_protocol(self, image: str) -> int:
+        """The serve protocol of the image's agent, from its label (read once; 1 without)."""
+        if image not in self._protocols:
+            value = "1"
+            if self._protocol_label is not None:
+                found = await self.host.docker.images.inspect(image)
+                labels = (found.get("Config") or {}).get("Labels") or {}
+                value = str(labels.get(self._protocol_label, "1"))
+            self._protocols[image] = int(value) if value.isdigit() else 1
+        return self._protocols[image]
 
     def forget_idle(self) -> None:
         """The host failed: its idle containers are gone with it. Drop them from the pool

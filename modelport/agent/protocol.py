@@ -21,7 +21,14 @@ EXIT_INVALID = 2
 EXIT_APP_EXCEPTION = 3
 EXIT_INTERNAL = 4
 
-ErrorReason = Literal["app_exception", "invalid_data", "bad_app", "unknown_procedure", "internal"]
+# The serve protocol (docs/agent.md): 1 takes /work from the host's archive API, 2 takes its
+# inputs on stdin and sends the result case on stdout. The runtime image's label
+# SERVE_PROTOCOL_LABEL says which its agent speaks (no label: 1).
+SERVE_PROTOCOL = 2
+SERVE_PROTOCOL_LABEL = "org.modelport.agent.serve"
+
+ErrorReason = Literal["app_exception", "invalid_data", "bad_app", "unknown_procedure",
+                      "bad_transfer", "internal"]
 LogSource = Literal["app", "stdout", "agent", "raw"]
 
 EXIT_CODES: dict[str, int] = {
@@ -29,6 +36,7 @@ EXIT_CODES: dict[str, int] = {
     "invalid_data": EXIT_INVALID,
     "bad_app": EXIT_INVALID,
     "unknown_procedure": EXIT_INVALID,
+    "bad_transfer": EXIT_INVALID,
     "internal": EXIT_INTERNAL,
 }
 

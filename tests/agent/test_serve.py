@@ -79,8 +79,8 @@ def test_the_request_is_read_after_preloading_and_signals_still_interrupt(
 
 
 def test_request_argv_maps_keys_to_run_arguments() -> None:
-    argv, env = request_argv(b'{"app": "/a", "procedure": "p", "output": "/o", '
+    argv, env, files = request_argv(b'{"app": "/a", "procedure": "p", "output": "/o", '
                              b'"input": null, "options": {"k": 1}, "env": {"X": 2}}')
     assert argv == ["run", "--app", "/a", "--procedure", "p", "--output", "/o",
                     "--options", '{"k": 1}']
-    assert env == {"X": "2"}
+    assert env == {"X": "2"} and files is None

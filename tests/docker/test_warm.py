@@ -86,3 +86,25 @@ async def test_close_removes_idle(host: DockerHost, runtime_image: str) -> None:
     volumes = await host.docker.volumes.list(
         filters={"label": [f"org.modelport.service={host.service}"]})
     assert not volumes["Volumes"]
+
+
+@pytest.mark.parametrize(("label", "serving"), [("org.modelport.agent.serve", True),
+                                                ("org.modelport.test.absent", False)])
+async def test_a_fresh_container_serves_when_its_agent_takes_files_on_stdin(
+    host: DockerHost, service: str, runtime_image: str, label: str, serving: bool,
+) -> None:
+    """With serve protocol 2 (the image's label) a fresh container's main process is the
+    serving agent too, on a tmpfs /work; an image without the label idles for an exec."""
+    pool = WarmPool(host, size=0, limits=LIMITS, serve_cmd=["sleep", "300"],
+                    protocol_label=label)
+    got = await pool.acquire("rt1", runtime_image, kind="job", id=f"f{int(serving)}",
+                             attempt=1, service=service)
+    try:
+        assert (got.serving, got.serve_protocol) == (serving, 2 if serving else 1)
+        info = await host.docker.containers.container(got.id).show()
+        assert info["Config"]["Cmd"] == (["sleep", "300"] if serving else ["sleep", "infinity"])
+        assert info["Config"]["OpenStdin"] is serving
+        volume = await (await host.docker.volumes.get(got.volume)).show()
+        assert (volume.get("Options") or {}).get("type") == "tmpfs"
+    finally:
+        await remove(got)
