@@ -26,6 +26,10 @@ from common.contracts.jobs import BlobRef, JobOut
 SessionState = Literal["requested", "starting", "ready", "stopping", "stopped", "failed", "lost"]
 LIVE_STATES: tuple[str, ...] = ("requested", "starting", "ready", "stopping")
 ENDED_STATES: frozenset[str] = frozenset({"stopped", "failed", "lost"})
+HOST_DOWN = "host_down"  # the session's Docker host failed under it
+WORKER_LOST = "worker_lost"  # the session's worker died (stopped reporting)
+RESTART_REASONS: frozenset[str] = frozenset({HOST_DOWN, WORKER_LOST})
+"""Reasons of a session restarted from its last autosave (kept on it once it runs again)."""
 WORKER = "worker"
 """The rule of methods only session workers send (no end-user actor)."""
 
