@@ -91,9 +91,10 @@ async def claim(conn: asyncpg.Connection, msg: ClaimSession, *,
     parsed = parse_uuid(msg.session_id)
     claimed = None if parsed is None else await conn.fetchval(
         "UPDATE sessions SET state = 'starting', attempt = attempt + 1, worker = $2, "
-        "lease_expires_at = now() + make_interval(secs => $3), updated_at = now() "
-        "WHERE id = $1 AND state = 'requested' AND (not_before IS NULL OR not_before <= now()) "
-        "RETURNING id", parsed, msg.worker, lease_ttl_s)
+        "worker_boot = $4, lease_expires_at = now() + make_interval(secs => $3), "
+        "updated_at = now() WHERE id = $1 AND state = 'requested' "
+        "AND (not_before IS NULL OR not_before <= now()) RETURNING id",
+        parsed, msg.worker, lease_ttl_s, msg.boot)
     if claimed is None:
         return SessionLaunch(current=False)
     await audit.record(conn, worker_principal(msg.worker), "session.claim", str(claimed))
@@ -243,8 +244,8 @@ async def report(conn: asyncpg.Connection, msg: SessionWorkerReport, *,
             stop.append(StopSession(session_id=held.session_id, attempt=held.attempt,
                                     reason=row["stop_reason"] or "user"))
     await conn.execute(
-        "INSERT INTO session_workers (name) VALUES ($1) "
-        "ON CONFLICT (name) DO UPDATE SET last_report_at = now()", msg.worker)
+        "INSERT INTO session_workers (name, boot) VALUES ($1, $2) ON CONFLICT (name) "
+        "DO UPDATE SET last_report_at = now(), boot = $2", msg.worker, msg.boot)
     drained = await hosts.report(conn, msg.worker, msg.hosts)
     return SessionWorkerReply(stop=stop, drained=drained)
 
@@ -261,9 +262,9 @@ class Reaping:
 async def reap_sessions(pool: asyncpg.Pool, rules: Reaping) -> int:
     """Settle every session whose lease expired: a requested one nobody claimed fails
     (``no_worker``), a stopping one is ``stopped``; a started one whose worker died (no
-    report for ``lease_ttl_s``) is restarted from its last autosave (``worker_lost``), one
-    whose worker still reports but dropped it (its agent died) is ``lost``
-    (``lease_expired``). Returns how many."""
+    report for ``lease_ttl_s``, or restarted since under its name) is restarted from its
+    last autosave (``worker_lost``), one whose worker still reports but dropped it (its
+    agent died) is ``lost`` (``lease_expired``). Returns how many."""
 
     async def settle(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
         await _settle(conn, row, rules)
@@ -282,7 +283,7 @@ async def _settle(conn: asyncpg.Connection, row: asyncpg.Record, rules: Reaping)
     elif row["state"] == "stopping":
         await end(conn, Principal.SYSTEM, session, "stopped", row["stop_reason"] or "user",
                   "The session's worker did not confirm the stop.")
-    elif not await _worker_alive(conn, row["worker"], rules.lease_ttl_s):
+    elif not await _holder_alive(conn, row, rules.lease_ttl_s):
         await restart(conn, row["worker"] or "", row, claim_timeout_s=rules.claim_timeout_s,
                       restart_spacing_s=rules.restart_spacing_s, reason=WORKER_LOST,
                       actor=Principal.SYSTEM)
@@ -290,8 +291,11 @@ async def _settle(conn: asyncpg.Connection, row: asyncpg.Record, rules: Reaping)
         await end(conn, Principal.SYSTEM, session, "lost", "lease_expired", LOST_MESSAGE)
 
 
-async def _worker_alive(conn: asyncpg.Connection, worker: str | None, ttl_s: float) -> bool:
-    """True when session worker ``worker`` reported within ``ttl_s``."""
-    return worker is not None and bool(await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM session_workers WHERE name = $1 "
-        "AND last_report_at > now() - make_interval(secs => $2))", worker, ttl_s))
+async def _holder_alive(conn: asyncpg.Connection, row: asyncpg.Record, ttl_s: float) -> bool:
+    """True when the process that claimed the session still runs: its worker reported
+    within ``ttl_s`` from the same process (``boot``; a worker restarted under the same name
+    is another process, which does not hold its predecessor's sessions)."""
+    return row["worker"] is not None and bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM session_workers WHERE name = $1 AND boot = $3 "
+        "AND last_report_at > now() - make_interval(secs => $2))",
+        row["worker"], ttl_s, row["worker_boot"]))

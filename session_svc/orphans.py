@@ -5,6 +5,10 @@ the container of its earlier attempt running on a host: nobody holds it any more
 takes a slot. The worker that launches attempt N removes every container named for the
 same session with a lower attempt on each healthy host first (names are deterministic:
 ``mp-session-{id}-{attempt}``), so a session never has two containers.
+
+Every container a session worker makes carries the label OWNER ``session/<instance>``; at
+start a worker removes only its own (an earlier life under the same instance id), never
+another replica's, whose sessions still run.
 """
 
 from __future__ import annotations
@@ -15,6 +19,12 @@ from common.docker import HostPool, found, remove
 from common.docker.spec import parse_container_name
 
 log = structlog.get_logger(__name__)
+OWNER_PREFIX = "session/"
+
+
+def owner_of(instance: str) -> str:
+    """The OWNER label value of the containers of session worker ``instance``."""
+    return f"{OWNER_PREFIX}{instance}"
 
 
 async def remove_earlier(pool: HostPool, session_id: str, attempt: int) -> list[str]:

@@ -105,9 +105,15 @@ class StopSession(Contract):
 # --- session_svc → backend ---------------------------------------------------------------
 
 
+BOOT_FIELD = Field("", max_length=64, description="The worker process's start id (new per "
+                   "process): a worker restarted under the same name does not hold the "
+                   "sessions its earlier life claimed.")
+
+
 class ClaimSession(Contract):
     worker: str
     session_id: str = Field(max_length=64)
+    boot: str = BOOT_FIELD
 
 
 class SessionLaunch(Contract):
@@ -166,6 +172,7 @@ class SessionWorkerReport(Contract):
     worker: str
     sessions: list[HeldSession]
     hosts: list[HostLoad] = Field(default_factory=list, max_length=1000)  # its hosts' load
+    boot: str = BOOT_FIELD
 
 
 class SessionWorkerReply(Contract):

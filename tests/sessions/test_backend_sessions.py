@@ -110,11 +110,13 @@ async def _beat(worker: FakeSessionWorker) -> None:
         await asyncio.sleep(0.2)
 
 
+@pytest.mark.parametrize("after", ["stays-dead", "restarted-under-its-name"])
 async def test_a_dead_workers_session_is_restarted_on_another_worker(
-    rpc: RpcClient, amqp_url: str
+    rpc: RpcClient, amqp_url: str, after: str
 ) -> None:
-    """The worker stops reporting (it died): its session is restarted (``worker_lost``) from
-    its autosave for another worker; the dead one's late reports count for nothing."""
+    """The worker stops reporting (it died), or a new process reports under its name (it
+    was restarted; a new ``boot``): its session is restarted (``worker_lost``) from its
+    autosave for another worker; the dead one's late reports count for nothing."""
     alice = await setup_app(rpc)
     async with EventTap(amqp_url, "modelport.session.*") as tap:
         async with FakeSessionWorker(amqp_url, rpc, "s1") as doomed:
@@ -122,8 +124,10 @@ async def test_a_dead_workers_session_is_restarted_on_another_worker(
             await doomed.claim(held.id)
             await doomed.ready(held.id)
             assert (await doomed.report((held.id, 1, 0.0))).stop == []
-        async with FakeSessionWorker(amqp_url, rpc, "s2") as survivor:  # the only one alive
-            beats = asyncio.create_task(_beat(survivor))
+        reborn = FakeSessionWorker(amqp_url, rpc, "s1")  # not consuming: only its reports
+        alive = [reborn] if after == "restarted-under-its-name" else []
+        async with FakeSessionWorker(amqp_url, rpc, "s2") as survivor:
+            beats = [asyncio.create_task(_beat(w)) for w in [survivor, *alive]]
             try:
                 launch = await survivor.claim(held.id)
                 assert launch.current and launch.attempt == 2
@@ -131,7 +135,8 @@ async def test_a_dead_workers_session_is_restarted_on_another_worker(
                 await tap.wait_for(lambda e: e["type"] == "modelport.session.ready"
                                    and e["data"]["attempt"] == 2)
             finally:
-                beats.cancel()
+                for beat in beats:
+                    beat.cancel()
         assert [s.reason for s in (await doomed.report((held.id, 1, 0.0))).stop] == ["stale"]
     story = [(e["type"].rsplit(".", 1)[1], e["data"]["attempt"], e["data"]["reason"])
              for e in tap.events if e["subject"] == held.id]
