@@ -41,7 +41,7 @@ from backend_svc.queue import Positions, queue_positions
 from backend_svc.quotas import QuotaRules
 from backend_svc.relay import OutboxRelay
 from backend_svc.session_restarts import RESTARTS_LOCK, release_due
-from backend_svc.session_workers import SESSION_REAPER_LOCK, reap_sessions
+from backend_svc.session_workers import SESSION_REAPER_LOCK, Reaping, reap_sessions
 from backend_svc.settings import BackendSettings
 from backend_svc.signin import LockoutPolicy, SignIn
 from common.amqp import topology
@@ -122,8 +122,10 @@ class BackendService:
         await self.jobs.start()
         self._stack.push_async_callback(self.jobs.stop)
         pool = self.pool
+        reaping = Reaping(s.session_lease_ttl_s, s.session_claim_timeout_s,
+                          s.restart_spacing_s)
         session_reaper = ExclusiveDuty(
-            "session-reaper", dsn, SESSION_REAPER_LOCK, lambda: reap_sessions(pool),
+            "session-reaper", dsn, SESSION_REAPER_LOCK, lambda: reap_sessions(pool, reaping),
             interval_s=min(s.scheduler_interval_s, s.session_lease_ttl_s / 2))
         await session_reaper.start()
         self._stack.push_async_callback(session_reaper.stop)

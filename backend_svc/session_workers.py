@@ -8,6 +8,7 @@ the session ended and does nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
@@ -28,6 +29,8 @@ from backend_svc.sessions import (
 from common.contracts.base import Principal
 from common.contracts.jobs import BlobRef
 from common.contracts.sessions import (
+    HOST_DOWN,
+    WORKER_LOST,
     ClaimSession,
     SessionFailed,
     SessionLaunch,
@@ -43,7 +46,10 @@ SESSION_REAPER_LOCK = 0x6D6F64656C08
 LOST_MESSAGE = ("The session stopped answering (its container or worker died). Open it "
                 "again from its autosave to continue.")
 NO_WORKER_MESSAGE = "No session worker took the session in time; try again later."
-HOST_DOWN = "host_down"  # SessionFailed reason: the session's Docker host failed under it
+_RESTARTED_AFTER = {HOST_DOWN: ("Restarted on another host after a host failure",
+                                "Restarted on another host"),
+                    WORKER_LOST: ("Restarted after its session worker failed",
+                                  "Restarted by another session worker")}
 
 _LAUNCH = (
     "SELECT s.id, s.attempt, s.user_id, u.username, u.role, a.name AS app, "
@@ -85,9 +91,10 @@ async def claim(conn: asyncpg.Connection, msg: ClaimSession, *,
     parsed = parse_uuid(msg.session_id)
     claimed = None if parsed is None else await conn.fetchval(
         "UPDATE sessions SET state = 'starting', attempt = attempt + 1, worker = $2, "
-        "lease_expires_at = now() + make_interval(secs => $3), updated_at = now() "
-        "WHERE id = $1 AND state = 'requested' AND (not_before IS NULL OR not_before <= now()) "
-        "RETURNING id", parsed, msg.worker, lease_ttl_s)
+        "worker_boot = $4, lease_expires_at = now() + make_interval(secs => $3), "
+        "updated_at = now() WHERE id = $1 AND state = 'requested' "
+        "AND (not_before IS NULL OR not_before <= now()) RETURNING id",
+        parsed, msg.worker, lease_ttl_s, msg.boot)
     if claimed is None:
         return SessionLaunch(current=False)
     await audit.record(conn, worker_principal(msg.worker), "session.claim", str(claimed))
@@ -162,36 +169,39 @@ async def failed(conn: asyncpg.Connection, msg: SessionFailed, *,
     return True
 
 
-def restart_message(autosaved_at: datetime | None) -> str:
-    """What the user is told about a session restarted after its host failed."""
+def restart_message(autosaved_at: datetime | None, reason: str = HOST_DOWN) -> str:
+    """What the user is told about a session restarted after ``reason`` (its host failed:
+    ``host_down``; its worker died: ``worker_lost``)."""
+    what = _RESTARTED_AFTER[reason][0]
     if autosaved_at is None:
-        return ("Restarted on another host after a host failure; no autosave had been made "
-                "yet, so it started again from the data it was opened with.")
-    return ("Restarted on another host after a host failure; data as of the autosave at "
-            f"{autosaved_at.astimezone(UTC):%H:%M:%S} UTC.")
+        return (f"{what}; no autosave had been made yet, so it started again from the data "
+                "it was opened with.")
+    return f"{what}; data as of the autosave at {autosaved_at.astimezone(UTC):%H:%M:%S} UTC."
 
 
 async def restart(conn: asyncpg.Connection, worker: str, row: asyncpg.Record, *,
-                  claim_timeout_s: float, restart_spacing_s: float = 0.0) -> None:
-    """The session's Docker host failed: event ``lost`` (reason ``host_down``), then
+                  claim_timeout_s: float, restart_spacing_s: float = 0.0,
+                  reason: str = HOST_DOWN, actor: Principal | None = None) -> None:
+    """The session's Docker host failed (``reason`` ``host_down``) or its worker died
+    (``worker_lost``, from the reaper): event ``lost`` with ``reason``, then
     ``requested`` again (attempt kept: the next claim counts it) for any worker to launch
     on a healthy host from its last autosave, not before its restart slot
     (:mod:`backend_svc.session_restarts`: paced ``restart_spacing_s`` apart). ``reason``
     and ``message`` stay on the session so its page says what happened. Its StartSession
     is sent when the slot comes (``release_due``, after commit)."""
-    message = restart_message(row["autosaved_at"])
+    message = restart_message(row["autosaved_at"], reason)
     session = session_from_row(row).model_copy(update={
-        "state": "lost", "reason": HOST_DOWN, "message": message, "endpoint": None})
-    await record_state(conn, worker_principal(worker), session)
+        "state": "lost", "reason": reason, "message": message, "endpoint": None})
+    await record_state(conn, actor or worker_principal(worker), session)
     slot = await restart_slot(conn, restart_spacing_s)
     await conn.execute(
         "UPDATE sessions SET state = 'requested', reason = $2, message = $3, worker = NULL, "
         "host = NULL, endpoint = NULL, not_before = $5::timestamptz, start_sent = false, "
         "lease_expires_at = $5::timestamptz + make_interval(secs => $4), updated_at = now() "
         "WHERE id = $1",
-        row["id"], HOST_DOWN, message, claim_timeout_s, slot)
+        row["id"], reason, message, claim_timeout_s, slot)
     log.warning("session_restarting", session_id=str(row["id"]), attempt=row["attempt"],
-                not_before=slot.isoformat())
+                reason=reason, not_before=slot.isoformat())
 
 
 async def stopped(conn: asyncpg.Connection, msg: SessionStopped) -> bool:
@@ -233,28 +243,59 @@ async def report(conn: asyncpg.Connection, msg: SessionWorkerReport, *,
         if row["state"] == "stopping":
             stop.append(StopSession(session_id=held.session_id, attempt=held.attempt,
                                     reason=row["stop_reason"] or "user"))
+    await conn.execute(
+        "INSERT INTO session_workers (name, boot) VALUES ($1, $2) ON CONFLICT (name) "
+        "DO UPDATE SET last_report_at = now(), boot = $2", msg.worker, msg.boot)
     drained = await hosts.report(conn, msg.worker, msg.hosts)
     return SessionWorkerReply(stop=stop, drained=drained)
 
 
-async def reap_sessions(pool: asyncpg.Pool) -> int:
+@dataclass(frozen=True)
+class Reaping:
+    """What the session reaper needs to tell a dead worker and restart its sessions."""
+
+    lease_ttl_s: float  # a worker silent this long is dead
+    claim_timeout_s: float
+    restart_spacing_s: float = 0.0
+
+
+async def reap_sessions(pool: asyncpg.Pool, rules: Reaping) -> int:
     """Settle every session whose lease expired: a requested one nobody claimed fails
-    (``no_worker``), a started one is ``lost`` (``lease_expired``), a stopping one is
-    ``stopped``. Returns how many."""
+    (``no_worker``), a stopping one is ``stopped``; a started one whose worker died (no
+    report for ``lease_ttl_s``, or restarted since under its name) is restarted from its
+    last autosave (``worker_lost``), one whose worker still reports but dropped it (its
+    agent died) is ``lost`` (``lease_expired``). Returns how many."""
+
+    async def settle(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+        await _settle(conn, row, rules)
+
     total = await settle_expired(pool, SESSION_SELECT, "s", ["requested", *ACTIVE_STATES],
-                                 _settle)
+                                 settle)
     if total:
         log.info("session_leases_reaped", sessions=total)
     return total
 
 
-async def _settle(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+async def _settle(conn: asyncpg.Connection, row: asyncpg.Record, rules: Reaping) -> None:
     session = session_from_row(row)
     if row["state"] == "requested":
         await end(conn, Principal.SYSTEM, session, "failed", "no_worker", NO_WORKER_MESSAGE)
     elif row["state"] == "stopping":
         await end(conn, Principal.SYSTEM, session, "stopped", row["stop_reason"] or "user",
                   "The session's worker did not confirm the stop.")
+    elif not await _holder_alive(conn, row, rules.lease_ttl_s):
+        await restart(conn, row["worker"] or "", row, claim_timeout_s=rules.claim_timeout_s,
+                      restart_spacing_s=rules.restart_spacing_s, reason=WORKER_LOST,
+                      actor=Principal.SYSTEM)
     else:
         await end(conn, Principal.SYSTEM, session, "lost", "lease_expired", LOST_MESSAGE)
 
+
+async def _holder_alive(conn: asyncpg.Connection, row: asyncpg.Record, ttl_s: float) -> bool:
+    """True when the process that claimed the session still runs: its worker reported
+    within ``ttl_s`` from the same process (``boot``; a worker restarted under the same name
+    is another process, which does not hold its predecessor's sessions)."""
+    return row["worker"] is not None and bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM session_workers WHERE name = $1 AND boot = $3 "
+        "AND last_report_at > now() - make_interval(secs => $2))",
+        row["worker"], ttl_s, row["worker_boot"]))

@@ -77,8 +77,8 @@ class BackendSettings(ServiceSettings, JobDefaults):
     max_attempts: int = Field(3, ge=1, le=100, description="Attempts before a lost job fails.")
     restart_spacing_s: float = Field(
         1.0, ge=0, description="Least time between the restarts of two lost jobs (re-queued "
-        "after a host or worker failure), and of two sessions restarted after a host failure: "
-        "they start one after another, not all at once. 0 turns pacing off."
+        "after a host or worker failure), and of two sessions restarted after a host or "
+        "worker failure: they start one after another, not all at once. 0 turns pacing off."
     )
     progress_event_interval_s: float = Field(
         1.0, ge=0, description="Least time between two progress events of one job."

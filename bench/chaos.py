@@ -12,7 +12,8 @@ two replicas of every service as processes (tests/e2e/replicas.py). Then, over
 - opens ``--sessions`` sessions of ``transport`` spread the same way (the session workers
   place them on both hosts), keeps each open until the end of ``--duration-s`` (through the
   faults) and then stops it; a session counts by its state then (``restarted_ready``: ready
-  after a restart from its autosave on the other host);
+  after a restart from its autosave, split by why: ``host_down_ready`` its host failed,
+  ``worker_lost_ready`` its session worker died);
 - at times drawn from ``--seed``, one fault at a time: kill -9 a random replica (restarted
   under the same name 5 s later), take the second Docker host down (by turns shut down,
   SIGTERM: it stops its containers, then its socket goes; and killed, SIGKILL to its dockerd
@@ -50,6 +51,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common.contracts.sessions import RESTART_REASONS  # noqa: E402
 from common.logging import configure_logging  # noqa: E402
 from common.settings import S3Settings  # noqa: E402
 from modelport.devstack.weed import WeedServer  # noqa: E402
@@ -136,8 +138,9 @@ async def one_session(p: Replicas, tally: Tally, hold_until: float) -> None:
     if found["state"] in ("failed", "lost"):
         tally.session_reasons[f"{found['state']}: {found.get('reason')}"] += 1
         tally.bad_sessions.append(str(body["id"]))
-    if found.get("reason") == "host_down":
+    if found.get("reason") in RESTART_REASONS:  # its host failed or its worker died
         tally.sessions[f"restarted_{found['state']}"] += 1
+        tally.sessions[f"{found['reason']}_{found['state']}"] += 1
     if found["state"] in ("requested", "starting", "ready"):
         await request(p, "DELETE", path)
 

@@ -6,6 +6,7 @@ ModelportError), and BrokerUnavailable (``broker_unavailable``) while the broker
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,7 @@ class Held:
 class BackendLink:
     def __init__(self, rpc: RpcClient, worker: str) -> None:
         self._rpc, self.worker = rpc, worker
+        self.boot = uuid.uuid4().hex  # this process's life: sent with every report
 
     async def _call(self, method: Method[Req, Rep], request: Req) -> Rep:
         try:
@@ -61,8 +63,8 @@ class BackendLink:
             raise BrokerUnavailable(detail="the link to it is down") from exc
 
     async def claim(self, session_id: str) -> SessionLaunch:
-        return await self._call(SessionMethods.CLAIM, ClaimSession(worker=self.worker,
-                                                        session_id=session_id))
+        return await self._call(SessionMethods.CLAIM, ClaimSession(
+            worker=self.worker, session_id=session_id, boot=self.boot))
 
     async def ready(self, held: Held, host: str, endpoint: str) -> bool:
         msg = SessionReady(**held.who(), host=host, endpoint=endpoint)
@@ -80,7 +82,7 @@ class BackendLink:
     async def report(self, sessions: list[HeldSession],
                      hosts: list[HostLoad] | None = None) -> SessionWorkerReply:
         return await self._call(SessionMethods.REPORT, SessionWorkerReport(
-            worker=self.worker, sessions=sessions, hosts=hosts or []))
+            worker=self.worker, sessions=sessions, hosts=hosts or [], boot=self.boot))
 
     async def save_case(self, held: Held, *, name: str, blob: BlobRef, case_id: str | None,
                         autosave: bool) -> CaseOut:

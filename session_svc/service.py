@@ -21,14 +21,14 @@ from pydantic import ValidationError
 
 from common.amqp import topology
 from common.contracts.sessions import StartSession, StopSession
-from common.docker import DockerHost, DockerSettings, WarmPool, adopt_or_sweep
-from common.docker.spec import KIND
+from common.docker import DockerHost, DockerSettings, WarmPool, sweep_owned
 from common.docker_worker import DockerWorkerService
 from common.packages import PlatformPrivateKey, TrustedKeys
 from common.settings import PackageSettings, S3Settings
 from session_svc.backend import BackendLink
 from session_svc.launch import Env, limits_of
 from session_svc.network import SessionNetworks
+from session_svc.orphans import owner_of
 from session_svc.settings import SessionSettings
 from session_svc.worker import SessionWorker
 
@@ -81,7 +81,8 @@ class SessionService(DockerWorkerService):
 
     def warm_pool(self, host: DockerHost) -> WarmPool:
         return WarmPool(host, size=self.settings.warm_sessions, limits=limits_of(self.settings),
-                        serve_cmd=self.settings.agent_command, network=self.settings.network)
+                        serve_cmd=self.settings.agent_command, network=self.settings.network,
+                        owner=owner_of(self.instance))
 
     async def _follow(self) -> None:
         """The RPC client, the worker, its own queue and the job events."""
@@ -121,21 +122,14 @@ class SessionService(DockerWorkerService):
             await self.worker.job_news(json.loads(message.body)["data"])
 
     async def _sweep(self) -> None:
-        """Remove session containers of an earlier life (their agents lost their channel and
-        backend's lease expiry marks them lost) and idle ones of our warm pool."""
+        """Remove the session and warm containers of an earlier life under this instance id
+        (their agents lost their channel; backend restarts their sessions), never another
+        replica's: those run its live sessions. What a dead replica of another id left is
+        removed when its sessions start again (:mod:`session_svc.orphans`)."""
         assert self.pool is not None
         for host in self.pool.hosts:
             with contextlib.suppress(Exception):  # a host that is down is swept next start
-                keep = [_name(c) for c in await host.ours(all_states=True)
-                        if not self._ours(c)]
-                await adopt_or_sweep(host, keep)
-
-    def _ours(self, item: dict[str, object]) -> bool:
-        labels = item.get("Labels") or {}
-        assert isinstance(labels, dict)
-        mode = (item.get("HostConfig") or {})
-        on_network = isinstance(mode, dict) and mode.get("NetworkMode") == self.settings.network
-        return labels.get(KIND) == "session" or (labels.get(KIND) == "warm" and on_network)
+                await sweep_owned(host, owner_of(self.instance))
 
     async def stop(self) -> None:
         """Stop taking sessions, stop the held ones (autosaved) in the grace period, close."""
@@ -161,8 +155,3 @@ def _read(message: AbstractIncomingMessage, model: type[M], invalid: str) -> M |
         log.warning(invalid, error=str(exc))
         return None
 
-
-def _name(item: dict[str, object]) -> str:
-    names = item.get("Names") or ["/"]
-    assert isinstance(names, list)
-    return str(names[0]).lstrip("/")

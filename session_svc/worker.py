@@ -3,7 +3,9 @@ heartbeat (lease renewal, idle times, idle warning and culling) and job news for
 
 A session is held from its claim: its lease is renewed while it starts. When its agent ends
 without being asked to (the container was killed or died), the worker removes the container
-and stops reporting it: backend's lease expiry marks it ``lost`` with its reason. When its
+and stops reporting it: backend's lease expiry marks it ``lost`` with its reason. When the
+worker itself dies, backend restarts its sessions on another worker (``worker_lost``); the
+relaunch removes the container the dead worker left (:mod:`session_svc.orphans`). When its
 Docker host fails (the pool marks it down, or the agent's end or a failed launch is followed
 by a ping that confirms it) the worker reports ``failed`` with reason ``host_down`` at once:
 backend restarts the session on a healthy host from its last autosave. An agent that ends
@@ -36,6 +38,7 @@ from session_svc.acts import OwnerActs
 from session_svc.backend import BackendLink, Held
 from session_svc.control import ControlChannel
 from session_svc.launch import Env, LaunchError, launch
+from session_svc.orphans import remove_earlier
 
 log = structlog.get_logger(__name__)
 PING_TIMEOUT_S = 2.0
@@ -155,6 +158,8 @@ class SessionWorker:
     async def _run(self, running: Running, claimed: Any) -> None:
         held = running.held
         with structlog.contextvars.bound_contextvars(session_id=held.session_id):
+            if held.attempt > 1:  # a restart: what an earlier attempt left goes first
+                await _settle(remove_earlier(self.env.pool, held.session_id, held.attempt))
             try:
                 started = await launch(self.env, claimed, running.channel, running.containers,
                                        on_placed=running.place)

@@ -26,6 +26,10 @@ from common.contracts.jobs import BlobRef, JobOut
 SessionState = Literal["requested", "starting", "ready", "stopping", "stopped", "failed", "lost"]
 LIVE_STATES: tuple[str, ...] = ("requested", "starting", "ready", "stopping")
 ENDED_STATES: frozenset[str] = frozenset({"stopped", "failed", "lost"})
+HOST_DOWN = "host_down"  # the session's Docker host failed under it
+WORKER_LOST = "worker_lost"  # the session's worker died (stopped reporting)
+RESTART_REASONS: frozenset[str] = frozenset({HOST_DOWN, WORKER_LOST})
+"""Reasons of a session restarted from its last autosave (kept on it once it runs again)."""
 WORKER = "worker"
 """The rule of methods only session workers send (no end-user actor)."""
 
@@ -101,9 +105,15 @@ class StopSession(Contract):
 # --- session_svc → backend ---------------------------------------------------------------
 
 
+BOOT_FIELD = Field("", max_length=64, description="The worker process's start id (new per "
+                   "process): a worker restarted under the same name does not hold the "
+                   "sessions its earlier life claimed.")
+
+
 class ClaimSession(Contract):
     worker: str
     session_id: str = Field(max_length=64)
+    boot: str = BOOT_FIELD
 
 
 class SessionLaunch(Contract):
@@ -162,6 +172,7 @@ class SessionWorkerReport(Contract):
     worker: str
     sessions: list[HeldSession]
     hosts: list[HostLoad] = Field(default_factory=list, max_length=1000)  # its hosts' load
+    boot: str = BOOT_FIELD
 
 
 class SessionWorkerReply(Contract):

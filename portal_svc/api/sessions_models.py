@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from common.contracts.base import MAX_OFFSET
-from common.contracts.sessions import SessionOut, SessionState
+from common.contracts.sessions import RESTART_REASONS, SessionOut, SessionState
 from portal_svc.api.models import ApiModel
 from portal_svc.api.registry_models import Reply
 
@@ -44,6 +44,13 @@ class Session(Reply):
     ended_at: datetime | None
     last_activity_at: datetime | None
     idle_s: float | None = Field(description="Seconds since its pages were last used.")
+
+    @property
+    def restarted(self) -> bool:
+        """It runs again (or is about to) from its autosave after its host or worker failed:
+        its page shows ``message``."""
+        return self.reason in RESTART_REASONS and self.state in ("requested", "starting",
+                                                                  "ready")
 
     @classmethod
     def of(cls, contract: Any) -> Session:

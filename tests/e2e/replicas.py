@@ -165,6 +165,7 @@ class Replicas:
 
 def service_env(infra: Infra, tmp: Path, runtime: E2ERuntime, label: str, network: str, *,
                 lease_ttl_s: float, solve_slots: int, session_slots: int,
+                session_lease_ttl_s: float | None = None,
                 solve_hosts: list[dict[str, Any]] | None = None,
                 session_hosts: list[dict[str, Any]] | None = None) -> dict[str, dict[str, str]]:
     """The environment of each kind of service (its instance id and ports are added per
@@ -191,7 +192,9 @@ def service_env(infra: Infra, tmp: Path, runtime: E2ERuntime, label: str, networ
                     # the admin holds every session of a run open at once (bench/chaos.py)
                     "MODELPORT_MAX_SESSIONS_PER_USER": "100",
                     "MODELPORT_PROGRESS_EVENT_INTERVAL_S": "0",
-                    "MODELPORT_LEASE_TTL_S": str(lease_ttl_s)},
+                    "MODELPORT_LEASE_TTL_S": str(lease_ttl_s),
+                    **({} if session_lease_ttl_s is None else
+                       {"MODELPORT_SESSION_LEASE_TTL_S": str(session_lease_ttl_s)})},
         "portal": {**common, **s3, "MODELPORT_COOKIE_SECRET": Fernet.generate_key().decode(),
                    "MODELPORT_RPC_TIMEOUT_S": "10"},
         "solve": worker(solve_slots, solve_hosts or []),
@@ -220,16 +223,19 @@ async def publish(p: Replicas, runtime: E2ERuntime) -> None:
 async def running_replicas(
     infra: Infra, tmp: Path, *, runtime: E2ERuntime, label: str, replicas: int = 2,
     lease_ttl_s: float = 5.0, solve_slots: int = 4, session_slots: int = 4,
+    session_lease_ttl_s: float | None = None,
     solve_hosts: list[dict[str, Any]] | None = None,
     session_hosts: list[dict[str, Any]] | None = None,
 ) -> AsyncIterator[Replicas]:
     """``replicas`` of every service, ready, with the runtime and apps published.
     ``solve_hosts`` and ``session_hosts`` are Docker hosts (HostConfig fields) the solve and
-    session workers use besides the main engine."""
+    session workers use besides the main engine; ``session_lease_ttl_s`` the sessions' lease
+    (backend's default when None)."""
     _make_keys(tmp / "keys")
     network = f"mpt-{uuid.uuid4().hex[:8]}"
     envs = service_env(infra, tmp, runtime, label, network, lease_ttl_s=lease_ttl_s,
                        solve_slots=solve_slots, session_slots=session_slots,
+                       session_lease_ttl_s=session_lease_ttl_s,
                        solve_hosts=solve_hosts or [], session_hosts=session_hosts or [])
     async with EventTap(infra.amqp_url, "modelport.#", durable=True) as tap:
         platform = Replicas(infra, label, tap, tmp, envs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -51,6 +52,7 @@ class FakeSessionWorker:
 
     def __init__(self, amqp_url: str, rpc: RpcClient, name: str) -> None:
         self.url, self.rpc, self.name = amqp_url, rpc, name
+        self.boot = uuid.uuid4().hex  # a new process: a fake started again under ``name``
         self._recorder = Recorder()
         self.messages = self._recorder.items
         self.wait_for = self._recorder.wait_for
@@ -76,13 +78,13 @@ class FakeSessionWorker:
     async def claim(self, session_id: str) -> SessionLaunch:
         await self.wait_for(lambda m: m["_type"] == "session.start"
                             and m["session_id"] == session_id)
-        return await self.rpc.call_method(SessionMethods.CLAIM, ClaimSession(worker=self.name,
-                                                                  session_id=session_id))
+        return await self.rpc.call_method(SessionMethods.CLAIM, ClaimSession(
+            worker=self.name, session_id=session_id, boot=self.boot))
 
     async def claim_now(self, session_id: str) -> SessionLaunch:
         """Claim without waiting for a StartSession."""
-        return await self.rpc.call_method(SessionMethods.CLAIM, ClaimSession(worker=self.name,
-                                                                  session_id=session_id))
+        return await self.rpc.call_method(SessionMethods.CLAIM, ClaimSession(
+            worker=self.name, session_id=session_id, boot=self.boot))
 
     async def host_down(self, session_id: str, attempt: int) -> bool:
         """Report the session's Docker host failed (as session_svc does); whether current."""
@@ -96,7 +98,7 @@ class FakeSessionWorker:
         return (await self.rpc.call_method(SessionMethods.READY, msg)).current
 
     async def report(self, *held: tuple[str, int, float | None]) -> SessionWorkerReply:
-        msg = SessionWorkerReport(worker=self.name, sessions=[
+        msg = SessionWorkerReport(worker=self.name, boot=self.boot, sessions=[
             HeldSession(session_id=s, attempt=a, idle_s=i) for s, a, i in held])
         return await self.rpc.call_method(SessionMethods.REPORT, msg)
 

@@ -76,7 +76,11 @@ async def test_request_claim_ready_stop_stopped_with_events(
                        ("session.stopped", "session-worker:s1")]
 
 
-async def test_expired_lease_is_lost_and_unclaimed_fails(rpc: RpcClient, amqp_url: str) -> None:
+async def test_a_session_its_live_worker_dropped_is_lost_and_unclaimed_fails(
+    rpc: RpcClient, amqp_url: str
+) -> None:
+    """The worker goes on reporting, without the session (its agent died): lost, not
+    restarted."""
     alice = await setup_app(rpc)
     async with EventTap(amqp_url, "modelport.session.*") as tap, \
             FakeSessionWorker(amqp_url, rpc, "s1") as worker:
@@ -84,15 +88,64 @@ async def test_expired_lease_is_lost_and_unclaimed_fails(rpc: RpcClient, amqp_ur
         await worker.claim(held.id)
         await worker.ready(held.id)
         orphan = await create(rpc, alice)  # claimed by nobody
-        lost = await tap.wait_for(lambda e: e["type"] == "modelport.session.lost")
-        failed = await tap.wait_for(lambda e: e["type"] == "modelport.session.failed")
+        beats = asyncio.create_task(_beat(worker))
+        try:
+            lost = await tap.wait_for(lambda e: e["type"] == "modelport.session.lost")
+            failed = await tap.wait_for(lambda e: e["type"] == "modelport.session.failed")
+        finally:
+            beats.cancel()
     assert lost["subject"] == held.id and lost["data"]["reason"] == "lease_expired"
     assert failed["subject"] == orphan.id and failed["data"]["reason"] == "no_worker"
     seen = await get(rpc, alice, held.id)
     assert seen.state == "lost" and seen.message and "autosave" in seen.message
-    # the worker comes back too late: its reports and reports of the lost session count for nothing
+    # the worker reports it too late: its reports of the lost session count for nothing
     assert [s.reason for s in (await worker.report((held.id, 1, 0.0))).stop] == ["stale"]
     assert not await worker.ready(held.id)
+
+
+async def _beat(worker: FakeSessionWorker) -> None:
+    """Report nothing held every 0.2 s (a live worker), until cancelled."""
+    while True:
+        await worker.report()
+        await asyncio.sleep(0.2)
+
+
+@pytest.mark.parametrize("after", ["stays-dead", "restarted-under-its-name"])
+async def test_a_dead_workers_session_is_restarted_on_another_worker(
+    rpc: RpcClient, amqp_url: str, after: str
+) -> None:
+    """The worker stops reporting (it died), or a new process reports under its name (it
+    was restarted; a new ``boot``): its session is restarted (``worker_lost``) from its
+    autosave for another worker; the dead one's late reports count for nothing."""
+    alice = await setup_app(rpc)
+    async with EventTap(amqp_url, "modelport.session.*") as tap:
+        async with FakeSessionWorker(amqp_url, rpc, "s1") as doomed:
+            held = await create(rpc, alice)
+            await doomed.claim(held.id)
+            await doomed.ready(held.id)
+            assert (await doomed.report((held.id, 1, 0.0))).stop == []
+        reborn = FakeSessionWorker(amqp_url, rpc, "s1")  # not consuming: only its reports
+        alive = [reborn] if after == "restarted-under-its-name" else []
+        async with FakeSessionWorker(amqp_url, rpc, "s2") as survivor:
+            beats = [asyncio.create_task(_beat(w)) for w in [survivor, *alive]]
+            try:
+                launch = await survivor.claim(held.id)
+                assert launch.current and launch.attempt == 2
+                assert await survivor.ready(held.id, attempt=2)
+                await tap.wait_for(lambda e: e["type"] == "modelport.session.ready"
+                                   and e["data"]["attempt"] == 2)
+            finally:
+                for beat in beats:
+                    beat.cancel()
+        assert [s.reason for s in (await doomed.report((held.id, 1, 0.0))).stop] == ["stale"]
+    story = [(e["type"].rsplit(".", 1)[1], e["data"]["attempt"], e["data"]["reason"])
+             for e in tap.events if e["subject"] == held.id]
+    assert story == [("requested", 0, None), ("ready", 1, None), ("lost", 1, "worker_lost"),
+                     ("ready", 2, "worker_lost")], story
+    seen = await get(rpc, alice, held.id)
+    assert (seen.state, seen.worker, seen.reason) == ("ready", "s2", "worker_lost")
+    assert seen.message == ("Restarted after its session worker failed; no autosave had been "
+                            "made yet, so it started again from the data it was opened with.")
 
 
 async def test_heartbeats_keep_the_session(rpc: RpcClient, amqp_url: str) -> None:
