@@ -73,6 +73,7 @@ TERMINAL = {"succeeded", "failed", "cancelled"}
 class Tally:
     jobs: list[str] = field(default_factory=list)
     not_accepted: int = 0
+    refusals: Counter[str] = field(default_factory=Counter)  # "status code" of each
     sessions: Counter[str] = field(default_factory=Counter)
     session_reasons: Counter[str] = field(default_factory=Counter)
     bad_sessions: list[str] = field(default_factory=list)  # ended failed or lost
@@ -115,6 +116,8 @@ async def submit_jobs(p: Replicas, tally: Tally, case_id: str, count: int, span_
             tally.jobs.append(str(body["id"]))
         else:
             tally.not_accepted += 1
+            code = body.get("code") if isinstance(body, dict) else None
+            tally.refusals[f"{status} {code}"] += 1
         await asyncio.sleep(span_s / count)
 
 
@@ -155,14 +158,19 @@ async def open_sessions(p: Replicas, tally: Tally, count: int, span_s: float,
 
 
 async def recovered(p: Replicas, since: float) -> float:
-    """Seconds from ``since`` until the API answers and a new event arrives (capped)."""
-    seen = len(p.tap.events)
+    """Seconds from ``since`` until the API answers and a change made after that (a probe
+    case uploaded) reaches the outside consumer as an event (capped). Waiting for any event
+    instead measured the workload's quiet spells once the submissions had ended."""
     api_ok = False
+    probe: str | None = None
     while time.monotonic() - since < RECOVERY_CAP_S:
-        if not api_ok:
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError, IndexError):
+        # AssertionError: the upload was refused (a 5xx while the fault lasts)
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError, IndexError, AssertionError):
+            if not api_ok:
                 api_ok = (await p.call("GET", "/api/v1/jobs", timeout_s=5))[0] == 200
-        if api_ok and len(p.tap.events) > seen:
+            if api_ok and probe is None:
+                probe = await p.upload_case("sleeper", {"seconds": 0.1})
+        if probe is not None and any(e["subject"] == probe for e in p.tap.events[-200:]):
             break
         await asyncio.sleep(0.2)
     return time.monotonic() - since
@@ -253,6 +261,7 @@ def report(tally: Tally, jobs: list[dict[str, Any]], p: Replicas, outbox: set[st
     worst = max((f[3] for f in tally.faults), default=0.0)
     print(f"jobs: submitted={len(tally.jobs)} not_accepted={tally.not_accepted} "
           f"states={dict(states)} attempts={dict(sorted(attempts.items()))}")
+    print(f"not accepted by status: {dict(tally.refusals)}")
     print(f"failed by reason: {dict(failed)}")
     print(f"sessions: {dict(tally.sessions)} not ready by reason: {dict(tally.session_reasons)}")
     print(f"events: outbox={len(outbox)} received={sum(received.values())} "

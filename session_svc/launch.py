@@ -104,8 +104,10 @@ async def launch(env: Env, job: SessionLaunch, channel: ControlChannel,
         steps[step] = round((time.perf_counter() - began) * 1000, 1)
 
     try:
-        with env.pool.reserved(f"mp-{KIND}-{job.session_id}-{job.attempt}",
-                               Need(memory_mb=s.session_memory_mb)) as reservation:
+        room = await env.pool.wait_reserve(f"mp-{KIND}-{job.session_id}-{job.attempt}",
+                                           Need(memory_mb=s.session_memory_mb),
+                                           wait_s=s.room_wait_s)
+        with room as reservation:
             host = reservation.host
             on_placed(host.name)
             with tempfile.TemporaryDirectory(prefix="mp-session-") as tmp:

@@ -40,6 +40,10 @@ class SessionSettings(ServiceSettings):
         default_factory=lambda: ["python", "-m", "modelport.agent", "session"],
         description="The agent's session mode inside the runtime container (JSON list).")
     agent_port: int = Field(8765, ge=1, le=65535, description="Port the agent serves on.")
+    room_wait_s: float = Field(
+        60.0, ge=0, le=3600, description="A session that finds no room on any Docker host "
+        "waits this long for some (a host back from down, another session ended; it stays "
+        "`starting`) before it fails `no_capacity`. 0: fail at once.")
     start_timeout_s: float = Field(
         60.0, gt=0, description="A session whose agent does not answer within this fails."
     )

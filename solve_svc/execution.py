@@ -28,7 +28,6 @@ from common.docker import (
     HostPool,
     Limits,
     Need,
-    NoCapacity,
     Reservation,
     WarmPool,
     container_name,
@@ -203,17 +202,7 @@ class Execution:
     async def _room(self, need: Need) -> Reservation:
         """Room on a host; when none looks free, recount the hosts and wait for room up to
         ROOM_WAIT_S (raises NoCapacity after)."""
-        try:
-            return self.env.pool.reserve(self.name, need)
-        except NoCapacity:
-            log.info("job_waits_for_room")
-
-        async def recounted() -> Reservation:
-            await self.env.pool.refresh()  # containers removed since the last health check
-            return self.env.pool.reserve(self.name, need)
-
-        return await retry(recounted, what="job_room", deadline_s=ROOM_WAIT_S,
-                           retry_on=(NoCapacity,), base_s=0.5, cap_s=3.0)
+        return await self.env.pool.wait_reserve(self.name, need, wait_s=ROOM_WAIT_S)
 
     async def _timed(self, name: str, work: Awaitable[T]) -> T:
         with self._step(name):

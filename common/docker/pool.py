@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from common.backoff import retry
 from common.contracts.admin import HostLoad
 from common.docker.errors import NoCapacity
 from common.docker.host import DockerHost, Usage
@@ -195,6 +196,24 @@ class HostPool(StartStop):
         tracked.reserved[name] = need
         log.info("docker_placed", host=chosen.name, container=name, memory_mb=need.memory_mb)
         return Reservation(tracked.host, name, need, self)
+
+    async def wait_reserve(self, name: str, need: Need, *, wait_s: float) -> Reservation:
+        """``reserve``, waiting up to ``wait_s`` for room when none looks free (a host back
+        from down, a container ended): the hosts are recounted between tries. Raises
+        NoCapacity after."""
+        try:
+            return self.reserve(name, need)
+        except NoCapacity:
+            if wait_s <= 0:
+                raise
+            log.info("docker_waits_for_room", container=name, wait_s=wait_s)
+
+        async def recounted() -> Reservation:
+            await self.refresh()  # containers removed since the last health check
+            return self.reserve(name, need)
+
+        return await retry(recounted, what="docker_room", deadline_s=wait_s,
+                           retry_on=(NoCapacity,), base_s=0.5, cap_s=3.0)
 
     @contextlib.contextmanager
     def reserved(self, name: str, need: Need) -> Iterator[Reservation]:
