@@ -189,8 +189,10 @@ def service_env(infra: Infra, tmp: Path, runtime: E2ERuntime, label: str, networ
         "backend": {**common, "MODELPORT_DATABASE_URL": infra.pg_dsn,
                     "MODELPORT_ADMIN_USER": ADMIN_USER, "MODELPORT_ADMIN_PASSWORD": ADMIN_PASSWORD,
                     "MODELPORT_SCHEDULER_INTERVAL_S": "0.2",
-                    # the admin holds every session of a run open at once (bench/chaos.py)
+                    # the admin holds every session of a run open at once and submits all
+                    # its jobs (bench/chaos.py): what a department's many users would
                     "MODELPORT_MAX_SESSIONS_PER_USER": "100",
+                    "MODELPORT_MAX_QUEUED_PER_USER": "1000",
                     "MODELPORT_PROGRESS_EVENT_INTERVAL_S": "0",
                     "MODELPORT_LEASE_TTL_S": str(lease_ttl_s),
                     **({} if session_lease_ttl_s is None else
