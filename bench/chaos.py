@@ -283,11 +283,11 @@ def report(tally: Tally, jobs: list[dict[str, Any]], p: Replicas, outbox: set[st
 
 
 def session_warnings(p: Replicas, session_ids: list[str]) -> list[str]:
-    """What the session workers alive at the end logged at warning level or worse about
-    the sessions that did not end ready (their story, for the report)."""
+    """What every session worker process (the killed ones too) logged at warning level or
+    worse about the sessions that did not end ready (their story, for the report)."""
     return [f"session {e['session_id'][:8]} {r.name}: {e['event']} "
             f"{e.get('error') or e.get('host') or ''}"[:200]
-            for r in p.replicas if r.kind == "session" for e in r.process.events
+            for r in [*p.retired, *p.replicas] if r.kind == "session" for e in r.process.events
             if e.get("session_id") in session_ids and e.get("level") in ("warning", "error")]
 
 

@@ -76,6 +76,7 @@ class Replicas:
     admin_token: str = ""
     replicas: list[Replica] = field(default_factory=list)
     ports: dict[str, int] = field(default_factory=dict)  # portal name -> its HTTP port
+    retired: list[Replica] = field(default_factory=list)  # dead ones restarted: their logs
 
     def of(self, kind: str) -> list[Replica]:
         """The live replicas of ``kind``, in start order."""
@@ -88,6 +89,7 @@ class Replicas:
     async def restart(self, replica: Replica) -> Replica:
         """Start the (dead) ``replica`` again under the same instance id."""
         self.replicas.remove(replica)
+        self.retired.append(replica)
         return await self.start(replica.kind, self.envs[replica.kind], replica.name)
 
     async def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
