@@ -66,7 +66,9 @@ class PortalService:
         app = make_app(s, self.make_backend(rpc, connection), storage=storage, keys=keys,
                        metrics=self.metrics)
         self.app = app
-        consumer = JobEventConsumer(connection, app[JOB_HUB], first=app[LIST_CACHE].on_event)
+        kept = app[LIST_CACHE]  # looked up per event, so a test can watch what it is told
+        consumer = JobEventConsumer(connection, app[JOB_HUB],
+                                    first=lambda event: kept.on_event(event))
         await consumer.start()
         self._stack.push_async_callback(consumer.stop)
         revocations = revocation_consumer(connection, app[OPEN_STREAMS])

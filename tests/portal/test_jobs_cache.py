@@ -29,7 +29,7 @@ from portal_svc.service import PortalService
 from tests.portal.conftest import bearer, running_portal
 from tests.portal.list_cache_support import PASSWORD, Client, build_world, cache_of
 from tests.portal.list_cache_support import login as sign_in
-from tests.support.poll import until_equal
+from tests.support.poll import until, until_equal
 
 JOBS_TTL_S = 60
 
@@ -93,12 +93,32 @@ async def cancel_as(rpc: RpcClient, pg_dsn: str, username: str, job_id: str) -> 
     assert job.state == "cancelled"
 
 
+def told(replicas: tuple[PortalService, PortalService]) -> list[list[str | None]]:
+    """The subjects of the events each replica's list cache is told of, from now on."""
+    subjects: list[list[str | None]] = []
+    for portal in replicas:
+        cache, seen = cache_of(portal), []
+        real = cache.on_event
+
+        def spy(event: Any, real: Any = real, seen: list[str | None] = seen) -> None:
+            seen.append(event.subject)
+            real(event)
+
+        cache.on_event = spy  # type: ignore[method-assign]
+        subjects.append(seen)
+    return subjects
+
+
 async def test_a_change_made_elsewhere_moves_positions_on_both_replicas_after_its_event(
     world: dict[str, Any], replicas: tuple[PortalService, PortalService], rpc: RpcClient,
     pg_dsn: str,
 ) -> None:
+    seen = told(replicas)
     bobs = await submit(world["bob_a"])
     alices = await submit(world["alice_a"])
+    # both submissions' events reached both caches (an event arriving after the reads below
+    # would drop what they keep; CI once saw that race)
+    await until(lambda: all({bobs, alices} <= set(s) for s in seen), what="the job events")
     for side in ("a", "b"):
         assert await world[f"alice_{side}"].jobs() == {alices: 2}
         assert await world[f"bob_{side}"].jobs() == {bobs: 1}
