@@ -12,6 +12,7 @@ and a client reads a reply in that shape straight into the reply contract; any o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aio_pika
+import aiormq
 import structlog
 from aio_pika.abc import (
     AbstractChannel,
@@ -231,7 +233,13 @@ class RpcServer:
         if self._channel is None:
             return
         if self._consumer_tag is not None:
-            await self._queue.cancel(self._consumer_tag)
+            try:
+                await self._queue.cancel(self._consumer_tag)
+            except (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError,
+                    ConnectionError) as exc:
+                # the channel is gone (a broker restart still being recovered): it consumes
+                # nothing any more, which is what the cancel was for
+                log.warning("rpc_cancel_skipped", queue=self._queue_name, error=repr(exc))
             self._consumer_tag = None
         tasks = set(self._in_flight)
         if tasks:
@@ -241,7 +249,9 @@ class RpcServer:
                 task.cancel()
             log.info("rpc_drained", finished=len(tasks) - len(pending), cut=len(pending))
         channel, self._channel = self._channel, None
-        await channel.close()
+        with contextlib.suppress(aiormq.exceptions.AMQPError,
+                                 aiormq.exceptions.ChannelInvalidStateError, ConnectionError):
+            await channel.close()
 
     async def _on_request(self, message: AbstractIncomingMessage) -> None:
         task = asyncio.current_task()
