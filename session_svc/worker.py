@@ -103,16 +103,8 @@ class SessionWorker:
     async def _host_down(self, running: Running, *, within_s: float = 0.0) -> bool:
         """True when the session's host is down now (checked afresh), or goes down within
         ``within_s`` (checked every 0.5 s)."""
-        host = running.host
-        if host is None:
-            return False
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within_s
-        while not await self.env.pool.confirm_down(host):
-            if loop.time() >= deadline:
-                return False
-            await asyncio.sleep(0.5)
-        return True
+        return running.host is not None and await self.env.pool.goes_down(running.host,
+                                                                          within_s)
 
     async def _host_lost(self, running: Running) -> None:
         """Drop the session (its container went with the host) and report ``host_down``:

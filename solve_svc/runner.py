@@ -125,27 +125,19 @@ class Attempt:
             going_s = 0.0 if isinstance(exc, PackageError) else HOST_GOING_S
             outcome = (self._host_lost(joblog) if await self._host_down(within_s=going_s)
                        else _failure(exc, joblog))
-        if (outcome.outcome == "failed" and outcome.reason in KILLED_REASONS
-                and await self._host_down(within_s=HOST_GOING_S)):
-            outcome = self._host_lost(joblog)
+        else:
+            if (outcome.outcome == "failed" and outcome.reason in KILLED_REASONS
+                    and await self._host_down(within_s=HOST_GOING_S)):
+                outcome = self._host_lost(joblog)
         await settle(progress.close())
         return None if self._stop == "stale" else outcome
 
     async def _host_down(self, *, within_s: float = 0.0) -> bool:
         """True when the attempt was placed and its host is down now (checked afresh), or
         goes down within ``within_s`` (checked every 0.5 s)."""
-        host = self.host
         if self._stop == "host_down":
             return True
-        if host is None:
-            return False
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within_s
-        while not await self.env.pool.confirm_down(host):
-            if loop.time() >= deadline or self._stop == "host_down":
-                return self._stop == "host_down"
-            await asyncio.sleep(0.5)
-        return True
+        return self.host is not None and await self.env.pool.goes_down(self.host, within_s)
 
     def _host_lost(self, joblog: JobLog) -> Outcome:
         log.warning("job_host_lost", host=self.host)

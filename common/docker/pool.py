@@ -127,6 +127,18 @@ class HostPool(StartStop):
         tracked = self._tracked[name]
         await self._check(tracked)
         return not tracked.healthy
+
+    async def goes_down(self, name: str, within_s: float) -> bool:
+        """True when host ``name`` is down now (checked afresh) or goes down within
+        ``within_s`` (checked every 0.5 s): a host shut down gracefully kills its containers
+        and refuses work a few seconds before its API goes."""
+        deadline = asyncio.get_running_loop().time() + within_s
+        while not await self.confirm_down(name):
+            if asyncio.get_running_loop().time() >= deadline:
+                return False
+            await asyncio.sleep(0.5)
+        return True
+
     def set_admin_drained(self, names: Collection[str]) -> None:
         """The hosts an admin drained (backend's answer to a heartbeat): no new work there,
         the rest back in service. Names of hosts this pool does not have are ignored."""
