@@ -18,7 +18,10 @@ from modelport.devstack.weed import WeedServer
 from tests.support import engines, infra
 from tests.support.rabbit_instance import RabbitInstance
 
-pytest_plugins = ("tests.portal.browser",)  # the browser tests' ``page`` fixture
+pytest_plugins = (
+    "tests.portal.browser",  # the browser tests' ``page`` fixture
+    "tests.support.hang_dump",  # where every task waits, just before a test times out
+)
 
 
 @pytest.fixture

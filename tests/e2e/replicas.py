@@ -122,14 +122,27 @@ class Replicas:
         return str((await self.upload("/api/v1/cases", path, app=app, name=path.stem))["id"])
 
     async def settled(self, ids: list[str], timeout_s: float = 240.0) -> list[dict[str, Any]]:
-        """The jobs once each is terminal (asks the API every 0.5 s; a 5xx is asked again)."""
-        async with asyncio.timeout(timeout_s):
-            while True:
-                answers = [await self.call("GET", f"/api/v1/jobs/{i}") for i in ids]
-                jobs = [dict(body) for status, body in answers if status == 200]
-                if len(jobs) == len(ids) and all(j["state"] in TERMINAL_STATES for j in jobs):
-                    return jobs
-                await asyncio.sleep(0.5)
+        """The jobs once each is terminal (asks the API every 0.5 s; a 5xx is asked again).
+        Past ``timeout_s`` it fails with the unsettled jobs and what the live backends and
+        solve workers logged last."""
+        answers: list[tuple[int, Any]] = []
+        try:
+            async with asyncio.timeout(timeout_s):
+                while True:
+                    answers = [await self.call("GET", f"/api/v1/jobs/{i}") for i in ids]
+                    jobs = [dict(body) for status, body in answers if status == 200]
+                    if len(jobs) == len(ids) and all(j["state"] in TERMINAL_STATES
+                                                     for j in jobs):
+                        return jobs
+                    await asyncio.sleep(0.5)
+        except TimeoutError:
+            unsettled = [(s, {k: b.get(k) for k in ("id", "state", "reason", "attempt",
+                                                      "worker")} if isinstance(b, dict) else b)
+                         for s, b in answers
+                         if s != 200 or b.get("state") not in TERMINAL_STATES]
+            logs = "\n".join(f"--- {r.name}\n{r.process.log_tail(30)}" for r in self.replicas
+                             if r.kind in ("backend", "solve") and r.alive)
+            raise AssertionError(f"not settled in {timeout_s} s: {unsettled}\n{logs}") from None
 
     async def kill(self, replica: Replica) -> None:
         """kill -9, and wait until it is gone."""

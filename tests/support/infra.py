@@ -66,7 +66,8 @@ class VhostPool:
     def __init__(self, batch: int = 16):
         self._batch = batch
         self._fresh: list[str] = []
-        self._used: list[str] = []
+        self._used: list[str] = []  # given back, not yet deleted
+        self._taken: set[str] = set()  # in use
 
     def take(self) -> tuple[str, str]:
         """A vhost nobody has used, with full rights for guest; returns (name, url)."""
@@ -78,20 +79,24 @@ class VhostPool:
                          f"|| V <- {_binaries(names)}].")
             self._fresh = names
         name = self._fresh.pop()
-        self._used.append(name)
+        self._taken.add(name)
         return name, _url(name)
 
     def give_back(self, name: str) -> None:
-        """Mark ``name`` done; used vhosts are deleted a batch at a time."""
+        """Mark ``name`` done; vhosts given back are deleted a batch at a time (one still
+        taken, such as a module fixture's, is never deleted under its user)."""
+        self._taken.discard(name)
+        self._used.append(name)
         if len(self._used) >= self._batch:
             self.close(keep_fresh=True)
 
     def close(self, keep_fresh: bool = False) -> None:
-        """Delete used vhosts (and unused ones unless ``keep_fresh``)."""
-        doomed = self._used + ([] if keep_fresh else self._fresh)
+        """Delete the vhosts given back (and, unless ``keep_fresh``, at the session's end,
+        every other one this pool made)."""
+        doomed = self._used + ([] if keep_fresh else self._fresh + sorted(self._taken))
         if doomed:
             _rabbitmqctl("eval", f"[rabbit_vhost:delete(V, <<\"tests\">>) "
                                  f"|| V <- {_binaries(doomed)}].")
         self._used = []
         if not keep_fresh:
-            self._fresh = []
+            self._fresh, self._taken = [], set()
