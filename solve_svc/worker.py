@@ -8,7 +8,6 @@ having the broker hand it back to a queue nobody reads any more.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
@@ -24,6 +23,7 @@ from solve_svc.runner import Attempt
 
 log = structlog.get_logger(__name__)
 Key = tuple[str, int]
+CUT_WAIT_S = 30.0  # how long a cancelled task may take to clean up (remove its container)
 
 
 class Worker:
@@ -114,14 +114,8 @@ class Worker:
         reported), then stop the heartbeat."""
         if not await self.wait_idle(grace_s):
             log.warning("attempts_cut", count=len(self._tasks))
-            tasks = list(self._tasks.values())
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+            await _cut(list(self._tasks.values()))
+        await _cut([t for t in (self._heartbeat, *self._sweeps) if t is not None])
 
     async def retire(self, timeout_s: float = 2.0) -> None:
         """Report no capacity from now on, so backend's scheduler stops placing jobs here
@@ -165,3 +159,20 @@ class Worker:
             self.stop(command)
         if self._reclaimer is not None and reply.reclaim:
             await self._reclaimer.reclaim(reply.reclaim)
+
+
+async def _cut(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel ``tasks`` and wait up to CUT_WAIT_S for them to end: a stop must end even when
+    a cleanup hangs (one that does is logged with where it waits, and left behind)."""
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    done, pending = await asyncio.wait(tasks, timeout=CUT_WAIT_S)
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("task_ended_with_error", task=task.get_name(), error=repr(task.exception()))
+    for task in pending:
+        where = [f"{f.f_code.co_filename}:{f.f_lineno} {f.f_code.co_name}"
+                 for f in task.get_stack(limit=20)]
+        log.error("task_cut_hangs", task=task.get_name(), waits_in=where)
