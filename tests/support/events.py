@@ -10,7 +10,6 @@ from collections import Counter
 from typing import Any
 
 import aio_pika
-import aiormq
 from aio_pika.abc import AbstractIncomingMessage
 
 from common.amqp import topology
@@ -79,10 +78,6 @@ class EventTap:
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         await self._recorder.add(json.loads(message.body) | {"_routing_key": message.routing_key})
-        if self._durable:  # recorded: not to be delivered again after a broker restart
-            with contextlib.suppress(aiormq.exceptions.AMQPError,
-                                     aiormq.exceptions.ChannelInvalidStateError, ConnectionError):
-                await message.ack()  # on a channel gone with a restart: delivered again
         if self._durable:
             await message.ack()
 
