@@ -9,9 +9,10 @@ relaunch removes the container the dead worker left (:mod:`session_svc.orphans`)
 Docker host fails (the pool marks it down, or the agent's end or a failed launch is followed
 by a ping that confirms it) the worker reports ``failed`` with reason ``host_down`` at once:
 backend restarts the session on a healthy host from its last autosave. An agent that ends
-unasked on a host that still answers is given ``AGENT_END_RECHECK_S`` to be explained by its
-host going away (an engine shut down gracefully stops its containers before its API goes)
-before it counts as a dead agent.
+unasked, or a launch that fails as ``infrastructure`` or ``start_timeout``, on a host that
+still answers is given ``AGENT_END_RECHECK_S`` to be explained by its host going away (an
+engine shut down gracefully stops its containers before its API goes) before it counts as a
+dead agent or a failed launch.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ log = structlog.get_logger(__name__)
 PING_TIMEOUT_S = 2.0
 # an engine shutting down stops its containers (and refuses calls) before its API goes
 AGENT_END_RECHECK_S = 5.0
+# a launch failing with these may be its host going away (its agent killed before it was
+# ready, a call refused): they too wait AGENT_END_RECHECK_S for the host to be seen down
+HOST_FAULT_REASONS = ("infrastructure", "start_timeout")
 
 
 @dataclass
@@ -156,6 +160,10 @@ class SessionWorker:
                 started = await launch(self.env, claimed, running.channel, running.containers,
                                        on_placed=running.place)
             except LaunchError as exc:
+                if (exc.reason in HOST_FAULT_REASONS
+                        and await self._host_down(running, within_s=AGENT_END_RECHECK_S)):
+                    await self._host_lost(running)
+                    return
                 await self._fail(running, exc.reason, exc.message)
                 return
             except Exception as exc:

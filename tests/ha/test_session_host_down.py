@@ -22,7 +22,7 @@ from common.errors import BrokerUnavailable
 from common.packages import TrustedKeys
 from session_svc.backend import BackendLink, Held
 from session_svc.control import ControlChannel
-from session_svc.launch import Env
+from session_svc.launch import Env, LaunchError
 from session_svc.network import SessionNetworks
 from session_svc.settings import SessionSettings
 from session_svc.worker import Running, SessionWorker
@@ -134,5 +134,44 @@ async def test_a_host_back_from_down_gets_its_sessions_network_again(docker_engi
                 await networks.ready(host_b)
                 info = await (await host_b.docker.networks.get(networks.network)).show()
                 assert info["Internal"] is True and networks.is_ready("b")
+            finally:
+                await worker.close(1.0)
+
+
+async def test_a_launch_failed_by_its_host_going_away_is_handed_back_not_failed(
+    docker_engine: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A host shut down gracefully kills the containers starting on it (the launch fails as
+    ``infrastructure``) a moment before its API goes: the worker waits for that, reports
+    ``host_down`` (backend restarts the session elsewhere), not a failed session. A launch
+    failing so on a host that stays up is a failed session."""
+    with engine() as b:
+        async with HostPool(_hosts_a_and_b(docker_engine, b.url)) as pool:
+            backend = RecordingBackend()
+            backend.refused |= {"starting-on-b", "starting-on-a"}  # no broker trouble here
+            worker = SessionWorker("s1", _env(pool, SessionNetworks("unused", firewall=False)),
+                                   backend)
+            worker.begin()
+
+            async def failing_launch(env: Env, claimed: Any, channel: Any, hold: Any,
+                                     on_placed: Any) -> Any:
+                on_placed(claimed.host)
+                if claimed.host == "b":  # its API goes a second after the container died
+                    asyncio.get_running_loop().call_later(1.0, b.fail)
+                raise LaunchError("infrastructure", "the agent ended before it was ready")
+
+            monkeypatch.setattr("session_svc.worker.launch", failing_launch)
+            try:
+                for host in ("b", "a"):
+                    held = Held("s1", f"starting-on-{host}", 1)
+                    running = Running(held, ControlChannel(lambda *_: None))  # type: ignore[arg-type,return-value]
+                    worker.sessions[held.session_id] = running
+                    claimed = type("Claimed", (), {"host": host})()
+                    await asyncio.wait_for(worker._run(running, claimed), 30)
+                assert backend.failed_calls == [
+                    ("starting-on-b", 1, "host_down", "Docker host b failed"),
+                    ("starting-on-a", 1, "infrastructure",
+                     LaunchError("infrastructure").message)]
+                assert worker.sessions == {}
             finally:
                 await worker.close(1.0)
