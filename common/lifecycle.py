@@ -1,8 +1,16 @@
-"""``async with`` for the clients that open in ``start()`` and close in ``stop()``."""
+"""``async with`` for the clients that open in ``start()`` and close in ``stop()``, and
+cutting a service's background tasks when it stops."""
 
 from __future__ import annotations
 
-from typing import Self
+import asyncio
+from collections.abc import Iterable
+from typing import Any, Self
+
+import structlog
+
+log = structlog.get_logger(__name__)
+CUT_WAIT_S = 30.0  # how long a cancelled task may take to clean up (remove its container)
 
 
 class StartStop:
@@ -21,3 +29,22 @@ class StartStop:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+async def cut(tasks: Iterable[asyncio.Task[Any] | None], wait_s: float | None = None) -> None:
+    """Cancel ``tasks`` (None entries ignored) and wait up to ``wait_s`` (CUT_WAIT_S) for
+    them to end: a stop must end even when a cleanup hangs. One that does is logged
+    (``task_cut_hangs``, with where it waits) and left behind; errors are logged too."""
+    alive = [t for t in tasks if t is not None]
+    for task in alive:
+        task.cancel()
+    if not alive:
+        return
+    done, pending = await asyncio.wait(alive, timeout=CUT_WAIT_S if wait_s is None else wait_s)
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("task_ended_with_error", task=task.get_name(), error=repr(task.exception()))
+    for task in pending:
+        where = [f"{f.f_code.co_filename}:{f.f_lineno} {f.f_code.co_name}"
+                 for f in task.get_stack(limit=20)]
+        log.error("task_cut_hangs", task=task.get_name(), waits_in=where)

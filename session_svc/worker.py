@@ -29,6 +29,7 @@ from common.backoff import retry
 from common.contracts.sessions import HeldSession
 from common.docker import Container, remove
 from common.errors import ModelportError, Unavailable
+from common.lifecycle import cut
 from modelport.agent.session_protocol import (
     TERMINAL_JOB_STATES,
     JobEvent,
@@ -313,15 +314,11 @@ class SessionWorker:
         for running in list(self.sessions.values()):
             self.stop(running.held.session_id, running.held.attempt, "worker_stopped")
         if self._stops:
-            _, cut = await asyncio.wait(set(self._stops), timeout=grace_s)
-            for task in cut:
-                task.cancel()
-            if cut:
-                log.warning("session_stops_cut", count=len(cut))
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+            _, late = await asyncio.wait(set(self._stops), timeout=grace_s)
+            if late:
+                log.warning("session_stops_cut", count=len(late))
+                await cut(late)
+        await cut([self._heartbeat])
 
 
 async def _settle(work: Any) -> None:

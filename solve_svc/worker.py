@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from common.contracts.jobs import RunJob, StopJob, WorkerReport
 from common.contracts.methods import WorkerMethods
 from common.errors import ModelportError
+from common.lifecycle import cut
 from solve_svc.backend import BackendLink
 from solve_svc.execution import Env
 from solve_svc.reclaim import Reclaimer
@@ -23,7 +24,6 @@ from solve_svc.runner import Attempt
 
 log = structlog.get_logger(__name__)
 Key = tuple[str, int]
-CUT_WAIT_S = 30.0  # how long a cancelled task may take to clean up (remove its container)
 
 
 class Worker:
@@ -114,8 +114,8 @@ class Worker:
         reported), then stop the heartbeat."""
         if not await self.wait_idle(grace_s):
             log.warning("attempts_cut", count=len(self._tasks))
-            await _cut(list(self._tasks.values()))
-        await _cut([t for t in (self._heartbeat, *self._sweeps) if t is not None])
+            await cut(list(self._tasks.values()))
+        await cut([self._heartbeat, *self._sweeps])
 
     async def retire(self, timeout_s: float = 2.0) -> None:
         """Report no capacity from now on, so backend's scheduler stops placing jobs here
@@ -160,19 +160,3 @@ class Worker:
         if self._reclaimer is not None and reply.reclaim:
             await self._reclaimer.reclaim(reply.reclaim)
 
-
-async def _cut(tasks: list[asyncio.Task[None]]) -> None:
-    """Cancel ``tasks`` and wait up to CUT_WAIT_S for them to end: a stop must end even when
-    a cleanup hangs (one that does is logged with where it waits, and left behind)."""
-    for task in tasks:
-        task.cancel()
-    if not tasks:
-        return
-    done, pending = await asyncio.wait(tasks, timeout=CUT_WAIT_S)
-    for task in done:
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("task_ended_with_error", task=task.get_name(), error=repr(task.exception()))
-    for task in pending:
-        where = [f"{f.f_code.co_filename}:{f.f_lineno} {f.f_code.co_name}"
-                 for f in task.get_stack(limit=20)]
-        log.error("task_cut_hangs", task=task.get_name(), waits_in=where)

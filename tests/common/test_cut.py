@@ -1,5 +1,6 @@
-"""A solve worker's stop ends even when a cancelled task's cleanup hangs: the task is left
-behind and logged with where it waits (solve_svc.worker._cut)."""
+"""A worker's stop ends even when a cancelled task's cleanup hangs: the task is left behind
+and logged with where it waits (common.lifecycle.cut, used by the solve and session
+workers' close)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ import asyncio
 import pytest
 from structlog.testing import capture_logs
 
-from solve_svc import worker
+from common import lifecycle
 
 
 async def test_a_cleanup_that_hangs_is_left_behind_and_logged(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(worker, "CUT_WAIT_S", 0.2)
+    monkeypatch.setattr(lifecycle, "CUT_WAIT_S", 0.2)
     release = asyncio.Event()
 
     async def stubborn() -> None:
@@ -30,7 +31,7 @@ async def test_a_cleanup_that_hangs_is_left_behind_and_logged(
     ending = asyncio.create_task(polite(), name="attempt-ends")
     await asyncio.sleep(0)
     with capture_logs() as logs:
-        await asyncio.wait_for(worker._cut([hanging, ending]), 5)
+        await asyncio.wait_for(lifecycle.cut([hanging, None, ending]), 5)
     assert ending.cancelled() and not hanging.done()
     [entry] = [e for e in logs if e["event"] == "task_cut_hangs"]
     assert entry["task"] == "attempt-hangs"
