@@ -140,7 +140,10 @@ class Worker:
 
     async def _beat(self) -> None:
         while True:
-            await self.beat_once()
+            try:
+                await self.beat_once()
+            except Exception as exc:  # one failed beat must not end them: the leases would lapse
+                log.warning("worker_report_failed", error=repr(exc), exc_info=exc)
             await asyncio.sleep(self._interval_s)
 
     async def beat_once(self) -> None:
