@@ -162,4 +162,3 @@ class Worker:
             self.stop(command)
         if self._reclaimer is not None and reply.reclaim:
             await self._reclaimer.reclaim(reply.reclaim)
-
