@@ -10,8 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from common.amqp.method_client import LINK_ERRORS
-from common.amqp.rpc import RpcClient
+from common.amqp.rpc import LINK_ERRORS, RpcClient
 from common.contracts.admin import HostLoad
 from common.contracts.cases import CaseOut
 from common.contracts.jobs import BlobRef, JobOut

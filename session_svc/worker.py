@@ -160,20 +160,15 @@ class SessionWorker:
             try:
                 started = await launch(self.env, claimed, running.channel, running.containers,
                                        on_placed=running.place)
-            except LaunchError as exc:
-                if (exc.reason in HOST_FAULT_REASONS
+            except Exception as exc:  # anything but a LaunchError is the platform's fault
+                failure = exc if isinstance(exc, LaunchError) else LaunchError("infrastructure")
+                if (failure.reason in HOST_FAULT_REASONS
                         and await self._host_down(running, within_s=AGENT_END_RECHECK_S)):
                     await self._host_lost(running)
                     return
-                await self._fail(running, exc.reason, exc.message)
-                return
-            except Exception as exc:
-                if await self._host_down(running, within_s=AGENT_END_RECHECK_S):
-                    await self._host_lost(running)
-                    return
-                log.warning("session_launch_failed", error=repr(exc), exc_info=exc)
-                await self._fail(running, "infrastructure",
-                                 LaunchError("infrastructure").message)
+                if failure is not exc:
+                    log.warning("session_launch_failed", error=repr(exc), exc_info=exc)
+                await self._fail(running, failure.reason, failure.message)
                 return
             await _settle(self.env.pool.refresh())
             if not await self._report_ready(running, started.host.name, started.endpoint):

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-import aiormq
 from pydantic import BaseModel, ValidationError
 
-from common.amqp.rpc import RpcClient, validation_message
+from common.amqp.rpc import LINK_ERRORS, RpcClient, validation_message
 from common.contracts.method import Method, Rep, Req
 from common.errors import BadRequest, BrokerUnavailable
 
 Q = TypeVar("Q", bound=BaseModel)
-# What a call raises while the broker link is down (RpcClient passes them through as is).
-LINK_ERRORS = (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, OSError)
 
 
 def build(contract: type[Q], **fields: Any) -> Q:

@@ -48,6 +48,8 @@ from common.metrics import RpcClientMetrics, RpcServerMetrics
 
 log = structlog.get_logger(__name__)
 R = TypeVar("R", bound=BaseModel)
+# what the client library raises while the broker link is down or being recovered
+LINK_ERRORS = (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, OSError)
 OK_PREFIX = b'{"ok":true,"result":'
 Guard = Callable[[AnyMethod, BaseModel], None]
 """Called before every handler of a declared method; raises to refuse (the policy hook)."""
@@ -235,8 +237,7 @@ class RpcServer:
         if self._consumer_tag is not None:
             try:
                 await self._queue.cancel(self._consumer_tag)
-            except (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError,
-                    ConnectionError) as exc:
+            except LINK_ERRORS as exc:
                 # the channel is gone (a broker restart still being recovered): it consumes
                 # nothing any more, which is what the cancel was for
                 log.warning("rpc_cancel_skipped", queue=self._queue_name, error=repr(exc))
@@ -249,8 +250,7 @@ class RpcServer:
                 task.cancel()
             log.info("rpc_drained", finished=len(tasks) - len(pending), cut=len(pending))
         channel, self._channel = self._channel, None
-        with contextlib.suppress(aiormq.exceptions.AMQPError,
-                                 aiormq.exceptions.ChannelInvalidStateError, ConnectionError):
+        with contextlib.suppress(*LINK_ERRORS):
             await channel.close()
 
     async def _on_request(self, message: AbstractIncomingMessage) -> None:
